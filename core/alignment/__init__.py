@@ -1,0 +1,1 @@
+"""The alignment (moderation) layer: checks what users ask and what the model answers."""

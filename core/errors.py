@@ -1,0 +1,126 @@
+"""The error tree (DESIGN.md §5). Platform exceptions never leave bots/.
+
+    RelayError                      .notice: a short, friendly text that is safe to show in chat
+    ├── UserFacingError
+    │   ├── Blocked                 .stage input|output, .category
+    │   ├── RateLimited             .retry_after_s
+    │   ├── Muted                   .until (unix seconds)
+    │   ├── MessageTooLong          the message does not fit the limit or the model's window
+    │   ├── ModerationUnavailable   a moderation layer failed and is configured to fail closed
+    │   └── Busy                    the model is saturated; try again shortly
+    ├── UpstreamError               .retryable
+    │   ├── ModelUnavailable        TGI cannot be reached (connection refused, DNS, 503)
+    │   ├── GenerationFailed        TGI validation / generation / incomplete_generation, other HTTP errors
+    │   ├── GenerationTimeout       no first token, or no next token, within the timeout
+    │   ├── StreamCutOff            the stream ended early after some text was shown
+    │   └── HistoryUnavailable      Redis cannot be reached: the message is not answered (documented)
+    └── ConfigurationError          at start-up only: names the setting and the fix; exit non-zero
+
+At the per-message boundary (`ChatService.handle`) every `RelayError` becomes `sink.fail(err.notice)`;
+anything else is logged with context and the user sees `GENERIC_NOTICE`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+GENERIC_NOTICE = "Sorry, something went wrong while answering. Please try again."
+
+
+class RelayError(Exception):
+    notice: str = GENERIC_NOTICE
+
+    def __init__(self, message: str = "", *, notice: str | None = None) -> None:
+        super().__init__(message or self.__class__.__name__)
+        if notice is not None:
+            self.notice = notice
+
+
+class UserFacingError(RelayError):
+    """An expected condition; its notice is what the user sees."""
+
+
+class Blocked(UserFacingError):
+    notice = "I can't help with that here."
+
+    def __init__(self, *, stage: str, category: str | None, notice: str | None = None) -> None:
+        super().__init__(f"blocked at {stage}: {category}", notice=notice)
+        self.stage = stage
+        self.category = category
+
+
+class RateLimited(UserFacingError):
+    def __init__(self, *, retry_after_s: float, scope: str = "user") -> None:
+        seconds = max(1, round(retry_after_s))
+        who = "You're" if scope == "user" else "This channel is"
+        super().__init__(
+            f"rate limited ({scope}) for {seconds}s",
+            notice=f"{who} sending messages faster than I can answer. Try again in {seconds} s.",
+        )
+        self.retry_after_s = retry_after_s
+        self.scope = scope
+
+
+class Muted(UserFacingError):
+    def __init__(self, *, until: float) -> None:
+        when = dt.datetime.fromtimestamp(until, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(f"muted until {until}", notice=f"You're muted here until {when}.")
+        self.until = until
+
+
+class MessageTooLong(UserFacingError):
+    notice = "That message is too long for me to read. Please shorten it and try again."
+
+
+class ModerationUnavailable(UserFacingError):
+    notice = "Moderation is unavailable right now, so I can't answer. Please try again shortly."
+
+
+class Busy(UserFacingError):
+    notice = "I'm busy with a lot of questions right now. Please try again in a moment."
+
+
+class UpstreamError(RelayError):
+    retryable: bool = False
+
+    def __init__(
+        self, message: str = "", *, retryable: bool | None = None, notice: str | None = None
+    ) -> None:
+        super().__init__(message, notice=notice)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class ModelUnavailable(UpstreamError):
+    retryable = True
+    notice = "The model is unavailable right now. Please try again shortly."
+
+
+class GenerationFailed(UpstreamError):
+    notice = "The model could not answer that. Please try again."
+
+    def __init__(self, message: str = "", *, error_type: str = "generation", retryable: bool = False) -> None:
+        super().__init__(message, retryable=retryable)
+        self.error_type = error_type
+
+
+class GenerationTimeout(UpstreamError):
+    retryable = True
+    notice = "The model took too long to answer. Please try again."
+
+
+class StreamCutOff(UpstreamError):
+    notice = "⚠️ The answer was cut off: the model stopped responding. Please ask again."
+
+
+class HistoryUnavailable(UpstreamError):
+    retryable = True
+    notice = "I can't reach my memory store right now, so I can't answer. Please try again shortly."
+
+
+class ConfigurationError(RelayError):
+    """Raised at start-up only; the message names the setting and the fix."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting

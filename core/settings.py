@@ -1,0 +1,225 @@
+"""All configuration, read from the environment and an optional `.env` file.
+
+Each component gets its own sub-model. Environment names are the group and the field joined by one
+underscore: `TGI_URL` → `tgi.url`, `SLACK_BOT_TOKEN` → `slack.bot_token`, `HISTORY_TTL_S` → `history.ttl_s`.
+Unknown keys in a `.env` file are rejected; secrets are `SecretStr` and never printed.
+`docs/configuration.md` is generated from this module (`python -m core.settings --markdown`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
+
+DEFAULT_SYSTEM_PROMPT = "You are Dolphin, a helpful AI assistant."
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TGISettings(_Group):
+    url: str = Field(
+        "http://localhost:8080",
+        description="Base URL of the model server; several URLs may be given separated by commas.",
+    )
+    backend: Literal["tgi", "openai"] = Field(
+        "tgi", description="Server API: `tgi` (TGI /generate_stream) or `openai` (/v1/completions)."
+    )
+    connect_timeout_s: float = Field(
+        5.0, gt=0, description="Seconds to open a connection to the model server."
+    )
+    first_token_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds to wait for the first token (queueing and prompt processing)."
+    )
+    token_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait between two tokens of a stream.")
+    retries: int = Field(
+        3, ge=0, description="Retries of overload and connection errors before the first token."
+    )
+    retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles each retry.")
+    max_new_tokens: int = Field(
+        1024, ge=16, description="Upper bound on the length of one answer, in tokens."
+    )
+    temperature: float = Field(0.7, gt=0, description="Sampling temperature (TGI requires > 0).")
+    top_p: float = Field(0.95, gt=0, lt=1, description="Nucleus sampling; TGI requires 0 < top_p < 1.")
+    repetition_penalty: float = Field(1.1, gt=0, description="Repetition penalty sent to TGI.")
+    max_concurrent_requests: int | None = Field(
+        None, ge=1, description="Concurrency gate; default: the server's max_concurrent_requests from /info."
+    )
+    api_key: SecretStr | None = Field(None, description="Bearer token for the model server, if it needs one.")
+
+    @field_validator("url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        urls = [u.strip() for u in value.split(",") if u.strip()]
+        if not urls:
+            raise ValueError("give at least one URL, e.g. http://localhost:8080")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must start with http:// or https://")
+        return value
+
+
+class RedisSettings(_Group):
+    url: str = Field("redis://localhost:6379/0", description="Redis URL (redis:// or rediss://).")
+    cluster: bool = Field(False, description="Use the Redis Cluster client (REDIS_URL names one node).")
+    key_prefix: str = Field("relay", description="Namespace of every key the service writes.")
+    socket_timeout_s: float = Field(5.0, gt=0, description="Seconds before a Redis command times out.")
+
+
+class HistorySettings(_Group):
+    max_turns: int = Field(50, ge=1, description="Exchanges (question + answer) kept per conversation.")
+    ttl_s: int = Field(
+        7 * 24 * 3600, ge=60, description="Seconds a conversation is kept after its last message."
+    )
+    lock_timeout_s: float = Field(
+        600.0, gt=0, description="Lease of the per-conversation lock (longer than any answer takes)."
+    )
+    lock_wait_s: float = Field(
+        120.0, gt=0, description="Seconds a message waits for its conversation's lock."
+    )
+
+
+class ChatSettings(_Group):
+    system_prompt: str = Field(
+        DEFAULT_SYSTEM_PROMPT, description="Default system prompt (a persona overrides it)."
+    )
+    bot_name: str = Field("Dolphin", description="The assistant's name, as users address it.")
+    max_message_chars: int = Field(
+        8000, ge=1, description="Longer messages get a notice instead of an answer."
+    )
+    dedupe_ttl_s: int = Field(24 * 3600, ge=60, description="Seconds a handled message id is remembered.")
+    tokenizer: Literal["auto", "tgi", "sentencepiece", "estimate"] = Field(
+        "auto",
+        description="Token counting: TGI /tokenize, the bundled Mistral SentencePiece model, or an estimate.",
+    )
+    min_answer_tokens: int = Field(64, ge=1, description="Room always left for the answer, in tokens.")
+
+
+class LimitSettings(_Group):
+    user_per_minute: int = Field(6, ge=0, description="Messages one user may send per minute (0: no limit).")
+    channel_per_minute: int = Field(
+        30, ge=0, description="Messages one channel may send per minute (0: no limit)."
+    )
+
+
+class AlignmentSettings(_Group):
+    enabled: bool = Field(True, description="Check what users ask and what the model answers.")
+    policy_file: Path | None = Field(None, description="Moderation policy YAML; default: the bundled policy.")
+
+
+class DiscordSettings(_Group):
+    token: SecretStr | None = Field(None, description="Bot token from the Discord Developer Portal.")
+
+
+class SlackSettings(_Group):
+    bot_token: SecretStr | None = Field(None, description="Bot token (xoxb-…) of the Slack app.")
+    app_token: SecretStr | None = Field(None, description="App-level token (xapp-…); set it for Socket Mode.")
+    signing_secret: SecretStr | None = Field(None, description="Signing secret; required in HTTP mode.")
+    api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (a proxy or a test double)."
+    )
+
+
+class MetricsSettings(_Group):
+    port: int = Field(9100, ge=0, le=65535, description="Port of /healthz, /readyz and /metrics (0: off).")
+    host: str = Field("0.0.0.0", description="Address the health and metrics server binds.")
+
+
+class LogSettings(_Group):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="`json` when not on a terminal (auto), or force one."
+    )
+
+
+class RuntimeSettings(_Group):
+    shutdown_grace_s: float = Field(
+        30.0, ge=0, description="Seconds in-flight answers get to finish on shutdown."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+    )
+
+    tgi: TGISettings = TGISettings()
+    redis: RedisSettings = RedisSettings()
+    history: HistorySettings = HistorySettings()
+    chat: ChatSettings = ChatSettings()
+    limits: LimitSettings = LimitSettings()
+    alignment: AlignmentSettings = AlignmentSettings()
+    discord: DiscordSettings = DiscordSettings()
+    slack: SlackSettings = SlackSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+
+
+def tgi_urls(tgi: TGISettings) -> list[str]:
+    return [u.strip().rstrip("/") for u in tgi.url.split(",") if u.strip()]
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    return "_".join(str(p) for p in loc if not isinstance(p, int)).upper()
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Settings:
+    """Build `Settings`, turning validation errors into one `ConfigurationError` that names each setting."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = env_name(err["loc"])
+            if err["type"] == "extra_forbidden":
+                lines.append(f"{name}: unknown setting (check the spelling against .env.example)")
+            else:
+                lines.append(f"{name}: {err['msg']}")
+        first = env_name(exc.errors()[0]["loc"]) if exc.errors() else None
+        raise ConfigurationError("invalid configuration: " + "; ".join(lines), setting=first) from None
+
+
+def settings_markdown() -> str:
+    """The configuration table for docs/configuration.md (kept fresh by a test)."""
+    out = [
+        "# Configuration",
+        "",
+        "Generated from `core/settings.py` by `python -m core.settings --markdown > docs/configuration.md`.",
+        "Set these in the environment or in `.env`. Names are case-insensitive.",
+        "",
+        "| setting | default | description |",
+        "|---|---|---|",
+    ]
+    for group, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for name, sub in model.model_fields.items():
+            default = sub.default
+            if isinstance(default, SecretStr) or default is None:
+                shown = "—"
+            elif isinstance(default, bool):
+                shown = str(default).lower()
+            else:
+                shown = f"`{default}`"
+            desc = (sub.description or "").replace("|", "\\|")
+            out.append(f"| `{group.upper()}_{name.upper()}` | {shown} | {desc} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if "--markdown" in sys.argv:
+        sys.stdout.write(settings_markdown())
