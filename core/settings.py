@@ -8,7 +8,6 @@ Unknown keys in a `.env` file are rejected; secrets are `SecretStr` and never pr
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -177,10 +176,10 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     return "_".join(str(p) for p in loc if not isinstance(p, int)).upper()
 
 
-def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Settings:
+def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Build `Settings`, turning validation errors into one `ConfigurationError` that names each setting."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
