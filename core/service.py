@@ -1,0 +1,423 @@
+"""`ChatService`: the pipeline of DESIGN.md §2, shared by every adapter.
+
+    1 clean + dedupe + gate   one Redis round trip: replayed ids, paused channels, mutes, rate limits
+    2 input check             the moderator's verdict on what the user asked
+    3 lock + load             the conversation, under its lock (in-process and across processes)
+    4 prompt                  system prompt (persona) + the newest exchanges that fit + the new turn, as ChatML
+    5 generate                stream from the model server; updates at the sink's cadence, each checked first
+    6 output check            on the whole answer; a blocked answer is replaced by the notice
+    7 deliver + persist       sink.finish(answer), then one atomic append of the exchange
+
+Every failure reaches the user as `sink.fail(notice)` and leaves history as it was: an exchange is stored
+whole, after the answer was delivered, or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import structlog
+
+from core import chatml
+from core.alignment.base import Moderator
+from core.errors import (
+    GENERIC_NOTICE,
+    Blocked,
+    Busy,
+    GenerationFailed,
+    HistoryUnavailable,
+    MessageTooLong,
+    Muted,
+    RateLimited,
+    RelayError,
+    StreamCutOff,
+    UpstreamError,
+)
+from core.gate import AdmissionKind, Gate
+from core.history import ConversationSession, ConversationStore
+from core.llm import GenerationParams, TextGenerator
+from core.models import (
+    Action,
+    ConversationKey,
+    Exchange,
+    HandleResult,
+    IncomingMessage,
+    Outcome,
+    ReplySink,
+    Role,
+    Stage,
+    Turn,
+    Verdict,
+)
+from core.observability import Metrics
+from core.settings import ChatSettings, TGISettings
+from core.streaming import Coalescer
+from core.tokens import TokenCounter
+
+log = structlog.get_logger(__name__)
+
+# Room kept free besides the counted tokens: per-segment counts are summed, and a tokenizer may join the
+# segments a little differently from the whole prompt.
+_TOKEN_MARGIN = 8
+_LENGTH_NOTE = "\n\n_(The answer reached its length limit.)_"
+MAX_PERSONA_CHARS = 4000
+
+_OUTCOME_BY_ERROR: tuple[tuple[type[RelayError], Outcome], ...] = (
+    (RateLimited, Outcome.RATE_LIMITED),
+    (Muted, Outcome.MUTED),
+    (MessageTooLong, Outcome.TOO_LONG),
+    (Busy, Outcome.BUSY),
+    (StreamCutOff, Outcome.CUT_OFF),
+)
+
+
+def clean_text(text: str) -> str:
+    """Replace lone surrogates (invalid Unicode from a platform) so nothing downstream fails on them."""
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+
+
+@dataclass(slots=True)
+class _Timing:
+    received: float
+    first_token: float | None = None
+    generated_tokens: int = 0
+    generation_s: float = 0.0
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        store: ConversationStore,
+        gate: Gate,
+        generator: TextGenerator,
+        counter: TokenCounter,
+        moderator: Moderator,
+        chat: ChatSettings,
+        tgi: TGISettings,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._gate = gate
+        self._generator = generator
+        self._counter = counter
+        self._moderator = moderator
+        self._chat = chat
+        self._tgi = tgi
+        self._metrics = metrics or Metrics()
+        self._clock = clock
+        self._count_cache: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ the pipeline
+
+    async def handle(self, msg: IncomingMessage, sink: ReplySink) -> HandleResult:
+        timing = _Timing(received=time.monotonic())
+        structlog.contextvars.bind_contextvars(
+            platform=msg.key.platform.value, conversation=msg.key.id, message_id=msg.message_id
+        )
+        self._metrics.in_flight.inc()
+        result = HandleResult(Outcome.FAILED)
+        try:
+            result = await self._handle(msg, sink, timing)
+        except RelayError as exc:
+            result = HandleResult(self._outcome_for(exc), exc.notice)
+            if isinstance(exc, Blocked):
+                result.outcome = (
+                    Outcome.BLOCKED_OUTPUT if exc.stage == Stage.OUTPUT else Outcome.BLOCKED_INPUT
+                )
+            if not isinstance(exc, Blocked | RateLimited | Muted | MessageTooLong):
+                self._metrics.errors.labels(kind=type(exc).__name__).inc()
+                log.warning("message.failed", error=type(exc).__name__, detail=str(exc))
+            if not isinstance(exc, _AlreadyShown):
+                await self._safe_fail(sink, exc.notice)
+        except Exception as exc:
+            self._metrics.errors.labels(kind=type(exc).__name__).inc()
+            log.exception("message.unexpected_error", error=type(exc).__name__)
+            result = HandleResult(Outcome.FAILED, GENERIC_NOTICE)
+            await self._safe_fail(sink, GENERIC_NOTICE)
+        finally:
+            self._metrics.in_flight.dec()
+            self._finish_log(msg, result, timing)
+            structlog.contextvars.unbind_contextvars("platform", "conversation", "message_id")
+        return result
+
+    async def _handle(self, msg: IncomingMessage, sink: ReplySink, timing: _Timing) -> HandleResult:
+        text = clean_text(msg.text).strip()
+        if not text:
+            return HandleResult(Outcome.IGNORED)
+        if len(text) > self._chat.max_message_chars:
+            raise MessageTooLong(
+                notice=f"That message is {len(text):,} characters long; the limit is "
+                f"{self._chat.max_message_chars:,}. Please shorten it and try again."
+            )
+        msg = replace(msg, text=text, author_name=clean_text(msg.author_name))
+
+        admission = await self._gate.admit(msg)
+        if admission.kind is AdmissionKind.DUPLICATE:
+            return HandleResult(Outcome.DUPLICATE)
+        if admission.kind is AdmissionKind.PAUSED:
+            return HandleResult(Outcome.IGNORED)
+        if admission.kind is AdmissionKind.MUTED:
+            raise Muted(until=admission.until)
+        if admission.kind is AdmissionKind.RATE_LIMITED:
+            raise RateLimited(retry_after_s=admission.retry_after_s, scope=admission.scope)
+
+        verdicts: list[Verdict] = []
+        verdict = await self._moderator.check_input(msg)
+        self._count_verdict(Stage.INPUT, verdict, verdicts)
+        if verdict.blocked:
+            raise Blocked(stage=Stage.INPUT, category=verdict.category, notice=verdict.notice)
+
+        await sink.typing()
+        async with self._store.open(msg.key) as conv:
+            result = await self._answer(msg, sink, conv, timing, verdicts)
+        result.verdicts = verdicts
+        return result
+
+    async def _answer(
+        self,
+        msg: IncomingMessage,
+        sink: ReplySink,
+        conv: ConversationSession,
+        timing: _Timing,
+        verdicts: list[Verdict],
+    ) -> HandleResult:
+        info = await self._generator.info()
+        shared = not msg.is_direct
+        system = chatml.system_content(
+            conv.persona or self._chat.system_prompt, shared=shared, bot_name=self._chat.bot_name
+        )
+        user_turn = Turn(
+            Role.USER, chatml.neutralize(msg.text), 0, author_id=msg.author_id, author_name=msg.author_name
+        )
+        user_tokens = await self._counter.count(chatml.render_turn(user_turn, shared=shared))
+        user_turn = replace(user_turn, tokens=user_tokens)
+        fixed = (
+            1  # BOS, added by the server
+            + _TOKEN_MARGIN
+            + await self._count_once(chatml.render_segment(Role.SYSTEM, system))
+            + user_tokens
+            + await self._count_once(chatml.ASSISTANT_HEADER)
+        )
+        input_limit = min(info.max_input_tokens, info.max_total_tokens - self._chat.min_answer_tokens)
+        if fixed > input_limit:
+            raise MessageTooLong(
+                notice="That message is too long for the model's context window. "
+                "Please shorten it or split it into parts."
+            )
+        window = _newest_that_fit(conv.exchanges, input_limit - fixed)
+        input_tokens = fixed + sum(ex.tokens for ex in window)
+        turns = [t for ex in window for t in (ex.user, ex.assistant)]
+        turns.append(user_turn)
+        prompt = chatml.render_prompt(system, turns, shared=shared)
+        params = GenerationParams(
+            max_new_tokens=min(self._tgi.max_new_tokens, info.max_total_tokens - input_tokens),
+            temperature=self._tgi.temperature,
+            top_p=self._tgi.top_p,
+            repetition_penalty=self._tgi.repetition_penalty,
+            stop=chatml.STOP_SEQUENCES,
+        )
+        log.debug("prompt.built", history_exchanges=len(window), input_tokens=input_tokens, text=msg.text)
+
+        answer, finish_reason = await self._generate(msg, sink, prompt, params, timing, verdicts)
+
+        final = chatml.clean_answer(answer)
+        if not final:
+            raise GenerationFailed("empty answer", error_type="empty")
+        verdict = await self._moderator.check_output(msg, final, final=True)
+        self._count_verdict(Stage.OUTPUT, verdict, verdicts)
+        if verdict.blocked:
+            raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
+
+        await sink.finish(final + _LENGTH_NOTE if finish_reason == "length" else final)
+        assistant_tokens = await self._counter.count(chatml.render_segment(Role.ASSISTANT, final))
+        exchange = Exchange(
+            user=user_turn,
+            assistant=Turn(Role.ASSISTANT, final, assistant_tokens),
+            message_id=msg.message_id,
+            created_at=self._clock(),
+        )
+        try:
+            await conv.commit(exchange)
+        except HistoryUnavailable:
+            # The user has the answer; the exchange is simply not remembered (never half of it).
+            log.warning("history.commit_failed")
+        return HandleResult(Outcome.ANSWERED, final)
+
+    async def _generate(
+        self,
+        msg: IncomingMessage,
+        sink: ReplySink,
+        prompt: str,
+        params: GenerationParams,
+        timing: _Timing,
+        verdicts: list[Verdict],
+    ) -> tuple[str, str | None]:
+        """Stream the answer, publishing checked updates. Returns (raw answer, finish reason)."""
+
+        async def publish(text_so_far: str) -> None:
+            verdict = await self._moderator.check_output(msg, text_so_far, final=False)
+            if verdict.blocked:
+                self._count_verdict(Stage.OUTPUT, verdict, verdicts)
+                raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
+            await sink.update(text_so_far)
+
+        coalescer = Coalescer(publish, min_interval_s=sink.limits.min_edit_interval_s)
+        parts: list[str] = []
+        finish_reason: str | None = None
+        started = time.monotonic()
+        self._metrics.upstream_in_flight.inc()
+        try:
+            stream = self._generator.stream(prompt, params)
+            try:
+                async for event in stream:
+                    if event.text:
+                        if timing.first_token is None:
+                            timing.first_token = time.monotonic()
+                        parts.append(event.text)
+                        timing.generated_tokens += 1
+                        coalescer.push("".join(parts).strip())
+                    if event.finish_reason is not None:
+                        finish_reason = event.finish_reason
+                        if event.generated_tokens is not None:
+                            timing.generated_tokens = event.generated_tokens
+                    if coalescer.error is not None:
+                        break
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
+        except UpstreamError:
+            await coalescer.aclose()
+            partial = chatml.clean_answer("".join(parts))
+            if partial:
+                await self._deliver_cut_off(msg, sink, partial, verdicts)
+            raise
+        finally:
+            self._metrics.upstream_in_flight.dec()
+            timing.generation_s = time.monotonic() - started
+            await coalescer.aclose()
+        if coalescer.error is not None:
+            raise coalescer.error
+        return "".join(parts), finish_reason
+
+    async def _deliver_cut_off(
+        self, msg: IncomingMessage, sink: ReplySink, partial: str, verdicts: list[Verdict]
+    ) -> None:
+        """Show the part that arrived, marked as cut off; it is never stored."""
+        verdict = await self._moderator.check_output(msg, partial, final=False)
+        if verdict.blocked:
+            self._count_verdict(Stage.OUTPUT, verdict, verdicts)
+            raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
+        await sink.finish(f"{partial}\n\n{StreamCutOff.notice}")
+        # The notice is shown; the boundary must not replace the partial answer with it.
+        raise _AlreadyShown(StreamCutOff.notice)
+
+    # ------------------------------------------------------------------ commands
+
+    async def reset(self, key: ConversationKey) -> None:
+        await self._store.clear(key)
+
+    async def get_persona(self, key: ConversationKey) -> str | None:
+        return await self._store.get_persona(key)
+
+    async def set_persona(self, key: ConversationKey, persona: str | None) -> None:
+        if persona is not None:
+            persona = chatml.neutralize(clean_text(persona)).strip() or None
+            if persona is not None and len(persona) > MAX_PERSONA_CHARS:
+                raise MessageTooLong(
+                    notice=f"A persona can be at most {MAX_PERSONA_CHARS:,} characters long."
+                )
+        await self._store.set_persona(key, persona)
+
+    async def forget_user(self, user_id: str) -> int:
+        return await self._store.forget_user(user_id)
+
+    async def pause(self, key: ConversationKey) -> None:
+        await self._gate.set_paused(key, True)
+
+    async def resume(self, key: ConversationKey) -> None:
+        await self._gate.set_paused(key, False)
+
+    async def is_paused(self, key: ConversationKey) -> bool:
+        return await self._gate.is_paused(key)
+
+    async def mute(self, user_id: str, seconds: float) -> float:
+        return await self._gate.mute(user_id, seconds)
+
+    async def unmute(self, user_id: str) -> None:
+        await self._gate.unmute(user_id)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _count_once(self, text: str) -> int:
+        """Token count of a text that repeats across messages (system prompt, assistant header)."""
+        cached = self._count_cache.get(text)
+        if cached is None:
+            if len(self._count_cache) > 256:
+                self._count_cache.clear()
+            cached = self._count_cache[text] = await self._counter.count(text)
+        return cached
+
+    def _count_verdict(self, stage: Stage, verdict: Verdict, verdicts: list[Verdict]) -> None:
+        if verdict.action is not Action.ALLOW:
+            verdicts.append(verdict)
+            self._metrics.moderation.labels(
+                stage=stage.value, action=verdict.action.value, category=verdict.category or "none"
+            ).inc()
+
+    @staticmethod
+    def _outcome_for(exc: RelayError) -> Outcome:
+        for cls, outcome in _OUTCOME_BY_ERROR:
+            if isinstance(exc, cls):
+                return outcome
+        return Outcome.FAILED
+
+    @staticmethod
+    async def _safe_fail(sink: ReplySink, notice: str) -> None:
+        try:
+            await sink.fail(notice)
+        except Exception as exc:  # the platform is failing too: nothing more to tell the user
+            log.warning("sink.fail_failed", error=type(exc).__name__)
+
+    def _finish_log(self, msg: IncomingMessage, result: HandleResult, timing: _Timing) -> None:
+        now = time.monotonic()
+        platform = msg.key.platform.value
+        duration = now - timing.received
+        ttft = None if timing.first_token is None else timing.first_token - timing.received
+        self._metrics.messages.labels(platform=platform, outcome=result.outcome.value).inc()
+        self._metrics.message_duration.labels(platform=platform, outcome=result.outcome.value).observe(
+            duration
+        )
+        if ttft is not None:
+            self._metrics.time_to_first_token.labels(platform=platform).observe(ttft)
+            self._metrics.generated_tokens.labels(platform=platform).inc(timing.generated_tokens)
+            self._metrics.generation_seconds.labels(platform=platform).inc(timing.generation_s)
+        verdict = result.verdicts[-1] if result.verdicts else None
+        log.info(
+            "message.handled",
+            outcome=result.outcome.value,
+            verdict=None if verdict is None else verdict.action.value,
+            category=None if verdict is None else verdict.category,
+            ttft_s=None if ttft is None else round(ttft, 4),
+            duration_s=round(duration, 4),
+            tokens=timing.generated_tokens,
+        )
+
+
+class _AlreadyShown(StreamCutOff):
+    """A cut-off answer whose notice is already on the platform."""
+
+
+def _newest_that_fit(exchanges: Sequence[Exchange], budget: int) -> list[Exchange]:
+    """The newest contiguous run of exchanges whose tokens fit `budget`, oldest first."""
+    picked: list[Exchange] = []
+    used = 0
+    for ex in reversed(exchanges):
+        if used + ex.tokens > budget:
+            break
+        used += ex.tokens
+        picked.append(ex)
+    picked.reverse()
+    return picked
