@@ -1,0 +1,352 @@
+"""A loopback fake of Hugging Face Text Generation Inference (v3 router) that speaks its real wire protocol.
+
+- `POST /generate_stream`: SSE `data:{json}` events, one per token, the stop token `<|im_end|>` sent as a
+  special token, the last event carrying `generated_text` and `details`; errors as an in-stream event
+  `{"error", "error_type"}` with HTTP 200, as TGI does; keep-alive comments between events.
+- `POST /generate`: the same, non-streaming, with real status codes (422 validation, 429 overloaded, 424).
+- `GET /info`, `POST /tokenize` (BOS included; 404 when switched off), `GET /health` (200/503), `/metrics`.
+- Validation like TGI: input tokens over `max_input_tokens`, input + max_new_tokens over `max_total_tokens`,
+  `top_p` outside (0, 1), temperature <= 0 → a validation error.
+- Continuous batching: up to `max_concurrent_requests` streams run at once, each at `token_delay_s` per
+  token regardless of how many run; past that, the `overloaded` error.
+
+Every request is recorded (`requests`, `prompts`). Scripted behaviour per request: `enqueue(FakeReply(…))`.
+Run it for a person to try the console against: `python -m tests.fakes.tgi --port 8080`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+MODEL_ID = "cognitivecomputations/dolphin-2.1-mistral-7b"
+_PIECES = re.compile(r"<\|im_(?:start|end)\|>|\s+(?=<\|im_(?:start|end)\|>)|\s*[^\s<]+|\s*<|\s+")
+_LAST_USER = re.compile(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", re.DOTALL)
+
+
+def fake_tokenize(text: str) -> list[str]:
+    """A deterministic stand-in for the Mistral tokenizer: ChatML markers are one token, else ~words."""
+    return _PIECES.findall(text)
+
+
+def echo_responder(prompt: str, params: dict[str, Any]) -> str:
+    users = _LAST_USER.findall(prompt)
+    last = users[-1] if users else ""
+    return f"You said: {last}"
+
+
+@dataclass
+class FakeReply:
+    text: str | None = None  # None: the responder decides
+    first_token_delay_s: float = 0.0
+    token_delay_s: float | None = None  # None: the server's default
+    error_type: str | None = None  # validation | overloaded | generation | incomplete_generation
+    error_message: str = "scripted error"
+    error_after_tokens: int = 0
+    drop_after_tokens: int | None = None  # close the connection without a final event
+    keepalive_comments: bool = True
+    http_status: int | None = None  # answer with this status and a JSON error body instead
+    finish_reason: str | None = None
+    hang: bool = False  # never send anything
+
+
+class FakeTGI:
+    def __init__(
+        self,
+        *,
+        model_id: str = MODEL_ID,
+        max_input_tokens: int = 7168,
+        max_total_tokens: int = 8192,
+        max_concurrent_requests: int = 128,
+        token_delay_s: float = 0.0,
+        legacy_info: bool = False,
+        tokenize: bool = True,
+        responder: Callable[[str, dict[str, Any]], str] = echo_responder,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.model_id = model_id
+        self.max_input_tokens = max_input_tokens
+        self.max_total_tokens = max_total_tokens
+        self.max_concurrent_requests = max_concurrent_requests
+        self.token_delay_s = token_delay_s
+        self.legacy_info = legacy_info
+        self.tokenize_enabled = tokenize
+        self.responder = responder
+        self.healthy = True
+        self.requests: list[dict[str, Any]] = []
+        self.queue: list[FakeReply] = []
+        self.in_flight = 0
+        self.max_in_flight_seen = 0
+        self.disconnects = 0
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/generate_stream", self._generate_stream)
+        app.router.add_post("/generate", self._generate)
+        app.router.add_get("/info", self._info)
+        app.router.add_post("/tokenize", self._tokenize)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        port = sockets[0].getsockname()[1]
+        self.url = f"http://{self._host}:{port}"
+        return self.url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTGI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- recording and scripting
+
+    def enqueue(self, *replies: FakeReply) -> None:
+        self.queue.extend(replies)
+
+    @property
+    def prompts(self) -> list[str]:
+        return [r["body"]["inputs"] for r in self.requests if r["path"] in ("/generate_stream", "/generate")]
+
+    def count_tokens(self, text: str) -> int:
+        return len(fake_tokenize(text)) + 1  # + BOS
+
+    # ---------------------------------------------------------------- routes
+
+    async def _info(self, request: web.Request) -> web.Response:
+        info: dict[str, Any] = {
+            "model_id": self.model_id,
+            "model_sha": "0000000000000000000000000000000000000000",
+            "model_pipeline_tag": "text-generation",
+            "max_concurrent_requests": self.max_concurrent_requests,
+            "max_best_of": 2,
+            "max_stop_sequences": 4,
+            "max_total_tokens": self.max_total_tokens,
+            "validation_workers": 2,
+            "version": "3.3.4",
+            "router": "text-generation-router",
+        }
+        info["max_input_length" if self.legacy_info else "max_input_tokens"] = self.max_input_tokens
+        return web.json_response(info)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(status=200 if self.healthy else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=f"tgi_queue_size {max(0, self.in_flight - self.max_concurrent_requests)}\n")
+
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append({"path": "/tokenize", "body": body})
+        if not self.tokenize_enabled:
+            return web.json_response({"error": "Tokenizer not found", "error_type": "tokenizer"}, status=404)
+        out = [{"id": 1, "text": "<s>", "start": 0, "stop": 0}]
+        pos = 0
+        for i, piece in enumerate(fake_tokenize(body["inputs"])):
+            out.append({"id": 100 + i, "text": piece, "start": pos, "stop": pos + len(piece)})
+            pos += len(piece)
+        return web.json_response(out)
+
+    def _validate(self, body: dict[str, Any]) -> str | None:
+        params = body.get("parameters") or {}
+        top_p = params.get("top_p")
+        if top_p is not None and not 0.0 < top_p < 1.0:
+            return "`top_p` must be > 0.0 and < 1.0"
+        temperature = params.get("temperature")
+        if temperature is not None and temperature <= 0:
+            return "`temperature` must be strictly positive"
+        input_tokens = self.count_tokens(body.get("inputs", ""))
+        if input_tokens > self.max_input_tokens:
+            return (
+                f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= "
+                f"{self.max_total_tokens}. Given: {input_tokens} `inputs` tokens"
+            )
+        max_new = params.get("max_new_tokens") or 100
+        if input_tokens + max_new > self.max_total_tokens:
+            return (
+                f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= {self.max_total_tokens}. "
+                f"Given: {input_tokens} `inputs` tokens and {max_new} `max_new_tokens`"
+            )
+        return None
+
+    def _plan(self, body: dict[str, Any], reply: FakeReply) -> tuple[list[str], str]:
+        """The tokens to send and the finish reason, honoring max_new_tokens and stop sequences."""
+        params = body.get("parameters") or {}
+        text = reply.text if reply.text is not None else self.responder(body["inputs"], params)
+        pieces = fake_tokenize(text)
+        max_new = params.get("max_new_tokens") or 100
+        finish = reply.finish_reason or "eos_token"
+        if len(pieces) > max_new:
+            pieces, finish = pieces[:max_new], "length"
+        stops = params.get("stop") or []
+        sent = ""
+        for i, piece in enumerate(pieces):
+            sent += piece
+            if any(s in sent for s in stops):
+                return pieces[: i + 1], "stop_sequence"
+        return pieces, finish
+
+    async def _generate_stream(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append({"path": "/generate_stream", "body": body})
+        reply = self.queue.pop(0) if self.queue else FakeReply()
+        if reply.http_status is not None:
+            return web.json_response(
+                {"error": reply.error_message, "error_type": reply.error_type or "generation"},
+                status=reply.http_status,
+            )
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+
+        async def send(obj: dict[str, Any]) -> None:
+            await resp.write(f"data:{json.dumps(obj)}\n\n".encode())
+
+        if self.in_flight >= self.max_concurrent_requests:
+            await send({"error": "Model is overloaded", "error_type": "overloaded"})
+            return resp
+        error = self._validate(body)
+        if error is not None:
+            await send({"error": error, "error_type": "validation"})
+            return resp
+        self.in_flight += 1
+        self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
+        try:
+            if reply.hang:
+                await asyncio.sleep(3600)
+            if reply.keepalive_comments:
+                await resp.write(b": keep-alive\n\n")
+            if reply.first_token_delay_s:
+                await asyncio.sleep(reply.first_token_delay_s)
+            pieces, finish = self._plan(body, reply)
+            delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
+            generated = ""
+            for i, piece in enumerate(pieces):
+                if reply.error_type is not None and i == reply.error_after_tokens:
+                    await send({"error": reply.error_message, "error_type": reply.error_type})
+                    return resp
+                if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
+                    assert request.transport is not None
+                    request.transport.close()
+                    return resp
+                if delay:
+                    await asyncio.sleep(delay)
+                special = piece in ("<|im_end|>", "<|im_start|>")
+                if not special:
+                    generated += piece
+                await send(
+                    {
+                        "index": i + 1,
+                        "token": {"id": 100 + i, "text": piece, "logprob": -0.1, "special": special},
+                        "generated_text": None,
+                        "details": None,
+                        "top_tokens": None,
+                    }
+                )
+                if reply.keepalive_comments and i % 16 == 15:
+                    await resp.write(b": keep-alive\n\n")
+            if reply.error_type is not None:
+                await send({"error": reply.error_message, "error_type": reply.error_type})
+                return resp
+            if reply.drop_after_tokens is not None:
+                assert request.transport is not None
+                request.transport.close()
+                return resp
+            n = len(pieces)
+            eos_special = finish == "eos_token"
+            await send(
+                {
+                    "index": n + 1,
+                    "token": {"id": 32000, "text": "<|im_end|>", "logprob": -0.01, "special": eos_special},
+                    "generated_text": generated,
+                    "details": {"finish_reason": finish, "generated_tokens": n + 1, "seed": None},
+                    "top_tokens": None,
+                }
+            )
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects += 1
+            raise
+        finally:
+            self.in_flight -= 1
+        return resp
+
+    async def _generate(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append({"path": "/generate", "body": body})
+        reply = self.queue.pop(0) if self.queue else FakeReply()
+        if reply.http_status is not None:
+            return web.json_response(
+                {"error": reply.error_message, "error_type": reply.error_type or "generation"},
+                status=reply.http_status,
+            )
+        if self.in_flight >= self.max_concurrent_requests:
+            return web.json_response({"error": "Model is overloaded", "error_type": "overloaded"}, status=429)
+        error = self._validate(body)
+        if error is not None:
+            return web.json_response({"error": error, "error_type": "validation"}, status=422)
+        if reply.error_type is not None:
+            return web.json_response(
+                {"error": reply.error_message, "error_type": reply.error_type}, status=424
+            )
+        self.in_flight += 1
+        try:
+            if reply.first_token_delay_s:
+                await asyncio.sleep(reply.first_token_delay_s)
+            pieces, finish = self._plan(body, reply)
+            return web.json_response(
+                {
+                    "generated_text": "".join(pieces),
+                    "details": {"finish_reason": finish, "generated_tokens": len(pieces)},
+                }
+            )
+        finally:
+            self.in_flight -= 1
+
+
+async def _serve(port: int, token_delay_s: float) -> None:
+    fake = FakeTGI(port=port, token_delay_s=token_delay_s)
+    url = await fake.start()
+    print(f"fake TGI (echo, not a model) listening on {url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Serve the loopback fake TGI (it echoes; it is not a model)."
+    )
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--token-delay", type=float, default=0.02, help="seconds per streamed token")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.port, args.token_delay))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The TGI client against the loopback fake TGI: real SSE, real HTTP, every error path."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from core.errors import Busy, GenerationFailed, GenerationTimeout, ModelUnavailable, StreamCutOff
+from core.llm import GenerationParams, StreamEvent, TGIClient, build_http_client, map_tgi_error
+from core.settings import TGISettings
+from core.tokens import TGITokenCounter, build_counter
+from tests.fakes.tgi import FakeReply, FakeTGI
+
+PARAMS = GenerationParams(max_new_tokens=200)
+PROMPT = "<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n"
+
+
+@pytest.fixture
+async def tgi() -> AsyncIterator[FakeTGI]:
+    async with FakeTGI() as fake:
+        yield fake
+
+
+def client_for(url: str | list[str], **settings: object) -> tuple[TGIClient, httpx.AsyncClient]:
+    cfg = TGISettings(**{"retry_backoff_s": 0.01, **settings})  # type: ignore[arg-type]
+    http = build_http_client(cfg)
+    return TGIClient(http=http, settings=cfg, base_url=url), http
+
+
+async def collect(client: TGIClient, prompt: str = PROMPT) -> list[StreamEvent]:
+    return [e async for e in client.stream(prompt, PARAMS)]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def test_stream_builds_text_from_non_special_tokens(tgi: FakeTGI) -> None:
+    client, http = client_for(tgi.url)
+    async with http:
+        events = await collect(client)
+    text = "".join(e.text for e in events)
+    assert text == "You said: hello there"
+    assert "<|im_end|>" not in text
+    assert events[-1].finish_reason == "eos_token"
+    body = tgi.requests[-1]["body"]
+    assert body["inputs"] == PROMPT
+    assert body["parameters"]["stop"] == ["<|im_end|>"]
+    assert 0 < body["parameters"]["top_p"] < 1
+    assert body["parameters"]["details"] is True
+
+
+async def test_keepalive_comments_are_ignored(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(text=" ".join(["word"] * 40), keepalive_comments=True))
+    client, http = client_for(tgi.url)
+    async with http:
+        text = "".join(e.text for e in await collect(client))
+    assert text == " ".join(["word"] * 40)
+
+
+@pytest.mark.parametrize(
+    ("error_type", "expected", "kind"),
+    [
+        ("validation", GenerationFailed, "validation"),
+        ("generation", GenerationFailed, "generation"),
+        ("incomplete_generation", GenerationFailed, "incomplete_generation"),
+    ],
+)
+async def test_in_stream_errors_with_http_200_are_mapped(tgi: FakeTGI, error_type, expected, kind) -> None:
+    tgi.enqueue(FakeReply(error_type=error_type, error_after_tokens=0))
+    client, http = client_for(tgi.url)
+    async with http:
+        with pytest.raises(expected) as err:
+            await collect(client)
+    assert err.value.error_type == kind
+    assert len(tgi.prompts) == 1  # not retried
+
+
+async def test_overload_is_retried_then_succeeds(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(error_type="overloaded"), FakeReply(error_type="overloaded"))
+    client, http = client_for(tgi.url, retries=3)
+    async with http:
+        text = "".join(e.text for e in await collect(client))
+    assert text == "You said: hello there"
+    assert len(tgi.prompts) == 3
+
+
+async def test_overload_storm_ends_as_busy(tgi: FakeTGI) -> None:
+    tgi.enqueue(*[FakeReply(error_type="overloaded") for _ in range(4)])
+    client, http = client_for(tgi.url, retries=3)
+    async with http:
+        with pytest.raises(Busy):
+            await collect(client)
+    assert len(tgi.prompts) == 4
+
+
+async def test_http_429_on_stream_route_is_overload(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(http_status=429, error_type="overloaded"))
+    client, http = client_for(tgi.url, retries=1)
+    async with http:
+        events = await collect(client)
+    assert events and len(tgi.prompts) == 2
+
+
+async def test_dropped_connection_after_tokens_is_a_cut_off(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(text="one two three four five", drop_after_tokens=3))
+    client, http = client_for(tgi.url)
+    seen: list[str] = []
+    async with http:
+        with pytest.raises(StreamCutOff):
+            async for event in client.stream(PROMPT, PARAMS):
+                seen.append(event.text)
+    assert "".join(seen) == "one two three"
+    assert len(tgi.prompts) == 1  # never retried after the first token
+
+
+async def test_dropped_connection_before_any_token_is_retried(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(drop_after_tokens=0))
+    client, http = client_for(tgi.url)
+    async with http:
+        text = "".join(e.text for e in await collect(client))
+    assert text == "You said: hello there" and len(tgi.prompts) == 2
+
+
+async def test_silent_server_times_out_before_first_token(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(hang=True))
+    client, http = client_for(tgi.url, first_token_timeout_s=0.3, retries=0)
+    started = time.monotonic()
+    async with http:
+        with pytest.raises(GenerationTimeout):
+            await collect(client)
+    assert time.monotonic() - started < 2.0
+
+
+async def test_long_steady_stream_is_not_cut(tgi: FakeTGI) -> None:
+    # 60 tokens at 20 ms: 1.2 s in all, well past the 0.3 s between-token timeout.
+    tgi.enqueue(FakeReply(text=" ".join(["tok"] * 60), token_delay_s=0.02))
+    client, http = client_for(tgi.url, token_timeout_s=0.3, first_token_timeout_s=0.3)
+    async with http:
+        text = "".join(e.text for e in await collect(client))
+    assert text.count("tok") == 60
+
+
+async def test_connection_refused_is_model_unavailable() -> None:
+    client, http = client_for(closed_port_url(), retries=1)
+    async with http:
+        with pytest.raises(ModelUnavailable):
+            await collect(client)
+        with pytest.raises(ModelUnavailable):
+            await client.info()
+
+
+async def test_info_accepts_new_and_old_field_names() -> None:
+    for legacy in (False, True):
+        async with FakeTGI(max_input_tokens=1000, max_total_tokens=2000, legacy_info=legacy) as fake:
+            client, http = client_for(fake.url)
+            async with http:
+                info = await client.info()
+        assert (info.max_input_tokens, info.max_total_tokens) == (1000, 2000)
+        assert info.max_concurrent_requests == 128
+
+
+async def test_tokenize_and_its_absence() -> None:
+    async with FakeTGI() as fake:
+        client, http = client_for(fake.url)
+        async with http:
+            assert await client.count_tokens("hello there") == 3  # BOS + 2 pieces
+            assert isinstance(await build_counter("auto", client), TGITokenCounter)
+    async with FakeTGI(tokenize=False) as fake:
+        client, http = client_for(fake.url)
+        async with http:
+            with pytest.raises(NotImplementedError):
+                await client.count_tokens("hello")
+            assert not isinstance(await build_counter("auto", client), TGITokenCounter)
+
+
+async def test_consumer_stopping_closes_the_upstream_request(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(text=" ".join(["x"] * 200), token_delay_s=0.01))
+    client, http = client_for(tgi.url)
+    async with http:
+        stream = client.stream(PROMPT, PARAMS)
+        async for _ in stream:
+            break
+        await stream.aclose()  # type: ignore[attr-defined]
+        for _ in range(100):
+            if tgi.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+    assert tgi.in_flight == 0
+
+
+async def test_concurrency_gate_queues_requests(tgi: FakeTGI) -> None:
+    tgi.token_delay_s = 0.005
+    client, http = client_for(tgi.url, max_concurrent_requests=4)
+    async with http:
+        results = await asyncio.gather(*(collect(client) for _ in range(12)))
+    assert all(r for r in results)
+    assert tgi.max_in_flight_seen <= 4
+
+
+async def test_requests_go_to_the_least_busy_endpoint_and_skip_a_dead_one() -> None:
+    async with FakeTGI(token_delay_s=0.01) as a, FakeTGI(token_delay_s=0.01) as b:
+        client, http = client_for([a.url, b.url])
+        async with http:
+            await asyncio.gather(*(collect(client) for _ in range(8)))
+        assert len(a.prompts) == 4 and len(b.prompts) == 4
+    async with FakeTGI() as alive:
+        client, http = client_for([closed_port_url(), alive.url])
+        async with http:
+            for _ in range(3):
+                assert await collect(client)
+        assert len(alive.prompts) == 3
+
+
+def test_error_mapping_is_total() -> None:
+    assert map_tgi_error(None, "x", status=503).retryable
+    assert map_tgi_error("validation", "x").error_type == "validation"  # type: ignore[attr-defined]
+    assert map_tgi_error(None, "x", status=422).error_type == "validation"  # type: ignore[attr-defined]
