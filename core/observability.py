@@ -48,6 +48,8 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
     )
     # Libraries that use the standard logging module (discord.py, slack_bolt) go to the same stream.
     logging.basicConfig(level=max(level, logging.INFO), stream=stream, force=True)
+    # httpx logs every request at INFO (URLs may carry credentials): keep it to warnings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)

@@ -1,0 +1,152 @@
+"""The composition root's building blocks: every client is built once here and passed in.
+
+`open_core(settings)` is an async context manager: it builds the Redis client, the shared HTTP client, the
+model client, the history store, the gate, the moderator and the `ChatService`, and closes them in order on
+exit (after the adapters have stopped taking messages and drained their tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from bots.tasks import TaskTracker
+from core.alignment.base import Moderator
+from core.errors import ConfigurationError, ModelUnavailable
+from core.gate import RedisGate
+from core.history import RedisConversationStore
+from core.keys import KeySpace
+from core.llm import ModelInfo, TextGenerator, TGIClient, build_http_client
+from core.observability import Metrics, redact_url
+from core.service import ChatService
+from core.settings import Settings, tgi_urls
+from core.tokens import build_counter
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Core:
+    settings: Settings
+    service: ChatService
+    redis: aioredis.Redis
+    http: httpx.AsyncClient
+    generator: TextGenerator
+    moderator: Moderator
+    metrics: Metrics
+    key_prefix: str
+    tasks: TaskTracker = field(default_factory=TaskTracker)
+
+
+def build_redis(settings: Settings) -> aioredis.Redis:
+    """One client for the process. Reconnects by itself; a short, bounded retry so that a Redis outage
+    turns into a notice within about a second instead of stalling every message."""
+    cfg = settings.redis
+    options: dict[str, Any] = {
+        "socket_timeout": cfg.socket_timeout_s,
+        "socket_connect_timeout": cfg.socket_timeout_s,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+    }
+    if cfg.cluster:
+        from redis.asyncio.cluster import RedisCluster
+
+        return RedisCluster.from_url(cfg.url, **options)  # type: ignore[return-value]
+    return aioredis.Redis.from_url(cfg.url, health_check_interval=30, **options)
+
+
+async def check_redis(client: aioredis.Redis, url: str) -> None:
+    """Fail start-up with one line that names REDIS_URL when Redis cannot be reached."""
+    try:
+        await client.ping()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot reach Redis at {redact_url(url)} ({type(exc).__name__}): start Redis or set REDIS_URL",
+            setting="REDIS_URL",
+        ) from None
+
+
+async def check_model(generator: TextGenerator, url: str) -> ModelInfo:
+    """Fail start-up with one line that names TGI_URL when the model server cannot be reached."""
+    try:
+        return await generator.info()
+    except ModelUnavailable as exc:
+        raise ConfigurationError(
+            f"cannot reach the model server at {redact_url(url)} ({exc}): start TGI or set TGI_URL",
+            setting="TGI_URL",
+        ) from None
+
+
+@asynccontextmanager
+async def open_core(settings: Settings, *, require_model: bool = False) -> AsyncIterator[Core]:
+    async with AsyncExitStack() as stack:
+        redis = build_redis(settings)
+        stack.push_async_callback(redis.aclose)
+        http = build_http_client(settings.tgi)
+        stack.push_async_callback(http.aclose)
+        await check_redis(redis, settings.redis.url)
+
+        url = tgi_urls(settings.tgi)[0]
+        generator = TGIClient(http=http, settings=settings.tgi, base_url=url)
+        if require_model:
+            await check_model(generator, url)
+
+        keys = KeySpace(settings.redis.key_prefix)
+        metrics = Metrics()
+        store = RedisConversationStore(
+            redis=redis, keys=keys, settings=settings.history, cluster=settings.redis.cluster
+        )
+        gate = RedisGate(
+            redis=redis, keys=keys, limits=settings.limits, dedupe_ttl_s=settings.chat.dedupe_ttl_s
+        )
+        counter = await build_counter(settings.chat.tokenizer, generator)
+        moderator = _build_moderator(settings, redis=redis, http=http, gate=gate)
+        service = ChatService(
+            store=store,
+            gate=gate,
+            generator=generator,
+            counter=counter,
+            moderator=moderator,
+            chat=settings.chat,
+            tgi=settings.tgi,
+            metrics=metrics,
+        )
+        yield Core(
+            settings=settings,
+            service=service,
+            redis=redis,
+            http=http,
+            generator=generator,
+            moderator=moderator,
+            metrics=metrics,
+            key_prefix=settings.redis.key_prefix,
+        )
+
+
+def _build_moderator(
+    settings: Settings, *, redis: aioredis.Redis, http: httpx.AsyncClient, gate: RedisGate
+) -> Moderator:
+    from core.alignment.base import AllowAll
+
+    if not settings.alignment.enabled:
+        return AllowAll()
+    try:
+        from core.alignment.moderator import build_moderator
+    except ImportError:  # pragma: no cover - the alignment layer is not installed in this build
+        log.warning("alignment.unavailable")
+        return AllowAll()
+    return build_moderator(
+        settings=settings.alignment,
+        redis=redis,
+        http=http,
+        key_prefix=settings.redis.key_prefix,
+        mute=gate.mute,
+        feeds=[],
+    )

@@ -1,0 +1,59 @@
+"""Every Redis key name of the service, in one place.
+
+Versioned (`v1`) and namespaced (REDIS_KEY_PREFIX). Every key of one conversation shares a Redis Cluster
+hash slot through a hash tag (`{conv:…}`), so that its multi-key updates stay atomic on a cluster too.
+Every key written has a TTL.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from core.models import ConversationKey, Platform
+
+
+class KeySpace:
+    def __init__(self, prefix: str) -> None:
+        self._p = f"{prefix}:v1"
+
+    @property
+    def prefix(self) -> str:
+        return self._p
+
+    # one conversation (one hash slot)
+    def turns(self, conv_id: str) -> str:
+        return f"{self._p}:{{conv:{conv_id}}}:turns"
+
+    def persona(self, conv_id: str) -> str:
+        return f"{self._p}:{{conv:{conv_id}}}:persona"
+
+    def lock(self, conv_id: str) -> str:
+        return f"{self._p}:{{conv:{conv_id}}}:lock"
+
+    # one user
+    def user_conversations(self, user_id: str) -> str:
+        return f"{self._p}:{{user:{user_id}}}:convs"
+
+    def mute(self, user_id: str) -> str:
+        return f"{self._p}:mute:{user_id}"
+
+    # one channel (all its threads)
+    def paused(self, key: ConversationKey) -> str:
+        return f"{self._p}:{{chan:{key.channel_id}}}:paused"
+
+    # gate
+    def seen(self, platform: Platform, message_id: str) -> str:
+        return f"{self._p}:seen:{platform.value}:{quote(message_id, safe='')}"
+
+    def user_rate(self, user_id: str, window: int) -> str:
+        return f"{self._p}:rl:user:{user_id}:{window}"
+
+    def channel_rate(self, channel_id: str, window: int) -> str:
+        return f"{self._p}:rl:chan:{channel_id}:{window}"
+
+    # moderation
+    def audit(self) -> str:
+        return f"{self._p}:audit"
+
+    def strikes(self, user_id: str) -> str:
+        return f"{self._p}:strikes:{user_id}"
