@@ -112,6 +112,9 @@ class LimitSettings(_Group):
 class AlignmentSettings(_Group):
     enabled: bool = Field(True, description="Check what users ask and what the model answers.")
     policy_file: Path | None = Field(None, description="Moderation policy YAML; default: the bundled policy.")
+    guard_url: str | None = Field(
+        None, description="A TGI serving Llama Guard 3 for the guard-model layer (unset: local layers only)."
+    )
 
 
 class DiscordSettings(_Group):

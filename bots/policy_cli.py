@@ -1,0 +1,196 @@
+"""`dolphin-relay policy check|eval`: run the moderation policy over messages, without any chat platform.
+
+- `policy check [--stage input|output] [--policy FILE]`: JSONL with a `text` field on standard input, one
+  JSONL verdict per line on standard output (same order, flushed per line).
+- `policy eval FILE.jsonl … [--policy FILE]`: labeled `{"text", "unsafe"}` records; prints precision,
+  recall, F1, false-positive rate and p50/p99 latency per file and overall.
+
+Both use the local layers (normalizer + rules); with `--guard-url` the guard model joins in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.alignment.moderator import PolicyModerator, build_moderator
+from core.errors import ConfigurationError, ModerationUnavailable
+from core.models import Action, ConversationKey, IncomingMessage, Platform
+from core.settings import AlignmentSettings
+
+_KEY = ConversationKey(Platform.CONSOLE, "local", "policy")
+
+
+def add_policy_parser(subparsers: Any) -> None:
+    policy = subparsers.add_parser("policy", help="check or evaluate the moderation policy on text")
+    sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    check = sub.add_parser("check", help="JSONL {text} on stdin → one JSONL verdict per line on stdout")
+    check.add_argument("--stage", choices=["input", "output"], default="input")
+    _common(check)
+    check.set_defaults(handler=run_check)
+    ev = sub.add_parser("eval", help="precision, recall, F1, FPR and latency on labeled JSONL files")
+    ev.add_argument("files", nargs="+", type=Path, help='JSONL files of {"text": …, "unsafe": true|false}')
+    ev.add_argument("--stage", choices=["input", "output"], default="input")
+    _common(ev)
+    ev.set_defaults(handler=run_eval)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the bundled one)")
+    parser.add_argument("--guard-url", default=None, help="also ask a Llama Guard TGI server")
+    parser.add_argument("--adult", action="store_true", help="evaluate as an age-restricted channel")
+
+
+def _message(text: str, adult: bool) -> IncomingMessage:
+    return IncomingMessage(
+        key=_KEY, message_id="-", author_id="policy", author_name="policy", text=text, adult_channel=adult
+    )
+
+
+async def _verdict(moderator: PolicyModerator, text: str, stage: str, adult: bool) -> dict[str, Any]:
+    msg = _message(text, adult)
+    try:
+        if stage == "input":
+            v = await moderator.check_input(msg)
+        else:
+            v = await moderator.check_output(msg, text, final=True)
+    except ModerationUnavailable as exc:
+        return {"action": "error", "category": None, "layer": None, "score": None, "error": exc.notice}
+    return {"action": v.action.value, "category": v.category, "layer": v.layer, "score": v.score}
+
+
+def _moderator(args: argparse.Namespace) -> tuple[PolicyModerator, Any]:
+    import httpx
+
+    http = httpx.AsyncClient() if args.guard_url else None
+    settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
+    return build_moderator(settings=settings, redis=None, http=http, key_prefix="policy", mute=None), http
+
+
+def run_check(args: argparse.Namespace) -> int:
+    return _run(_check(args))
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    return _run(_eval(args))
+
+
+def _run(coro: Any) -> int:
+    from core.observability import configure_logging
+    from core.settings import LogSettings
+
+    configure_logging(LogSettings(level="WARNING"))
+    try:
+        return int(asyncio.run(coro))
+    except ConfigurationError as exc:
+        print(f"dolphin-relay: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _check(args: argparse.Namespace) -> int:
+    moderator, http = _moderator(args)
+    try:
+        for n, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                text = json.loads(line)["text"]
+                if not isinstance(text, str):
+                    raise TypeError("text must be a string")
+            except (ValueError, KeyError, TypeError) as exc:
+                out: dict[str, Any] = {"action": "error", "category": None, "error": f"line {n}: {exc}"}
+            else:
+                out = await _verdict(moderator, text, args.stage, args.adult)
+            sys.stdout.write(json.dumps(out) + "\n")
+            sys.stdout.flush()
+    finally:
+        if http is not None:
+            await http.aclose()
+    return 0
+
+
+@dataclass
+class _Tally:
+    tp: int = 0
+    fp: int = 0
+    tn: int = 0
+    fn: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, other: _Tally) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.tn += other.tn
+        self.fn += other.fn
+        self.latencies_ms += other.latencies_ms
+
+    def row(self, name: str) -> str:
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else float("nan")
+        fpr = self.fp / (self.fp + self.tn) if self.fp + self.tn else float("nan")
+        lat = sorted(self.latencies_ms) or [0.0]
+        p50 = statistics.median(lat)
+        p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+        n = self.tp + self.fp + self.tn + self.fn
+        return f"{name:<40} {n:>6} {_f(precision)} {_f(recall)} {_f(f1)} {_f(fpr)} {p50:>9.3f} {p99:>9.3f}"
+
+
+def _f(x: float) -> str:
+    return f"{x:>9.3f}" if x == x else f"{'—':>9}"
+
+
+async def _eval(args: argparse.Namespace) -> int:
+    moderator, http = _moderator(args)
+    total = _Tally()
+    print(
+        f"{'file':<40} {'n':>6} {'precision':>9} {'recall':>9} {'F1':>9} {'FPR':>9} {'p50 ms':>9} {'p99 ms':>9}"
+    )
+    try:
+        for path in args.files:
+            tally = _Tally()
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                print(f"dolphin-relay: cannot read {path}: {exc.strerror}", file=sys.stderr)
+                return 2
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                started = time.perf_counter()
+                verdict = await _verdict(moderator, record["text"], args.stage, args.adult)
+                tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+                predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
+                unsafe = bool(record["unsafe"])
+                tally.tp += predicted and unsafe
+                tally.fp += predicted and not unsafe
+                tally.tn += (not predicted) and not unsafe
+                tally.fn += (not predicted) and unsafe
+            print(tally.row(str(path.name)))
+            total.add(tally)
+        if len(args.files) > 1:
+            print(total.row("overall"))
+    finally:
+        if http is not None:
+            await http.aclose()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bots.policy_cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_policy_parser(sub)
+    args = parser.parse_args(["policy", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

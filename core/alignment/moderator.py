@@ -1,0 +1,218 @@
+"""`PolicyModerator`: the layers in order, the policy's actions, the audit trail, the feed and strikes.
+
+Input: normalizer + rules, then the guard model when configured. Output: before every visible update only
+the cheap layers (normalizer + output rules) on the accumulated answer; on the whole answer every layer.
+A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
+moderation is unavailable), `open` allows and records the failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import httpx
+import redis.asyncio as aioredis
+import structlog
+
+from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
+from core.alignment.guard import GUARD_CATEGORIES, GuardError, LlamaGuardClient
+from core.alignment.normalize import normalize
+from core.alignment.policy import Policy, load_policy
+from core.alignment.rules import INPUT_PATTERNS, OUTPUT_PATTERNS, STRONG, RuleSet, protective
+from core.errors import HistoryUnavailable, ModerationUnavailable
+from core.keys import KeySpace
+from core.models import ALLOW, Action, IncomingMessage, Stage, Verdict
+from core.settings import AlignmentSettings
+
+log = structlog.get_logger(__name__)
+_SEVERITY = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
+# When several categories match with the same action, the notice of the first in this order is shown:
+# self-harm first (its notice points to help), then the gravest.
+_PRECEDENCE = ("S4", "S11", "S9", "S3", "S1", "S10", "S13", "S7", "S5", "S2", "S8", "S12", "S14", "JB", "S6")
+
+
+def _merge(base: dict[str, list[str]], extra: dict[str, list[str]]) -> dict[str, list[str]]:
+    merged = {k: list(v) for k, v in base.items()}
+    for code, patterns in extra.items():
+        merged.setdefault(code, []).extend(patterns)
+    return merged
+
+
+class PolicyModerator:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        guard: LlamaGuardClient | None = None,
+        audit: AuditLog | None = None,
+        strikes: StrikeCounter | None = None,
+        feeds: Sequence[ModFeed] = (),
+    ) -> None:
+        self.policy = policy
+        self._input_rules = RuleSet(
+            _merge({k: list(v) for k, v in INPUT_PATTERNS.items()}, policy.extra_patterns)
+        )
+        self._output_rules = RuleSet({k: list(v) for k, v in OUTPUT_PATTERNS.items()})
+        self._guard = guard
+        self._audit = audit
+        self._strikes = strikes
+        self.feeds: list[ModFeed] = list(feeds)
+
+    # ---------------------------------------------------------------- the protocol
+
+    async def check_input(self, msg: IncomingMessage) -> Verdict:
+        verdict = self._rules(msg, msg.text, Stage.INPUT)
+        if (
+            verdict.action is not Action.BLOCK
+            and self._guard is not None
+            and self.policy.layers.guard.check_input
+        ):
+            verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
+        if verdict.action is not Action.ALLOW:
+            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
+        return verdict
+
+    async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
+        verdict = self._rules(msg, text, Stage.OUTPUT)
+        if (
+            final
+            and verdict.action is not Action.BLOCK
+            and self._guard is not None
+            and self.policy.layers.guard.check_output
+        ):
+            verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, text, Stage.OUTPUT))
+        if verdict.action is Action.BLOCK or (final and verdict.action is Action.FLAG):
+            verdict = await self._record(msg, verdict, Stage.OUTPUT, text)
+        return verdict
+
+    # ---------------------------------------------------------------- layers
+
+    def check_text(self, text: str, stage: Stage, msg: IncomingMessage) -> Verdict:
+        """The local layers only (used by `policy check` / `policy eval`)."""
+        return self._rules(msg, text, stage)
+
+    def _rules(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
+        if not self.policy.layers.rules.enabled:
+            return ALLOW
+        try:
+            normalized = normalize(text)
+            rules = self._input_rules if stage is Stage.INPUT else self._output_rules
+            matches = rules.matches(normalized)
+            if not matches:
+                return ALLOW
+            if (
+                stage is Stage.INPUT
+                and protective(normalized)
+                and not any(m.category in STRONG for m in matches)
+            ):
+                return ALLOW
+        except Exception as exc:  # a bug in a pattern must not silently decide for everyone
+            return self._layer_failed("rules", self.policy.layers.rules.failure_mode, exc)
+        return self._decide([m.category for m in matches], msg, layer="rules", score=1.0)
+
+    async def _guard_verdict(
+        self, msg: IncomingMessage, user: str, agent: str | None, stage: Stage
+    ) -> Verdict:
+        assert self._guard is not None
+        try:
+            result = await self._guard.classify(user=user, agent=agent)
+        except GuardError as exc:
+            return self._layer_failed("guard", self._guard.layer.failure_mode, exc)
+        if not result.unsafe or result.score < self._guard.layer.threshold:
+            return ALLOW
+        categories = [c for c in result.categories if c in self.policy.categories] or ["S1"]
+        return self._decide(categories, msg, layer="guard", score=result.score)
+
+    def _decide(self, categories: list[str], msg: IncomingMessage, *, layer: str, score: float) -> Verdict:
+        best: Verdict = ALLOW
+        for category in sorted(categories, key=lambda c: _PRECEDENCE.index(c) if c in _PRECEDENCE else 99):
+            action = self.policy.action_for(category, msg)
+            if _SEVERITY[action] > _SEVERITY[best.action]:
+                notice = self.policy.categories[category].notice
+                best = Verdict(action, category=category, layer=layer, score=score, notice=notice)
+        return best
+
+    def _layer_failed(self, layer: str, mode: str, exc: BaseException) -> Verdict:
+        log.warning("moderation.layer_failed", layer=layer, failure_mode=mode, error=type(exc).__name__)
+        if mode == "closed":
+            raise ModerationUnavailable(f"{layer} layer failed: {type(exc).__name__}")
+        return ALLOW
+
+    # ---------------------------------------------------------------- records
+
+    async def _record(self, msg: IncomingMessage, verdict: Verdict, stage: Stage, text: str) -> Verdict:
+        audit = self._audit.audit if self._audit is not None else self.policy.audit
+        event = AuditEvent(
+            time=time.time(),
+            platform=msg.key.platform.value,
+            space=msg.key.space,
+            channel=msg.key.channel,
+            thread=msg.key.thread or "",
+            user_id=msg.user_id,
+            author_name=msg.author_name,
+            message_id=msg.message_id,
+            stage=stage.value,
+            action=verdict.action.value,
+            category=verdict.category or "",
+            layer=verdict.layer or "",
+            excerpt=text[: audit.excerpt_chars] if audit.store_excerpt else "",
+        )
+        log.info(
+            "moderation.verdict",
+            stage=stage.value,
+            action=verdict.action.value,
+            category=verdict.category,
+            layer=verdict.layer,
+        )
+        try:
+            if self._audit is not None:
+                await self._audit.record(event)
+            if self._strikes is not None and stage is Stage.INPUT and verdict.action is Action.BLOCK:
+                until = await self._strikes.strike(msg.user_id)
+                if until is not None:
+                    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until))
+                    verdict = Verdict(
+                        verdict.action,
+                        category=verdict.category,
+                        layer=verdict.layer,
+                        score=verdict.score,
+                        notice=f"{verdict.notice} You're muted here until {when} after repeated blocked requests.",
+                    )
+        except HistoryUnavailable:
+            log.warning("moderation.audit_unavailable")
+        await publish_all(self.feeds, event)
+        return verdict
+
+
+def _worse(a: Verdict, b: Verdict) -> Verdict:
+    return b if _SEVERITY[b.action] > _SEVERITY[a.action] else a
+
+
+def build_moderator(
+    *,
+    settings: AlignmentSettings,
+    redis: aioredis.Redis | None,
+    http: httpx.AsyncClient | None,
+    key_prefix: str,
+    mute: Callable[[str, float], Awaitable[float]] | None,
+    feeds: Sequence[ModFeed] = (),
+) -> PolicyModerator:
+    policy = load_policy(settings.policy_file)
+    guard = None
+    guard_url = settings.guard_url or policy.layers.guard.url
+    if guard_url and http is not None and (policy.layers.guard.enabled or settings.guard_url):
+        categories = {
+            code: GUARD_CATEGORIES[code].removesuffix(".") + "."
+            for code, cat in policy.categories.items()
+            if code in GUARD_CATEGORIES and cat.action is not Action.ALLOW
+        }
+        guard = LlamaGuardClient(http=http, url=guard_url, layer=policy.layers.guard, categories=categories)
+    keys = KeySpace(key_prefix)
+    audit = AuditLog(redis=redis, keys=keys, audit=policy.audit) if redis is not None else None
+    strikes = (
+        StrikeCounter(redis=redis, keys=keys, strikes=policy.strikes, mute=mute)
+        if redis is not None and mute is not None
+        else None
+    )
+    return PolicyModerator(policy=policy, guard=guard, audit=audit, strikes=strikes, feeds=feeds)

@@ -1,0 +1,184 @@
+"""The moderation policy: a YAML file validated into typed models at start-up.
+
+An invalid file stops start-up with a `ConfigurationError` that names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.errors import ConfigurationError
+from core.models import Action, IncomingMessage
+
+CATEGORY_CODES = (*(f"S{i}" for i in range(1, 15)), "JB")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Category(_Model):
+    name: str
+    description: str
+    action: Action
+    notice: str = Field(min_length=1)
+
+
+class OverrideWhen(_Model):
+    adult_channel: bool | None = None
+    platform: str | None = None
+    space: str | None = None
+    channel: str | None = None
+
+    def matches(self, msg: IncomingMessage) -> bool:
+        return (
+            (self.adult_channel is None or msg.adult_channel == self.adult_channel)
+            and (self.platform is None or msg.key.platform.value == self.platform)
+            and (self.space is None or msg.key.space == self.space)
+            and (self.channel is None or msg.key.channel == self.channel)
+        )
+
+
+class Override(_Model):
+    when: OverrideWhen
+    actions: dict[str, Action]
+
+    @field_validator("actions")
+    @classmethod
+    def _known(cls, value: dict[str, Action]) -> dict[str, Action]:
+        for code in value:
+            if code not in CATEGORY_CODES:
+                raise ValueError(f"unknown category {code!r} (use one of {', '.join(CATEGORY_CODES)})")
+        return value
+
+
+class RulesLayer(_Model):
+    enabled: bool = True
+    timeout_s: float = Field(0.1, gt=0)
+    failure_mode: Literal["open", "closed"]
+
+
+class GuardLayer(_Model):
+    enabled: bool = False
+    url: str | None = None
+    timeout_s: float = Field(3.0, gt=0)
+    failure_mode: Literal["open", "closed"]
+    threshold: float = Field(0.5, ge=0, le=1)
+    max_concurrency: int = Field(8, ge=1)
+    cache_ttl_s: float = Field(300, ge=0)
+    check_input: bool = True
+    check_output: bool = True
+
+
+class Layers(_Model):
+    rules: RulesLayer
+    guard: GuardLayer
+
+
+class Audit(_Model):
+    max_entries: int = Field(10_000, ge=1)
+    retention_days: float = Field(30, gt=0)
+    store_excerpt: bool = True
+    excerpt_chars: int = Field(120, ge=0, le=1000)
+
+
+class Strikes(_Model):
+    count: int = Field(3, ge=1)
+    window_s: float = Field(3600, gt=0)
+    mute_s: float = Field(3600, ge=0)
+
+
+class Policy(_Model):
+    version: Literal[1]
+    categories: dict[str, Category]
+    overrides: list[Override] = []
+    layers: Layers
+    audit: Audit = Audit()
+    strikes: Strikes = Strikes()
+    extra_patterns: dict[str, list[str]] = {}
+
+    @field_validator("categories")
+    @classmethod
+    def _all_categories(cls, value: dict[str, Category]) -> dict[str, Category]:
+        unknown = sorted(set(value) - set(CATEGORY_CODES))
+        if unknown:
+            raise ValueError(f"unknown categories {unknown} (use {', '.join(CATEGORY_CODES)})")
+        missing = [c for c in CATEGORY_CODES if c not in value]
+        if missing:
+            raise ValueError(f"missing categories {missing}: every category needs an action")
+        return value
+
+    @field_validator("extra_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for code, patterns in value.items():
+            if code not in CATEGORY_CODES:
+                raise ValueError(f"unknown category {code!r}")
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from None
+        return value
+
+    def action_for(self, category: str, msg: IncomingMessage) -> Action:
+        for override in self.overrides:
+            if category in override.actions and override.when.matches(msg):
+                return override.actions[category]
+        return self.categories[category].action
+
+
+def default_policy_path() -> Path:
+    return Path(str(resources.files("core.alignment") / "policy.yaml"))
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    path = path or default_policy_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"ALIGNMENT_POLICY_FILE: cannot read {path}: {exc.strerror}", setting="ALIGNMENT_POLICY_FILE"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigurationError(f"{where}: not valid YAML: {exc}", setting="ALIGNMENT_POLICY_FILE") from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            problems.append(f"{path}:{_line_of(node, loc)}: {'.'.join(loc) or '(top)'}: {err['msg']}")
+        raise ConfigurationError(
+            "invalid policy: " + "; ".join(problems), setting="ALIGNMENT_POLICY_FILE"
+        ) from None
+
+
+def _line_of(node: Any, loc: list[str]) -> int:
+    """The 1-based line of the deepest YAML node on the path `loc` (for error messages)."""
+    line = (node.start_mark.line + 1) if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    node, line = value, key.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
