@@ -52,6 +52,11 @@ class ConversationKey:
         return f"{self.platform.value}:{_part(self.space)}:{_part(self.channel)}"
 
 
+def scoped_user_id(platform: Platform, space: str, author_id: str) -> str:
+    """A user as the core knows them (mutes, forget-me, per-user limits): scoped to platform and space."""
+    return f"{platform.value}:{_part(space)}:{_part(author_id)}"
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
     key: ConversationKey
@@ -66,7 +71,7 @@ class IncomingMessage:
     @property
     def user_id(self) -> str:
         """The author, scoped to platform and space: ids from two workspaces never collide."""
-        return f"{self.key.platform.value}:{_part(self.key.space)}:{_part(self.author_id)}"
+        return scoped_user_id(self.key.platform, self.key.space, self.author_id)
 
 
 @dataclass(frozen=True, slots=True)

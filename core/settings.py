@@ -10,14 +10,36 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigurationError
 
 DEFAULT_SYSTEM_PROMPT = "You are Dolphin, a helpful AI assistant."
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, int):
+        return (value,)
+    return value
+
+
+# Comma-separated ids in the environment ("123,456"), a tuple in code.
+IdList = Annotated[tuple[int, ...], BeforeValidator(_split_ids), NoDecode]
+StrList = Annotated[tuple[str, ...], BeforeValidator(_split_ids), NoDecode]
 
 
 class _Group(BaseModel):
@@ -119,6 +141,32 @@ class AlignmentSettings(_Group):
 
 class DiscordSettings(_Group):
     token: SecretStr | None = Field(None, description="Bot token from the Discord Developer Portal.")
+    respond_to_mentions: bool = Field(True, description="Answer messages that @mention the bot.")
+    respond_to_dms: bool = Field(True, description="Answer direct messages.")
+    respond_to_replies: bool = Field(True, description="Answer replies to the bot's own messages.")
+    free_channels: IdList = Field(
+        (), description="Channel ids where every message is answered, no mention needed."
+    )
+    auto_thread: bool = Field(False, description="Answer a mention in a text channel in a new thread.")
+    allowed_guilds: IdList = Field((), description="Only these guild ids (empty: all).")
+    blocked_guilds: IdList = Field((), description="Never these guild ids.")
+    allowed_channels: IdList = Field(
+        (), description="Only these channel or category ids; threads inherit (empty: all)."
+    )
+    blocked_channels: IdList = Field((), description="Never these channel or category ids; threads inherit.")
+    allowed_roles: IdList = Field((), description="Only members with one of these role ids (empty: all).")
+    blocked_roles: IdList = Field((), description="Never members with one of these role ids.")
+    allowed_users: IdList = Field((), description="Only these user ids (empty: all).")
+    blocked_users: IdList = Field((), description="Never these user ids.")
+    moderator_roles: IdList = Field((), description="Role ids that may use moderator commands.")
+    moderator_users: IdList = Field((), description="User ids that may use moderator commands.")
+    shard_count: int | None = Field(None, ge=1, description="Total shards (set to shard a large bot).")
+    shard_ids: IdList = Field((), description="Shard ids this process runs (with DISCORD_SHARD_COUNT).")
+    dev_guild_id: int | None = Field(
+        None, description="Sync slash commands to this guild only (development)."
+    )
+    edit_interval_s: float = Field(1.2, ge=0.2, description="Seconds between edits of a streaming message.")
+    mod_log_channel: int | None = Field(None, description="Channel id that receives moderation events.")
 
 
 class SlackSettings(_Group):
@@ -184,6 +232,8 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     """Build `Settings`, turning validation errors into one `ConfigurationError` that names each setting."""
     try:
         return Settings(_env_file=env_file, **overrides)
+    except SettingsError as exc:
+        raise ConfigurationError(f"invalid configuration: {exc} (lists are comma-separated)") from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
