@@ -176,6 +176,19 @@ class SlackSettings(_Group):
     api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (a proxy or a test double)."
     )
+    admin_users: StrList = Field(
+        (), description="User ids allowed to change channel settings (besides workspace admins and owners)."
+    )
+    allowed_channels: StrList = Field((), description="Only these channel ids (empty: all).")
+    allowed_users: StrList = Field((), description="Only these user ids (empty: all).")
+    mod_log_channel: str | None = Field(None, description="Channel id that receives moderation events.")
+    update_interval_s: float = Field(
+        1.0, ge=0.5, description="Seconds between updates of a streaming answer."
+    )
+    suggested_prompts: StrList = Field(
+        ("Summarize a topic for me", "Help me write a message", "Explain some code"),
+        description="Suggested prompts shown when a user opens an assistant thread (comma-separated).",
+    )
 
 
 class MetricsSettings(_Group):

@@ -37,9 +37,15 @@ def user(uid: int, name: str, *, bot: bool = False) -> dict[str, Any]:
 def guild_payload() -> dict[str, Any]:
     def text(cid: int, name: str, *, nsfw: bool = False, parent: int | None = None) -> dict[str, Any]:
         return {
-            "id": str(cid), "type": 0, "name": name, "position": 0, "permission_overwrites": [], "nsfw": nsfw,
-            "parent_id": str(parent) if parent else None, "guild_id": str(GUILD_ID),
-        }  # fmt: skip
+            "id": str(cid),
+            "type": 0,
+            "name": name,
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": nsfw,
+            "parent_id": str(parent) if parent else None,
+            "guild_id": str(GUILD_ID),
+        }
 
     return {
         "id": str(GUILD_ID),
@@ -201,8 +207,14 @@ class World:
             return discord.Message(state=self.state, channel=dm_channel, data=data)  # type: ignore[arg-type]
         data["guild_id"] = str(GUILD_ID)
         if member is not None:
-            data["member"] = {"roles": [str(r.id) for r in member.roles[1:]], "joined_at": "2026-01-01T00:00:00+00:00",
-                              "deaf": False, "mute": False, "flags": 0, "nick": member.nick}  # fmt: skip
+            data["member"] = {
+                "roles": [str(r.id) for r in member.roles[1:]],
+                "joined_at": "2026-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "nick": member.nick,
+            }
         return discord.Message(state=self.state, channel=self.channel(channel), data=data)  # type: ignore[arg-type]
 
 

@@ -177,13 +177,25 @@ async def bot(redis_client: aioredis.Redis):  # type: ignore[no-untyped-def]
     store = RedisConversationStore(redis=redis_client, keys=keys, settings=HistorySettings())
     generator = ScriptedGenerator()
     service = ChatService(
-        store=store, gate=gate, generator=generator, counter=WordCounter(), moderator=AllowAll(),
-        chat=ChatSettings(), tgi=TGISettings(),
-    )  # fmt: skip
+        store=store,
+        gate=gate,
+        generator=generator,
+        counter=WordCounter(),
+        moderator=AllowAll(),
+        chat=ChatSettings(),
+        tgi=TGISettings(),
+    )
     core = Core(
-        settings=Settings(), service=service, redis=redis_client, http=None, generator=generator,  # type: ignore[arg-type]
-        moderator=AllowAll(), metrics=Metrics(), key_prefix="relay", tasks=TaskTracker(),
-    )  # fmt: skip
+        settings=Settings(),
+        service=service,
+        redis=redis_client,
+        http=None,
+        generator=generator,  # type: ignore[arg-type]
+        moderator=AllowAll(),
+        metrics=Metrics(),
+        key_prefix="relay",
+        tasks=TaskTracker(),
+    )
     client = RelayClient(core, settings=Settings().discord)
     yield client, service, store, gate
     await client.close()
@@ -202,9 +214,14 @@ KEY = ConversationKey(Platform.DISCORD, str(GUILD_ID), str(GENERAL))
 async def test_channel_commands_refuse_members_without_rights(bot) -> None:  # type: ignore[no-untyped-def]
     client, service, _store, _gate = bot
     world = World()
-    for name, kwargs in [("reset", {}), ("persona set", {"text": "pirate"}), ("persona clear", {}),
-                         ("relay pause", {}), ("relay resume", {}),
-                         ("relay mute", {"user": world.guild.get_member(ALICE), "duration": "1h"})]:  # fmt: skip
+    for name, kwargs in [
+        ("reset", {}),
+        ("persona set", {"text": "pirate"}),
+        ("persona clear", {}),
+        ("relay pause", {}),
+        ("relay resume", {}),
+        ("relay mute", {"user": world.guild.get_member(ALICE), "duration": "1h"}),
+    ]:
         interaction = FakeInteraction(world, ALICE)
         await invoke(client, name, interaction, **kwargs)
         assert interaction.replies and "Only moderators" in interaction.replies[0], name
@@ -261,12 +278,19 @@ async def test_rate_limit_notice_is_shared_by_two_bot_processes(
         keys = KeySpace("relay")
         services = []
         for client in (redis_client, other):
-            services.append(ChatService(
-                store=RedisConversationStore(redis=client, keys=keys, settings=HistorySettings()),
-                gate=RedisGate(redis=client, keys=keys, limits=LimitSettings(user_per_minute=2), dedupe_ttl_s=60),
-                generator=ScriptedGenerator(), counter=WordCounter(), moderator=AllowAll(),
-                chat=ChatSettings(), tgi=TGISettings(),
-            ))  # fmt: skip
+            services.append(
+                ChatService(
+                    store=RedisConversationStore(redis=client, keys=keys, settings=HistorySettings()),
+                    gate=RedisGate(
+                        redis=client, keys=keys, limits=LimitSettings(user_per_minute=2), dedupe_ttl_s=60
+                    ),
+                    generator=ScriptedGenerator(),
+                    counter=WordCounter(),
+                    moderator=AllowAll(),
+                    chat=ChatSettings(),
+                    tgi=TGISettings(),
+                )
+            )
         sinks = [RecordingSink() for _ in range(3)]
         outcomes = []
         for i, sink in enumerate(sinks):

@@ -18,9 +18,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in list(os.environ):
         if name.split("_", 1)[0] in {
-            "TGI", "REDIS", "HISTORY", "CHAT", "LIMITS", "ALIGNMENT", "DISCORD", "SLACK", "METRICS", "LOG",
+            "TGI",
+            "REDIS",
+            "HISTORY",
+            "CHAT",
+            "LIMITS",
+            "ALIGNMENT",
+            "DISCORD",
+            "SLACK",
+            "METRICS",
+            "LOG",
             "RUNTIME",
-        }:  # fmt: skip
+        }:
             monkeypatch.delenv(name)
 
 
