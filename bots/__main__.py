@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     both = sub.add_parser("all", help="run the Discord and Slack adapters in one process")
     both.add_argument("--port", type=int, default=3000, help="Slack HTTP mode port (default 3000)")
 
+    from bots.doctor import add_doctor_parser
+
+    add_doctor_parser(sub)
     try:
         from bots.policy_cli import add_policy_parser
     except ImportError:  # pragma: no cover
@@ -91,7 +95,19 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    async with open_core(settings) as core:
+    from core.health import HealthServer
+
+    async with open_core(settings) as core, contextlib.AsyncExitStack() as stack:
+        if settings.metrics.port:
+            health = HealthServer(
+                metrics=core.metrics,
+                redis=core.redis,
+                generator=core.generator,
+                host=settings.metrics.host,
+                port=settings.metrics.port,
+            )
+            await stack.enter_async_context(health)
+            log.info("health.listening", url=health.url)
         runners: list[Awaitable[None]] = []
         if args.command in ("discord", "all"):
             from bots.discord.app import run_discord
@@ -101,7 +117,18 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             from bots.slack.app import run_slack
 
             runners.append(run_slack(core, stop=stop, port=args.port))
-        await asyncio.gather(*runners)
+        tasks = [asyncio.ensure_future(r) for r in runners]
+        try:
+            # One adapter failing (a rejected token) stops the others too.
+            for finished in asyncio.as_completed(tasks):
+                try:
+                    await finished
+                except BaseException:
+                    stop.set()
+                    raise
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
         await core.tasks.drain(settings.runtime.shutdown_grace_s)
     log.info("shutdown.complete")
     return 0

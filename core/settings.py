@@ -203,6 +203,25 @@ class LogSettings(_Group):
     )
 
 
+class DeploySettings(_Group):
+    """Read by docker compose from the same .env (the bot itself does not use them)."""
+
+    model_revision: str = Field(
+        "main",
+        description="Dolphin model revision TGI serves (pin the commit sha you tested; docs/operations.md).",
+    )
+    hf_token: SecretStr | None = Field(
+        None, description="Hugging Face token for TGI's model download (optional)."
+    )
+    tgi_url: str = Field(
+        "http://tgi:80",
+        description="The model server the compose bots use (http://tgi-cpu:80 with --profile cpu).",
+    )
+    grafana_password: SecretStr | None = Field(
+        None, description="Grafana admin password (--profile monitoring)."
+    )
+
+
 class RuntimeSettings(_Group):
     shutdown_grace_s: float = Field(
         30.0, ge=0, description="Seconds in-flight answers get to finish on shutdown."
@@ -231,6 +250,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    deploy: DeploySettings = DeploySettings()
 
 
 def tgi_urls(tgi: TGISettings) -> list[str]:
