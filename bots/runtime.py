@@ -58,8 +58,16 @@ def build_redis(settings: Settings) -> aioredis.Redis:
     if cfg.cluster:
         from redis.asyncio.cluster import RedisCluster
 
-        return RedisCluster.from_url(cfg.url, **options)  # type: ignore[return-value]
-    return aioredis.Redis.from_url(cfg.url, health_check_interval=30, **options)
+        return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
+    # A blocking pool: a burst of concurrent messages waits for a free connection instead of failing.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        cfg.url,
+        max_connections=cfg.max_connections,
+        timeout=cfg.socket_timeout_s,
+        health_check_interval=30,
+        **options,
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 async def check_redis(client: aioredis.Redis, url: str) -> None:

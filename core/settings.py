@@ -93,6 +93,9 @@ class RedisSettings(_Group):
     cluster: bool = Field(False, description="Use the Redis Cluster client (REDIS_URL names one node).")
     key_prefix: str = Field("relay", description="Namespace of every key the service writes.")
     socket_timeout_s: float = Field(5.0, gt=0, description="Seconds before a Redis command times out.")
+    max_connections: int = Field(
+        100, ge=4, description="Connections to Redis per process; more concurrent commands wait for one."
+    )
 
 
 class HistorySettings(_Group):

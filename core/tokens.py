@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+_MISTRAL_FAMILY = ("dolphin-2.1-mistral", "dolphin-2.2.1-mistral", "mistral-7b")
 _MARKERS = re.compile(r"<\|im_start\|>|<\|im_end\|>")
 _THREAD_ABOVE_CHARS = 20_000  # encoding is ~1 µs per character; hand long texts to a thread
 
@@ -88,14 +89,24 @@ class EstimatingCounter:
 async def build_counter(
     mode: Literal["auto", "tgi", "sentencepiece", "estimate"], generator: TextGenerator
 ) -> TokenCounter:
-    """The counter for CHAT_TOKENIZER. `auto`: the server's tokenizer when it has one, else SentencePiece,
-    else the estimate."""
+    """The counter for CHAT_TOKENIZER. `auto`: for a Mistral-family model (Dolphin-2.1 is one) the bundled
+    SentencePiece model — exact and local, no round trip per turn; for any other model the server's
+    `/tokenize` when it has one; else SentencePiece, else the estimate."""
     if mode == "estimate":
         return EstimatingCounter()
     if mode == "sentencepiece":
         return SentencePieceCounter()
     if mode == "tgi":
         return TGITokenCounter(generator)
+    try:
+        model_id = (await generator.info()).model_id.lower()
+    except UpstreamError:
+        model_id = ""
+    if any(name in model_id for name in _MISTRAL_FAMILY):
+        try:
+            return SentencePieceCounter()
+        except (ImportError, OSError) as exc:  # pragma: no cover
+            log.warning("tokens.sentencepiece_unavailable", reason=type(exc).__name__)
     try:
         await generator.count_tokens("<|im_start|>user\nhi<|im_end|>\n")
         return TGITokenCounter(generator)

@@ -327,8 +327,20 @@ class FakeTGI:
             self.in_flight -= 1
 
 
-async def _serve(port: int, token_delay_s: float) -> None:
-    fake = FakeTGI(port=port, token_delay_s=token_delay_s)
+def fixed_answer(tokens: int) -> Callable[[str, dict[str, Any]], str]:
+    def respond(prompt: str, params: dict[str, Any]) -> str:
+        return " ".join(f"tok{i}" for i in range(tokens))
+
+    return respond
+
+
+async def _serve(port: int, token_delay_s: float, max_concurrent: int = 128, answer_tokens: int = 0) -> None:
+    fake = FakeTGI(
+        port=port,
+        token_delay_s=token_delay_s,
+        max_concurrent_requests=max_concurrent,
+        responder=fixed_answer(answer_tokens) if answer_tokens else echo_responder,
+    )
     url = await fake.start()
     print(f"fake TGI (echo, not a model) listening on {url}", flush=True)
     try:
@@ -343,9 +355,13 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--token-delay", type=float, default=0.02, help="seconds per streamed token")
+    parser.add_argument("--max-concurrent-requests", type=int, default=128)
+    parser.add_argument(
+        "--answer-tokens", type=int, default=0, help="answer with N tokens instead of echoing"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.token_delay))
+        asyncio.run(_serve(args.port, args.token_delay, args.max_concurrent_requests, args.answer_tokens))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 from core.errors import Busy, GenerationFailed, GenerationTimeout, ModelUnavailable, StreamCutOff
 from core.llm import GenerationParams, StreamEvent, TGIClient, build_http_client, map_tgi_error
 from core.settings import TGISettings
-from core.tokens import TGITokenCounter, build_counter
+from core.tokens import SentencePieceCounter, TGITokenCounter, build_counter
 from tests.fakes.tgi import FakeReply, FakeTGI
 
 PARAMS = GenerationParams(max_new_tokens=200)
@@ -169,12 +169,16 @@ async def test_info_accepts_new_and_old_field_names() -> None:
 
 
 async def test_tokenize_and_its_absence() -> None:
-    async with FakeTGI() as fake:
+    async with FakeTGI() as fake:  # Dolphin: the bundled SentencePiece model, no round trip per turn
+        client, http = client_for(fake.url)
+        async with http:
+            assert isinstance(await build_counter("auto", client), SentencePieceCounter)
+    async with FakeTGI(model_id="Qwen/Qwen2.5-0.5B-Instruct") as fake:
         client, http = client_for(fake.url)
         async with http:
             assert await client.count_tokens("hello there") == 3  # BOS + 2 pieces
             assert isinstance(await build_counter("auto", client), TGITokenCounter)
-    async with FakeTGI(tokenize=False) as fake:
+    async with FakeTGI(model_id="Qwen/Qwen2.5-0.5B-Instruct", tokenize=False) as fake:
         client, http = client_for(fake.url)
         async with http:
             with pytest.raises(NotImplementedError):

@@ -1,0 +1,196 @@
+"""Processes and wiring shared by the benchmarks: a throwaway redis-server, a fake TGI in its own process
+(so it does not share this process's core), and a ChatService built the way the composition root does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
+
+from core.alignment.moderator import build_moderator
+from core.gate import RedisGate
+from core.history import RedisConversationStore
+from core.keys import KeySpace
+from core.llm import TGIClient, build_http_client
+from core.models import SinkLimits
+from core.service import ChatService
+from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
+from core.tokens import build_counter
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            _wait_port(port)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+@contextlib.contextmanager
+def fake_tgi(*, token_delay_s: float, answer_tokens: int = 50, max_concurrent: int = 128) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.tgi",
+            "--port",
+            str(port),
+            "--token-delay",
+            str(token_delay_s),
+            "--max-concurrent-requests",
+            str(max_concurrent),
+            "--answer-tokens",
+            str(answer_tokens),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        _wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class CountingConnection(Connection):
+    """Counts round trips: every packed send to Redis (a command, a pipeline, a script) is one."""
+
+    round_trips = 0
+
+    async def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        CountingConnection.round_trips += 1
+        return await super().send_packed_command(command, check_health)
+
+
+class BenchSink:
+    """Records when the first text became visible and what was finished."""
+
+    def __init__(self, *, interval_s: float = 1.0) -> None:
+        self.limits = SinkLimits(max_chars=2000, min_edit_interval_s=interval_s)
+        self.first_visible: float | None = None
+        self.final = ""
+        self.notice = ""
+
+    async def typing(self) -> None:
+        return None
+
+    async def update(self, text_so_far: str) -> None:
+        if self.first_visible is None:
+            self.first_visible = time.perf_counter()
+
+    async def finish(self, text: str) -> None:
+        if self.first_visible is None:
+            self.first_visible = time.perf_counter()
+        self.final = text
+
+    async def fail(self, notice: str) -> None:
+        self.notice = notice
+
+
+@contextlib.asynccontextmanager
+async def service(
+    redis_url: str, tgi_url: str, *, moderation: bool = True, max_turns: int = 50
+) -> AsyncIterator[tuple[ChatService, aioredis.Redis, httpx.AsyncClient]]:
+    pool = aioredis.BlockingConnectionPool.from_url(
+        redis_url, connection_class=CountingConnection, max_connections=100, timeout=10
+    )
+    redis = aioredis.Redis.from_pool(pool)
+    cfg = TGISettings(url=tgi_url)
+    http = build_http_client(cfg)
+    try:
+        keys = KeySpace("bench")
+        generator = TGIClient(http=http, settings=cfg, base_url=tgi_url)
+        gate = RedisGate(
+            redis=redis,
+            keys=keys,
+            limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
+            dedupe_ttl_s=3600,
+        )
+        moderator = build_moderator(
+            settings=AlignmentSettings(enabled=moderation),
+            redis=redis,
+            http=http,
+            key_prefix="bench",
+            mute=gate.mute,
+        )
+        svc = ChatService(
+            store=RedisConversationStore(
+                redis=redis, keys=keys, settings=HistorySettings(max_turns=max_turns)
+            ),
+            gate=gate,
+            generator=generator,
+            counter=await build_counter("auto", generator),
+            moderator=moderator,
+            chat=ChatSettings(),
+            tgi=cfg,
+        )
+        yield svc, redis, http
+    finally:
+        await http.aclose()
+        await redis.aclose()
+
+
+async def bare_stream(http: httpx.AsyncClient, url: str, prompt: str) -> float:
+    """The floor: the same stream read with a bare HTTP client, seconds."""
+    started = time.perf_counter()
+    async with http.stream(
+        "POST", f"{url}/generate_stream", json={"inputs": prompt, "parameters": {"max_new_tokens": 200}}
+    ) as resp:
+        async for _ in resp.aiter_lines():
+            pass
+    return time.perf_counter() - started
