@@ -263,7 +263,9 @@ class ChatService:
             if verdict.blocked:
                 self._count_verdict(Stage.OUTPUT, verdict, verdicts)
                 raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
-            await sink.update(text_so_far)
+            shown = _hold_back(text_so_far)
+            if shown:
+                await sink.update(shown)
 
         coalescer = Coalescer(publish, min_interval_s=sink.limits.min_edit_interval_s)
         parts: list[str] = []
@@ -404,6 +406,19 @@ class ChatService:
             duration_s=round(duration, 4),
             tokens=timing.generated_tokens,
         )
+
+
+# While streaming, the newest characters are not shown yet: a harmful phrase still arriving ("mix the
+# ammonium …") is checked whole, with what follows, before any of it becomes visible.
+HOLD_BACK_CHARS = 80
+
+
+def _hold_back(text: str) -> str:
+    if len(text) <= HOLD_BACK_CHARS:
+        return ""
+    cut = len(text) - HOLD_BACK_CHARS
+    space = text.rfind(" ", 0, cut)
+    return text[: space if space > 0 else cut].rstrip()
 
 
 class _AlreadyShown(StreamCutOff):
