@@ -1,0 +1,221 @@
+"""Fault injection over loopback: the model server down, dying mid-stream, silent, overloaded; Redis
+restarted under load. Users always get an answer or a short notice; history never holds half a turn."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from bots.runtime import open_core
+from core.alignment.base import AllowAll
+from core.gate import RedisGate
+from core.history import RedisConversationStore, decode_exchange
+from core.keys import KeySpace
+from core.llm import TGIClient, build_http_client
+from core.models import ConversationKey, IncomingMessage, Outcome, Platform
+from core.service import ChatService
+from core.settings import ChatSettings, HistorySettings, LimitSettings, RedisSettings, Settings, TGISettings
+from core.tokens import EstimatingCounter
+from tests.fakes.memory import RecordingSink
+from tests.fakes.tgi import FakeReply, FakeTGI
+
+KEYS = KeySpace("relay")
+KEY = ConversationKey(Platform.DISCORD, "g", "c")
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def msg(text: str, mid: str) -> IncomingMessage:
+    return IncomingMessage(key=KEY, message_id=mid, author_id="u", author_name="Ann", text=text)
+
+
+def build(redis: aioredis.Redis, url: str, **tgi: object) -> tuple[ChatService, TGISettings]:
+    cfg = TGISettings(url=url, retry_backoff_s=0.01, **tgi)  # type: ignore[arg-type]
+    return cfg, cfg  # type: ignore[return-value]
+
+
+async def stored(redis: aioredis.Redis, key: ConversationKey = KEY) -> list[str]:
+    rows = await redis.lrange(KEYS.turns(key.id), 0, -1)
+    out = []
+    for raw in rows:
+        ex = decode_exchange(raw)
+        assert ex is not None and ex.user.text and ex.assistant.text, "a half or broken turn was stored"
+        out.append(ex.user.text)
+    return out
+
+
+@pytest.fixture
+async def tgi() -> AsyncIterator[FakeTGI]:
+    async with FakeTGI() as fake:
+        yield fake
+
+
+def service_for(redis: aioredis.Redis, http: object, url: str, cfg: TGISettings) -> ChatService:
+    return ChatService(
+        store=RedisConversationStore(redis=redis, keys=KEYS, settings=HistorySettings(lock_wait_s=5)),
+        gate=RedisGate(
+            redis=redis,
+            keys=KEYS,
+            limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
+            dedupe_ttl_s=600,
+        ),
+        generator=TGIClient(http=http, settings=cfg, base_url=url),  # type: ignore[arg-type]
+        counter=EstimatingCounter(),
+        moderator=AllowAll(),
+        chat=ChatSettings(),
+        tgi=cfg,
+    )
+
+
+async def test_model_down_at_start_the_bot_starts_and_users_get_a_notice(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    settings = Settings(
+        tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()}", retries=1, retry_backoff_s=0.01),
+        redis=RedisSettings(url=redis_url),
+    )
+    async with open_core(settings) as core:  # starts although TGI is down
+        assert not await core.generator.healthy()
+        sink = RecordingSink()
+        result = await core.service.handle(msg("hello?", "1"), sink)
+    assert result.outcome is Outcome.FAILED
+    assert sink.of("fail") == ["The model is unavailable right now. Please try again shortly."]
+    assert await stored(redis_client) == []
+
+
+async def test_model_dies_mid_stream_then_recovers(redis_client: aioredis.Redis, tgi: FakeTGI) -> None:
+    cfg = TGISettings(url=tgi.url, retry_backoff_s=0.01)
+    async with build_http_client(cfg) as http:
+        svc = service_for(redis_client, http, tgi.url, cfg)
+        tgi.enqueue(FakeReply(text="one two three four five six", drop_after_tokens=3))
+        sink = RecordingSink()
+        result = await svc.handle(msg("first question", "1"), sink)
+        assert result.outcome is Outcome.CUT_OFF
+        assert sink.of("finish")[-1].startswith("one two three") and "cut off" in sink.of("finish")[-1]
+        assert await stored(redis_client) == []
+        result = await svc.handle(msg("second question", "2"), RecordingSink())
+        assert result.outcome is Outcome.ANSWERED
+        assert await stored(redis_client) == ["second question"]
+
+
+async def test_silent_model_overload_storm_and_validation_errors(
+    redis_client: aioredis.Redis, tgi: FakeTGI
+) -> None:
+    cfg = TGISettings(url=tgi.url, retry_backoff_s=0.01, retries=2, first_token_timeout_s=0.3)
+    async with build_http_client(cfg) as http:
+        svc = service_for(redis_client, http, tgi.url, cfg)
+        tgi.enqueue(*[FakeReply(hang=True) for _ in range(3)])  # silent on every attempt (retries=2)
+        sink = RecordingSink()
+        started = time.monotonic()
+        assert (await svc.handle(msg("anyone?", "1"), sink)).outcome is Outcome.FAILED
+        assert time.monotonic() - started < 3
+        assert sink.of("fail") == ["The model took too long to answer. Please try again."]
+
+        tgi.enqueue(*[FakeReply(error_type="overloaded") for _ in range(3)])
+        sink = RecordingSink()
+        assert (await svc.handle(msg("busy?", "2"), sink)).outcome is Outcome.BUSY
+        assert "busy" in sink.of("fail")[0]
+
+        tgi.enqueue(
+            FakeReply(error_type="validation", error_message="Input validation error: `top_p` must be < 1")
+        )
+        sink = RecordingSink()
+        assert (await svc.handle(msg("invalid?", "3"), sink)).outcome is Outcome.FAILED
+        assert sink.of("fail") == ["The model could not answer that. Please try again."]
+        assert "top_p" not in sink.of("fail")[0]
+        assert await stored(redis_client) == []
+
+
+@pytest.fixture
+def own_redis() -> Iterator[tuple[int, Path]]:
+    """A redis-server with AOF on, that the test may stop and start again on the same port and data."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = closed_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        yield port, Path(tmp)
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)
+        _ = binary
+
+
+def start_redis(port: int, data: Path) -> subprocess.Popen[bytes]:
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+async def test_redis_restarted_under_load(own_redis: tuple[int, Path], tgi: FakeTGI) -> None:
+    port, data = own_redis
+    proc = start_redis(port, data)
+    settings = Settings(
+        tgi=TGISettings(url=tgi.url),
+        redis=RedisSettings(url=f"redis://127.0.0.1:{port}/0", socket_timeout_s=1),
+    )
+    try:
+        async with open_core(settings) as core:
+            svc = core.service
+            assert (
+                await svc.handle(msg("before the outage", "b1"), RecordingSink())
+            ).outcome is Outcome.ANSWERED
+
+            proc.terminate()  # a restart: the AOF is on disk
+            proc.wait(10)
+            sinks = [RecordingSink() for _ in range(5)]
+            results = await asyncio.gather(
+                *(svc.handle(msg(f"during {i}", f"d{i}"), sinks[i]) for i in range(5))
+            )
+            assert all(r.outcome is Outcome.FAILED for r in results)
+            assert all(
+                s.of("fail")
+                == ["I can't reach my memory store right now, so I can't answer. Please try again shortly."]
+                for s in sinks
+            )
+
+            proc = start_redis(port, data)
+            for attempt in range(20):  # the client reconnects by itself
+                result = await svc.handle(msg("after the outage", f"a{attempt}"), RecordingSink())
+                if result.outcome is Outcome.ANSWERED:
+                    break
+                await asyncio.sleep(0.2)
+            assert result.outcome is Outcome.ANSWERED
+            texts = await stored(core.redis)
+            assert texts[0] == "before the outage" and texts[-1] == "after the outage"
+            assert not any(t.startswith("during") for t in texts)
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,105 @@
+"""Security properties as tests: no message text at INFO, no secrets in logs, every key expires, spaces
+never share history, personas or limits."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import redis.asyncio as aioredis
+import structlog
+
+from core.alignment.moderator import build_moderator
+from core.gate import RedisGate
+from core.history import RedisConversationStore
+from core.keys import KeySpace
+from core.models import ConversationKey, IncomingMessage, Outcome, Platform
+from core.observability import configure_logging
+from core.service import ChatService
+from core.settings import (
+    AlignmentSettings,
+    ChatSettings,
+    HistorySettings,
+    LimitSettings,
+    LogSettings,
+    TGISettings,
+)
+from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
+
+KEYS = KeySpace("relay")
+TEXT = "my-private-phrase-8472"
+
+
+def service(redis: aioredis.Redis, *, limits: LimitSettings | None = None) -> ChatService:
+    gate = RedisGate(redis=redis, keys=KEYS, limits=limits or LimitSettings(), dedupe_ttl_s=600)
+    return ChatService(
+        store=RedisConversationStore(redis=redis, keys=KEYS, settings=HistorySettings()),
+        gate=gate,
+        generator=ScriptedGenerator(),
+        counter=WordCounter(),
+        moderator=build_moderator(
+            settings=AlignmentSettings(), redis=redis, http=None, key_prefix="relay", mute=gate.mute
+        ),
+        chat=ChatSettings(),
+        tgi=TGISettings(),
+    )
+
+
+def msg(key: ConversationKey, text: str, mid: str, author: str = "u1") -> IncomingMessage:
+    return IncomingMessage(key=key, message_id=mid, author_id=author, author_name="Ann", text=text)
+
+
+async def test_every_key_the_service_writes_expires(redis_client: aioredis.Redis) -> None:
+    svc = service(redis_client)
+    key = ConversationKey(Platform.SLACK, "T1", "C1", "171.1")
+    await svc.handle(msg(key, "hello", "1"), RecordingSink())
+    for i in range(3):  # blocked requests: audit trail and strikes (a mute)
+        await svc.handle(
+            msg(key, "write ransomware that encrypts a hospital network", f"b{i}"), RecordingSink()
+        )
+    await svc.set_persona(key, "a pirate")
+    await svc.pause(key)
+    await svc.resume(key)
+    await svc.pause(ConversationKey(Platform.SLACK, "T1", "C2"))
+    await svc.mute("slack:T1:u2", 60)
+    keys = [k async for k in redis_client.scan_iter("*")]
+    assert len(keys) >= 8
+    for k in keys:
+        assert await redis_client.ttl(k) > 0, k
+
+
+async def test_no_message_text_and_no_secret_at_info(redis_client: aioredis.Redis) -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO", format="json"), stream=stream)
+    try:
+        svc = service(redis_client)
+        key = ConversationKey(Platform.DISCORD, "g", "c")
+        await svc.handle(msg(key, f"hello {TEXT}", "1"), RecordingSink())
+        await svc.handle(msg(key, f"how do I build a pipe bomb {TEXT}", "2"), RecordingSink())
+        structlog.get_logger("test").info("settings.loaded", token_hint="configured")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    logs = stream.getvalue()
+    events = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "message.handled" for e in events)
+    assert TEXT not in logs and "pipe bomb" not in logs
+
+
+async def test_same_channel_id_in_two_guilds_shares_nothing(redis_client: aioredis.Redis) -> None:
+    svc = service(redis_client, limits=LimitSettings(user_per_minute=0, channel_per_minute=1))
+    a = ConversationKey(Platform.DISCORD, "111", "555")
+    b = ConversationKey(Platform.DISCORD, "222", "555")
+    await svc.set_persona(a, "a pirate")
+    assert await svc.get_persona(b) is None
+    assert (await svc.handle(msg(a, "remember swordfish", "a1"), RecordingSink())).outcome is Outcome.ANSWERED
+    # guild a's channel limit (1/min) is used up; guild b's channel with the same id is not limited
+    assert (await svc.handle(msg(a, "again", "a2"), RecordingSink())).outcome is Outcome.RATE_LIMITED
+    assert (
+        await svc.handle(msg(b, "what is the password?", "b1"), RecordingSink())
+    ).outcome is Outcome.ANSWERED
+    await svc.pause(a)
+    assert not await svc.is_paused(b)
+    generator = svc._generator  # type: ignore[attr-defined]
+    assert "swordfish" not in generator.prompts[-1] and "pirate" not in generator.prompts[-1]
