@@ -24,7 +24,7 @@ from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
-from core.llm import ModelInfo, TextGenerator, TGIClient, build_http_client
+from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client
 from core.observability import Metrics, redact_url
 from core.service import ChatService
 from core.settings import Settings, tgi_urls
@@ -101,10 +101,10 @@ async def open_core(settings: Settings, *, require_model: bool = False) -> Async
         stack.push_async_callback(http.aclose)
         await check_redis(redis, settings.redis.url)
 
-        url = tgi_urls(settings.tgi)[0]
-        generator = TGIClient(http=http, settings=settings.tgi, base_url=url)
+        urls = tgi_urls(settings.tgi)
+        generator = build_generator(http=http, settings=settings.tgi, urls=urls)
         if require_model:
-            await check_model(generator, url)
+            await check_model(generator, ", ".join(urls))
 
         keys = KeySpace(settings.redis.key_prefix)
         metrics = Metrics()

@@ -338,6 +338,122 @@ class TGIClient:
             raise GenerationFailed(f"unreadable stream: {_describe(exc)}", error_type="protocol") from None
 
 
+class OpenAICompletionsClient(TGIClient):
+    """`TextGenerator` for OpenAI-compatible servers (vLLM, SGLang, llama.cpp's server, Ollama): the same
+    ChatML prompt and stop sequence on `POST /v1/completions` with `stream: true`. Token limits come from
+    the settings (these servers do not report them); token counting stays local."""
+
+    async def _fetch_info(self) -> ModelInfo:
+        last: Exception | None = None
+        for endpoint in self._ordered():
+            try:
+                resp = await self._http.get(f"{endpoint.url}/v1/models")
+                resp.raise_for_status()
+                models = [m.get("id", "") for m in resp.json().get("data", [])]
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                last = exc
+                continue
+            return ModelInfo(
+                model_id=self._settings.model or (models[0] if models else "unknown"),
+                max_input_tokens=self._settings.max_input_tokens,
+                max_total_tokens=self._settings.max_total_tokens,
+                max_concurrent_requests=self._settings.max_concurrent_requests or 128,
+            )
+        raise ModelUnavailable(_describe(last))
+
+    async def count_tokens(self, text: str) -> int:
+        raise NotImplementedError("OpenAI-compatible servers have no standard tokenize route")
+
+    async def healthy(self) -> bool:
+        for endpoint in self._endpoints:
+            try:
+                resp = await self._http.get(f"{endpoint.url}/v1/models", timeout=5.0)
+            except httpx.HTTPError:
+                continue
+            if resp.status_code == 200:
+                return True
+        return False
+
+    def _body(self, prompt: str, params: GenerationParams) -> dict[str, Any]:
+        body = super()._body(prompt, params)["parameters"]
+        return {
+            "model": self._settings.model or (self._info.model_id if self._info else "default"),
+            "prompt": prompt,
+            "max_tokens": body["max_new_tokens"],
+            "temperature": body["temperature"],
+            "top_p": body["top_p"],
+            "stop": body["stop"],
+            "stream": True,
+        }
+
+    async def _stream_once(self, endpoint: _Endpoint, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+        if self._info is None:
+            await self.info()
+            body = {
+                **body,
+                "model": self._settings.model or (self._info.model_id if self._info else "default"),
+            }
+        url = f"{endpoint.url}/v1/completions"
+        first = True
+        try:
+            async with aconnect_sse(self._http, "POST", url, json=body) as source:
+                resp = source.response
+                if resp.status_code != 200:
+                    await resp.aread()
+                    _type, message = _error_body(resp)
+                    raise map_tgi_error(
+                        "validation" if resp.status_code == 400 else None, message, status=resp.status_code
+                    )
+                events = source.aiter_sse()
+                try:
+                    while True:
+                        timeout = (
+                            self._settings.first_token_timeout_s if first else self._settings.token_timeout_s
+                        )
+                        try:
+                            async with asyncio.timeout(timeout):
+                                sse = await anext(events)
+                        except StopAsyncIteration:
+                            raise GenerationFailed(
+                                "the stream ended without [DONE]", error_type="incomplete_generation"
+                            ) from None
+                        except TimeoutError:
+                            raise GenerationTimeout(f"no token within {timeout:g} s") from None
+                        if sse.data.strip() == "[DONE]":
+                            return
+                        data = json.loads(sse.data)
+                        if "error" in data:
+                            raise map_tgi_error(None, str(data["error"]))
+                        choice = (data.get("choices") or [{}])[0]
+                        first = False
+                        text = str(choice.get("text") or "")
+                        reason = choice.get("finish_reason")
+                        if reason is not None:
+                            yield StreamEvent(
+                                text, finish_reason="length" if reason == "length" else "eos_token"
+                            )
+                        elif text:
+                            yield StreamEvent(text)
+                finally:
+                    await events.aclose()
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ModelUnavailable(f"{endpoint.url}: {_describe(exc)}") from None
+        except httpx.ReadTimeout:
+            raise GenerationTimeout("the model server stopped sending") from None
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
+            raise GenerationFailed(
+                f"connection lost: {_describe(exc)}", error_type="connection", retryable=first
+            ) from None
+        except (SSEError, ValueError) as exc:
+            raise GenerationFailed(f"unreadable stream: {_describe(exc)}", error_type="protocol") from None
+
+
+def build_generator(*, http: httpx.AsyncClient, settings: TGISettings, urls: Sequence[str]) -> TGIClient:
+    """The generator for TGI_BACKEND: `tgi` (TGI's own API) or `openai` (an OpenAI-compatible server)."""
+    cls = OpenAICompletionsClient if settings.backend == "openai" else TGIClient
+    return cls(http=http, settings=settings, base_url=list(urls))
+
+
 def _error_body(resp: httpx.Response) -> tuple[str | None, str]:
     try:
         data = resp.json()

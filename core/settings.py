@@ -75,6 +75,15 @@ class TGISettings(_Group):
         None, ge=1, description="Concurrency gate; default: the server's max_concurrent_requests from /info."
     )
     api_key: SecretStr | None = Field(None, description="Bearer token for the model server, if it needs one.")
+    model: str | None = Field(
+        None, description="Model name sent to an OpenAI-compatible server (default: the first of /v1/models)."
+    )
+    max_input_tokens: int = Field(
+        7168, ge=64, description="Prompt token limit when the server does not report one (OpenAI-compatible)."
+    )
+    max_total_tokens: int = Field(
+        8192, ge=128, description="Prompt + answer token limit when the server does not report one."
+    )
 
     @field_validator("url")
     @classmethod

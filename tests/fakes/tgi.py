@@ -102,6 +102,8 @@ class FakeTGI:
         app.router.add_post("/tokenize", self._tokenize)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/v1/models", self._openai_models)
+        app.router.add_post("/v1/completions", self._openai_completions)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -287,9 +289,66 @@ class FakeTGI:
                 }
             )
             await resp.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the client went away (e.g. the answer was blocked mid-stream)
+            self.disconnects += 1
+        except asyncio.CancelledError:
             self.disconnects += 1
             raise
+        finally:
+            self.in_flight -= 1
+        return resp
+
+    async def _openai_models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": self.model_id, "object": "model"}]})
+
+    async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
+        """OpenAI-compatible streaming completions (vLLM / llama.cpp style), same fake model."""
+        body = await request.json()
+        self.requests.append({"path": "/v1/completions", "body": {**body, "inputs": body.get("prompt", "")}})
+        reply = self.queue.pop(0) if self.queue else FakeReply()
+        if reply.http_status is not None:
+            return web.json_response({"error": {"message": reply.error_message}}, status=reply.http_status)
+        if self.in_flight >= self.max_concurrent_requests:
+            return web.json_response({"error": {"message": "overloaded"}}, status=429)
+        tgi_body = {
+            "inputs": body.get("prompt", ""),
+            "parameters": {
+                "max_new_tokens": body.get("max_tokens"),
+                "top_p": body.get("top_p"),
+                "temperature": body.get("temperature"),
+                "stop": body.get("stop"),
+            },
+        }
+        error = self._validate(tgi_body)
+        if error is not None:
+            return web.json_response({"error": {"message": error}}, status=400)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        self.in_flight += 1
+        try:
+            pieces, finish = self._plan(tgi_body, reply)
+            delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
+            for i, piece in enumerate(pieces):
+                if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
+                    assert request.transport is not None
+                    request.transport.close()
+                    return resp
+                if delay:
+                    await asyncio.sleep(delay)
+                chunk = {
+                    "object": "text_completion",
+                    "choices": [{"index": 0, "text": piece, "finish_reason": None}],
+                }
+                await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            reason = "length" if finish == "length" else "stop"
+            last = {
+                "object": "text_completion",
+                "choices": [{"index": 0, "text": "", "finish_reason": reason}],
+            }
+            await resp.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
+            await resp.write_eof()
+        except ConnectionResetError:
+            self.disconnects += 1
         finally:
             self.in_flight -= 1
         return resp

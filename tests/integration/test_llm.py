@@ -228,3 +228,30 @@ def test_error_mapping_is_total() -> None:
     assert map_tgi_error(None, "x", status=503).retryable
     assert map_tgi_error("validation", "x").error_type == "validation"  # type: ignore[attr-defined]
     assert map_tgi_error(None, "x", status=422).error_type == "validation"  # type: ignore[attr-defined]
+
+
+async def test_openai_compatible_backend_streams_the_same_chatml() -> None:
+    from core.llm import OpenAICompletionsClient, build_generator
+
+    async with FakeTGI() as fake:
+        cfg = TGISettings(
+            backend="openai", url=fake.url, retry_backoff_s=0.01, max_input_tokens=1000, max_total_tokens=2000
+        )
+        async with build_http_client(cfg) as http:
+            client = build_generator(http=http, settings=cfg, urls=[fake.url])
+            assert isinstance(client, OpenAICompletionsClient)
+            info = await client.info()
+            assert info.model_id == fake.model_id and info.max_total_tokens == 2000
+            events = [e async for e in client.stream(PROMPT, PARAMS)]
+            assert "".join(e.text for e in events) == "You said: hello there"
+            assert events[-1].finish_reason == "eos_token"
+            body = fake.requests[-1]["body"]
+            assert body["prompt"] == PROMPT and body["stop"] == ["<|im_end|>"] and body["stream"] is True
+            assert body["model"] == fake.model_id
+            fake.enqueue(FakeReply(http_status=429), FakeReply())
+            assert [e async for e in client.stream(PROMPT, PARAMS)]
+            fake.enqueue(FakeReply(text="a b c d e", drop_after_tokens=2))
+            with pytest.raises(StreamCutOff):
+                async for _ in client.stream(PROMPT, PARAMS):
+                    pass
+            assert await client.healthy()
