@@ -1,11 +1,32 @@
 """The gate before any work is done: dedupe, paused channels, muted users, rate limits (shared in Redis).
 
-`RedisGate.admit` decides in ONE round trip (a non-transactional pipeline, which redis-py also splits by
-node on a cluster): SET NX of the message id, the channel's paused flag, the user's mute, and fixed-window
-counters per user and per channel. It is hand-written rather than built on the `limits` package because
-that would add a round trip per limit on top of dedupe/pause/mute (docs/decisions.md). Every key has a TTL.
-Because the pipeline runs as one batch, a replayed message also counts once against the limits; that is
-accepted (replays are rare: adapters acknowledge at once) and keeps the path to one round trip.
+Order of the decision (the first that applies wins):
+
+1. DUPLICATE: `SET NX EX` of `seen:<platform>:<message id>` found the id (a retried or replayed event);
+2. PAUSED: the channel (every thread of it) is paused; the message is ignored silently;
+3. MUTED: the user's mute has not ended (`until`, unix seconds);
+4. RATE_LIMITED, scope "user": more than `user_per_minute` messages of this user in this minute;
+5. RATE_LIMITED, scope "channel": more than `channel_per_minute` messages in this channel in this minute;
+6. OK.
+
+Only admitted messages count. `admit` sends everything in ONE round trip: a non-transactional pipeline of
+SET NX, EXISTS paused, GET mute and, per configured limit, INCR + EXPIRE of a fixed one-minute window.
+redis-py splits such a pipeline by node on Redis Cluster, so the keys may live in different hash slots
+(a Lua script could not: the user's and the channel's keys are in different slots). Because the counters
+are incremented before the decision is known, a rejected message (duplicate, paused, muted, or over a
+limit) takes its increments back with DECR in a second round trip before `admit` returns; rejected
+messages are off the answer path, so an answered message costs one round trip. Consequences: a replayed
+event, a muted user or a spammer over their own limit never uses up the channel's budget for others; a
+concurrent message may, for the moment between the two round trips, see a count one too high.
+
+Why hand-written rather than the `limits` package: `limits` would cost at least one round trip per limit on
+top of dedupe, pause and mute (three or more per message instead of one), and it cannot take back the
+increments of a message that turned out to be a duplicate or muted. Fixed windows are enough here: a
+burst of at most twice the limit across a window boundary is harmless for a chat bot, and `retry_after_s`
+(the time to the end of the window) is exact and easy to explain to a user.
+
+Every key has a TTL: seen ids `dedupe_ttl_s`, windows 65 s, mutes their duration, the paused flag a year
+(refreshed on every pause).
 """
 
 from __future__ import annotations
@@ -18,13 +39,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+import structlog
 
+from core.errors import HistoryUnavailable
 from core.history import redis_call
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage
 from core.settings import LimitSettings
 
+log = structlog.get_logger(__name__)
+
 WINDOW_S = 60
+WINDOW_TTL_S = WINDOW_S + 5
 PAUSE_TTL_S = 365 * 24 * 3600
 
 
@@ -63,6 +89,8 @@ class Gate(Protocol):
 
 
 class RedisGate:
+    """`Gate` on Redis, shared by every bot process that uses the same Redis and key prefix."""
+
     def __init__(
         self,
         *,
@@ -81,35 +109,52 @@ class RedisGate:
     async def admit(self, msg: IncomingMessage) -> Admission:
         now = self._clock()
         window = int(now // WINDOW_S)
-        retry_after = (window + 1) * WINDOW_S - now
         user_id = msg.user_id
+        counters: list[tuple[str, str, int]] = []  # (scope, key, limit), in the order they are checked
+        if self._limits.user_per_minute:
+            counters.append(("user", self._keys.user_rate(user_id, window), self._limits.user_per_minute))
+        if self._limits.channel_per_minute:
+            name = self._keys.channel_rate(msg.key.channel_id, window)
+            counters.append(("channel", name, self._limits.channel_per_minute))
+
         pipe: Any = self._redis.pipeline(transaction=False)
         pipe.set(self._keys.seen(msg.key.platform, msg.message_id), 1, nx=True, ex=self._dedupe_ttl_s)
         pipe.exists(self._keys.paused(msg.key))
         pipe.get(self._keys.mute(user_id))
-        counters: list[tuple[str, int]] = []
-        if self._limits.user_per_minute:
-            counters.append(("user", self._limits.user_per_minute))
-            name = self._keys.user_rate(user_id, window)
+        for _, name, _ in counters:
             pipe.incr(name)
-            pipe.expire(name, WINDOW_S + 5)
-        if self._limits.channel_per_minute:
-            counters.append(("channel", self._limits.channel_per_minute))
-            name = self._keys.channel_rate(msg.key.channel_id, window)
-            pipe.incr(name)
-            pipe.expire(name, WINDOW_S + 5)
+            pipe.expire(name, WINDOW_TTL_S)
         results = await redis_call(pipe.execute())
+
         first_time, paused, muted_until = results[0], results[1], results[2]
+        counts = [int(results[3 + 2 * i]) for i in range(len(counters))]
+        decision = Admission(AdmissionKind.OK)
         if not first_time:
-            return Admission(AdmissionKind.DUPLICATE)
-        if paused:
-            return Admission(AdmissionKind.PAUSED)
-        if muted_until is not None and float(muted_until) > now:
-            return Admission(AdmissionKind.MUTED, until=float(muted_until))
-        for i, (scope, limit) in enumerate(counters):
-            if int(results[3 + 2 * i]) > limit:
-                return Admission(AdmissionKind.RATE_LIMITED, retry_after_s=retry_after, scope=scope)
-        return Admission(AdmissionKind.OK)
+            decision = Admission(AdmissionKind.DUPLICATE)
+        elif paused:
+            decision = Admission(AdmissionKind.PAUSED)
+        elif muted_until is not None and float(muted_until) > now:
+            decision = Admission(AdmissionKind.MUTED, until=float(muted_until))
+        else:
+            for (scope, _, limit), count in zip(counters, counts, strict=True):
+                if count > limit:
+                    retry_after = (window + 1) * WINDOW_S - now
+                    decision = Admission(AdmissionKind.RATE_LIMITED, retry_after_s=retry_after, scope=scope)
+                    break
+        if decision.kind is not AdmissionKind.OK and counters:
+            await self._uncount([name for _, name, _ in counters])
+        return decision
+
+    async def _uncount(self, names: list[str]) -> None:
+        """Take back the increments of a rejected message (best effort: the window expires anyway)."""
+        pipe: Any = self._redis.pipeline(transaction=False)
+        for name in names:
+            pipe.decr(name)
+            pipe.expire(name, WINDOW_TTL_S)  # DECR would recreate an expired window without a TTL
+        try:
+            await redis_call(pipe.execute())
+        except HistoryUnavailable:
+            log.warning("gate.uncount_failed")
 
     async def set_paused(self, key: ConversationKey, paused: bool) -> None:
         name = self._keys.paused(key)
@@ -122,6 +167,8 @@ class RedisGate:
         return bool(await redis_call(self._redis.exists(self._keys.paused(key))))
 
     async def mute(self, user_id: str, seconds: float) -> float:
+        """The key holds the end time and expires with it; `admit` also compares the end time with its
+        clock, so a mute never outlasts `seconds` by the key's whole-second rounding."""
         until = self._clock() + seconds
         await redis_call(
             self._redis.set(self._keys.mute(user_id), repr(until), ex=max(1, math.ceil(seconds)))

@@ -14,13 +14,14 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote, unquote
 
 import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
+from redis.asyncio.cluster import RedisCluster
 
 from core.errors import HistoryUnavailable
 from core.keys import KeySpace
@@ -78,6 +79,7 @@ return {0, redis.call('PTTL', KEYS[1])}
 
 # Append one exchange, trim, refresh TTLs, update the user's index (standalone only), release the lease.
 # KEYS: lock, turns, persona[, user index]. ARGV: token, exchange, max_turns, ttl_ms, conv id.
+# → 1 when the lease was still ours, 0 when it had expired (the exchange is appended all the same).
 _COMMIT = """
 redis.call('RPUSH', KEYS[2], ARGV[2])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
@@ -87,8 +89,11 @@ if KEYS[4] then
   redis.call('SADD', KEYS[4], ARGV[5])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
 """
 
 # Release the lease only if it is still ours. KEYS: lock. ARGV: token.
@@ -97,7 +102,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# Remove every exchange whose user turn was written by an author. KEYS: turns. ARGV: author id.
+# Remove every exchange whose user turn was written by an author, keeping the list's TTL.
+# KEYS: turns. ARGV: author id. → number removed. RPUSH in chunks: Lua's unpack() has a stack limit.
 _FORGET = """
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 local keep, removed = {}, 0
@@ -112,19 +118,30 @@ end
 if removed > 0 then
   local ttl = redis.call('PTTL', KEYS[1])
   redis.call('DEL', KEYS[1])
-  if #keep > 0 then
-    redis.call('RPUSH', KEYS[1], unpack(keep))
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+  for i = 1, #keep, 1000 do
+    redis.call('RPUSH', KEYS[1], unpack(keep, i, math.min(i + 999, #keep)))
   end
+  if #keep > 0 and ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 end
 return removed
 """
 
-_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# What "the store cannot be reached right now" looks like: connection loss, timeouts (including a full
+# connection pool), a cluster without a master for a slot or in the middle of a fail-over.
+_REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.RedisClusterException,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ReadOnlyError,
+    OSError,
+)
+_BUSY_NOTICE = "This conversation is busy with another answer. Please try again in a moment."
 
 
 async def redis_call(op: Awaitable[T]) -> T:
-    """Await a Redis operation; connection problems become `HistoryUnavailable` (the one mapping)."""
+    """Await a Redis operation; an unreachable store becomes `HistoryUnavailable` (the one mapping)."""
     try:
         return await op
     except _REDIS_ERRORS as exc:
@@ -132,7 +149,9 @@ async def redis_call(op: Awaitable[T]) -> T:
 
 
 def encode_exchange(ex: Exchange) -> str:
-    return json.dumps(
+    """Compact JSON: u/a = user/assistant turn, t = text, n = tokens, a = author id, m = author name,
+    i = message id, c = created at (unix seconds)."""
+    text = json.dumps(
         {
             "u": {"t": ex.user.text, "n": ex.user.tokens, "a": ex.user.author_id, "m": ex.user.author_name},
             "a": {"t": ex.assistant.text, "n": ex.assistant.tokens},
@@ -142,6 +161,10 @@ def encode_exchange(ex: Exchange) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
+    if text.isascii():
+        return text
+    # Lone surrogates cannot be sent to Redis as UTF-8: store U+FFFD rather than fail the commit.
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def decode_exchange(raw: bytes | str) -> Exchange | None:
@@ -164,6 +187,12 @@ def decode_exchange(raw: bytes | str) -> Exchange | None:
         return None
 
 
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 @dataclass
 class _RedisSession:
     store: RedisConversationStore
@@ -171,22 +200,33 @@ class _RedisSession:
     token: str
     exchanges: list[Exchange]
     persona: str | None
-    user_ids: set[str] = field(default_factory=set)
-    committed: bool = False
+    committed: bool = False  # commit() was called (successfully or not): at most once
+    released: bool = False  # the lease was given back by a successful commit
 
     async def commit(self, exchange: Exchange) -> None:
         if self.committed:
             raise RuntimeError("commit() may be called once per session")
         self.committed = True
         await self.store._commit(self, exchange)
+        self.released = True
 
 
 class RedisConversationStore:
     """History on Redis: one list of JSON exchanges per conversation, a lease lock, a per-user index.
 
-    Round trips on the uncontended path: one to lock and load (a Lua script), one to append, trim,
-    refresh TTLs, index and unlock (a Lua script). On Redis Cluster the user index (another hash slot) is
-    written with one more command."""
+    Keys (core/keys.py): a conversation's turns, persona and lock share one hash slot (`{conv:<id>}`);
+    the user's index of conversations (`{user:<id>}:convs`, for forget-me) lives in the user's slot.
+
+    Round trips on the uncontended path: one to lock and load (a Lua script), one to append, trim, refresh
+    TTLs, index and unlock (a Lua script); one to unlock when nothing is committed. On a single Redis
+    (or Sentinel) the user index is updated inside the commit script: Redis enforces hash slots only in
+    cluster mode. On Redis Cluster a script may only touch one slot, so the index is updated first, in
+    its own transaction (one more round trip); index before turns, so forget-me never misses a turn.
+
+    The lease (`lock_timeout_s`) must outlast the longest answer: it is not renewed, and a process that
+    crashes holding it blocks the conversation until it expires. Waiters poll with backoff for at most
+    `lock_wait_s`, then get `HistoryUnavailable` with a "busy" notice.
+    """
 
     def __init__(
         self,
@@ -200,17 +240,22 @@ class RedisConversationStore:
         self._redis = redis
         self._keys = keys
         self._settings = settings
-        self._cluster = cluster
+        self._cluster = cluster or isinstance(cast(object, redis), RedisCluster)
         self._clock = clock
         self._open_script = redis.register_script(_OPEN)
         self._commit_script = redis.register_script(_COMMIT)
         self._release_script = redis.register_script(_RELEASE)
         self._forget_script = redis.register_script(_FORGET)
-        self._local: dict[str, tuple[asyncio.Lock, int]] = {}  # conv id → (lock, users); emptied when unused
+        # conv id → (lock, sessions using or waiting for it); an entry is removed when its count drops to
+        # zero, so memory follows the conversations active now, not every conversation ever seen.
+        self._local: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @property
     def _ttl_ms(self) -> int:
         return self._settings.ttl_s * 1000
+
+    def _conv_keys(self, conv_id: str) -> list[str]:
+        return [self._keys.lock(conv_id), self._keys.turns(conv_id), self._keys.persona(conv_id)]
 
     # ---------------------------------------------------------------- sessions
 
@@ -225,8 +270,10 @@ class RedisConversationStore:
                 try:
                     yield session
                 finally:
-                    if not session.committed:
-                        await self._release(session)
+                    if not session.released:
+                        # Nothing committed, or the commit failed: give the lease back (best effort;
+                        # if Redis is unreachable the lease expires by itself).
+                        await self._release(conv_id, session.token)
         finally:
             lock, users = self._local[conv_id]
             if users <= 1:
@@ -236,32 +283,41 @@ class RedisConversationStore:
 
     async def _acquire(self, conv_id: str) -> _RedisSession:
         token = secrets.token_hex(8)
-        keys = [self._keys.lock(conv_id), self._keys.turns(conv_id), self._keys.persona(conv_id)]
-        lease_ms = int(self._settings.lock_timeout_s * 1000)
+        keys = self._conv_keys(conv_id)
+        lease_ms = max(1, int(self._settings.lock_timeout_s * 1000))
         deadline = time.monotonic() + self._settings.lock_wait_s
-        delay = 0.02
+        delay = 0.01
         while True:
-            result: Any = await redis_call(self._open_script(keys=keys, args=[token, lease_ms]))
+            try:
+                result: Any = await redis_call(self._open_script(keys=keys, args=[token, lease_ms]))
+            except HistoryUnavailable:
+                # A timed-out call may have taken the lease after all: give it back if Redis answers.
+                await self._release(conv_id, token)
+                raise
             if int(result[0]) == 1:
                 exchanges = [ex for ex in (decode_exchange(r) for r in result[1]) if ex is not None]
-                persona = result[2].decode() if isinstance(result[2], bytes) else result[2]
-                return _RedisSession(self, conv_id, token, exchanges, persona or None)
-            if time.monotonic() >= deadline:
-                raise HistoryUnavailable(
-                    "conversation lock wait exceeded",
-                    notice="This conversation is busy with another answer. Please try again in a moment.",
-                )
-            pttl = int(result[1])
-            wait = min(delay, max(pttl, 1) / 1000, max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, 0.5)
+                return _RedisSession(self, conv_id, token, exchanges, _text(result[2]) or None)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning("history.lock_wait_exceeded", wait_s=self._settings.lock_wait_s)
+                raise HistoryUnavailable("conversation lock wait exceeded", notice=_BUSY_NOTICE)
+            pttl = int(result[1])  # -1/-2: no expiry / just released: retry soon
+            await asyncio.sleep(min(delay, max(pttl, 1) / 1000, remaining))
+            delay = min(delay * 2, 0.25)
 
     async def _commit(self, session: _RedisSession, exchange: Exchange) -> None:
         conv_id = session.conv_id
-        keys = [self._keys.lock(conv_id), self._keys.turns(conv_id), self._keys.persona(conv_id)]
+        keys = self._conv_keys(conv_id)
         user_id = _scoped_user(conv_id, exchange.user.author_id)
-        if user_id is not None and not self._cluster:
-            keys.append(self._keys.user_conversations(user_id))
+        if user_id is not None:
+            index = self._keys.user_conversations(user_id)
+            if self._cluster:
+                pipe: Any = self._redis.pipeline(transaction=True)
+                pipe.sadd(index, conv_id)
+                pipe.pexpire(index, self._ttl_ms)
+                await redis_call(pipe.execute())
+            else:
+                keys.append(index)
         args: list[str | int] = [
             session.token,
             encode_exchange(exchange),
@@ -269,19 +325,13 @@ class RedisConversationStore:
             self._ttl_ms,
             conv_id,
         ]
-        await redis_call(self._commit_script(keys=keys, args=args))
-        if user_id is not None and self._cluster:
-            index = self._keys.user_conversations(user_id)
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.sadd(index, conv_id)
-            pipe.pexpire(index, self._ttl_ms)
-            await redis_call(pipe.execute())
+        still_ours = await redis_call(self._commit_script(keys=keys, args=args))
+        if not int(still_ours):
+            log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
 
-    async def _release(self, session: _RedisSession) -> None:
+    async def _release(self, conv_id: str, token: str) -> None:
         try:
-            await redis_call(
-                self._release_script(keys=[self._keys.lock(session.conv_id)], args=[session.token])
-            )
+            await redis_call(self._release_script(keys=[self._keys.lock(conv_id)], args=[token]))
         except HistoryUnavailable:
             log.warning("history.release_failed")  # the lease expires by itself
 
@@ -291,8 +341,7 @@ class RedisConversationStore:
         await redis_call(self._redis.delete(self._keys.turns(key.id)))
 
     async def get_persona(self, key: ConversationKey) -> str | None:
-        value = await redis_call(self._redis.get(self._keys.persona(key.id)))
-        return value.decode() if isinstance(value, bytes) else value
+        return _text(await redis_call(self._redis.get(self._keys.persona(key.id))))
 
     async def set_persona(self, key: ConversationKey, persona: str | None) -> None:
         name = self._keys.persona(key.id)
@@ -302,16 +351,18 @@ class RedisConversationStore:
             await redis_call(self._redis.set(name, persona, px=self._ttl_ms))
 
     async def forget_user(self, user_id: str) -> int:
+        """Each conversation is rewritten by one script (atomic against concurrent commits, which only
+        append); the index goes last, so a failure half-way can simply be retried."""
         index = self._keys.user_conversations(user_id)
         members = await redis_call(self._redis.smembers(index))
         author = unquote(user_id.rsplit(":", 1)[-1])
         removed = 0
         for raw in members:
-            conv_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-            removed += int(
-                await redis_call(self._forget_script(keys=[self._keys.turns(conv_id)], args=[author]))
-            )
+            conv_id = _text(raw) or ""
+            turns = self._keys.turns(conv_id)
+            removed += int(await redis_call(self._forget_script(keys=[turns], args=[author])))
         await redis_call(self._redis.delete(index))
+        log.info("history.forget_user", conversations=len(members), removed=removed)
         return removed
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
-
-_NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_FENCE = re.compile(r"^[ \t]*(?:(`{3,})([^\n`]*)|(~{3,})([^\n]*))$", re.MULTILINE)
+from dataclasses import dataclass
 
 
 class Coalescer:
@@ -96,6 +95,51 @@ class Coalescer:
                 raise
 
 
+# ---------------------------------------------------------------------------------------------- splitting
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """An open code fence: its marker (```` ``` ````, ``~~~``, or longer) and its info string (language)."""
+
+    marker: str
+    info: str = ""
+
+    @property
+    def opener(self) -> str:
+        return f"{self.marker}{self.info}"
+
+
+_FENCE_LINE = re.compile(r"^[ \t]*(?:(`{3,})([^\n`]*)|(~{3,})([^\n]*))$", re.MULTILINE)
+_NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Natural places to cut, best first: paragraph break, line break, sentence end, any whitespace.
+_BREAKS = (
+    re.compile(r"\n[ \t]*\n"),
+    re.compile(r"\n"),
+    re.compile(r"(?<=[.!?…])\s|(?<=[。！？])"),
+    re.compile(r"\s"),
+)
+_ZWJ = "\u200d"
+
+
+def normalize_newlines(text: str) -> str:
+    """``\\r\\n``, ``\\r`` and the other Unicode line separators become ``\\n`` (what chat platforms show)."""
+    return _NEWLINES.sub("\n", text)
+
+
+def fence_state(text: str, state: Fence | None = None) -> Fence | None:
+    """The fence left open after `text`, starting from `state` (CommonMark: a fence closes with a line of
+    the same character, at least as long, and no info string; a backtick info string has no backtick)."""
+    for m in _FENCE_LINE.finditer(text):
+        marker = m.group(1) or m.group(3)
+        info = (m.group(2) if m.group(1) is not None else m.group(4)).strip()
+        if state is None:
+            state = Fence(marker, info)
+        elif marker[0] == state.marker[0] and len(marker) >= len(state.marker) and not info:
+            state = None
+    return state
+
+
 def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
@@ -104,100 +148,138 @@ def _fits(text: str, max_chars: int, max_bytes: int | None) -> bool:
     return len(text) <= max_chars and (max_bytes is None or _utf8_len(text) <= max_bytes)
 
 
-def _open_fence(text: str) -> tuple[str, str] | None:
-    """The fence (marker, info string) left open at the end of `text`, if any."""
-    open_: tuple[str, str] | None = None
-    for m in _FENCE.finditer(text):
-        marker = m.group(1) or m.group(3)
-        info = (m.group(2) if m.group(1) else m.group(4)).strip()
-        if open_ is None:
-            open_ = (marker, info)
-        elif marker[0] == open_[0][0] and len(marker) >= len(open_[0]) and not info:
-            open_ = None
-    return open_
+def _is_extender(char: str) -> bool:
+    """A character that belongs to the one before it (combining mark, joiner, variation selector)."""
+    return (
+        unicodedata.combining(char) != 0
+        or char == _ZWJ
+        or "\ufe00" <= char <= "\ufe0f"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
+        or "\U000e0020" <= char <= "\U000e007f"  # tag characters (flags)
+    )
 
 
-_BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+"))
-
-
-def _cut(text: str, limit: int, max_bytes: int | None) -> int:
-    """Index at which to cut `text` so the head fits `limit` chars (and bytes): a natural break if any."""
-    hi = min(len(text), limit)
-    if max_bytes is not None:
-        while hi > 0 and _utf8_len(text[:hi]) > max_bytes:
-            # shrink proportionally, then step
-            over = _utf8_len(text[:hi]) - max_bytes
-            hi -= max(1, over // 4)
+def _cut(text: str, max_chars: int, max_bytes: int | None) -> int:
+    """Where to cut `text` so that `text[:cut]` fits: at the best natural break in the second half of
+    the window, else as late as possible without separating a character from its combining marks.
+    Always at least 1 (a single character always fits a valid limit)."""
+    hi = min(len(text), max_chars)
+    if max_bytes is not None and _utf8_len(text[:hi]) > max_bytes:
+        used = 0
+        for i, char in enumerate(text[:hi]):
+            used += _utf8_len(char)
+            if used > max_bytes:
+                hi = i
+                break
     hi = max(hi, 1)
-    window = text[:hi]
     if hi >= len(text):
-        return hi
-    floor = hi // 3  # do not cut absurdly early for a nicer break
+        return len(text)
+    floor = hi // 2
     for pattern in _BREAKS:
         best = -1
-        for m in pattern.finditer(window):
-            if m.start() > floor:
-                best = m.start()
-        if best > 0:
+        for m in pattern.finditer(text, floor + 1, hi + 1):
+            best = m.start()
+        if best > floor:
             return best
-    return hi
+    cut = hi
+    while cut > floor and (_is_extender(text[cut]) or text[cut - 1] == _ZWJ):
+        cut -= 1
+    return cut if cut > floor else hi
 
 
-_FENCE_MARKER = re.compile(r"`+|~+")
+def _fences_fit(opener: str, closer: str, max_chars: int, max_bytes: int | None) -> bool:
+    """Fence lines may take at most half of a chunk: below that, limits win over balanced fences."""
+    overhead = f"{opener}\n\n{closer}" if opener else f"\n{closer}"
+    return len(overhead) <= max_chars // 2 and (max_bytes is None or _utf8_len(overhead) <= max_bytes // 2)
 
 
-def _room_for_fence(fence_line: str, max_chars: int, max_bytes: int | None) -> bool:
-    """Whether reopening and closing this fence leaves at least half of a chunk for content."""
-    need = 2 * len(fence_line) + 2
-    return need <= max_chars // 2 and (max_bytes is None or 2 * _utf8_len(fence_line) + 2 <= max_bytes // 2)
+def _reopen_line(state: Fence | None, max_chars: int, max_bytes: int | None) -> str:
+    """The fence line that starts a chunk continuing a code block (the language dropped if too long)."""
+    if state is None:
+        return ""
+    for opener in (state.opener, state.marker):
+        if _fences_fit(opener, state.marker, max_chars, max_bytes):
+            return opener
+    return ""
+
+
+def _skip_separator(text: str, pos: int) -> int:
+    """Skip the whitespace at a cut: up to the last line break (keeping the next line's indentation),
+    or all of it when the cut was inside a line."""
+    end = pos
+    while end < len(text) and text[end].isspace():
+        end += 1
+    newline = text.rfind("\n", pos, end)
+    return newline + 1 if newline >= 0 and end < len(text) else end
 
 
 def split_message(text: str, *, max_chars: int, max_bytes: int | None = None) -> list[str]:
-    """Split `text` into chunks that each fit the limits, with balanced code fences in every chunk."""
+    """Split `text` into chunks of at most `max_chars` characters (and `max_bytes` UTF-8 bytes).
+
+    Cuts at paragraph breaks, then line breaks, then sentence ends, then spaces; inside a word only when
+    one word is longer than a chunk. A code block cut in two is closed at the end of one chunk and
+    reopened, with its language, at the start of the next; the added fence lines count within the limits.
+    An answer that never closed its code block gets it closed. Line endings become ``\\n``; whitespace at
+    the cuts and around the text is dropped. Never returns an empty chunk; ``[]`` for blank text. When a
+    limit is so small that fence lines would take more than half a chunk, limits win over balanced fences.
+    """
     if max_chars < 1 or (max_bytes is not None and max_bytes < 4):
-        raise ValueError("limits too small")
-    text = _NEWLINES.sub("\n", text).strip()
+        raise ValueError("max_chars must be >= 1 and max_bytes >= 4")
+    text = normalize_newlines(text).strip()
     if not text:
         return []
-    unclosed = _open_fence(text)
-    if unclosed is not None:  # an answer that never closed its code block: close it
-        text = f"{text}\n{unclosed[0]}"
+    unclosed = fence_state(text)
+    if unclosed is not None:
+        text = f"{text}\n{unclosed.marker}"
     if _fits(text, max_chars, max_bytes):
         return [text]
+
     chunks: list[str] = []
-    reopen = ""  # fence line to put in front of the next chunk
-    rest = text
-    while rest:
-        prefix = f"{reopen}\n" if reopen else ""
-        candidate = prefix + rest
-        if _fits(candidate, max_chars, max_bytes) and _open_fence(candidate) is None:
-            chunks.append(candidate)
-            break
-        if reopen and not _room_for_fence(reopen, max_chars, max_bytes):
-            reopen = _FENCE_MARKER.match(reopen).group(0)  # type: ignore[union-attr]  # drop the info string
-            if not _room_for_fence(reopen, max_chars, max_bytes):  # limits too small for fences
-                reopen = ""
-            prefix = f"{reopen}\n" if reopen else ""
-        limit = max_chars - len(prefix)
-        byte_limit = None if max_bytes is None else max(1, max_bytes - _utf8_len(prefix))
-        cut = _cut(rest, limit, byte_limit)
-        head = prefix + rest[:cut].rstrip()
-        fence = _open_fence(head)
-        if fence is not None and not _room_for_fence(fence[0], max_chars, max_bytes):
-            fence = None
-        if fence is not None:  # cut again, leaving room to close the fence
-            room = len(fence[0]) + 1
-            cut = _cut(rest, max(1, limit - room), None if byte_limit is None else max(1, byte_limit - room))
-            head = prefix + rest[:cut].rstrip()
-            fence = _open_fence(head)
-        if fence is not None:
-            head = f"{head}\n{fence[0]}"
-            reopen = f"{fence[0]}{fence[1]}"
-        else:
-            reopen = ""
-        if head.strip() and head.strip() != prefix.strip():
-            chunks.append(head)
-        rest = rest[cut:].lstrip("\n ") if fence is None else rest[cut:].lstrip("\n")
-        if not rest.strip():
-            break
-    return [c for c in chunks if c.strip()]
+    state: Fence | None = None  # the fence open where the rest of the text starts
+    pos = 0
+    while pos < len(text):
+        opener = _reopen_line(state, max_chars, max_bytes)
+        body, cut, state, closer = _next_chunk(text[pos:], state, opener, max_chars, max_bytes)
+        if body.strip():
+            prefix = f"{opener}\n" if opener else ""
+            chunks.append(f"{prefix}{body}{closer}")
+        pos = _skip_separator(text, pos + cut)
+    return chunks
+
+
+_OWN_CLOSER = re.compile(r"\s*\n[ \t]*(`{3,}|~{3,})[ \t]*(?=\n|$)")
+
+
+def _next_chunk(
+    rest: str, state: Fence | None, opener: str, max_chars: int, max_bytes: int | None
+) -> tuple[str, int, Fence | None, str]:
+    """The next chunk of `rest`: its body (``rest[:cut]`` without trailing whitespace), the cut, the fence
+    state after it, and the closing fence line it needs (empty if none)."""
+    prefix = f"{opener}\n" if opener else ""
+    budget_chars = max_chars - len(prefix)
+    budget_bytes = None if max_bytes is None else max_bytes - _utf8_len(prefix)
+    while budget_chars >= 1 and (budget_bytes is None or budget_bytes >= 4):
+        cut = _cut(rest, budget_chars, budget_bytes)
+        body = rest[:cut].rstrip()
+        after = fence_state(body, state)
+        if after is not None:  # the text's own closing line follows and fits: take it instead of adding one
+            own = _OWN_CLOSER.match(rest, cut)
+            if own and own.group(1)[0] == after.marker[0] and len(own.group(1)) >= len(after.marker):
+                longer = rest[: own.end()].rstrip()
+                if _fits(prefix + longer, max_chars, max_bytes):
+                    cut, body, after = own.end(), longer, fence_state(longer, state)
+        closer = ""
+        if after is not None and _fences_fit(opener, after.marker, max_chars, max_bytes):
+            closer = f"\n{after.marker}"
+        chunk = f"{prefix}{body}{closer}"
+        over_chars = len(chunk) - max_chars
+        over_bytes = 0 if max_bytes is None else _utf8_len(chunk) - max_bytes
+        if over_chars <= 0 and over_bytes <= 0:
+            return body, cut, after, closer
+        budget_chars -= max(over_chars, 1)
+        if budget_bytes is not None:
+            budget_bytes -= max(over_bytes, 1)
+    # Unreachable while fence lines take at most half a chunk; stay within the limits regardless.
+    cut = _cut(rest, max_chars - len(prefix), None if max_bytes is None else max_bytes - _utf8_len(prefix))
+    body = rest[:cut].rstrip()
+    return body, cut, fence_state(body, state), ""
