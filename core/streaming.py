@@ -178,7 +178,8 @@ def _cut(text: str, max_chars: int, max_bytes: int | None) -> int:
     for pattern in _BREAKS:
         best = -1
         for m in pattern.finditer(text, floor + 1, hi + 1):
-            best = m.start()
+            if m.start() <= hi:
+                best = m.start()
         if best > floor:
             return best
     cut = hi

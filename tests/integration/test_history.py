@@ -1,20 +1,22 @@
-"""The Redis history store against a real redis-server."""
+"""The Redis history store against a real redis-server (the session's throwaway server)."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+import redis.exceptions
 
+from bots.runtime import build_redis
 from core.errors import HistoryUnavailable
-from core.history import RedisConversationStore
+from core.history import RedisConversationStore, decode_exchange, encode_exchange
 from core.keys import KeySpace
 from core.models import ConversationKey, Exchange, Platform, Role, Turn
-from core.settings import HistorySettings
+from core.settings import HistorySettings, RedisSettings, Settings
 
 A = ConversationKey(Platform.DISCORD, "g1", "c1")
 B = ConversationKey(Platform.DISCORD, "g2", "c1")  # the same channel id in another guild
@@ -30,18 +32,30 @@ def exchange(text: str, author: str = "u1", answer: str = "ok") -> Exchange:
     )
 
 
-def store(client: aioredis.Redis, **settings: object) -> RedisConversationStore:
-    return RedisConversationStore(redis=client, keys=KEYS, settings=HistorySettings(**settings))  # type: ignore[arg-type]
+def store(client: aioredis.Redis, **settings: Any) -> RedisConversationStore:
+    return RedisConversationStore(redis=client, keys=KEYS, settings=HistorySettings(**settings))
 
 
-class CountingRedis(aioredis.Redis):
-    """Counts round trips: each single command or each executed pipeline is one."""
+def counting_client(url: str, fail_on: list[bytes] | None = None) -> tuple[aioredis.Redis, list[int]]:
+    """A client whose connections count round trips (each packed send: a command, a script call or a
+    whole pipeline) and, while `fail_on` holds a marker, drop the connection on a command containing it."""
+    sent = [0]
 
-    trips = 0
+    class CountingConnection(aioredis.Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            sent[0] += 1
+            if fail_on and any(fail_on[0] in part for part in command):
+                fail_on.pop()
+                raise redis.exceptions.ConnectionError("connection dropped (injected)")
+            await super().send_packed_command(command, check_health)
 
-    async def execute_command(self, *args, **options):  # type: ignore[no-untyped-def]
-        CountingRedis.trips += 1
-        return await super().execute_command(*args, **options)
+    pool = aioredis.ConnectionPool.from_url(url, connection_class=CountingConnection)
+    return aioredis.Redis.from_pool(pool), sent
+
+
+async def texts(s: RedisConversationStore, key: ConversationKey = A) -> list[str]:
+    async with s.open(key) as conv:
+        return [ex.user.text for ex in conv.exchanges]
 
 
 async def test_append_reload_and_trim(redis_client: aioredis.Redis) -> None:
@@ -49,139 +63,261 @@ async def test_append_reload_and_trim(redis_client: aioredis.Redis) -> None:
     for i in range(5):
         async with s.open(A) as conv:
             await conv.commit(exchange(f"q{i}"))
-    async with s.open(A) as conv:
+    async with store(redis_client, max_turns=3).open(A) as conv:  # a new store: what a restart sees
         assert [ex.user.text for ex in conv.exchanges] == ["q2", "q3", "q4"]
-        assert conv.exchanges[0].user.author_name == "U1" and conv.exchanges[0].tokens == 5
+        first = conv.exchanges[0]
+        assert first.user.author_id == "u1" and first.user.author_name == "U1"
+        assert first.user.tokens == 3 and first.assistant.tokens == 2 and first.message_id == "m-q2"
+    assert await redis_client.llen(KEYS.turns(A.id)) == 3
+
+
+async def test_commit_only_once_per_session(redis_client: aioredis.Redis) -> None:
+    s = store(redis_client)
+    async with s.open(A) as conv:
+        await conv.commit(exchange("one"))
+        with pytest.raises(RuntimeError):
+            await conv.commit(exchange("two"))
+    assert await texts(s) == ["one"]
 
 
 async def test_every_key_has_a_ttl(redis_client: aioredis.Redis) -> None:
-    s = store(redis_client)
-    async with s.open(A) as conv:
-        await conv.commit(exchange("hello"))
+    s = store(redis_client, ttl_s=3600)
+    for author in ("u1", "u2"):
+        async with s.open(A) as conv:
+            await conv.commit(exchange(f"hello {author}", author=author))
     await s.set_persona(A, "pirate")
-    async with s.open(B) as conv:
-        pass
-    keys = [k async for k in redis_client.scan_iter("*")]
-    assert keys
+    await s.set_persona(B, "poet")
+    await s.forget_user("discord:g1:u2")  # rewrites the list: the TTL must survive
+    async with s.open(B):
+        keys = [k async for k in redis_client.scan_iter("*")]  # the lock is held now
+    assert {KEYS.turns(A.id), KEYS.persona(A.id), KEYS.persona(B.id), KEYS.lock(B.id)} <= {
+        k.decode() for k in keys
+    }
+    assert KEYS.user_conversations("discord:g1:u1").encode() in keys
     for k in keys:
-        assert await redis_client.pttl(k) > 0, k
+        assert 0 < await redis_client.pttl(k) <= 3600 * 1000, k
 
 
-async def test_concurrent_sessions_run_in_order(redis_client: aioredis.Redis) -> None:
+async def test_keys_are_versioned_namespaced_and_slot_tagged() -> None:
+    ks = KeySpace("relay")
+    conv = ConversationKey(Platform.SLACK, "T1", "C1", "171.2")
+    names = [ks.turns(conv.id), ks.persona(conv.id), ks.lock(conv.id)]
+    assert all(n.startswith("relay:v1:{conv:slack:T1:C1:171.2}:") for n in names)
+    assert ks.user_conversations("slack:T1:U1") == "relay:v1:{user:slack:T1:U1}:convs"
+    assert ks.paused(conv) == "relay:v1:{chan:slack:T1:C1}:paused"
+    # braces inside ids would move keys to another slot: ids are escaped
+    odd = ConversationKey(Platform.CONSOLE, "local", "a{b}c")
+    assert ks.turns(odd.id).count("{") == 1 and ks.turns(odd.id).count("}") == 1
+
+
+async def test_concurrent_sessions_run_one_after_the_other(redis_client: aioredis.Redis) -> None:
     s = store(redis_client)
-    order: list[int] = []
+    inside = 0
+    overlap = False
 
     async def one(i: int) -> None:
+        nonlocal inside, overlap
         async with s.open(A) as conv:
-            order.append(i)
-            seen = len(conv.exchanges)
+            inside += 1
+            overlap = overlap or inside > 1
+            seen = len(conv.exchanges)  # each session sees every exchange committed before it
             await asyncio.sleep(0.01)
+            inside -= 1
             await conv.commit(exchange(f"q{i}-{seen}"))
 
     await asyncio.gather(*(one(i) for i in range(5)))
-    async with s.open(A) as conv:
-        texts = [ex.user.text for ex in conv.exchanges]
-    assert texts == [f"q{i}-{n}" for n, i in enumerate(order)]
+    stored = await texts(s)
+    assert not overlap
+    assert [t.split("-")[1] for t in stored] == ["0", "1", "2", "3", "4"]
+    assert sorted(t.split("-")[0] for t in stored) == [f"q{i}" for i in range(5)]
+    assert s._local == {}  # no in-process lock left behind for an idle conversation
 
 
 async def test_two_processes_share_the_lock(redis_client: aioredis.Redis, redis_url: str) -> None:
     c1, c2 = aioredis.Redis.from_url(redis_url), aioredis.Redis.from_url(redis_url)
-    s1, s2 = store(c1), store(c2)
+    s1, s2 = store(c1), store(c2)  # two stores with their own clients: two bot processes
     try:
 
-        async def one(s: RedisConversationStore, i: int) -> None:
+        async def one(s: RedisConversationStore) -> None:
             async with s.open(A) as conv:
                 seen = len(conv.exchanges)
                 await asyncio.sleep(0.02)
                 await conv.commit(exchange(f"{seen}"))
 
-        await asyncio.gather(*(one(s1 if i % 2 else s2, i) for i in range(6)))
-        async with s1.open(A) as conv:
-            assert [ex.user.text for ex in conv.exchanges] == [str(n) for n in range(6)]
+        await asyncio.gather(*(one(s1 if i % 2 else s2) for i in range(6)))
+        assert await texts(s1) == [str(n) for n in range(6)]
     finally:
         await c1.aclose()
         await c2.aclose()
 
 
 async def test_failed_session_commits_nothing_and_releases(redis_client: aioredis.Redis) -> None:
-    s = store(redis_client, lock_wait_s=1)
+    s = store(redis_client, lock_wait_s=0.5)
     with pytest.raises(RuntimeError):
         async with s.open(A):
             raise RuntimeError("generation failed")
-    async with s.open(A) as conv:
-        assert conv.exchanges == []
     assert await redis_client.exists(KEYS.lock(A.id)) == 0
+    started = time.monotonic()
+    assert await texts(s) == []
+    assert time.monotonic() - started < 0.2  # not waiting for a lease
+
+
+async def test_failed_commit_stores_nothing_and_releases(redis_url: str) -> None:
+    marker: list[bytes] = []
+    client, _ = counting_client(redis_url, fail_on=marker)
+    try:
+        s = store(client, lock_wait_s=0.5)
+        async with s.open(A) as conv:
+            await conv.commit(exchange("first"))  # loads the scripts
+        marker.append(s._commit_script.sha.encode())
+        with pytest.raises(HistoryUnavailable):
+            async with s.open(A) as conv:
+                await conv.commit(exchange("lost"))
+        assert await client.exists(KEYS.lock(A.id)) == 0  # the next message does not wait for a lease
+        assert await texts(s) == ["first"]
+    finally:
+        await client.aclose()
 
 
 async def test_lock_of_a_crashed_process_expires(redis_client: aioredis.Redis) -> None:
-    await redis_client.set(KEYS.lock(A.id), "someone-else", px=300)
+    await redis_client.set(KEYS.lock(A.id), "crashed-process", px=300)
     s = store(redis_client, lock_wait_s=3)
+    started = time.monotonic()
     async with s.open(A) as conv:
         await conv.commit(exchange("after the lease"))
+    assert 0.2 <= time.monotonic() - started < 1.5
+    assert await texts(s) == ["after the lease"]
+    assert await redis_client.exists(KEYS.lock(A.id)) == 0
 
 
-async def test_lock_wait_gives_up_with_a_notice(redis_client: aioredis.Redis) -> None:
+async def test_lease_is_never_released_by_another_owner(redis_client: aioredis.Redis) -> None:
+    s = store(redis_client, lock_timeout_s=0.1, lock_wait_s=1)
+    async with s.open(A) as conv:
+        await asyncio.sleep(0.2)  # our lease expired: another process takes the conversation
+        await redis_client.set(KEYS.lock(A.id), "other-process", px=5000)
+        await conv.commit(exchange("late"))
+    assert await redis_client.get(KEYS.lock(A.id)) == b"other-process"
+    assert await redis_client.lrange(KEYS.turns(A.id), 0, -1)  # the answer was kept all the same
+
+
+async def test_lock_wait_gives_up_with_a_busy_notice(redis_client: aioredis.Redis) -> None:
     await redis_client.set(KEYS.lock(A.id), "someone-else", px=60_000)
     s = store(redis_client, lock_wait_s=0.3)
+    started = time.monotonic()
     with pytest.raises(HistoryUnavailable) as err:
         async with s.open(A):
             pass
+    assert 0.3 <= time.monotonic() - started < 1.0
     assert "busy" in err.value.notice
+    assert s._local == {}
 
 
 async def test_other_conversations_proceed_concurrently(redis_client: aioredis.Redis) -> None:
-    s = store(redis_client)
+    s = store(redis_client, lock_wait_s=5)
     async with s.open(A):
         async with asyncio.timeout(1):
             async with s.open(B) as conv:
                 await conv.commit(exchange("other"))
+    assert await texts(s, B) == ["other"]
 
 
-async def test_persona_clear_and_spaces_do_not_share(redis_client: aioredis.Redis) -> None:
-    s = store(redis_client)
-    await s.set_persona(A, "pirate")
+async def test_persona_set_get_clear_and_ttl(redis_client: aioredis.Redis) -> None:
+    s = store(redis_client, ttl_s=600)
+    await s.set_persona(A, "a pirate")
+    assert await s.get_persona(A) == "a pirate"
+    assert 0 < await redis_client.pttl(KEYS.persona(A.id)) <= 600_000
     async with s.open(A) as conv:
-        assert conv.persona == "pirate"
-        await conv.commit(exchange("a"))
-    assert await s.get_persona(B) is None
-    async with s.open(B) as conv:
-        assert conv.exchanges == [] and conv.persona is None
+        assert conv.persona == "a pirate"
     await s.set_persona(A, None)
     assert await s.get_persona(A) is None
+    async with s.open(A) as conv:
+        assert conv.persona is None
+
+
+async def test_clear_removes_history_only(redis_client: aioredis.Redis) -> None:
+    s = store(redis_client)
+    await s.set_persona(A, "a pirate")
+    async with s.open(A) as conv:
+        await conv.commit(exchange("a"))
     await s.clear(A)
     async with s.open(A) as conv:
-        assert conv.exchanges == []
+        assert conv.exchanges == [] and conv.persona == "a pirate"
+        await conv.commit(exchange("b"))
+    assert await texts(s) == ["b"]
+
+
+async def test_same_channel_in_two_spaces_never_shares(redis_client: aioredis.Redis) -> None:
+    s = store(redis_client)
+    await s.set_persona(A, "a pirate")
+    async with s.open(A) as conv:
+        await conv.commit(exchange("in g1"))
+    async with s.open(B) as conv:
+        assert conv.exchanges == [] and conv.persona is None
+        await conv.commit(exchange("in g2"))
+    await s.clear(B)
+    assert await texts(s, A) == ["in g1"]
+    assert await s.get_persona(B) is None
 
 
 async def test_forget_user_removes_only_their_exchanges(redis_client: aioredis.Redis) -> None:
     s = store(redis_client)
     c2 = ConversationKey(Platform.DISCORD, "g1", "c2")
+    thread = ConversationKey(Platform.SLACK, "T1", "C1", "1.1")
     for key in (A, c2):
         for author in ("u1", "u2", "u1"):
             async with s.open(key) as conv:
                 await conv.commit(exchange(f"{author}-{key.channel}", author=author))
-    async with s.open(B) as conv:  # same author id in another guild: another person
+    async with s.open(B) as conv:  # the same author id in another guild: another person
         await conv.commit(exchange("elsewhere", author="u1"))
-    removed = await s.forget_user("discord:g1:u1")
-    assert removed == 4
+    async with s.open(thread) as conv:
+        await conv.commit(exchange("slack", author="u1"))
+    assert await s.forget_user("discord:g1:u1") == 4
     for key in (A, c2):
         async with s.open(key) as conv:
             assert [ex.user.author_id for ex in conv.exchanges] == ["u2"]
-    async with s.open(B) as conv:
-        assert len(conv.exchanges) == 1
+    assert await texts(s, B) == ["elsewhere"]
+    assert await texts(s, thread) == ["slack"]
+    assert await redis_client.exists(KEYS.user_conversations("discord:g1:u1")) == 0
+    assert await s.forget_user("discord:g1:u1") == 0  # idempotent
+    assert await s.forget_user("slack:T1:u1") == 1
+
+
+async def test_forget_user_in_a_long_list(redis_client: aioredis.Redis) -> None:
+    # more elements than Lua's unpack() takes at once
+    s = store(redis_client, max_turns=20_000)
+    rows = [encode_exchange(exchange(f"q{i}", author="u1" if i % 3 == 0 else "u2")) for i in range(12_000)]
+    await redis_client.rpush(KEYS.turns(A.id), *rows)
+    await redis_client.expire(KEYS.turns(A.id), 600)
+    async with s.open(A) as conv:
+        await conv.commit(exchange("indexed", author="u1"))
+    assert await s.forget_user("discord:g1:u1") == 4001
+    left = [decode_exchange(r) for r in await redis_client.lrange(KEYS.turns(A.id), 0, -1)]
+    assert len(left) == 8000 and all(ex is not None and ex.user.author_id == "u2" for ex in left)
     assert await redis_client.ttl(KEYS.turns(A.id)) > 0
 
 
-async def test_open_and_commit_take_two_round_trips(redis_client: aioredis.Redis, redis_url: str) -> None:
-    client = CountingRedis.from_url(redis_url)
+async def test_invalid_unicode_is_stored_not_fatal(redis_client: aioredis.Redis) -> None:
+    s = store(redis_client)
+    async with s.open(A) as conv:
+        await conv.commit(exchange("bad \ud800 text é"))
+    assert await texts(s) == ["bad \ufffd text é"]
+
+
+async def test_round_trips_open_commit_and_release(redis_url: str) -> None:
+    client, sent = counting_client(redis_url)
     try:
         s = store(client)
         async with s.open(A) as conv:
-            await conv.commit(exchange("warm up"))  # loads the scripts
-        CountingRedis.trips = 0
+            await conv.commit(exchange("warm up"))  # connects and loads the scripts
+        sent[0] = 0
         async with s.open(A) as conv:
             await conv.commit(exchange("counted"))
-        assert CountingRedis.trips == 2
+        assert sent[0] == 2  # lock + load; append + trim + TTL + index + unlock
+        sent[0] = 0
+        async with s.open(A):
+            pass
+        assert sent[0] == 2  # lock + load; unlock
+        assert await texts(s) == ["warm up", "counted"]
     finally:
         await client.aclose()
 
@@ -192,16 +328,20 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_unreachable_redis_is_history_unavailable() -> None:
-    client = aioredis.Redis(
-        host="127.0.0.1", port=_closed_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 1)
-    )
+async def test_unreachable_redis_is_history_unavailable_quickly() -> None:
+    # the client exactly as the composition root builds it (bounded retries)
+    client = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{_closed_port()}/0")))
     try:
         s = store(client)
-        with pytest.raises(HistoryUnavailable):
+        started = time.monotonic()
+        with pytest.raises(HistoryUnavailable) as err:
             async with s.open(A):
                 pass
-        with pytest.raises(HistoryUnavailable):
-            await s.get_persona(A)
+        assert "memory store" in err.value.notice
+        for op in (s.get_persona(A), s.set_persona(A, "x"), s.clear(A), s.forget_user("discord:g1:u1")):
+            with pytest.raises(HistoryUnavailable):
+                await op
+        assert time.monotonic() - started < 3.0
+        assert s._local == {}
     finally:
         await client.aclose()
