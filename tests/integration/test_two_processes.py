@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import socket
@@ -158,7 +159,7 @@ async def test_replayed_event_answered_once_order_kept_limits_shared(
     texts = [ex.user.text for ex in stored if ex is not None]
     assert texts[0] == "remember 7" and sorted(texts[1:]) == ["step 0", "step 1", "step 2"]
     prompts_in_order = [p for p in tgi.prompts if "step" in p]
-    for earlier, later in zip(prompts_in_order, prompts_in_order[1:], strict=False):
+    for earlier, later in itertools.pairwise(prompts_in_order):
         assert len(later) > len(earlier)  # each answer saw the ones stored before it: one at a time, in order
 
     # rate limit (4 per minute per user) shared by both processes: U9 sends 5, alternating replicas
