@@ -10,18 +10,22 @@ Order of the decision (the first that applies wins):
 6. OK.
 
 Only admitted messages count. `admit` sends everything in ONE round trip: a non-transactional pipeline of
-SET NX, EXISTS paused, GET mute and, per configured limit, INCR + EXPIRE of a fixed one-minute window.
+SET NX + GET of the seen key (it holds a random token of this call, so that redis-py's retry of a pipeline
+whose reply timed out recognizes its own id rather than calling it a duplicate), EXISTS paused, GET mute
+and, per configured limit, INCR + EXPIRE of a fixed one-minute window.
 redis-py splits such a pipeline by node on Redis Cluster, so the keys may live in different hash slots
 (a Lua script could not: the user's and the channel's keys are in different slots). Because the counters
 are incremented before the decision is known, a rejected message (duplicate, paused, muted, or over a
 limit) takes its increments back with DECR in a second round trip before `admit` returns; rejected
 messages are off the answer path, so an answered message costs one round trip. Consequences: a replayed
 event, a muted user or a spammer over their own limit never uses up the channel's budget for others; a
-concurrent message may, for the moment between the two round trips, see a count one too high.
+concurrent message may, for the moment between the two round trips, see a count one too high; a
+pipeline retried after a timeout may count its message twice in that minute.
 
-Why hand-written rather than the `limits` package: `limits` would cost at least one round trip per limit on
-top of dedupe, pause and mute (three or more per message instead of one), and it cannot take back the
-increments of a message that turned out to be a duplicate or muted. Fixed windows are enough here: a
+Why hand-written rather than the `limits` package: each `limits` `hit()` is its own storage call (one
+round trip per limit, plus `get_window_stats()` for the retry-after) on top of dedupe, pause and mute,
+so three or more round trips per message instead of one; its API has no way to give back a hit for a
+message that turned out to be a duplicate or muted; and the whole gate is about forty lines. Fixed windows are enough here: a
 burst of at most twice the limit across a window boundary is harmless for a chat bot, and `retry_after_s`
 (the time to the end of the window) is exact and easy to explain to a user.
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import enum
 import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,8 +122,13 @@ class RedisGate:
             name = self._keys.channel_rate(msg.key.channel_id, window)
             counters.append(("channel", name, self._limits.channel_per_minute))
 
+        # The seen key holds a token of this call: when redis-py retries the pipeline after a timed-out
+        # reply (the first attempt may have run), the id is recognized as ours, not as a duplicate.
+        token = secrets.token_hex(8)
+        seen = self._keys.seen(msg.key.platform, msg.message_id)
         pipe: Any = self._redis.pipeline(transaction=False)
-        pipe.set(self._keys.seen(msg.key.platform, msg.message_id), 1, nx=True, ex=self._dedupe_ttl_s)
+        pipe.set(seen, token, nx=True, ex=self._dedupe_ttl_s)
+        pipe.get(seen)
         pipe.exists(self._keys.paused(msg.key))
         pipe.get(self._keys.mute(user_id))
         for _, name, _ in counters:
@@ -126,10 +136,10 @@ class RedisGate:
             pipe.expire(name, WINDOW_TTL_S)
         results = await redis_call(pipe.execute())
 
-        first_time, paused, muted_until = results[0], results[1], results[2]
-        counts = [int(results[3 + 2 * i]) for i in range(len(counters))]
+        holder, paused, muted_until = results[1], results[2], results[3]
+        counts = [int(results[4 + 2 * i]) for i in range(len(counters))]
         decision = Admission(AdmissionKind.OK)
-        if not first_time:
+        if (holder.decode() if isinstance(holder, bytes) else holder) != token:
             decision = Admission(AdmissionKind.DUPLICATE)
         elif paused:
             decision = Admission(AdmissionKind.PAUSED)

@@ -68,10 +68,11 @@ class ConversationStore(Protocol):
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-# Take the lease and read the conversation in one round trip.
+# Scripts are idempotent, because redis-py retries a command whose reply timed out (it may have run).
+# Take the lease (or find it already ours) and read the conversation in one round trip.
 # KEYS: lock, turns, persona. ARGV: token, lease_ms. → {1, turns, persona} or {0, lock pttl}
 _OPEN = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) or redis.call('GET', KEYS[1]) == ARGV[1] then
   return {1, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('GET', KEYS[3])}
 end
 return {0, redis.call('PTTL', KEYS[1])}
@@ -80,9 +81,12 @@ return {0, redis.call('PTTL', KEYS[1])}
 # Append one exchange, trim, refresh TTLs, update the user's index (standalone only), release the lease.
 # KEYS: lock, turns, persona[, user index]. ARGV: token, exchange, max_turns, ttl_ms, conv id.
 # → 1 when the lease was still ours, 0 when it had expired (the exchange is appended all the same).
+# A retry finds its exchange already at the tail and does not append it twice.
 _COMMIT = """
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2] then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
 if KEYS[4] then
@@ -140,12 +144,17 @@ _REDIS_ERRORS: tuple[type[BaseException], ...] = (
 _BUSY_NOTICE = "This conversation is busy with another answer. Please try again in a moment."
 
 
+def unavailable(exc: BaseException) -> HistoryUnavailable:
+    """The one mapping from a Redis failure to the error the user sees a notice for."""
+    return HistoryUnavailable(f"redis: {type(exc).__name__}: {exc}")
+
+
 async def redis_call(op: Awaitable[T]) -> T:
-    """Await a Redis operation; an unreachable store becomes `HistoryUnavailable` (the one mapping)."""
+    """Await a Redis operation; an unreachable store becomes `HistoryUnavailable`."""
     try:
         return await op
     except _REDIS_ERRORS as exc:
-        raise HistoryUnavailable(f"redis: {type(exc).__name__}: {exc}") from None
+        raise unavailable(exc) from None
 
 
 def encode_exchange(ex: Exchange) -> str:
@@ -289,11 +298,12 @@ class RedisConversationStore:
         delay = 0.01
         while True:
             try:
-                result: Any = await redis_call(self._open_script(keys=keys, args=[token, lease_ms]))
-            except HistoryUnavailable:
-                # A timed-out call may have taken the lease after all: give it back if Redis answers.
-                await self._release(conv_id, token)
-                raise
+                result: Any = await self._open_script(keys=keys, args=[token, lease_ms])
+            except _REDIS_ERRORS as exc:
+                if isinstance(exc, redis.exceptions.TimeoutError):
+                    # The script may have run and taken the lease: give it back if Redis answers now.
+                    await self._release(conv_id, token)
+                raise unavailable(exc) from None
             if int(result[0]) == 1:
                 exchanges = [ex for ex in (decode_exchange(r) for r in result[1]) if ex is not None]
                 return _RedisSession(self, conv_id, token, exchanges, _text(result[2]) or None)
