@@ -82,6 +82,7 @@ class RelayClient(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.accepting = True
         _register_commands(self)
+        self.tree.error(self.on_app_command_error)  # the tree's handler (a Client has no such event)
 
     async def setup_hook(self) -> None:
         if self.settings.dev_guild_id:
@@ -140,12 +141,21 @@ class RelayClient(discord.Client):
         )
         await self.core.service.handle(incoming, sink)
 
-    async def on_app_command_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        log.warning("discord.command_error", error=type(error).__name__)
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Any unexpected failure in a command: logged with context, and the user gets a fixed notice."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        log.warning(
+            "discord.command_error",
+            command=interaction.command.qualified_name if interaction.command else None,
+            error=type(cause).__name__,
+            exc_info=cause,
+        )
         await _respond(interaction, "Sorry, that command failed. Please try again.")
 
 
-class ShardedRelayClient(RelayClient, discord.AutoShardedClient):  # type: ignore[misc]
+class ShardedRelayClient(RelayClient, discord.AutoShardedClient):
     pass
 
 
@@ -319,6 +329,9 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
             "DISCORD_TOKEN was rejected by Discord: reset the token in the Developer Portal",
             setting="DISCORD_TOKEN",
         ) from None
+    except BaseException:  # e.g. the command sync failed or Discord is unreachable: close the HTTP session
+        await client.close()
+        raise
     connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
     stopper = asyncio.create_task(stop.wait(), name="discord-stop")
     try:
@@ -335,6 +348,11 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
     finally:
         client.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
+        # discord.py's close() leaves the "wait for guilds, then dispatch ready" task running; it would
+        # dispatch on a closed client when we stop within guild_ready_timeout of connecting.
+        ready = getattr(client._connection, "_ready_task", None)
+        if ready is not None:
+            ready.cancel()
         await client.close()
         for task in (connection, stopper):
             task.cancel()

@@ -109,6 +109,7 @@ class InteractionSink(DiscordReplySink):
         return None  # the deferred response already shows "thinking…"
 
     async def _send(self, content: str) -> None:
+        message: Any
         if not self._messages:
             message = await self._interaction.edit_original_response(
                 content=content, allowed_mentions=NO_PINGS

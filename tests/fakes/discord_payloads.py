@@ -202,8 +202,8 @@ class World:
             data["referenced_message"] = _message_data(reply_to)
         if dm:
             dm_channel = self.state.add_dm_channel(
-                {"id": str(channel), "type": 1, "recipients": [data["author"]]}
-            )  # type: ignore[arg-type]
+                {"id": str(channel), "type": 1, "recipients": [data["author"]]}  # type: ignore[typeddict-item]
+            )
             return discord.Message(state=self.state, channel=dm_channel, data=data)  # type: ignore[arg-type]
         data["guild_id"] = str(GUILD_ID)
         if member is not None:

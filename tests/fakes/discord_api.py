@@ -1,0 +1,464 @@
+"""A loopback fake of Discord: the REST API (`/api/v10/...`) and the gateway (a websocket at `/gateway`).
+
+The real discord.py client talks to it unchanged once the test points `discord.http.Route.BASE` (and the
+webhook `Route.BASE` used by interaction follow-ups) at `api_base` and the gateway at `gateway_url`
+(`DiscordWebSocket.DEFAULT_GATEWAY`; a sharded client asks `GET /gateway/bot`, which answers it too).
+
+Gateway: HELLO → the client's IDENTIFY → READY (the guild as unavailable) and GUILD_CREATE; HEARTBEAT is
+answered with HEARTBEAT_ACK; `dispatch(event, data)` pushes any event (MESSAGE_CREATE, INTERACTION_CREATE).
+REST: what the bot uses, with Discord's own refusals: an empty message is 400 code 50006, content over
+2,000 characters is 400 code 50035, a wrong token is 401. Every request and every gateway frame received is
+recorded; `messages` holds each message's current content as users would see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.discord_payloads import BOT_ID, GUILD_ID, guild_payload, user
+
+TOKEN = "fake-discord-token"
+MAX_CHARS = 2000
+
+# gateway opcodes
+DISPATCH, HEARTBEAT, IDENTIFY, HELLO, HEARTBEAT_ACK = 0, 1, 2, 10, 11
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the /api/v10 prefix
+    json: Any
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class SentMessage:
+    id: int
+    channel_id: int
+    content: str
+    reference: int | None
+    edits: int = 0
+    deleted: bool = False
+
+
+class FakeDiscord:
+    def __init__(
+        self,
+        *,
+        token: str = TOKEN,
+        guild: dict[str, Any] | None = None,
+        heartbeat_interval_ms: int = 41_250,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.guild = guild if guild is not None else guild_payload()
+        self.bot_user = user(BOT_ID, "dolphin", bot=True)
+        self.application_id = BOT_ID
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.requests: list[Request] = []
+        self.gateway_received: list[dict[str, Any]] = []
+        self.messages: dict[int, SentMessage] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # scope ("global" or guild id) → commands
+        self.interaction_responses: list[dict[str, Any]] = []
+        self.threads: list[dict[str, Any]] = []
+        self.guild_created = asyncio.Event()
+        self.gateway_closed = asyncio.Event()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = 0
+        self._ids = itertools.count(1_300_000_000_000_000_000)
+        self._changed = asyncio.Condition()
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> FakeDiscord:
+        app = web.Application(middlewares=[self._record])
+        app.router.add_get("/gateway", self._gateway)
+        api = "/api/v10"
+        routes: list[tuple[str, str, Callable[[web.Request], Any]]] = [
+            ("GET", "/gateway/bot", self._gateway_bot),
+            ("GET", "/users/@me", self._me),
+            ("GET", "/oauth2/applications/@me", self._application),
+            ("PUT", "/applications/{app}/commands", self._sync_commands),
+            ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
+            ("POST", "/channels/{channel}/typing", self._typing),
+            ("POST", "/channels/{channel}/messages", self._create_message),
+            ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
+            ("DELETE", "/channels/{channel}/messages/{message}", self._delete_message),
+            ("POST", "/channels/{channel}/messages/{message}/threads", self._create_thread),
+            ("POST", "/interactions/{interaction}/{itoken}/callback", self._interaction_callback),
+            ("PATCH", "/webhooks/{app}/{itoken}/messages/@original", self._edit_original),
+            ("POST", "/webhooks/{app}/{itoken}", self._followup),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, api + path, handler)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server: Any = site._server
+        port = server.sockets[0].getsockname()[1]
+        self.url = f"http://{self._host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://{self.url.removeprefix('http://')}/gateway"
+
+    # ---------------------------------------------------------------- test helpers
+
+    def snowflake(self) -> int:
+        return next(self._ids)
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a DISPATCH to every connected gateway session."""
+        for ws in list(self._sockets):
+            self._seq += 1
+            await ws.send_json({"op": DISPATCH, "t": event, "s": self._seq, "d": data})
+
+    async def wait_until(self, predicate: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout_s)
+
+    def calls(self, method: str, prefix: str) -> list[Request]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
+
+    def visible(self, channel_id: int) -> list[str]:
+        """The bot's messages in a channel, in order, as users see them now."""
+        return [m.content for m in self.messages.values() if m.channel_id == channel_id and not m.deleted]
+
+    def message_create(
+        self,
+        content: str,
+        *,
+        author: int,
+        channel: int,
+        mentions: list[int] | None = None,
+        guild: bool = True,
+    ) -> dict[str, Any]:
+        """A MESSAGE_CREATE payload as Discord sends it (the author a member of the fake guild)."""
+        members = {int(m["user"]["id"]): m for m in self.guild["members"]}
+        member = members.get(author)
+        author_user = member["user"] if member else user(author, "stranger")
+        data: dict[str, Any] = {
+            "id": str(self.snowflake()),
+            "channel_id": str(channel),
+            "author": author_user,
+            "content": content,
+            "timestamp": "2026-11-23T12:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [
+                members[uid]["user"] if uid in members else user(uid, "someone") for uid in mentions or []
+            ],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "type": 0,
+        }
+        if guild:
+            data["guild_id"] = str(GUILD_ID)
+            if member is not None:
+                data["member"] = {k: v for k, v in member.items() if k != "user"}
+        return data
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ---------------------------------------------------------------- gateway
+
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        try:
+            async for frame in ws:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                payload = json.loads(frame.data)
+                self.gateway_received.append(payload)
+                op = payload.get("op")
+                if op == HEARTBEAT:
+                    await ws.send_json({"op": HEARTBEAT_ACK})
+                elif op == IDENTIFY:
+                    if payload["d"].get("token") != self.token:
+                        await ws.close(code=4004, message=b"Authentication failed.")
+                        break
+                    await self._ready(ws)
+                await self._notify()
+        finally:
+            self._sockets.remove(ws)
+            self.gateway_closed.set()
+            await self._notify()
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse) -> None:
+        self._seq += 1
+        ready = {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": self.guild["id"], "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [],
+        }
+        await ws.send_json({"op": DISPATCH, "t": "READY", "s": self._seq, "d": ready})
+        self._seq += 1
+        await ws.send_json({"op": DISPATCH, "t": "GUILD_CREATE", "s": self._seq, "d": self.guild})
+        self.guild_created.set()
+
+    # ---------------------------------------------------------------- REST
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/api/"):
+            return await handler(request)  # type: ignore[no-any-return]
+        body = await _body(request)
+        self.requests.append(Request(request.method, request.path.removeprefix("/api/v10"), body))
+        is_webhook = request.path.startswith(("/api/v10/interactions/", "/api/v10/webhooks/"))
+        if not is_webhook and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, 0, "401: Unauthorized")
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        finally:
+            await self._notify()
+
+    async def _gateway_bot(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    async def _me(self, request: web.Request) -> web.Response:
+        return _json(self.bot_user)
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return _json(
+            {
+                "id": str(self.application_id),
+                "name": "dolphin",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user(5003, "owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+            }
+        )
+
+    async def _sync_commands(self, request: web.Request) -> web.Response:
+        body = (await _body(request)) or []
+        scope = request.match_info.get("guild", "global")
+        synced = [
+            {
+                **cmd,
+                "id": str(self.snowflake()),
+                "application_id": str(self.application_id),
+                "version": "1",
+                **({"guild_id": scope} if scope != "global" else {}),
+            }
+            for cmd in body
+        ]
+        self.commands[scope] = synced
+        return _json(synced)
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    def _check_content(self, body: dict[str, Any]) -> web.Response | None:
+        content = body.get("content")
+        if content is not None and len(content) > MAX_CHARS:
+            return _error(400, 50035, "Invalid Form Body: content: Must be 2000 or fewer in length.")
+        if not (content or "").strip() and not body.get("embeds") and not body.get("attachments"):
+            return _error(400, 50006, "Cannot send an empty message")
+        return None
+
+    def _message(self, sent: SentMessage) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": str(sent.id),
+            "channel_id": str(sent.channel_id),
+            "author": self.bot_user,
+            "content": sent.content,
+            "timestamp": "2026-11-23T12:00:01+00:00",
+            "edited_timestamp": "2026-11-23T12:00:02+00:00" if sent.edits else None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "type": 19 if sent.reference else 0,
+        }
+        if sent.reference:
+            data["message_reference"] = {
+                "message_id": str(sent.reference),
+                "channel_id": str(sent.channel_id),
+            }
+        return data
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        body = (await _body(request)) or {}
+        refused = self._check_content(body)
+        if refused is not None:
+            return refused
+        reference = body.get("message_reference") or {}
+        sent = SentMessage(
+            id=self.snowflake(),
+            channel_id=int(request.match_info["channel"]),
+            content=body.get("content") or "",
+            reference=int(reference["message_id"]) if reference.get("message_id") else None,
+        )
+        self.messages[sent.id] = sent
+        return _json(self._message(sent))
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        sent = self.messages.get(int(request.match_info["message"]))
+        if sent is None or sent.deleted:
+            return _error(404, 10008, "Unknown Message")
+        body = (await _body(request)) or {}
+        if "content" in body:
+            refused = self._check_content(body)
+            if refused is not None:
+                return refused
+            sent.content = body["content"]
+        sent.edits += 1
+        return _json(self._message(sent))
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        sent = self.messages.get(int(request.match_info["message"]))
+        if sent is None or sent.deleted:
+            return _error(404, 10008, "Unknown Message")
+        sent.deleted = True
+        return web.Response(status=204)
+
+    async def _create_thread(self, request: web.Request) -> web.Response:
+        """A public thread from a message; like Discord, also announced as THREAD_CREATE on the gateway."""
+        body = (await _body(request)) or {}
+        thread = {
+            "id": str(self.snowflake()),
+            "type": 11,
+            "name": body.get("name", "thread"),
+            "parent_id": request.match_info["channel"],
+            "owner_id": str(BOT_ID),
+            "guild_id": str(GUILD_ID),
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": "2026-11-23T12:00:01+00:00",
+                "locked": False,
+            },
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+        }
+        self.threads.append(thread)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return _json(thread)
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        body = (await _body(request)) or {}
+        self.interaction_responses.append(body)
+        if request.query.get("with_response") is None:
+            return web.Response(status=204)
+        kind = body.get("type")
+        flags = (body.get("data") or {}).get("flags") or 0
+        message_id = self.snowflake()
+        resource: dict[str, Any] = {"type": kind}
+        if kind == 4:  # CHANNEL_MESSAGE_WITH_SOURCE
+            sent = SentMessage(message_id, 0, (body.get("data") or {}).get("content") or "", None)
+            resource["message"] = {**self._message(sent), "flags": flags}
+        return _json(
+            {
+                "interaction": {
+                    "id": request.match_info["interaction"],
+                    "type": 2,
+                    "response_message_id": str(message_id),
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                },
+                "resource": resource,
+            }
+        )
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        body = (await _body(request)) or {}
+        self.interaction_responses.append({"edit_original": body})
+        sent = SentMessage(
+            id=self.snowflake(), channel_id=0, content=body.get("content") or "", reference=None
+        )
+        return _json(self._message(sent))
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        body = (await _body(request)) or {}
+        refused = self._check_content(body)
+        if refused is not None:
+            return refused
+        self.interaction_responses.append({"followup": body})
+        sent = SentMessage(
+            id=self.snowflake(), channel_id=0, content=body.get("content") or "", reference=None
+        )
+        return _json(self._message(sent))
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status=status)
+
+
+def _json(data: Any, *, status: int = 200) -> web.Response:
+    """discord.py parses a body as JSON only when Content-Type is exactly `application/json` (as Discord sends)."""
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
+
+
+async def _body(request: web.Request) -> Any:
+    """The JSON body (aiohttp caches what it read, so the recorder and the handler both see it)."""
+    raw = await request.read()  # cached after the first read (can_read_body turns False)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
