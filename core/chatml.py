@@ -94,8 +94,8 @@ def neutralize(text: str) -> str:
 
 def speaker_name(name: str) -> str:
     """A display name that cannot fake another speaker or a role: one line, no colon, at most 64 chars."""
-    cleaned = _NAME_INVISIBLE.sub("", neutralize(name))
-    cleaned = _NAME_SEPARATORS.sub(" ", cleaned).strip()[:MAX_NAME_CHARS].strip()
+    cleaned = _NAME_SEPARATORS.sub(" ", neutralize(name))
+    cleaned = _NAME_INVISIBLE.sub("", cleaned).strip()[:MAX_NAME_CHARS].strip()
     return cleaned or "someone"
 
 

@@ -18,6 +18,16 @@ from dataclasses import dataclass
 
 
 class Coalescer:
+    """Publishes the newest of a stream of growing texts at most once per `min_interval_s`.
+
+    `push()` is synchronous and never waits on the platform: a background task publishes the latest text
+    as soon as the interval since the last publish *started* has passed (a timer, so a burst followed by
+    a stall still shows its last text about one interval later). At most one publish is in flight;
+    texts pushed meanwhile are skipped except the newest. If `publish` raises, publishing stops and the
+    exception is kept in `error` for the caller. `aclose()` cancels the timer, lets a publish in flight
+    finish and publishes nothing more: the final text is the caller's to deliver (`sink.finish`).
+    """
+
     def __init__(
         self,
         publish: Callable[[str], Awaitable[None]],
@@ -182,10 +192,20 @@ def _cut(text: str, max_chars: int, max_bytes: int | None) -> int:
                 best = m.start()
         if best > floor:
             return best
+    space = _last_space(text, hi)
+    if space > 0:  # a short chunk rather than a cut word
+        return space
     cut = hi
     while cut > floor and (_is_extender(text[cut]) or text[cut - 1] == _ZWJ):
         cut -= 1
     return cut if cut > floor else hi
+
+
+def _last_space(text: str, hi: int) -> int:
+    for i in range(hi, 0, -1):
+        if text[i].isspace():
+            return i
+    return -1
 
 
 def _fences_fit(opener: str, closer: str, max_chars: int, max_bytes: int | None) -> bool:
