@@ -75,7 +75,7 @@ _OUTCOME_BY_ERROR: tuple[tuple[type[RelayError], Outcome], ...] = (
 
 def clean_text(text: str) -> str:
     """Replace lone surrogates (invalid Unicode from a platform) so nothing downstream fails on them."""
-    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+    return chatml.valid_unicode(text)
 
 
 @dataclass(slots=True)
@@ -268,7 +268,7 @@ class ChatService:
                 await sink.update(shown)
 
         coalescer = Coalescer(publish, min_interval_s=sink.limits.min_edit_interval_s)
-        parts: list[str] = []
+        answer = ""
         finish_reason: str | None = None
         started = time.monotonic()
         self._metrics.upstream_in_flight.inc()
@@ -279,9 +279,9 @@ class ChatService:
                     if event.text:
                         if timing.first_token is None:
                             timing.first_token = time.monotonic()
-                        parts.append(event.text)
+                        answer += event.text  # amortized O(1): CPython appends in place
                         timing.generated_tokens += 1
-                        coalescer.push("".join(parts).strip())
+                        coalescer.push(answer.strip())
                     if event.finish_reason is not None:
                         finish_reason = event.finish_reason
                         if event.generated_tokens is not None:
@@ -292,7 +292,7 @@ class ChatService:
                 await stream.aclose()  # type: ignore[attr-defined]
         except UpstreamError:
             await coalescer.aclose()
-            partial = chatml.clean_answer("".join(parts))
+            partial = chatml.clean_answer(answer)
             if partial:
                 await self._deliver_cut_off(msg, sink, partial, verdicts)
             raise
@@ -302,7 +302,7 @@ class ChatService:
             await coalescer.aclose()
         if coalescer.error is not None:
             raise coalescer.error
-        return "".join(parts), finish_reason
+        return answer, finish_reason
 
     async def _deliver_cut_off(
         self, msg: IncomingMessage, sink: ReplySink, partial: str, verdicts: list[Verdict]
