@@ -112,6 +112,10 @@ class GenerationTimeout(UpstreamError):
 class StreamCutOff(UpstreamError):
     notice = "⚠️ The answer was cut off: the model stopped responding. Please ask again."
 
+    def __init__(self, message: str = "", *, partial: str = "", notice: str | None = None) -> None:
+        super().__init__(message, notice=notice)
+        self.partial = partial  # the visible text streamed before the cut
+
 
 class HistoryUnavailable(UpstreamError):
     retryable = True

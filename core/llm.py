@@ -10,9 +10,10 @@ between tokens (TGI_TOKEN_TIMEOUT_S) — a long answer that keeps streaming is n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -117,7 +118,8 @@ def build_http_client(settings: TGISettings) -> httpx.AsyncClient:
         headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=settings.connect_timeout_s, read=read, write=30.0, pool=None),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+        # Concurrency is bounded by the per-endpoint gates; the pool only caps sockets (waiting, not failing).
+        limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30.0),
         headers=headers,
     )
 
@@ -254,20 +256,27 @@ class TGIClient:
             endpoint = self._pick()
             endpoint.outstanding += 1  # counted from the pick, so concurrent picks spread out
             yielded = False
+            partial: list[str] = []
             try:
                 try:
                     gate = await self._gate(endpoint)
-                    async with gate:
-                        async for event in self._stream_once(endpoint, body):
+                    # aclosing: when the consumer stops early (an answer blocked mid-stream), the HTTP
+                    # response is closed right away, not whenever the inner generator is collected.
+                    async with gate, contextlib.aclosing(self._stream_once(endpoint, body)) as events:
+                        async for event in events:
                             yielded = True
+                            partial.append(event.text)
                             yield event
                         return
                 finally:
                     endpoint.outstanding -= 1
             except UpstreamError as exc:
                 if yielded:
-                    raise StreamCutOff(str(exc)) from exc
-                if not exc.retryable or attempt >= self._settings.retries:
+                    raise StreamCutOff(str(exc), partial="".join(partial)) from exc
+                # A silent server is not retried: the user would wait (retries + 1) × the first-token
+                # timeout before hearing anything. Overload and connection errors are retried.
+                silent = isinstance(exc, GenerationTimeout)
+                if silent or not exc.retryable or attempt >= self._settings.retries:
                     if isinstance(exc, Overloaded):
                         raise Busy(str(exc)) from exc
                     raise
@@ -278,7 +287,9 @@ class TGIClient:
             log.info("tgi.retry", attempt=attempt, delay_s=delay, endpoint=endpoint.url)
             await asyncio.sleep(delay)
 
-    async def _stream_once(self, endpoint: _Endpoint, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def _stream_once(
+        self, endpoint: _Endpoint, body: dict[str, Any]
+    ) -> AsyncGenerator[StreamEvent, None]:
         url = f"{endpoint.url}/generate_stream"
         first = True
         try:
@@ -386,7 +397,9 @@ class OpenAICompletionsClient(TGIClient):
             "stream": True,
         }
 
-    async def _stream_once(self, endpoint: _Endpoint, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
+    async def _stream_once(
+        self, endpoint: _Endpoint, body: dict[str, Any]
+    ) -> AsyncGenerator[StreamEvent, None]:
         if self._info is None:
             await self.info()
             body = {

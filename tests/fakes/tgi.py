@@ -56,6 +56,7 @@ class FakeReply:
     http_status: int | None = None  # answer with this status and a JSON error body instead
     finish_reason: str | None = None
     hang: bool = False  # never send anything
+    eos_as_text: bool = False  # send the final `<|im_end|>` as ordinary text (special: false)
 
 
 class FakeTGI:
@@ -244,6 +245,11 @@ class FakeTGI:
             if reply.first_token_delay_s:
                 await asyncio.sleep(reply.first_token_delay_s)
             pieces, finish = self._plan(body, reply)
+            # The last event carries the last token: the eos `<|im_end|>` (special) when the model
+            # stopped by itself, else the token that hit the length limit or completed a stop sequence.
+            final_piece = "<|im_end|>"
+            if finish != "eos_token" and pieces and reply.finish_reason is None:
+                final_piece = pieces.pop()
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
             generated = ""
             for i, piece in enumerate(pieces):
@@ -278,11 +284,18 @@ class FakeTGI:
                 request.transport.close()
                 return resp
             n = len(pieces)
-            eos_special = finish == "eos_token"
+            final_special = final_piece in ("<|im_end|>", "<|im_start|>") and not reply.eos_as_text
+            if not final_special:
+                generated += final_piece
             await send(
                 {
                     "index": n + 1,
-                    "token": {"id": 32000, "text": "<|im_end|>", "logprob": -0.01, "special": eos_special},
+                    "token": {
+                        "id": 32000 if final_piece == "<|im_end|>" else 100 + n,
+                        "text": final_piece,
+                        "logprob": -0.01,
+                        "special": final_special,
+                    },
                     "generated_text": generated,
                     "details": {"finish_reason": finish, "generated_tokens": n + 1, "seed": None},
                     "top_tokens": None,

@@ -115,10 +115,11 @@ async def test_dropped_connection_after_tokens_is_a_cut_off(tgi: FakeTGI) -> Non
     client, http = client_for(tgi.url)
     seen: list[str] = []
     async with http:
-        with pytest.raises(StreamCutOff):
+        with pytest.raises(StreamCutOff) as err:
             async for event in client.stream(PROMPT, PARAMS):
                 seen.append(event.text)
     assert "".join(seen) == "one two three"
+    assert err.value.partial == "one two three"
     assert len(tgi.prompts) == 1  # never retried after the first token
 
 
@@ -187,18 +188,94 @@ async def test_tokenize_and_its_absence() -> None:
 
 
 async def test_consumer_stopping_closes_the_upstream_request(tgi: FakeTGI) -> None:
+    # 200 tokens at 10 ms: the fake would stream for 2 s; it must see the client leave within ~0.2 s.
     tgi.enqueue(FakeReply(text=" ".join(["x"] * 200), token_delay_s=0.01))
     client, http = client_for(tgi.url)
     async with http:
         stream = client.stream(PROMPT, PARAMS)
         async for _ in stream:
             break
+        started = time.monotonic()
         await stream.aclose()  # type: ignore[attr-defined]
         for _ in range(100):
-            if tgi.in_flight == 0:
+            if tgi.disconnects:
                 break
             await asyncio.sleep(0.01)
-    assert tgi.in_flight == 0
+        assert tgi.disconnects == 1 and tgi.in_flight == 0
+        assert time.monotonic() - started < 0.5
+        assert await collect(client)  # the client still works afterwards
+
+
+async def test_silence_between_tokens_is_a_cut_off_with_the_partial_text(tgi: FakeTGI) -> None:
+    # first token after 0.1 s (within the 2 s first-token timeout), then 0.1 s per token > 0.05 s allowed
+    tgi.enqueue(FakeReply(text="alpha beta gamma", token_delay_s=0.1))
+    client, http = client_for(tgi.url, first_token_timeout_s=2.0, token_timeout_s=0.05)
+    async with http:
+        with pytest.raises(StreamCutOff) as err:
+            await collect(client)
+    assert err.value.partial == "alpha"
+    assert len(tgi.prompts) == 1
+
+
+async def test_gate_sized_from_info_queues_a_crowd_without_overloading_tgi() -> None:
+    # No TGI_MAX_CONCURRENT_REQUESTS: the gate takes /info's 4. Past 4 in flight the fake answers
+    # `overloaded`, which the client would have to retry (more prompts than requests) or turn into Busy.
+    async with FakeTGI(max_concurrent_requests=4, token_delay_s=0.002) as fake:
+        client, http = client_for(fake.url, retries=0)
+        async with http:
+            results = await asyncio.gather(*(collect(client) for _ in range(100)))
+        assert all("".join(e.text for e in r) == "You said: hello there" for r in results)
+        assert len(fake.prompts) == 100
+        assert fake.max_in_flight_seen == 4
+
+
+async def test_health_follows_the_server() -> None:
+    async with FakeTGI() as fake:
+        client, http = client_for(fake.url)
+        async with http:
+            assert await client.healthy()
+            fake.healthy = False
+            assert not await client.healthy()
+    client, http = client_for(closed_port_url())
+    async with http:
+        assert not await client.healthy()
+
+
+async def test_http_errors_on_the_stream_route(tgi: FakeTGI) -> None:
+    client, http = client_for(tgi.url, retries=1)
+    async with http:
+        tgi.enqueue(FakeReply(http_status=422, error_type="validation"))
+        with pytest.raises(GenerationFailed) as failed:
+            await collect(client)
+        assert failed.value.error_type == "validation"
+        tgi.enqueue(FakeReply(http_status=503), FakeReply(http_status=503))
+        with pytest.raises(ModelUnavailable):
+            await collect(client)
+    assert len(tgi.prompts) == 3  # 422 once; 503 tried twice (retries=1)
+
+
+async def test_prompt_over_the_window_is_a_validation_error_from_the_server() -> None:
+    async with FakeTGI(max_input_tokens=50, max_total_tokens=300) as fake:
+        client, http = client_for(fake.url)
+        async with http:
+            with pytest.raises(GenerationFailed) as failed:
+                await collect(client, PROMPT + "word " * 60)
+            assert failed.value.error_type == "validation"
+            with pytest.raises(GenerationFailed):  # 10 input tokens + 400 new > 300 total
+                [e async for e in client.stream(PROMPT, GenerationParams(max_new_tokens=400))]
+        assert len(fake.prompts) == 2  # validation is never retried
+
+
+async def test_length_limit_and_eos_sent_as_text(tgi: FakeTGI) -> None:
+    tgi.enqueue(FakeReply(text="one two three four five six"))
+    client, http = client_for(tgi.url)
+    async with http:
+        events = [e async for e in client.stream(PROMPT, GenerationParams(max_new_tokens=3))]
+        assert "".join(e.text for e in events) == "one two three"
+        assert events[-1].finish_reason == "length" and events[-1].generated_tokens == 3
+        tgi.enqueue(FakeReply(text="all done", eos_as_text=True))
+        events = await collect(client)
+        assert "".join(e.text for e in events) == "all done"
 
 
 async def test_concurrency_gate_queues_requests(tgi: FakeTGI) -> None:
