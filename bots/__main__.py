@@ -2,7 +2,9 @@
 
 It reads `Settings` once, builds every client once (`bots.runtime.open_core`), runs the chosen adapters
 until SIGTERM/SIGINT, then stops intake, drains in-flight answers within RUNTIME_SHUTDOWN_GRACE_S and
-closes the clients. Expected conditions (bad configuration, Redis or TGI unreachable at start) end with one
+closes the clients (a second signal cancels the answers at once; each user still gets a notice).
+`all` runs every configured adapter; `--optional` makes an unconfigured platform stay idle instead of
+exiting, so a compose service for a platform nobody set up does not restart in a loop. Expected conditions (bad configuration, Redis or TGI unreachable at start) end with one
 line on stderr that names the setting, and a non-zero exit code — never a traceback.
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
+from bots.tasks import TaskTracker
 from core.errors import ConfigurationError
 from core.observability import configure_logging
 from core.settings import Settings, load_settings
@@ -38,11 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--channel", default="console", help="conversation name (default: console)")
     console.add_argument("--user", default=None, help="your name in the conversation (default: login name)")
 
-    sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    optional_help = (
+        "when the platform has no token, log that and stay idle until stopped instead of exiting "
+        "(for docker compose, where an exit means a restart loop)"
+    )
+    discord = sub.add_parser("discord", help="run the Discord bot (DISCORD_TOKEN)")
+    discord.add_argument("--optional", action="store_true", help=optional_help)
     slack = sub.add_parser("slack", help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
     slack.add_argument("--port", type=int, default=3000, help="HTTP mode port (default 3000)")
-    both = sub.add_parser("all", help="run the Discord and Slack adapters in one process")
+    slack.add_argument("--optional", action="store_true", help=optional_help)
+    both = sub.add_parser(
+        "all", help="run every configured adapter (Discord, Slack) in one process sharing one core"
+    )
     both.add_argument("--port", type=int, default=3000, help="Slack HTTP mode port (default 3000)")
+    both.add_argument("--optional", action="store_true", help=optional_help)
 
     from bots.doctor import add_doctor_parser
 
@@ -90,14 +102,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         async with open_core(settings, require_model=True) as core:
             return await run_console(core, channel=args.channel, user=args.user)
 
+    adapters = adapters_to_run(args.command, settings, optional=args.optional)
     stop = asyncio.Event()
+    signals = _StopSignals(stop)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signals.received)
 
     from core.health import HealthServer
 
     async with open_core(settings) as core, contextlib.AsyncExitStack() as stack:
+        signals.tasks = core.tasks
         if settings.metrics.port:
             health = HealthServer(
                 metrics=core.metrics,
@@ -105,18 +120,26 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 generator=core.generator,
                 host=settings.metrics.host,
                 port=settings.metrics.port,
+                stopping=stop.is_set,
             )
             await stack.enter_async_context(health)
             log.info("health.listening", url=health.url)
         runners: list[Awaitable[None]] = []
-        if args.command in ("discord", "all"):
+        if "discord" in adapters:
             from bots.discord.app import run_discord
 
             runners.append(run_discord(core, stop=stop))
-        if args.command in ("slack", "all"):
+        if "slack" in adapters:
             from bots.slack.app import run_slack
 
             runners.append(run_slack(core, stop=stop, port=args.port))
+        if not runners:
+            log.warning(
+                "adapters.idle",
+                reason=_NOT_CONFIGURED[args.command],
+                hint="set it in .env and restart this service, or stop the service",
+            )
+            await stop.wait()
         tasks = [asyncio.ensure_future(r) for r in runners]
         try:
             # One adapter failing (a rejected token) stops the others too.
@@ -132,6 +155,64 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await core.tasks.drain(settings.runtime.shutdown_grace_s)
     log.info("shutdown.complete")
     return 0
+
+
+_SETTING = {"discord": "DISCORD_TOKEN", "slack": "SLACK_BOT_TOKEN"}
+_NOT_CONFIGURED = {
+    "discord": "DISCORD_TOKEN is not set",
+    "slack": "SLACK_BOT_TOKEN is not set",
+    "all": "neither DISCORD_TOKEN nor SLACK_BOT_TOKEN is set",
+}
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    """The platforms that have any of their credentials set (a partial Slack setup counts, so that
+    starting it reports what is missing instead of silently skipping it)."""
+    out = []
+    if settings.discord.token is not None:
+        out.append("discord")
+    slack = settings.slack
+    if any(v is not None for v in (slack.bot_token, slack.app_token, slack.signing_secret)):
+        out.append("slack")
+    return out
+
+
+def adapters_to_run(command: str, settings: Settings, *, optional: bool) -> list[str]:
+    """`discord` / `slack` run that adapter (its own start-up names a missing token); `all` runs every
+    configured one and fails when there is none. `--optional` turns "not configured" into "stay idle"."""
+    wanted = ["discord", "slack"] if command == "all" else [command]
+    configured = [p for p in wanted if p in configured_platforms(settings)]
+    if optional:
+        return configured
+    if command != "all":
+        return wanted
+    if not configured:
+        raise ConfigurationError(
+            "dolphin-relay all: neither DISCORD_TOKEN nor SLACK_BOT_TOKEN is set: set at least one in .env "
+            "(docs/discord.md, docs/slack.md)",
+            setting="DISCORD_TOKEN",
+        )
+    for platform in wanted:
+        if platform not in configured:
+            log.warning("adapter.not_configured", platform=platform, setting=_SETTING[platform])
+    return configured
+
+
+class _StopSignals:
+    """The first SIGTERM/SIGINT stops intake and lets answers in progress finish within the grace period;
+    a second one cancels them at once (each still gets its notice)."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        self.tasks: TaskTracker | None = None
+
+    def received(self) -> None:
+        if not self._stop.is_set():
+            log.info("shutdown.requested")
+            self._stop.set()
+            return
+        cancelled = self.tasks.cancel_all() if self.tasks is not None else 0
+        log.warning("shutdown.forced", cancelled=cancelled)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,13 @@ class TaskTracker:
         if exc is not None:
             log.error("tasks.failed", task=task.get_name(), error=type(exc).__name__, exc_info=exc)
 
+    def cancel_all(self) -> int:
+        """Stop accepting work and cancel every running task now (a second stop signal)."""
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        return len(self._tasks)
+
     async def drain(self, timeout_s: float) -> int:
         """Stop accepting work, wait up to `timeout_s` for running tasks, cancel the rest.
 

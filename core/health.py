@@ -1,9 +1,11 @@
 """The health and metrics server of a bot process: `/healthz` (alive), `/readyz` (Redis answers and the
-model server's `/health` is 200, within short timeouts) and `/metrics` (Prometheus text)."""
+model server's `/health` is 200, within short timeouts; 503 "stopping" once shutdown has begun, so a load
+balancer stops sending work) and `/metrics` (Prometheus text)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,8 +27,10 @@ class HealthServer:
         generator: TextGenerator,
         host: str = "0.0.0.0",
         port: int = 9100,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._metrics = metrics
+        self._stopping = stopping
         self._redis = redis
         self._generator = generator
         self._host = host
@@ -63,6 +67,8 @@ class HealthServer:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
+        if self._stopping():
+            return web.json_response({"status": "stopping"}, status=503)
         redis_ok, model_ok = await asyncio.gather(self._redis_ok(), self._model_ok())
         body: dict[str, Any] = {
             "redis": "ok" if redis_ok else "unreachable",

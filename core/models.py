@@ -163,6 +163,7 @@ class Outcome(enum.StrEnum):
     BLOCKED_OUTPUT = "blocked_output"
     BUSY = "busy"
     CUT_OFF = "cut_off"
+    INTERRUPTED = "interrupted"  # shutdown's grace period ended before the answer did
     FAILED = "failed"
 
 

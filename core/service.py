@@ -14,6 +14,7 @@ whole, after the answer was delivered, or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -84,6 +85,11 @@ class _Timing:
     first_token: float | None = None
     generated_tokens: int = 0
     generation_s: float = 0.0
+    delivered: bool = False  # the final answer reached the sink
+
+
+# Shown when shutdown's grace period ends before the answer does (the task is cancelled).
+INTERRUPTED_NOTICE = "The bot restarted before it could finish this answer. Please ask again in a minute."
 
 
 class ChatService:
@@ -138,6 +144,13 @@ class ChatService:
             log.exception("message.unexpected_error", error=type(exc).__name__)
             result = HandleResult(Outcome.FAILED, GENERIC_NOTICE)
             await self._safe_fail(sink, GENERIC_NOTICE)
+        except asyncio.CancelledError:
+            # Shutdown's grace period ended first: nothing was stored (an exchange is committed whole or
+            # not at all); tell the user instead of leaving a half answer that never ends.
+            result = HandleResult(Outcome.INTERRUPTED, INTERRUPTED_NOTICE)
+            if not timing.delivered:
+                await self._safe_fail(sink, INTERRUPTED_NOTICE)
+            raise
         finally:
             self._metrics.in_flight.dec()
             self._finish_log(msg, result, timing)
@@ -233,6 +246,7 @@ class ChatService:
             raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
 
         await sink.finish(final + _LENGTH_NOTE if finish_reason == "length" else final)
+        timing.delivered = True
         assistant_tokens = await self._counter.count(chatml.render_segment(Role.ASSISTANT, final))
         exchange = Exchange(
             user=user_turn,

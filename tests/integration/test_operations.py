@@ -1,5 +1,7 @@
-"""Operations: /healthz, /readyz and /metrics; a real `dolphin-relay slack` process that finishes and
-stores an answer in progress when it gets SIGTERM, and exits 0 within the grace period."""
+"""Operations, as the admin of one box sees them: /healthz, /readyz and /metrics; real `dolphin-relay`
+processes (`all` with Discord and Slack sharing one core, `slack`, and an unconfigured `slack --optional`)
+that serve health on METRICS_PORT, finish and store answers in progress on SIGTERM, tell the user when the
+grace period runs out (SIGINT), and exit 0."""
 
 from __future__ import annotations
 
@@ -8,19 +10,21 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from core.alignment.base import AllowAll
+from core.errors import ConfigurationError
 from core.health import HealthServer
 from core.keys import KeySpace
 from core.llm import TGIClient, build_http_client
@@ -28,6 +32,9 @@ from core.models import ConversationKey, IncomingMessage, Platform
 from core.observability import Metrics
 from core.service import ChatService
 from core.settings import ChatSettings, TGISettings
+from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID
 from tests.fakes.memory import MemoryGate, MemoryStore, RecordingSink, WordCounter
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
@@ -93,68 +100,173 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
         await down.aclose()
 
 
+async def test_readyz_says_stopping_once_shutdown_begins(redis_client: aioredis.Redis) -> None:
+    stopping = False
+    async with FakeTGI() as tgi, build_http_client(TGISettings()) as http:
+        generator = TGIClient(http=http, settings=TGISettings(), base_url=tgi.url)
+        async with HealthServer(
+            metrics=Metrics(),
+            redis=redis_client,
+            generator=generator,
+            host="127.0.0.1",
+            port=0,
+            stopping=lambda: stopping,
+        ) as hs:
+            assert (await get(f"{hs.url}/readyz"))[0] == 200
+            stopping = True
+            status, body = await get(f"{hs.url}/readyz")
+            assert status == 503 and json.loads(body)["status"] == "stopping"
+            assert (await get(f"{hs.url}/healthz"))[0] == 200  # still alive while it drains
+
+
+async def test_readiness_checks_are_short_when_the_model_server_hangs(redis_client: aioredis.Redis) -> None:
+    """A model server that accepts the connection and never answers: /readyz says so within ~2 s."""
+
+    release = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, build_http_client(TGISettings()) as http:
+        generator = TGIClient(http=http, settings=TGISettings(), base_url=f"http://127.0.0.1:{port}")
+        async with HealthServer(
+            metrics=Metrics(), redis=redis_client, generator=generator, host="127.0.0.1", port=0
+        ) as hs:
+            started = time.monotonic()
+            status, body = await get(f"{hs.url}/readyz")
+            assert status == 503 and json.loads(body) == {
+                "redis": "ok",
+                "model": "unavailable",
+                "status": "not ready",
+            }
+            assert time.monotonic() - started < 3.5
+        release.set()
+
+
 def signed(body: str, secret: str) -> dict[str, str]:
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, "Content-Type": "application/json"}
 
 
-async def test_sigterm_finishes_the_answer_in_progress_and_exits_0(
+# Runs the real CLI with discord.py pointed at the loopback fake (as tests/integration/test_discord_gateway.py
+# does in-process): argv = [api base, gateway url, dolphin-relay arguments…].
+DISCORD_BOOT = """
+import sys, yarl, discord.http, discord.gateway, discord.webhook.async_
+discord.http.Route.BASE = discord.webhook.async_.Route.BASE = sys.argv[1]
+discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
+from bots.__main__ import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def bot_env(**settings: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DISCORD_", "TGI_", "REDIS_", "METRICS_", "LOG_", "RUNTIME_"))
+    }
+    env.update(LOG_FORMAT="json", **settings)
+    return env
+
+
+async def start_bot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def wait_http(url: str, *, timeout_s: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return (await get(url))[0]
+        except aiohttp.ClientError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def post_mention(port: int, secret: str, *, event_id: str, ts: str, text: str) -> None:
+    body = json.dumps(
+        {
+            "team_id": TEAM, "api_app_id": "A1", "type": "event_callback", "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": {"type": "app_mention", "user": "U1", "text": f"<@{BOT_USER}> {text}", "ts": ts,
+                      "channel": "C1", "team": TEAM},
+        }
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with aiohttp.ClientSession() as s, s.post(url, data=body, headers=signed(body, secret)) as r:
+        assert r.status == 200
+
+
+async def until(predicate: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def stop_and_wait(proc: asyncio.subprocess.Process, sig: int) -> tuple[float, str]:
+    started = time.monotonic()
+    proc.send_signal(sig)
+    _out, err = await asyncio.wait_for(proc.communicate(), 40)
+    return time.monotonic() - started, err.decode()
+
+
+async def test_all_runs_both_adapters_on_one_core_and_sigterm_finishes_both_answers(
     redis_client: aioredis.Redis, redis_url: str
 ) -> None:
-    secret = "shutdown-secret"
-    port = closed_port()
-    async with FakeSlackAPI() as slack, FakeTGI() as tgi:
-        tgi.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(40)), token_delay_s=0.05))  # ~2 s
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "TGI_", "REDIS_", "METRICS_", "LOG_"))
-        }
-        env.update(
+    """`dolphin-relay all`: one process, Discord and Slack answering at the same time from one core;
+    /healthz, /readyz and /metrics on METRICS_PORT; SIGTERM while both answers are streaming: intake stops,
+    /readyz turns 503, both answers finish and are stored, the process exits 0 within the grace period."""
+    secret, slack_port, metrics_port = "shutdown-secret", closed_port(), closed_port()
+    slow = " ".join(f"w{i}" for i in range(40))  # 40 tokens x 0.05 s: about 2 s each
+    async with FakeSlackAPI() as slack, FakeTGI() as tgi, FakeDiscord() as discord_api:
+        tgi.enqueue(FakeReply(text=slow, token_delay_s=0.05), FakeReply(text=slow, token_delay_s=0.05))
+        env = bot_env(
+            DISCORD_TOKEN=DISCORD_TOKEN,
             SLACK_BOT_TOKEN="xoxb-shutdown-test",
             SLACK_SIGNING_SECRET=secret,
             SLACK_API_URL=slack.url,
             TGI_URL=tgi.url,
             REDIS_URL=redis_url,
-            METRICS_PORT="0",
-            LOG_FORMAT="json",
+            METRICS_PORT=str(metrics_port),
+            METRICS_HOST="127.0.0.1",
             RUNTIME_SHUTDOWN_GRACE_S="20",
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bots", "--env-file", os.devnull, "slack", "--port", str(port),
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        proc = await start_bot(
+            sys.executable, "-c", DISCORD_BOOT, discord_api.api_base, discord_api.gateway_url,
+            "--env-file", os.devnull, "all", "--port", str(slack_port), env=env,
         )  # fmt: skip
+        health = f"http://127.0.0.1:{metrics_port}"
         try:
-            url = f"http://127.0.0.1:{port}/slack/events"
-            for _ in range(100):
-                try:
-                    async with aiohttp.ClientSession() as s, s.get(url.replace("/slack/events", "/")) as _r:
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
-            body = json.dumps(
-                {
-                    "team_id": TEAM, "api_app_id": "A1", "type": "event_callback", "event_id": "EvStop",
-                    "event_time": int(time.time()),
-                    "event": {"type": "app_mention", "user": "U1", "text": f"<@{BOT_USER}> long one", "ts": "1.1",
-                              "channel": "C1", "team": TEAM},
-                }
-            )  # fmt: skip
-            async with (
-                aiohttp.ClientSession() as s,
-                s.post(url, data=body, headers=signed(body, secret)) as r,
-            ):
-                assert r.status == 200
-            for _ in range(100):  # wait until the answer is streaming
-                if tgi.in_flight:
-                    break
-                await asyncio.sleep(0.05)
-            assert tgi.in_flight == 1
-            started = time.monotonic()
+            assert await wait_http(f"{health}/healthz") == 200
+            await asyncio.wait_for(discord_api.guild_created.wait(), 20)
+            await wait_http(f"http://127.0.0.1:{slack_port}/")
+            assert (await get(f"{health}/readyz"))[0] == 200
+
+            await post_mention(slack_port, secret, event_id="EvStop", ts="1.1", text="long one")
+            asked = discord_api.message_create(
+                f"<@{BOT_ID}> long one too", author=ALICE, channel=GENERAL, mentions=[BOT_ID]
+            )
+            await discord_api.dispatch("MESSAGE_CREATE", asked)
+            await until(lambda: tgi.in_flight == 2)
+            _, metrics = await get(f"{health}/metrics")
+            assert "dolphin_relay_messages_in_flight 2.0" in metrics
+
             proc.send_signal(signal.SIGTERM)
-            _out, err = await asyncio.wait_for(proc.communicate(), 30)
-            assert proc.returncode == 0, err.decode()[-2000:]
+            started = time.monotonic()
+            status, body = await get(f"{health}/readyz")  # draining: not ready, still alive
+            assert status == 503 and json.loads(body)["status"] == "stopping"
+            _out, err_bytes = await asyncio.wait_for(proc.communicate(), 40)
+            err = err_bytes.decode()
+            assert proc.returncode == 0, err[-2000:]
             assert time.monotonic() - started < 20
         finally:
             if proc.returncode is None:
@@ -162,9 +274,105 @@ async def test_sigterm_finishes_the_answer_in_progress_and_exits_0(
                 await proc.wait()
         texts = slack.texts("chat.update") + slack.texts("chat.postMessage")
         assert any("w39" in t for t in texts), texts[-3:]
-        stored = await redis_client.lrange(
-            KeySpace("relay").turns(ConversationKey(Platform.SLACK, TEAM, "C1", "1.1").id), 0, -1
+        assert discord_api.visible(GENERAL)[-1].rstrip().endswith("w39")
+        keys = KeySpace("relay")
+        slack_turns = await redis_client.lrange(
+            keys.turns(ConversationKey(Platform.SLACK, TEAM, "C1", "1.1").id), 0, -1
         )
-        assert len(stored) == 1 and b"w39" in stored[0]
-        assert "xoxb-shutdown-test" not in err.decode() and secret not in err.decode()
-        assert re.search(r'"event": "shutdown.complete"', err.decode())
+        discord_turns = await redis_client.lrange(
+            keys.turns(ConversationKey(Platform.DISCORD, str(GUILD_ID), str(GENERAL)).id), 0, -1
+        )
+        assert len(slack_turns) == 1 and b"w39" in slack_turns[0]
+        assert len(discord_turns) == 1 and b"w39" in discord_turns[0]
+        for secret_value in ("xoxb-shutdown-test", secret, DISCORD_TOKEN):
+            assert secret_value not in err
+        assert '"event": "shutdown.complete"' in err
+
+
+async def test_sigint_past_the_grace_period_tells_the_user_and_stores_nothing(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    """An answer longer than RUNTIME_SHUTDOWN_GRACE_S: on SIGINT the process still exits 0 soon after
+    the grace period, the user sees a notice instead of a half answer that never ends, nothing is stored."""
+    secret, port = "grace-secret", closed_port()
+    async with FakeSlackAPI() as slack, FakeTGI() as tgi:
+        tgi.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(400)), token_delay_s=0.05))  # ~20 s
+        env = bot_env(
+            SLACK_BOT_TOKEN="xoxb-grace-test",
+            SLACK_SIGNING_SECRET=secret,
+            SLACK_API_URL=slack.url,
+            TGI_URL=tgi.url,
+            REDIS_URL=redis_url,
+            METRICS_PORT="0",
+            RUNTIME_SHUTDOWN_GRACE_S="1",
+        )
+        proc = await start_bot(
+            sys.executable, "-m", "bots", "--env-file", os.devnull, "slack", "--port", str(port), env=env
+        )
+        try:
+            await wait_http(f"http://127.0.0.1:{port}/")
+            await post_mention(port, secret, event_id="EvGrace", ts="2.2", text="very long")
+            await until(lambda: bool(slack.texts("chat.update")))  # the answer is visibly streaming
+            elapsed, err = await stop_and_wait(proc, signal.SIGINT)
+            assert proc.returncode == 0, err[-2000:]
+            assert elapsed < 1 + 5, elapsed  # the grace period, then a bounded wait for the cancelled
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        last = (slack.texts("chat.update") or [""])[-1]
+        assert "restarted before it could finish" in last, last
+        stored = await redis_client.lrange(
+            KeySpace("relay").turns(ConversationKey(Platform.SLACK, TEAM, "C1", "2.2").id), 0, -1
+        )
+        assert stored == []
+        assert '"outcome": "interrupted"' in err and '"event": "shutdown.complete"' in err
+
+
+async def test_an_unconfigured_platform_stays_idle_instead_of_crash_looping(redis_url: str) -> None:
+    """The compose `slack` service of an admin who only set up Discord: `slack --optional` without any
+    Slack token says so once, stays healthy, and exits 0 on SIGTERM. Without --optional it exits 2 with
+    the setting to fix; `all` with no platform at all names both settings."""
+    metrics_port = closed_port()
+    env = bot_env(REDIS_URL=redis_url, TGI_URL="http://127.0.0.1:9", METRICS_PORT=str(metrics_port))
+    proc = await start_bot(
+        sys.executable, "-m", "bots", "--env-file", os.devnull, "slack", "--optional", env=env
+    )
+    try:
+        assert await wait_http(f"http://127.0.0.1:{metrics_port}/healthz") == 200
+        elapsed, err = await stop_and_wait(proc, signal.SIGTERM)
+        assert proc.returncode == 0 and elapsed < 5, err[-2000:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    idle = [json.loads(line) for line in err.splitlines() if '"adapters.idle"' in line]
+    assert idle and idle[0]["reason"] == "SLACK_BOT_TOKEN is not set"
+
+    for args, setting in (
+        (["slack"], "SLACK_BOT_TOKEN"),
+        (["all"], "neither DISCORD_TOKEN nor SLACK_BOT_TOKEN"),
+    ):
+        proc = await start_bot(sys.executable, "-m", "bots", "--env-file", os.devnull, *args, env=env)
+        _out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
+        err = err_bytes.decode()
+        assert proc.returncode == 2, err[-2000:]
+        assert setting in err and "Traceback" not in err
+
+
+def test_all_runs_the_configured_adapters_and_optional_never_fails() -> None:
+    from bots.__main__ import adapters_to_run
+    from core.settings import DiscordSettings, Settings, SlackSettings
+
+    discord_only = Settings(_env_file=None, discord=DiscordSettings(token="t"))  # type: ignore[call-arg,arg-type]
+    slack_partial = Settings(_env_file=None, slack=SlackSettings(app_token="xapp-1"))  # type: ignore[call-arg,arg-type]
+    nothing = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert adapters_to_run("all", discord_only, optional=False) == ["discord"]
+    assert adapters_to_run("slack", discord_only, optional=True) == []
+    assert adapters_to_run("slack", discord_only, optional=False) == [
+        "slack"
+    ]  # fails later, naming the token
+    assert adapters_to_run("all", slack_partial, optional=True) == ["slack"]  # a half setup is reported
+    assert adapters_to_run("all", nothing, optional=True) == []
+    with pytest.raises(ConfigurationError, match="neither DISCORD_TOKEN nor SLACK_BOT_TOKEN"):
+        adapters_to_run("all", nothing, optional=False)
