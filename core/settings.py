@@ -219,11 +219,14 @@ class DeploySettings(_Group):
     """Read by docker compose from the same .env (the bot itself does not use them)."""
 
     model_revision: str = Field(
-        "main",
-        description="Dolphin model revision TGI serves (pin the commit sha you tested; docs/operations.md).",
+        "eb28147fe3c52f0055ac9da7b0c8cfcc199dcfc9",
+        description="Dolphin commit TGI serves: a pinned sha with the fixed added tokens (docs/operations.md).",
+    )
+    tgi_memory_fraction: float = Field(
+        1.0, gt=0, le=1, description="Share of GPU memory Dolphin's TGI may take (0.8 with --profile guard)."
     )
     hf_token: SecretStr | None = Field(
-        None, description="Hugging Face token for TGI's model download (optional)."
+        None, description="Hugging Face token for the model downloads (needed for the gated Llama Guard 3)."
     )
     tgi_url: str = Field(
         "http://tgi:80",

@@ -1,5 +1,7 @@
-"""docker-compose.yml, parsed and checked (no Docker engine here): services, healthchecks, the GPU
-reservation, persistent volumes, pinned images, profiles, and only real setting names."""
+"""The deployment files, parsed and checked (no Docker engine here): docker-compose.yml (services,
+healthchecks, the GPU reservation, persistent volumes, pinned images and revision, profiles, only real
+setting names), the Dockerfile, the Prometheus configuration and the Grafana dashboard, whose every PromQL
+expression must name metrics and labels that core/observability.py really exports."""
 
 from __future__ import annotations
 
@@ -8,12 +10,17 @@ import re
 from pathlib import Path
 
 import yaml
+from prometheus_client import Counter, Gauge, Histogram
 
-from core.settings import Settings
+from core.observability import Metrics
+from core.settings import DeploySettings, RuntimeSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+PROMETHEUS = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
+DASHBOARD = json.loads((ROOT / "deploy/grafana/dashboards/dolphin-relay.json").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 
 def setting_names() -> set[str]:
@@ -24,9 +31,18 @@ def setting_names() -> set[str]:
     return names
 
 
+def arg(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def seconds(duration: str) -> float:
+    value, unit = re.fullmatch(r"(\d+)(s|m)", duration).groups()  # type: ignore[union-attr]
+    return float(value) * (60 if unit == "m" else 1)
+
+
 def test_services_and_profiles() -> None:
     assert {"redis", "tgi", "discord", "slack"} <= set(SERVICES)
-    for name in ("redis", "tgi", "discord", "slack"):
+    for name in ("redis", "tgi", "discord", "slack"):  # `docker compose up -d` starts these
         assert "profiles" not in SERVICES[name], name
     assert SERVICES["guard"]["profiles"] == ["guard"]
     assert SERVICES["prometheus"]["profiles"] == ["monitoring"] and SERVICES["grafana"]["profiles"] == [
@@ -39,47 +55,70 @@ def test_images_are_pinned() -> None:
     for name, svc in SERVICES.items():
         image = svc.get("image", "")
         tag = image.rsplit(":", 1)[-1] if ":" in image else ""
-        assert tag and tag != "latest" and re.search(r"\d", tag), (name, image)
+        assert tag and tag != "latest" and re.search(r"\d+\.\d+", tag), (name, image)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.\d+\.\d+-slim-\w+$", DOCKERFILE, re.MULTILINE)
 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
     for name in ("redis", "tgi", "guard", "tgi-cpu", "prometheus", "grafana"):
         assert SERVICES[name]["healthcheck"]["test"], name
-    assert int(SERVICES["tgi"]["healthcheck"]["start_period"].rstrip("s")) >= 600
-    assert "HEALTHCHECK" in (ROOT / "Dockerfile").read_text()  # the bots' healthcheck is in their image
+    assert seconds(SERVICES["tgi"]["healthcheck"]["start_period"]) >= 600  # the first model download
+    assert "/health" in " ".join(SERVICES["tgi"]["healthcheck"]["test"])
+    assert "PONG" in " ".join(SERVICES["redis"]["healthcheck"]["test"])  # not just "redis-cli answered"
+    assert "HEALTHCHECK" in DOCKERFILE  # the bots' healthcheck is in their image
 
 
-def test_tgi_serves_dolphin_on_a_gpu() -> None:
+def test_tgi_serves_dolphin_on_a_gpu_at_a_pinned_revision() -> None:
     tgi = SERVICES["tgi"]
     args = tgi["command"]
-    assert args[args.index("--model-id") + 1] == "cognitivecomputations/dolphin-2.1-mistral-7b"
-    assert "--revision" in args
-    assert args[args.index("--max-input-tokens") + 1] == "7168"
-    assert args[args.index("--max-total-tokens") + 1] == "8192"
-    assert "--max-concurrent-requests" in args
+    assert arg(args, "--model-id") == "cognitivecomputations/dolphin-2.1-mistral-7b"
+    revision = re.fullmatch(r"\$\{DEPLOY_MODEL_REVISION:-([0-9a-f]+)\}", arg(args, "--revision"))
+    assert revision and len(revision.group(1)) == 40  # a commit, not a branch that moves
+    assert revision.group(1) == DeploySettings().model_revision  # .env.example documents the same one
+    assert arg(args, "--max-input-tokens") == "7168"
+    assert arg(args, "--max-total-tokens") == "8192"
+    assert int(arg(args, "--max-concurrent-requests")) >= 1
     device = tgi["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
     assert "HF_TOKEN" in tgi["environment"] and tgi["shm_size"]
     assert any(v.endswith(":/data") for v in tgi["volumes"])
 
 
+def test_guard_runs_llama_guard_3_after_dolphin_on_the_same_gpu() -> None:
+    guard = SERVICES["guard"]
+    assert arg(guard["command"], "--model-id").startswith("meta-llama/Llama-Guard-3-")
+    assert "HF_TOKEN" in guard["environment"]  # the model is gated
+    assert guard["depends_on"]["tgi"]["condition"] == "service_healthy"
+    assert "--cuda-memory-fraction" in SERVICES["tgi"]["command"]  # so Dolphin can leave it room
+    # the alignment layer sends a message and a whole answer: the guard's context must hold both
+    assert int(arg(guard["command"], "--max-input-tokens")) >= 7168
+
+
+def test_cpu_profile_serves_a_small_chatml_model_on_the_cpu_image() -> None:
+    cpu = SERVICES["tgi-cpu"]
+    assert cpu["image"].endswith("-intel-cpu") and "deploy" not in cpu
+    assert re.fullmatch(r"Qwen/Qwen2\.5-0\.5B-Instruct", arg(cpu["command"], "--model-id"))
+
+
 def test_redis_persists_with_aof_on_a_named_volume() -> None:
     redis = SERVICES["redis"]
-    assert (
-        "--appendonly" in redis["command"]
-        and redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
-    )
-    volume = redis["volumes"][0].split(":")[0]
-    assert volume in COMPOSE["volumes"]
+    assert arg(redis["command"], "--appendonly") == "yes"
+    volume, path = redis["volumes"][0].split(":")
+    assert volume in COMPOSE["volumes"] and path == "/data"
 
 
-def test_bots_wait_for_redis_and_restart() -> None:
+def test_bots_wait_for_redis_restart_and_stay_idle_when_unconfigured() -> None:
     for name in ("discord", "slack"):
         svc = SERVICES[name]
         assert svc["env_file"] == ".env"
         assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
         assert svc["restart"] == "unless-stopped"
-    assert SERVICES["discord"]["command"] == ["discord"] and SERVICES["slack"]["command"][0] == "slack"
+        assert svc["init"] is True
+        # an admin who set up only one platform must not get a crash-looping container for the other
+        assert svc["command"][0] == name and "--optional" in svc["command"]
+        # Docker's SIGKILL must come after the bots' own drain deadline
+        assert seconds(svc["stop_grace_period"]) > RuntimeSettings().shutdown_grace_s
+        assert svc["environment"]["METRICS_PORT"] == "9100"
 
 
 def test_environment_names_are_real_settings() -> None:
@@ -91,18 +130,132 @@ def test_environment_names_are_real_settings() -> None:
         assert match in names, match
 
 
-def test_prometheus_scrapes_the_bots_and_grafana_has_the_dashboard() -> None:
-    prom = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
-    targets = [t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
-    assert "discord:9100" in targets and "slack:9100" in targets and "tgi:80" in targets
-    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/dolphin-relay.json").read_text())
-    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-    for metric in (
-        "dolphin_relay_messages_total",
-        "dolphin_relay_time_to_first_token_seconds_bucket",
-        "dolphin_relay_generated_tokens_total",
-        "dolphin_relay_moderation_verdicts_total",
-        "tgi_queue_size",
-        "dolphin_relay_errors_total",
+def test_monitoring_is_published_on_this_machine_only() -> None:
+    for name in ("prometheus", "grafana"):
+        for port in SERVICES[name]["ports"]:
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_prometheus_finds_every_bot_replica_and_the_model_servers() -> None:
+    jobs = {job["job_name"]: job for job in PROMETHEUS["scrape_configs"]}
+    bots = jobs["dolphin-relay"]["dns_sd_configs"][0]
+    assert {"discord", "slack"} <= set(bots["names"]) and bots["port"] == 9100
+    assert "tgi" in jobs["tgi"]["dns_sd_configs"][0]["names"]
+    assert "guard" in jobs["guard"]["dns_sd_configs"][0]["names"]
+
+
+def exported_metrics() -> dict[str, set[str]]:
+    """Series names as Prometheus stores them → their label names, from the real Metrics class."""
+    out: dict[str, set[str]] = {}
+    for metric in vars(Metrics()).values():
+        if not isinstance(metric, Counter | Gauge | Histogram):
+            continue
+        name, labels = metric._name, set(metric._labelnames)
+        if isinstance(metric, Counter):
+            out[f"{name}_total"] = labels
+        elif isinstance(metric, Histogram):
+            out[f"{name}_bucket"] = labels | {"le"}
+            out[f"{name}_sum"] = out[f"{name}_count"] = labels
+        else:
+            out[name] = labels
+    return out
+
+
+# TGI's router exports these (router/src/…: gauge!("tgi_queue_size"), gauge!("tgi_batch_current_size")).
+TGI_METRICS = {"tgi_queue_size", "tgi_batch_current_size"}
+TARGET_LABELS = {"job", "instance", "service"}  # added by Prometheus and deploy/prometheus.yml
+
+
+def test_every_dashboard_query_names_exported_metrics_and_labels() -> None:
+    exported = exported_metrics()
+    assert "dolphin_relay_messages_total" in exported  # the helper itself works
+    for panel in DASHBOARD["panels"]:
+        assert panel["datasource"]["uid"] == "prometheus"
+        for target in panel["targets"]:
+            expr: str = target["expr"]
+            used = re.findall(r"\b((?:dolphin_relay|tgi)_[a-z_]+)\b(?:\{([^}]*)\})?", expr)
+            assert used or "up" in expr, expr
+            labels: set[str] = set(TARGET_LABELS)
+            for name, matchers in used:
+                if name.startswith("tgi_"):
+                    assert name in TGI_METRICS, name
+                    continue
+                assert name in exported, f"{name} is not exported (panel {panel['title']!r})"
+                labels |= exported[name]
+                for label in re.findall(r"(\w+)\s*=~?", matchers):
+                    assert label in exported[name] | TARGET_LABELS, (name, label)
+            for group in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+                for label in (g.strip() for g in group.split(",")):
+                    assert label in labels, (expr, label)
+            for label in re.findall(r"\{\{(\w+)\}\}", target.get("legendFormat", "")):
+                assert label in labels, (target["legendFormat"], label)
+
+
+def test_dashboard_has_the_panels_an_admin_needs() -> None:
+    titles = " | ".join(p["title"] for p in DASHBOARD["panels"])
+    for wanted in (
+        "Messages per minute by platform and outcome",
+        "Time to first token",
+        "Tokens per second",
+        "Blocks by category and stage",
+        "TGI queue size",
+        "Errors",
     ):
-        assert metric in exprs, metric
+        assert wanted in titles, wanted
+    exprs = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in DASHBOARD["panels"]}
+    assert "by (platform, outcome)" in exprs["Messages per minute by platform and outcome"]
+    blocks = next(e for t, e in exprs.items() if t.startswith("Blocks"))
+    assert 'action="block"' in blocks and "by (stage, category)" in blocks
+
+
+def dockerfile_stages() -> list[list[str]]:
+    stages: list[list[str]] = []
+    for line in DOCKERFILE.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            stages.append([])
+        if stages and line and not line.startswith("#"):
+            stages[-1].append(line)
+    return stages
+
+
+def instruction(stage: list[str], name: str) -> list[str]:
+    return [line for line in stage if line.split(" ", 1)[0] == name]
+
+
+def test_dockerfile_runtime_image_is_slim_non_root_and_runs_dolphin_relay() -> None:
+    _build, runtime = dockerfile_stages()
+    user = instruction(runtime, "USER")
+    assert user and user[-1].split()[1] not in ("root", "0")
+    assert json.loads(instruction(runtime, "ENTRYPOINT")[0].split(" ", 1)[1]) == ["dolphin-relay"]
+    assert json.loads(instruction(runtime, "CMD")[0].split(" ", 1)[1])[0] in ("discord", "slack", "all")
+    healthcheck = instruction(runtime, "HEALTHCHECK")[0]
+    assert "/healthz" in healthcheck and "METRICS_PORT" in healthcheck
+    assert "curl" not in healthcheck and "wget" not in healthcheck  # neither is in the slim image
+    # only the built environment reaches the runtime stage: no sources, wheels or build tools
+    copies = instruction(runtime, "COPY")
+    assert copies == ["COPY --from=build /opt/relay /opt/relay"]
+    assert not instruction(runtime, "RUN") or all("pip" not in r for r in instruction(runtime, "RUN"))
+
+
+def test_dockerfile_installs_dependencies_before_copying_the_sources() -> None:
+    build, _runtime = dockerfile_stages()
+    text = "\n".join(build)
+    deps = text.index("pip install -r requirements.txt")
+    assert text.index("COPY pyproject.toml") < deps < text.index("COPY core") < text.index("--no-deps .")
+
+
+def test_dockerignore_lets_in_only_what_the_image_needs() -> None:
+    lines = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    allowed = {line.removeprefix("!").rstrip("/") for line in lines if line.startswith("!")}
+    assert allowed == {"pyproject.toml", "README.md", "core", "bots"}  # never .env, tests or .git
+    copied: set[str] = set()
+    for line in dockerfile_stages()[0]:
+        if line.startswith("COPY "):
+            copied.update(p.rstrip("/").removeprefix("./") for p in line.split()[1:-1])
+    assert copied <= allowed, copied - allowed
