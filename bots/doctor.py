@@ -1,23 +1,36 @@
 """`dolphin-relay doctor`: check the configuration and reach every configured part, then print a table
-with ✓ / ✗ and, for each ✗, the fix. Exits non-zero when anything fails. Never prints a secret."""
+with ✓ / ✗ and, for each ✗, the fix. Exits non-zero when anything fails. Never prints a secret.
+
+Parts: the settings; Redis (and whether it persists); each model server (`/info`: model id, token limits,
+revision; that it speaks ChatML); Discord (the token on `/gateway/bot`, the Message Content intent on the
+application); Slack (token kinds, `auth.test`, the app-level token on `apps.connections.open` for Socket
+Mode, the signing secret for HTTP mode); the guard model; the moderation policy. Every check has its own
+deadline, so the doctor always finishes.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
 
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, UpstreamError
+from core.llm import build_generator, build_http_client
 from core.observability import redact_url
 from core.settings import Settings, load_settings, tgi_urls
 
 DISCORD_API = "https://discord.com/api/v10"
 DOLPHIN = "dolphin-2.1-mistral-7b"
+CHECK_TIMEOUT_S = 10.0
+# Application flags (discord-api-docs, Application object): either one means the intent is enabled.
+MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)  # GATEWAY_MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED
+TGI_FIX = "start TGI (docker compose up -d tgi; the first start downloads the model) or set TGI_URL"
 
 
 @dataclass
@@ -57,18 +70,37 @@ def print_table(checks: list[Check]) -> None:
 
 async def diagnose(settings: Settings, *, discord_api: str = DISCORD_API) -> list[Check]:
     checks = [Check("configuration", True, "settings are valid")]
+    if settings.discord.token is None and settings.slack.bot_token is None:
+        checks.append(
+            Check(
+                "platforms",
+                False,
+                "neither Discord nor Slack is configured: the bots have nothing to do",
+                "set DISCORD_TOKEN (docs/discord.md) and/or SLACK_BOT_TOKEN (docs/slack.md) in .env",
+            )
+        )
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
         results = await asyncio.gather(
-            _redis(settings),
-            _tgi(settings, http),
-            _discord(settings, http, discord_api),
-            _slack(settings, http),
-            _guard(settings, http),
-            _policy(settings),
+            _bounded("redis", _redis(settings)),
+            _bounded("model server", _model_servers(settings)),
+            _bounded("discord", _discord(settings, http, discord_api)),
+            _bounded("slack", _slack(settings, http)),
+            _bounded("guard model", _guard(settings, http)),
+            _bounded("moderation policy", _policy(settings)),
         )
     for r in results:
         checks.extend(r)
     return checks
+
+
+async def _bounded(name: str, check: Awaitable[list[Check]]) -> list[Check]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            return await check
+    except TimeoutError:
+        return [
+            Check(name, False, f"no answer within {CHECK_TIMEOUT_S:g} s", "check that it is up and reachable")
+        ]
 
 
 async def _redis(settings: Settings) -> list[Check]:
@@ -76,55 +108,91 @@ async def _redis(settings: Settings) -> list[Check]:
     client = aioredis.Redis.from_url(settings.redis.url, socket_connect_timeout=3, socket_timeout=3)
     try:
         info = await client.info("server")
-        return [Check("redis", True, f"{url} (Redis {info.get('redis_version', '?')})")]
+        detail = f"{url} (Redis {info.get('redis_version', '?')})"
+        try:
+            persist = await client.info("persistence")
+            saves = await client.config_get("save")
+        except aioredis.ResponseError:  # CONFIG is disabled on some managed services: nothing to say
+            return [Check("redis", True, detail)]
+        if not persist.get("aof_enabled") and not str(saves.get("save", "")).strip():
+            return [
+                Check(
+                    "redis",
+                    False,
+                    f"{detail}, but it keeps nothing on disk: conversations are lost on restart",
+                    "run redis-server with --appendonly yes (docker-compose.yml does)",
+                )
+            ]
+        return [Check("redis", True, f"{detail}, {'AOF' if persist.get('aof_enabled') else 'RDB snapshots'}")]
     except Exception as exc:
         return [Check("redis", False, f"{url}: {type(exc).__name__}", "start Redis or set REDIS_URL")]
     finally:
         await client.aclose()
 
 
-async def _tgi(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
-    out = []
-    for url in tgi_urls(settings.tgi):
-        name = f"model server {redact_url(url)}"
-        try:
+async def _model_servers(settings: Settings) -> list[Check]:
+    async with build_http_client(settings.tgi) as http:
+        return list(
+            await asyncio.gather(*(_model_server(settings, http, url) for url in tgi_urls(settings.tgi)))
+        )
+
+
+async def _model_server(settings: Settings, http: httpx.AsyncClient, url: str) -> Check:
+    name = f"model server {redact_url(url)}"
+    generator = build_generator(http=http, settings=settings.tgi, urls=[url])
+    revision = None
+    try:
+        if settings.tgi.backend == "openai":  # no /info: the generator reads /v1/models, limits from settings
+            info = await generator.info()
+            model, max_in, max_total = info.model_id, info.max_input_tokens, info.max_total_tokens
+        else:
             resp = await http.get(f"{url}/info")
             resp.raise_for_status()
-            info = resp.json()
-        except Exception as exc:
-            out.append(
-                Check(name, False, type(exc).__name__, "start TGI (docker compose up tgi) or set TGI_URL")
+            data = resp.json()
+            model = str(data.get("model_id", "?"))
+            max_in = data.get("max_input_tokens", data.get("max_input_length"))
+            max_total = data.get("max_total_tokens")
+            revision = data.get("model_sha")
+    except (httpx.HTTPError, UpstreamError, ValueError) as exc:
+        return Check(name, False, type(exc).__name__, TGI_FIX)
+    detail = f"{model}, max_input_tokens={max_in}, max_total_tokens={max_total}"
+    if revision:
+        detail += f", revision {str(revision)[:7]}"
+        if str(revision) != settings.deploy.model_revision and DOLPHIN in model.lower():
+            detail += f" (DEPLOY_MODEL_REVISION pins {settings.deploy.model_revision[:7]})"
+    if DOLPHIN in model.lower():
+        if max_total != 8192:
+            return Check(
+                name, False, detail, "run TGI with --max-total-tokens 8192 (Dolphin's trained context)"
             )
-            continue
-        model = str(info.get("model_id", "?"))
-        max_in = info.get("max_input_tokens", info.get("max_input_length"))
-        max_total = info.get("max_total_tokens")
-        detail = f"{model}, max_input_tokens={max_in}, max_total_tokens={max_total}"
-        if DOLPHIN not in model.lower():
-            out.append(
-                Check(
-                    name,
-                    False,
-                    detail,
-                    f"serve cognitivecomputations/{DOLPHIN} (the prompt format is ChatML)",
-                )
-            )
-        elif max_total != 8192:
-            out.append(
-                Check(name, False, detail, "run TGI with --max-total-tokens 8192 (Dolphin's trained context)")
-            )
-        else:
-            out.append(Check(name, True, detail))
-    return out
+        return Check(name, True, detail)
+    # Another model: fine if it speaks ChatML (the CPU profile's Qwen2.5 does), which its tokenizer shows.
+    try:
+        chatml = await generator.count_tokens("<|im_end|>") <= 2  # one token (+ BOS) in a ChatML vocabulary
+    except (NotImplementedError, UpstreamError):
+        chatml = None
+    if chatml:
+        return Check(name, True, f"{detail}; not Dolphin-2.1, but its tokenizer knows ChatML")
+    why = "its tokenizer has no ChatML tokens" if chatml is False else "ChatML support could not be checked"
+    return Check(
+        name,
+        False,
+        f"{detail}; {why}",
+        f"serve cognitivecomputations/{DOLPHIN} (the prompts are ChatML) or another ChatML model",
+    )
 
 
 async def _discord(settings: Settings, http: httpx.AsyncClient, api: str) -> list[Check]:
     token = settings.discord.token
     if token is None:
         return [Check("discord", True, "not configured (DISCORD_TOKEN unset)")]
+    headers = {"Authorization": f"Bot {token.get_secret_value()}"}
     try:
-        resp = await http.get(
-            f"{api}/gateway/bot", headers={"Authorization": f"Bot {token.get_secret_value()}"}
+        resp = await http.get(f"{api}/gateway/bot", headers=headers)
+        app = (
+            await http.get(f"{api}/oauth2/applications/@me", headers=headers)
+            if resp.status_code == 200
+            else None
         )
     except httpx.HTTPError as exc:
         return [Check("discord", False, type(exc).__name__, "check the network route to discord.com")]
@@ -134,19 +202,53 @@ async def _discord(settings: Settings, http: httpx.AsyncClient, api: str) -> lis
                 "discord",
                 False,
                 "token rejected (401)",
-                "reset the bot token in the Developer Portal and set DISCORD_TOKEN",
+                "reset the bot token in the Developer Portal (Bot → Reset Token) and set DISCORD_TOKEN",
             )
         ]
     if resp.status_code != 200:
         return [Check("discord", False, f"HTTP {resp.status_code}", "try again later; see docs/discord.md")]
-    shards = resp.json().get("shards", "?")
-    return [Check("discord", True, f"token valid, recommended shards: {shards}")]
+    out = [Check("discord", True, f"token valid, recommended shards: {resp.json().get('shards', '?')}")]
+    if app is not None and app.status_code == 200:
+        flags = int(app.json().get("flags") or 0)
+        if flags & MESSAGE_CONTENT_FLAGS:
+            out.append(Check("discord intents", True, "Message Content intent enabled"))
+        else:
+            out.append(
+                Check(
+                    "discord intents",
+                    False,
+                    "the Message Content intent is off: Discord will refuse the bot's connection",
+                    "Developer Portal → your app → Bot → Privileged Gateway Intents → Message Content Intent",
+                )
+            )
+    return out
 
 
 async def _slack(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
     s = settings.slack
-    if s.bot_token is None:
+    if s.bot_token is None and s.app_token is None and s.signing_secret is None:
         return [Check("slack", True, "not configured (SLACK_BOT_TOKEN unset)")]
+    if s.bot_token is None:
+        return [
+            Check(
+                "slack",
+                False,
+                "a Slack setting is set but SLACK_BOT_TOKEN is not",
+                "install the app (slack/manifest.yml) and copy its Bot User OAuth Token (xoxb-…) to SLACK_BOT_TOKEN",
+            )
+        ]
+    api = s.api_url.rstrip("/")
+    bot_token = s.bot_token.get_secret_value()
+    if not bot_token.startswith("xoxb-"):
+        kind = "an app-level token (xapp-)" if bot_token.startswith("xapp-") else "not a bot token"
+        return [
+            Check(
+                "slack",
+                False,
+                f"SLACK_BOT_TOKEN is {kind}",
+                "use the Bot User OAuth Token (xoxb-…) from OAuth & Permissions",
+            )
+        ]
     out = []
     if s.app_token is None and s.signing_secret is None:
         out.append(
@@ -157,17 +259,14 @@ async def _slack(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
                 "set SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN for Socket Mode",
             )
         )
+    elif s.app_token is None:
+        out.append(Check("slack mode", True, "HTTP mode, signatures verified"))
     else:
-        out.append(
-            Check("slack mode", True, "Socket Mode" if s.app_token else "HTTP mode, signatures verified")
-        )
+        out.append(await _slack_socket_mode(api, s.app_token.get_secret_value(), http))
     try:
-        resp = await http.post(
-            f"{s.api_url.rstrip('/')}/auth.test",
-            headers={"Authorization": f"Bearer {s.bot_token.get_secret_value()}"},
-        )
+        resp = await http.post(f"{api}/auth.test", headers={"Authorization": f"Bearer {bot_token}"})
         data = resp.json()
-    except Exception as exc:
+    except (httpx.HTTPError, ValueError) as exc:
         out.append(
             Check("slack", False, type(exc).__name__, "check SLACK_API_URL and the network route to Slack")
         )
@@ -186,6 +285,27 @@ async def _slack(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
     return out
 
 
+async def _slack_socket_mode(api: str, app_token: str, http: httpx.AsyncClient) -> Check:
+    fix = "Basic Information → App-Level Tokens: generate one with connections:write, set SLACK_APP_TOKEN"
+    if not app_token.startswith("xapp-"):
+        return Check("slack mode", False, "SLACK_APP_TOKEN is not an app-level token (xapp-…)", fix)
+    try:
+        resp = await http.post(
+            f"{api}/apps.connections.open", headers={"Authorization": f"Bearer {app_token}"}
+        )
+        data = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return Check("slack mode", False, type(exc).__name__, "check the network route to Slack")
+    if not data.get("ok"):
+        error = data.get("error")
+        if error == "not_allowed_token_type" or error == "missing_scope":
+            fix = (
+                "the app-level token needs the connections:write scope (Basic Information → App-Level Tokens)"
+            )
+        return Check("slack mode", False, f"Socket Mode: apps.connections.open: {error}", fix)
+    return Check("slack mode", True, "Socket Mode, app-level token accepted")
+
+
 async def _guard(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
     url = settings.alignment.guard_url
     if not url:
@@ -193,16 +313,27 @@ async def _guard(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
     try:
         resp = await http.get(f"{url.rstrip('/')}/info")
         resp.raise_for_status()
-        return [Check("guard model", True, str(resp.json().get("model_id", "?")))]
+        model = str(resp.json().get("model_id", "?"))
     except Exception as exc:
         return [
             Check(
                 "guard model",
                 False,
                 type(exc).__name__,
-                "start it (docker compose --profile guard up) or unset ALIGNMENT_GUARD_URL",
+                "start it (docker compose --profile guard up -d guard; Llama Guard is gated: accept its license "
+                "on Hugging Face and set DEPLOY_HF_TOKEN) or unset ALIGNMENT_GUARD_URL",
             )
         ]
+    if "llama-guard" not in model.lower():
+        return [
+            Check(
+                "guard model",
+                False,
+                f"{model} is not a Llama Guard model",
+                "point ALIGNMENT_GUARD_URL at a TGI serving meta-llama/Llama-Guard-3-1B (or -8B)",
+            )
+        ]
+    return [Check("guard model", True, model)]
 
 
 async def _policy(settings: Settings) -> list[Check]:
@@ -224,10 +355,10 @@ async def _policy(settings: Settings) -> list[Check]:
     ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bots.doctor")
     parser.add_argument("--env-file", default=".env")
-    return run_doctor(parser.parse_args())
+    return run_doctor(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
