@@ -262,7 +262,11 @@ async def test_all_runs_both_adapters_on_one_core_and_sigterm_finishes_both_answ
 
             proc.send_signal(signal.SIGTERM)
             started = time.monotonic()
-            status, body = await get(f"{health}/readyz")  # draining: not ready, still alive
+            for _ in range(20):  # draining: not ready (once the signal is handled), still alive
+                status, body = await get(f"{health}/readyz")
+                if status == 503:
+                    break
+                await asyncio.sleep(0.05)
             assert status == 503 and json.loads(body)["status"] == "stopping"
             _out, err_bytes = await asyncio.wait_for(proc.communicate(), 40)
             err = err_bytes.decode()
