@@ -38,7 +38,7 @@ class ConversationKey:
     platform: Platform
     space: str  # Discord guild id ("@dm" for DMs), Slack team id, "local" for the console
     channel: str
-    thread: str | None = None  # Slack thread_ts; Discord threads are channels already
+    thread: str | None = None  # Slack thread_ts; a Discord thread id (channel: its parent)
 
     @property
     def id(self) -> str:
@@ -132,7 +132,10 @@ class SinkLimits:
 
 
 class ReplySink(Protocol):
-    """Where one answer goes. Implemented in bots/, called by the core."""
+    """Where one answer goes. Implemented in bots/, called by the core.
+
+    Optional hook: `render_notice(error: RelayError) -> str | None`, called right before `fail()` for a
+    `RelayError`, lets the sink word the notice for its platform (None keeps `error.notice`)."""
 
     @property
     def limits(self) -> SinkLimits: ...

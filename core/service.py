@@ -138,7 +138,7 @@ class ChatService:
                 self._metrics.errors.labels(kind=type(exc).__name__).inc()
                 log.warning("message.failed", error=type(exc).__name__, detail=str(exc))
             if not isinstance(exc, _AlreadyShown):
-                await self._safe_fail(sink, exc.notice)
+                await self._safe_fail(sink, _notice_for(sink, exc))
         except Exception as exc:
             self._metrics.errors.labels(kind=type(exc).__name__).inc()
             log.exception("message.unexpected_error", error=type(exc).__name__)
@@ -200,8 +200,13 @@ class ChatService:
     ) -> HandleResult:
         info = await self._generator.info()
         shared = not msg.is_direct
+        persona = conv.persona
+        if persona is None and msg.key.thread is not None:
+            # A thread without a persona of its own speaks with its channel's (a Discord or Slack thread
+            # started under a channel whose moderators set one).
+            persona = await self._store.get_persona(replace(msg.key, thread=None))
         system = chatml.system_content(
-            conv.persona or self._chat.system_prompt, shared=shared, bot_name=self._chat.bot_name
+            persona or self._chat.system_prompt, shared=shared, bot_name=self._chat.bot_name
         )
         user_turn = Turn(
             Role.USER, chatml.neutralize(msg.text), 0, author_id=msg.author_id, author_name=msg.author_name
@@ -433,6 +438,21 @@ def _hold_back(text: str) -> str:
     cut = len(text) - HOLD_BACK_CHARS
     space = text.rfind(" ", 0, cut)
     return text[: space if space > 0 else cut].rstrip()
+
+
+def _notice_for(sink: ReplySink, exc: RelayError) -> str:
+    """The notice for `exc`, worded by the sink for its platform when it offers the optional hook
+    `render_notice(error) -> str | None` (e.g. a Discord timestamp counting down to the end of a cooldown)."""
+    render = getattr(sink, "render_notice", None)
+    if callable(render):
+        try:
+            text = render(exc)
+        except Exception as err:
+            log.warning("sink.render_notice_failed", error=type(err).__name__)
+        else:
+            if isinstance(text, str) and text.strip():
+                return text
+    return exc.notice
 
 
 class _AlreadyShown(StreamCutOff):

@@ -8,34 +8,68 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 import discord
+import redis.exceptions
 import structlog
 from discord import app_commands
 
-from bots.discord.sink import NO_PINGS, DiscordReplySink, InteractionSink
+from bots.discord.sink import (
+    NO_PINGS,
+    DeliveryFailed,
+    DiscordReplySink,
+    InteractionSink,
+    describe_error,
+    relative_time,
+)
 from bots.discord.translate import (
     allowed_context,
     can_administer,
     conversation_key,
     is_adult,
     is_allowed,
+    mentions_bot,
+    new_thread_key,
     should_answer,
+    thread_name,
     to_incoming,
 )
 from bots.runtime import Core
 from core.alignment.audit import AuditEvent
-from core.errors import ConfigurationError, RelayError
-from core.models import IncomingMessage, Platform, scoped_user_id
+from core.errors import ConfigurationError, HistoryUnavailable, Muted, RateLimited, RelayError
+from core.history import redis_call, unavailable
+from core.keys import KeySpace
+from core.models import ConversationKey, IncomingMessage, Outcome, Platform, scoped_user_id
+from core.service import MAX_PERSONA_CHARS
 from core.settings import DiscordSettings
 
 log = structlog.get_logger(__name__)
 
-# View Channels, Send Messages, Send Messages in Threads, Create Public Threads, Embed Links,
-# Read Message History, Add Reactions: the invite URL's permissions integer (docs/discord.md).
-INVITE_PERMISSIONS = 1024 + 2048 + 274877906944 + 34359738368 + 16384 + 65536 + 64
+# What the bot does in a channel, and nothing more: read it, answer (also inside threads), start a thread
+# for an answer (DISCORD_AUTO_THREAD), and reply to the asker (a reply needs Read Message History).
+# It sends no embeds, files or reactions, and never manages messages, members or roles.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    read_message_history=True,
+)
+INVITE_SCOPES = ("bot", "applications.commands")
 MUTE_CHOICES = {"10m": 600, "1h": 3600, "1d": 86400, "1w": 604800}
+MAX_RATELIMIT_WAIT_S = 30.0  # a longer wait asked by Discord fails the message instead of stalling it
+RESTARTING = "I'm restarting: please ask again in a minute."
+REFUSED = "Only moderators (Manage Server, or a configured moderator role or user) can do that."
+NOT_HERE = "I'm not enabled here."
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
 
 
 def intents() -> discord.Intents:
@@ -44,169 +78,308 @@ def intents() -> discord.Intents:
     i.guild_messages = True
     i.dm_messages = True
     i.message_content = True  # privileged: enable it in the Developer Portal (docs/discord.md)
-    i.members = False
     return i
 
 
-class DiscordModFeed:
-    """Posts moderation events to the configured mod-log channel, with a link to the message."""
+Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
 
-    def __init__(self, client: discord.Client, channel_id: int) -> None:
+
+class DiscordModFeed:
+    """Posts moderation events to the mod-log channel, with a jump link to the message.
+
+    Posted in a background task (an answer never waits for the mod log) through a partial channel, so that
+    every process of a sharded bot can post there, whichever shard has the mod-log's server."""
+
+    def __init__(self, client: discord.Client, channel_id: int, *, spawn: Spawn) -> None:
         self._client = client
         self._channel_id = channel_id
+        self._spawn = spawn
 
     async def publish(self, event: AuditEvent) -> None:
         if event.platform != "discord":
             return
-        channel = self._client.get_channel(self._channel_id)
-        if channel is None or not hasattr(channel, "send"):
-            return
-        link = ""
-        if event.space != "@dm" and event.message_id.isdigit():
-            link = f" — https://discord.com/channels/{event.space}/{event.channel}/{event.message_id}"
-        excerpt = f"\n> {event.excerpt[:300]}" if event.excerpt else ""
-        text = (
-            f"**{event.action}** ({event.stage}) · category **{event.category}** · layer {event.layer} · "
-            f"<@{event.user_id.rsplit(':', 1)[-1]}>{link}{excerpt}"
+        self._spawn(self._post(format_mod_event(event)))
+
+    async def _post(self, text: str) -> None:
+        channel = self._client.get_partial_messageable(self._channel_id)
+        try:
+            await channel.send(text, allowed_mentions=NO_PINGS)
+        except (discord.HTTPException, OSError) as exc:
+            log.warning(
+                "discord.mod_log_failed",
+                fix="check DISCORD_MOD_LOG_CHANNEL and that the bot may view and send messages there",
+                **describe_error(exc),
+            )
+
+
+def format_mod_event(event: AuditEvent) -> str:
+    """One mod-log line: what happened, to whom, where, a jump link, and the excerpt behind a spoiler."""
+    user = event.user_id.rsplit(":", 1)[-1]
+    where = "in a direct message"
+    link = ""
+    if event.space != "@dm":
+        # A thread's first message lives in the parent channel (the thread has the message's id).
+        in_thread = bool(event.thread) and event.thread != event.message_id
+        channel = event.thread if in_thread else event.channel
+        where = f"in <#{channel}>"
+        if event.message_id.isdigit():
+            link = f" · [jump to message](https://discord.com/channels/{event.space}/{channel}/{event.message_id})"
+        elif event.message_id.startswith("i"):
+            where += " via /ask"
+    head = (
+        f"**{event.action}** ({event.stage}) · category **{event.category or '—'}** · layer "
+        f"{event.layer or '—'} · <@{user}> {where}{link}"
+    )
+    if not event.excerpt:
+        return head[:2000]
+    excerpt = discord.utils.escape_markdown(" ".join(event.excerpt.split()))[:300].replace("||", "|\u200b|")
+    return f"{head[:1680]}\n> ||{excerpt}||"
+
+
+class RelayTree(app_commands.CommandTree["RelayClient"]):
+    async def interaction_check(self, interaction: discord.Interaction[RelayClient], /) -> bool:
+        if not self.client.accepting:
+            await respond(interaction, RESTARTING)
+            return False
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction[RelayClient], error: app_commands.AppCommandError, /
+    ) -> None:
+        """Any unexpected failure in a command: logged with context, and the user gets a fixed notice."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        expected = isinstance(cause, discord.HTTPException | OSError)  # Discord failed: no traceback
+        log.warning(
+            "discord.command_error",
+            command=interaction.command.qualified_name if interaction.command else None,
+            error=type(cause).__name__,
+            exc_info=None if expected else cause,
         )
-        await channel.send(text[:2000], allowed_mentions=NO_PINGS)
+        with contextlib.suppress(discord.HTTPException, OSError):
+            await respond(interaction, "Sorry, that command failed. Please try again.")
 
 
 class RelayClient(discord.Client):
     """The bot. `ShardedRelayClient` is the same on `AutoShardedClient` (DISCORD_SHARD_COUNT set)."""
 
     def __init__(self, core: Core, *, settings: DiscordSettings, **options: Any) -> None:
-        super().__init__(intents=intents(), allowed_mentions=NO_PINGS, **options)
+        super().__init__(
+            intents=intents(),
+            allowed_mentions=NO_PINGS,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT_S,
+            **options,
+        )
         self.core = core
         self.settings = settings
-        self.tree = app_commands.CommandTree(self)
+        self.keys = KeySpace(core.key_prefix)
+        self.tree = RelayTree(self)
         self.accepting = True
         _register_commands(self)
-        self.tree.error(self.on_app_command_error)  # the tree's handler (a Client has no such event)
+
+    @property
+    def syncs_commands(self) -> bool:
+        """One process syncs the commands: the one running shard 0 (or the only one)."""
+        return not self.settings.shard_ids or 0 in self.settings.shard_ids
 
     async def setup_hook(self) -> None:
-        if self.settings.dev_guild_id:
-            guild = discord.Object(id=self.settings.dev_guild_id)
-            self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+        if self.syncs_commands:
+            await self._sync_commands()
         if self.settings.mod_log_channel:
             feeds = getattr(self.core.moderator, "feeds", None)
             if isinstance(feeds, list):
-                feeds.append(DiscordModFeed(self, self.settings.mod_log_channel))
+                feeds.append(DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn))
+            else:
+                log.warning("discord.mod_log_unavailable", reason="moderation is disabled")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return self.core.tasks.spawn(coro, name="discord-mod-log")
+
+    async def _sync_commands(self) -> None:
+        guild_id = self.settings.dev_guild_id
+        try:
+            if guild_id:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+        except (discord.HTTPException, OSError) as exc:
+            if guild_id and isinstance(exc, discord.Forbidden):
+                raise ConfigurationError(
+                    f"Discord refused to register commands in server {guild_id}: invite the bot there with "
+                    "the applications.commands scope, or unset DISCORD_DEV_GUILD_ID",
+                    setting="DISCORD_DEV_GUILD_ID",
+                ) from None
+            # The commands of the last successful sync stay registered; answering mentions works anyway.
+            log.warning("discord.command_sync_failed", error=type(exc).__name__)
+            return
+        log.info("discord.commands_synced", count=len(synced), guild_id=guild_id)
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        log.info("discord.ready", guilds=len(self.guilds), shards=self.shard_count)
+        log.info(
+            "discord.ready",
+            guilds=len(self.guilds),
+            shards=self.shard_count,
+            invite_url=invite_url(self.application_id or self.user.id),
+        )
 
     async def on_message(self, message: discord.Message) -> None:
-        if not self.accepting or self.user is None:
+        if self.user is None:
             return
         if not should_answer(message, bot_id=self.user.id, settings=self.settings):
             return
         if not is_allowed(message, settings=self.settings):
+            return
+        if not self.accepting or self.core.tasks.closing:
+            with contextlib.suppress(discord.HTTPException, OSError):
+                await message.reply(RESTARTING, mention_author=False, allowed_mentions=NO_PINGS)
             return
         self.core.tasks.spawn(self._answer(message), name=f"discord-{message.id}")
 
     async def _answer(self, message: discord.Message) -> None:
         assert self.user is not None
         incoming = to_incoming(message, bot_id=self.user.id, settings=self.settings)
-        channel: Any = message.channel
-        reply_to: discord.Message | None = message
+        gate = self._notice_gate(incoming)
+        interval = self.settings.edit_interval_s
         if (
             self.settings.auto_thread
+            and incoming.text
             and isinstance(message.channel, discord.TextChannel)
-            and any(u.id == self.user.id for u in message.mentions)
+            and mentions_bot(message, bot_id=self.user.id)
         ):
-            name = (incoming.text or "Question")[:90]
-            try:
-                thread = await message.create_thread(name=name, auto_archive_duration=1440)
-            except discord.HTTPException as exc:
-                log.warning("discord.thread_failed", status=exc.status)
-            else:
-                channel, reply_to = thread, None
-                incoming = IncomingMessage(
-                    key=conversation_key(thread, message.guild),
-                    message_id=incoming.message_id,
-                    author_id=incoming.author_id,
-                    author_name=incoming.author_name,
-                    text=incoming.text,
-                    is_direct=False,
-                    can_administer=incoming.can_administer,
-                    adult_channel=incoming.adult_channel,
-                )
-        sink = DiscordReplySink(
-            channel=channel, reply_to=reply_to, edit_interval_s=self.settings.edit_interval_s
-        )
+            # The thread is started only once the answer is on its way (the sink's first typing): a paused
+            # channel, a muted or rate-limited member or a refused question gets no empty thread.
+            name = thread_name(incoming.text)
+            incoming = replace(incoming, key=new_thread_key(message))
+
+            async def start_thread() -> Any:
+                return await self._start_thread(message, name)
+
+            sink = DiscordReplySink(
+                channel=None,
+                reply_to=message,
+                edit_interval_s=interval,
+                open_channel=start_thread,
+                notice_gate=gate,
+            )
+        else:
+            sink = DiscordReplySink(
+                channel=message.channel, reply_to=message, edit_interval_s=interval, notice_gate=gate
+            )
         await self.core.service.handle(incoming, sink)
 
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """Any unexpected failure in a command: logged with context, and the user gets a fixed notice."""
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        log.warning(
-            "discord.command_error",
-            command=interaction.command.qualified_name if interaction.command else None,
-            error=type(cause).__name__,
-            exc_info=cause,
-        )
-        await _respond(interaction, "Sorry, that command failed. Please try again.")
+    async def _start_thread(self, message: discord.Message, name: str) -> Any:
+        try:
+            return await message.create_thread(name=name, auto_archive_duration=1440)
+        except (discord.HTTPException, OSError) as exc:
+            # The answer then goes to the channel as a reply (it is stored under the thread's key).
+            log.warning(
+                "discord.thread_failed",
+                fix="give the bot Create Public Threads and Send Messages in Threads",
+                **describe_error(exc),
+            )
+            return message.channel
+
+    def _notice_gate(self, msg: IncomingMessage) -> Callable[[RelayError], Any]:
+        """Cooldown notices once per cooldown (shared by every process), not once per message."""
+
+        async def first_time(error: RelayError) -> bool:
+            now = time.time()
+            if isinstance(error, RateLimited):
+                scope = f"rl:{error.scope}:" + (msg.user_id if error.scope == "user" else msg.key.channel_id)
+                ttl = error.retry_after_s
+            elif isinstance(error, Muted):
+                scope, ttl = f"mute:{msg.user_id}", min(error.until - now, 3600)
+            else:
+                return True
+            name = f"{self.keys.prefix}:discord:notice:{scope}"
+            try:
+                return bool(
+                    await redis_call(self.core.redis.set(name, 1, nx=True, ex=max(1, math.ceil(ttl))))
+                )
+            except HistoryUnavailable:
+                return True
+
+        return first_time
 
 
 class ShardedRelayClient(RelayClient, discord.AutoShardedClient):
     pass
 
 
-async def _respond(interaction: discord.Interaction, text: str) -> None:
+async def respond(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral answer to a command, whether or not it was deferred."""
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     else:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-def _interaction_key(interaction: discord.Interaction) -> Any:
+def _interaction_key(interaction: discord.Interaction[Any]) -> ConversationKey:
     return conversation_key(interaction.channel, interaction.guild)
 
 
-def _user_id(interaction: discord.Interaction, user: discord.abc.User | None = None) -> str:
+def _user_id(interaction: discord.Interaction[Any], user: discord.abc.User | None = None) -> str:
     """`IncomingMessage.user_id` of a member: scoped to this server (or to DMs)."""
     who = user or interaction.user
     space = str(interaction.guild.id) if interaction.guild else "@dm"
     return scoped_user_id(Platform.DISCORD, space, str(who.id))
 
 
+def _where(key: ConversationKey) -> str:
+    return "this thread" if key.thread else "this channel"
+
+
+async def forget_everywhere(core: Core, user_id: int) -> int:
+    """Delete a member's stored turns in every server and in DMs: their per-user index exists once per
+    space (server), found with SCAN (a rare command; the answer path pays nothing for it)."""
+    keys = KeySpace(core.key_prefix)
+    pattern = keys.user_conversations(f"{Platform.DISCORD.value}:*:{user_id}")
+    marker = "{user:"
+    scoped: set[str] = set()
+    try:
+        async for raw in core.redis.scan_iter(match=pattern, count=1000):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            start = name.find(marker) + len(marker)
+            scoped.add(name[start : name.index("}", start)])
+    except (redis.exceptions.RedisError, OSError) as exc:
+        raise unavailable(exc) from None
+    removed = 0
+    for user in sorted(scoped):
+        if user.rsplit(":", 1)[-1] == str(user_id):  # the glob's * could span a ':' in theory
+            removed += await core.service.forget_user(user)
+    return removed
+
+
 def _register_commands(client: RelayClient) -> None:
     tree, settings, core = client.tree, client.settings, client.core
 
-    def admin(interaction: discord.Interaction) -> bool:
+    def admin(interaction: discord.Interaction[Any]) -> bool:
         return can_administer(interaction.user, settings=settings)
 
-    async def refuse(interaction: discord.Interaction) -> None:
-        await _respond(
-            interaction, "Only moderators (Manage Server, or a configured moderator role) can do that."
-        )
-
-    async def run(interaction: discord.Interaction, op: Any, done: str) -> None:
+    async def run(interaction: discord.Interaction[Any], op: Coroutine[Any, Any, Any], done: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             await op
         except RelayError as exc:
-            await _respond(interaction, exc.notice)
+            await respond(interaction, exc.notice)
         else:
-            await _respond(interaction, done)
+            await respond(interaction, done)
 
     @tree.command(name="ask", description="Ask the assistant a question")
     @app_commands.describe(prompt="Your question", ephemeral="Only you see the answer")
-    async def ask(interaction: discord.Interaction, prompt: str, ephemeral: bool = False) -> None:
+    async def ask(interaction: discord.Interaction[Any], prompt: str, ephemeral: bool = False) -> None:
         if not allowed_context(interaction.guild, interaction.channel, interaction.user, settings=settings):
-            await _respond(interaction, "I'm not enabled here.")
+            await respond(interaction, NOT_HERE)
+            return
+        if interaction.guild is None and not settings.respond_to_dms:
+            await respond(interaction, "I don't answer in direct messages here.")
             return
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         msg = IncomingMessage(
             key=_interaction_key(interaction),
-            message_id=str(interaction.id),
+            message_id=f"i{interaction.id}",  # an interaction, not a message: no jump link in the mod log
             author_id=str(interaction.user.id),
             author_name=interaction.user.display_name,
             text=prompt,
@@ -215,97 +388,144 @@ def _register_commands(client: RelayClient) -> None:
             adult_channel=is_adult(interaction.channel),
         )
         sink = InteractionSink(interaction, ephemeral=ephemeral, edit_interval_s=settings.edit_interval_s)
-        core.tasks.spawn(core.service.handle(msg, sink), name=f"discord-ask-{interaction.id}")
+        core.tasks.spawn(_ask(interaction, msg, sink), name=f"discord-ask-{interaction.id}")
 
-    @tree.command(name="reset", description="Clear this channel's conversation history")
-    async def reset(interaction: discord.Interaction) -> None:
-        if interaction.guild is not None and not admin(interaction):
-            await refuse(interaction)
+    async def _ask(
+        interaction: discord.Interaction[Any], msg: IncomingMessage, sink: InteractionSink
+    ) -> None:
+        result = await core.service.handle(msg, sink)
+        if sink.sent or result.outcome not in (Outcome.IGNORED, Outcome.DUPLICATE):
             return
-        await run(
-            interaction,
-            core.service.reset(_interaction_key(interaction)),
-            "History cleared for this channel.",
-        )
+        # Nothing was posted (a paused channel, an empty prompt): "thinking…" must not stay forever.
+        paused = bool(msg.text.strip()) and await core.service.is_paused(msg.key)
+        notice = "A moderator paused me in this channel." if paused else "Please ask something after /ask."
+        with contextlib.suppress(discord.HTTPException, OSError):
+            await interaction.edit_original_response(content=notice, allowed_mentions=NO_PINGS)
+
+    @tree.command(name="reset", description="Clear this channel's (or thread's) conversation history")
+    async def reset(interaction: discord.Interaction[Any]) -> None:
+        if interaction.guild is not None and not admin(interaction):
+            await respond(interaction, REFUSED)
+            return
+        key = _interaction_key(interaction)
+        await run(interaction, core.service.reset(key), f"History cleared for {_where(key)}.")
 
     persona = app_commands.Group(name="persona", description="This channel's persona (system prompt)")
 
-    @persona.command(name="set", description="Set this channel's persona")
-    async def persona_set(interaction: discord.Interaction, text: str) -> None:
+    @persona.command(name="set", description="Set this channel's persona (its threads use it too)")
+    @app_commands.describe(text="How the assistant should behave here, e.g. 'You are a patient tutor.'")
+    async def persona_set(
+        interaction: discord.Interaction[Any], text: app_commands.Range[str, 1, MAX_PERSONA_CHARS]
+    ) -> None:
         if interaction.guild is not None and not admin(interaction):
-            await refuse(interaction)
+            await respond(interaction, REFUSED)
             return
-        await run(interaction, core.service.set_persona(_interaction_key(interaction), text), "Persona set.")
+        key = _interaction_key(interaction)
+        done = (
+            "Persona set for this thread." if key.thread else "Persona set for this channel and its threads."
+        )
+        await run(interaction, core.service.set_persona(key, text), done)
 
-    @persona.command(name="show", description="Show this channel's persona")
-    async def persona_show(interaction: discord.Interaction) -> None:
+    @persona.command(name="show", description="Show the persona used here")
+    async def persona_show(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        key = _interaction_key(interaction)
         try:
-            current = await core.service.get_persona(_interaction_key(interaction))
+            current = await core.service.get_persona(key)
+            inherited = False
+            if current is None and key.thread is not None:
+                current = await core.service.get_persona(replace(key, thread=None))
+                inherited = current is not None
         except RelayError as exc:
-            await _respond(interaction, exc.notice)
+            await respond(interaction, exc.notice)
             return
-        await _respond(
-            interaction, f"Persona: {current}" if current else "No persona set (the default applies)."
-        )
+        if current is None:
+            await respond(interaction, "No persona set (the default applies).")
+        else:
+            source = " (from the channel)" if inherited else ""
+            await respond(interaction, f"Persona{source}: {current}"[:2000])
 
-    @persona.command(name="clear", description="Remove this channel's persona")
-    async def persona_clear(interaction: discord.Interaction) -> None:
+    @persona.command(name="clear", description="Remove the persona set here")
+    async def persona_clear(interaction: discord.Interaction[Any]) -> None:
         if interaction.guild is not None and not admin(interaction):
-            await refuse(interaction)
+            await respond(interaction, REFUSED)
             return
-        await run(
-            interaction, core.service.set_persona(_interaction_key(interaction), None), "Persona cleared."
-        )
+        key = _interaction_key(interaction)
+        await run(interaction, core.service.set_persona(key, None), f"Persona cleared for {_where(key)}.")
 
     tree.add_command(persona)
 
-    @tree.command(name="forget-me", description="Delete everything you said to the bot in this server")
-    async def forget_me(interaction: discord.Interaction) -> None:
+    @tree.command(
+        name="forget-me", description="Delete everything you said to the bot, in every server and DM"
+    )
+    async def forget_me(interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            removed = await core.service.forget_user(_user_id(interaction))
-            if interaction.guild is not None:  # and the DMs with the bot
-                removed += await core.service.forget_user(
-                    scoped_user_id(Platform.DISCORD, "@dm", str(interaction.user.id))
-                )
+            removed = await forget_everywhere(core, interaction.user.id)
         except RelayError as exc:
-            await _respond(interaction, exc.notice)
+            await respond(interaction, exc.notice)
             return
-        await _respond(interaction, f"Done: {removed} stored message(s) of yours were deleted.")
+        await respond(interaction, f"Done: {removed} stored message(s) of yours were deleted.")
 
-    relay = app_commands.Group(name="relay", description="Moderator controls")
+    relay = app_commands.Group(name="relay", description="Moderator controls", guild_only=True)
 
-    @relay.command(name="pause", description="Stop answering in this channel")
-    async def pause(interaction: discord.Interaction) -> None:
+    @relay.command(name="pause", description="Stop answering in this channel and its threads")
+    async def pause(interaction: discord.Interaction[Any]) -> None:
         if not admin(interaction):
-            await refuse(interaction)
+            await respond(interaction, REFUSED)
             return
-        await run(
-            interaction, core.service.pause(_interaction_key(interaction)), "Paused: I won't answer here."
-        )
+        key = _interaction_key(interaction)
+        done = f"Paused: I won't answer in <#{key.channel}> or its threads until `/relay resume`."
+        await run(interaction, core.service.pause(key), done)
 
-    @relay.command(name="resume", description="Resume answering in this channel")
-    async def resume(interaction: discord.Interaction) -> None:
+    @relay.command(name="resume", description="Resume answering in this channel and its threads")
+    async def resume(interaction: discord.Interaction[Any]) -> None:
         if not admin(interaction):
-            await refuse(interaction)
+            await respond(interaction, REFUSED)
             return
-        await run(interaction, core.service.resume(_interaction_key(interaction)), "Resumed.")
+        key = _interaction_key(interaction)
+        await run(interaction, core.service.resume(key), f"Resumed: I answer in <#{key.channel}> again.")
 
-    @relay.command(name="mute", description="Stop answering a user for a while")
+    @relay.command(name="mute", description="Stop answering a member for a while")
+    @app_commands.describe(user="The member to mute", duration="For how long")
     @app_commands.choices(duration=[app_commands.Choice(name=k, value=k) for k in MUTE_CHOICES])
-    async def mute(interaction: discord.Interaction, user: discord.User, duration: str) -> None:
+    async def mute(interaction: discord.Interaction[Any], user: discord.User, duration: str) -> None:
         if not admin(interaction):
-            await refuse(interaction)
+            await respond(interaction, REFUSED)
             return
+        await interaction.response.defer(ephemeral=True, thinking=True)
         seconds = MUTE_CHOICES.get(duration, 3600)
-        await run(
-            interaction,
-            core.service.mute(_user_id(interaction, user), seconds),
-            f"Muted {user.display_name} for {duration}.",
-        )
+        try:
+            until = await core.service.mute(_user_id(interaction, user), seconds)
+        except RelayError as exc:
+            await respond(interaction, exc.notice)
+            return
+        log.info("discord.muted", guild_id=interaction.guild_id, seconds=seconds)
+        await respond(interaction, f"Muted {user.mention} until {relative_time(until)}.")
+
+    @relay.command(name="unmute", description="Answer a muted member again")
+    @app_commands.describe(user="The member to unmute")
+    async def unmute(interaction: discord.Interaction[Any], user: discord.User) -> None:
+        if not admin(interaction):
+            await respond(interaction, REFUSED)
+            return
+        await run(interaction, core.service.unmute(_user_id(interaction, user)), f"Unmuted {user.mention}.")
 
     tree.add_command(relay)
+
+
+def _check_shards(settings: DiscordSettings) -> None:
+    if settings.shard_ids and not settings.shard_count:
+        raise ConfigurationError(
+            "DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total number of shards across all processes)",
+            setting="DISCORD_SHARD_IDS",
+        )
+    if settings.shard_count and any(i >= settings.shard_count for i in settings.shard_ids):
+        raise ConfigurationError(
+            f"DISCORD_SHARD_IDS must be between 0 and {settings.shard_count - 1} "
+            f"(DISCORD_SHARD_COUNT={settings.shard_count})",
+            setting="DISCORD_SHARD_IDS",
+        )
 
 
 async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
@@ -315,11 +535,12 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
             "DISCORD_TOKEN is not set: create a bot in the Developer Portal and put its token in .env",
             setting="DISCORD_TOKEN",
         )
+    _check_shards(settings)
     options: dict[str, Any] = {}
     if settings.shard_count:
         options["shard_count"] = settings.shard_count
         if settings.shard_ids:
-            options["shard_ids"] = list(settings.shard_ids)
+            options["shard_ids"] = sorted(set(settings.shard_ids))
     client = (ShardedRelayClient if settings.shard_count else RelayClient)(core, settings=settings, **options)
     try:
         await client.login(settings.token.get_secret_value())
@@ -358,3 +579,6 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+__all__ = ["DeliveryFailed", "RelayClient", "ShardedRelayClient", "invite_url", "run_discord"]

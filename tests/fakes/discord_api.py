@@ -7,7 +7,11 @@ webhook `Route.BASE` used by interaction follow-ups) at `api_base` and the gatew
 Gateway: HELLO → the client's IDENTIFY → READY (the guild as unavailable) and GUILD_CREATE; HEARTBEAT is
 answered with HEARTBEAT_ACK; `dispatch(event, data)` pushes any event (MESSAGE_CREATE, INTERACTION_CREATE).
 REST: what the bot uses, with Discord's own refusals: an empty message is 400 code 50006, content over
-2,000 characters is 400 code 50035, a wrong token is 401. Every request and every gateway frame received is
+2,000 characters is 400 code 50035, a wrong token is 401, a second thread from one message is 400 code
+160004; a thread started from a message gets the message's id, as on Discord. `fail(...)` makes the next
+matching requests fail the way Discord does: 403 code 50013 (Missing Permissions), 404 code 10008 (Unknown
+Message), or 429 with `retry_after` and the `Via` header of Discord's edge (which discord.py requires to
+treat it as a rate limit to wait out, not a ban). Every request and every gateway frame received is
 recorded; `messages` holds each message's current content as users would see it.
 """
 
@@ -42,6 +46,17 @@ class Request:
 
 
 @dataclass
+class Fault:
+    method: str
+    prefix: str  # request path without /api/v10, matched as a prefix
+    status: int
+    code: int
+    times: int = 1
+    retry_after_s: float = 0.05
+    when: Callable[[Any], bool] | None = None  # on the JSON body; None: every matching request
+
+
+@dataclass
 class SentMessage:
     id: int
     channel_id: int
@@ -71,7 +86,10 @@ class FakeDiscord:
         self.messages: dict[int, SentMessage] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # scope ("global" or guild id) → commands
         self.interaction_responses: list[dict[str, Any]] = []
+        self.interaction_log: list[dict[str, Any]] = []  # {"kind", "token", "body"} in order
+        self.ready_sessions = 0  # gateway sessions identified and sent READY, still open
         self.threads: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
         self.guild_created = asyncio.Event()
         self.gateway_closed = asyncio.Event()
         self._sockets: list[web.WebSocketResponse] = []
@@ -103,6 +121,8 @@ class FakeDiscord:
             ("POST", "/interactions/{interaction}/{itoken}/callback", self._interaction_callback),
             ("PATCH", "/webhooks/{app}/{itoken}/messages/@original", self._edit_original),
             ("POST", "/webhooks/{app}/{itoken}", self._followup),
+            ("PATCH", "/webhooks/{app}/{itoken}/messages/{message}", self._edit_followup),
+            ("DELETE", "/webhooks/{app}/{itoken}/messages/{message}", self._delete_followup),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, api + path, handler)
@@ -135,15 +155,31 @@ class FakeDiscord:
     def snowflake(self) -> int:
         return next(self._ids)
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH to every connected gateway session."""
-        for ws in list(self._sockets):
+    async def dispatch(self, event: str, data: dict[str, Any], *, session: int | None = None) -> None:
+        """Send a DISPATCH to every connected gateway session, or to one (in the order they connected)."""
+        for ws in list(self._sockets) if session is None else [self._sockets[session]]:
             self._seq += 1
             await ws.send_json({"op": DISPATCH, "t": event, "s": self._seq, "d": data})
 
     async def wait_until(self, predicate: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout_s)
+
+    def fail(
+        self,
+        method: str,
+        prefix: str,
+        *,
+        status: int,
+        code: int = 0,
+        times: int = 1,
+        retry_after_s: float = 0.05,
+        when: Callable[[Any], bool] | None = None,
+    ) -> Fault:
+        """Make the next `times` requests matching method and path prefix (and `when`) fail."""
+        fault = Fault(method, prefix, status, code, times, retry_after_s, when)
+        self.faults.append(fault)
+        return fault
 
     def calls(self, method: str, prefix: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
@@ -159,6 +195,8 @@ class FakeDiscord:
         author: int,
         channel: int,
         mentions: list[int] | None = None,
+        role_mentions: list[int] | None = None,
+        reply_to: SentMessage | None = None,
         guild: bool = True,
     ) -> dict[str, Any]:
         """A MESSAGE_CREATE payload as Discord sends it (the author a member of the fake guild)."""
@@ -177,13 +215,17 @@ class FakeDiscord:
             "mentions": [
                 members[uid]["user"] if uid in members else user(uid, "someone") for uid in mentions or []
             ],
-            "mention_roles": [],
+            "mention_roles": [str(r) for r in role_mentions or []],
             "attachments": [],
             "embeds": [],
             "components": [],
             "pinned": False,
             "type": 0,
         }
+        if reply_to is not None:
+            data["type"] = 19
+            data["message_reference"] = {"message_id": str(reply_to.id), "channel_id": str(channel)}
+            data["referenced_message"] = self._message(reply_to)
         if guild:
             data["guild_id"] = str(GUILD_ID)
             if member is not None:
@@ -201,6 +243,7 @@ class FakeDiscord:
         await ws.prepare(request)
         self._sockets.append(ws)
         await ws.send_json({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        ready = False
         try:
             async for frame in ws:
                 if frame.type is not WSMsgType.TEXT:
@@ -214,29 +257,39 @@ class FakeDiscord:
                     if payload["d"].get("token") != self.token:
                         await ws.close(code=4004, message=b"Authentication failed.")
                         break
-                    await self._ready(ws)
+                    await self._ready(ws, payload["d"].get("shard"))
+                    ready = True
+                    self.ready_sessions += 1
                 await self._notify()
         finally:
+            if ready:
+                self.ready_sessions -= 1
             self._sockets.remove(ws)
             self.gateway_closed.set()
             await self._notify()
         return ws
 
-    async def _ready(self, ws: web.WebSocketResponse) -> None:
+    async def _ready(self, ws: web.WebSocketResponse, shard: list[int] | None) -> None:
+        """READY, then GUILD_CREATE when the guild belongs to the session's shard (Discord's rule:
+        `(guild_id >> 22) % shard_count == shard_id`)."""
+        ours = shard is None or (int(self.guild["id"]) >> 22) % shard[1] == shard[0]
         self._seq += 1
-        ready = {
+        ready: dict[str, Any] = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": self.guild["id"], "unavailable": True}],
-            "session_id": "fake-session",
+            "guilds": [{"id": self.guild["id"], "unavailable": True}] if ours else [],
+            "session_id": f"fake-session-{self._seq}",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(self.application_id), "flags": 0},
             "private_channels": [],
         }
+        if shard is not None:
+            ready["shard"] = shard
         await ws.send_json({"op": DISPATCH, "t": "READY", "s": self._seq, "d": ready})
-        self._seq += 1
-        await ws.send_json({"op": DISPATCH, "t": "GUILD_CREATE", "s": self._seq, "d": self.guild})
-        self.guild_created.set()
+        if ours:
+            self._seq += 1
+            await ws.send_json({"op": DISPATCH, "t": "GUILD_CREATE", "s": self._seq, "d": self.guild})
+            self.guild_created.set()
 
     # ---------------------------------------------------------------- REST
 
@@ -249,6 +302,17 @@ class FakeDiscord:
         is_webhook = request.path.startswith(("/api/v10/interactions/", "/api/v10/webhooks/"))
         if not is_webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
+        path = request.path.removeprefix("/api/v10")
+        for fault in self.faults:
+            if (
+                fault.times > 0
+                and fault.method == request.method
+                and path.startswith(fault.prefix)
+                and (fault.when is None or fault.when(body))
+            ):
+                fault.times -= 1
+                await self._notify()
+                return _fault(fault)
         try:
             return await handler(request)  # type: ignore[no-any-return]
         finally:
@@ -376,8 +440,11 @@ class FakeDiscord:
     async def _create_thread(self, request: web.Request) -> web.Response:
         """A public thread from a message; like Discord, also announced as THREAD_CREATE on the gateway."""
         body = (await _body(request)) or {}
+        message_id = request.match_info["message"]
+        if any(t["id"] == message_id for t in self.threads):
+            return _error(400, 160004, "A thread has already been created for this message")
         thread = {
-            "id": str(self.snowflake()),
+            "id": message_id,  # a thread started from a message shares the message's id
             "type": 11,
             "name": body.get("name", "thread"),
             "parent_id": request.match_info["channel"],
@@ -400,6 +467,7 @@ class FakeDiscord:
     async def _interaction_callback(self, request: web.Request) -> web.Response:
         body = (await _body(request)) or {}
         self.interaction_responses.append(body)
+        self.interaction_log.append({"kind": "callback", "token": request.match_info["itoken"], "body": body})
         if request.query.get("with_response") is None:
             return web.Response(status=204)
         kind = body.get("type")
@@ -425,6 +493,9 @@ class FakeDiscord:
     async def _edit_original(self, request: web.Request) -> web.Response:
         body = (await _body(request)) or {}
         self.interaction_responses.append({"edit_original": body})
+        self.interaction_log.append(
+            {"kind": "edit_original", "token": request.match_info["itoken"], "body": body}
+        )
         sent = SentMessage(
             id=self.snowflake(), channel_id=0, content=body.get("content") or "", reference=None
         )
@@ -436,10 +507,44 @@ class FakeDiscord:
         if refused is not None:
             return refused
         self.interaction_responses.append({"followup": body})
+        self.interaction_log.append({"kind": "followup", "token": request.match_info["itoken"], "body": body})
         sent = SentMessage(
             id=self.snowflake(), channel_id=0, content=body.get("content") or "", reference=None
         )
         return _json(self._message(sent))
+
+    async def _edit_followup(self, request: web.Request) -> web.Response:
+        body = (await _body(request)) or {}
+        self.interaction_log.append(
+            {"kind": "edit_followup", "token": request.match_info["itoken"], "body": body}
+        )
+        sent = SentMessage(int(request.match_info["message"]), 0, body.get("content") or "", None, edits=1)
+        return _json(self._message(sent))
+
+    async def _delete_followup(self, request: web.Request) -> web.Response:
+        self.interaction_log.append(
+            {"kind": "delete_followup", "token": request.match_info["itoken"], "body": {}}
+        )
+        return web.Response(status=204)
+
+
+_FAULT_MESSAGES = {403: "Missing Permissions", 404: "Unknown Message", 500: "Internal Server Error"}
+
+
+def _fault(fault: Fault) -> web.Response:
+    if fault.status == 429:
+        body = {"message": "You are being rate limited.", "retry_after": fault.retry_after_s, "global": False}
+        headers = {
+            "Content-Type": "application/json",
+            "Via": "1.1 google",  # Discord's edge; without it discord.py takes a 429 for a Cloudflare ban
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": str(fault.retry_after_s),
+            "X-RateLimit-Bucket": "fake-bucket",
+            "X-RateLimit-Limit": "5",
+            "Retry-After": str(max(1, round(fault.retry_after_s))),
+        }
+        return web.Response(body=json.dumps(body).encode(), status=429, headers=headers)
+    return _error(fault.status, fault.code, _FAULT_MESSAGES.get(fault.status, "Error"))
 
 
 def _error(status: int, code: int, message: str) -> web.Response:

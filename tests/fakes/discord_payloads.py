@@ -14,9 +14,11 @@ NSFW = 3002  # age-restricted text channel
 FREE = 3003  # a "free channel"
 CATEGORY = 3100
 IN_CATEGORY = 3101
-THREAD = 3201  # a thread of GENERAL
+THREAD = 3201  # a thread of GENERAL, started by the bot
+NSFW_THREAD = 3202  # a thread of the age-restricted NSFW channel
 MOD_ROLE = 4001
 MEMBER_ROLE = 4002
+BOT_ROLE = 4003  # the bot's managed (integration) role
 ALICE = 5001  # a member
 MOD = 5002  # has the moderator role
 OWNER = 5003  # Manage Server through @everyone? no: owner of the guild
@@ -31,6 +33,26 @@ def user(uid: int, name: str, *, bot: bool = False) -> dict[str, Any]:
         "discriminator": "0",
         "avatar": None,
         "bot": bot,
+    }
+
+
+def thread(tid: int, name: str, parent: int, *, owner: int = BOT_ID) -> dict[str, Any]:
+    return {
+        "id": str(tid),
+        "type": 11,
+        "name": name,
+        "parent_id": str(parent),
+        "owner_id": str(owner),
+        "guild_id": str(GUILD_ID),
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-01-01T00:00:00+00:00",
+            "locked": False,
+        },
+        "message_count": 1,
+        "member_count": 2,
+        "rate_limit_per_user": 0,
     }
 
 
@@ -76,6 +98,17 @@ def guild_payload() -> dict[str, Any]:
                 "mentionable": True,
             },
             {
+                "id": str(BOT_ROLE),
+                "name": "Dolphin",
+                "permissions": "309237713920",
+                "position": 3,
+                "color": 0,
+                "hoist": False,
+                "managed": True,
+                "mentionable": False,
+                "tags": {"bot_id": str(BOT_ID)},
+            },
+            {
                 "id": str(MEMBER_ROLE),
                 "name": "Members",
                 "permissions": "0",
@@ -93,25 +126,7 @@ def guild_payload() -> dict[str, Any]:
             {"id": str(CATEGORY), "type": 4, "name": "Projects", "position": 0, "permission_overwrites": []},
             text(IN_CATEGORY, "project-a", parent=CATEGORY),
         ],
-        "threads": [
-            {
-                "id": str(THREAD),
-                "type": 11,
-                "name": "a thread",
-                "parent_id": str(GENERAL),
-                "owner_id": str(BOT_ID),
-                "guild_id": str(GUILD_ID),
-                "thread_metadata": {
-                    "archived": False,
-                    "auto_archive_duration": 1440,
-                    "archive_timestamp": "2026-01-01T00:00:00+00:00",
-                    "locked": False,
-                },
-                "message_count": 1,
-                "member_count": 2,
-                "rate_limit_per_user": 0,
-            },
-        ],
+        "threads": [thread(THREAD, "a thread", GENERAL), thread(NSFW_THREAD, "late talk", NSFW, owner=ALICE)],
         "members": [
             {
                 "user": user(ALICE, "alice"),
@@ -132,7 +147,7 @@ def guild_payload() -> dict[str, Any]:
             },
             {
                 "user": user(BOT_ID, "dolphin", bot=True),
-                "roles": [],
+                "roles": [str(BOT_ROLE)],
                 "joined_at": "2026-01-01T00:00:00+00:00",
                 "deaf": False,
                 "mute": False,
@@ -172,6 +187,7 @@ class World:
         author: int = ALICE,
         channel: int = GENERAL,
         mentions: list[int] = (),  # type: ignore[assignment]
+        role_mentions: list[int] = (),  # type: ignore[assignment]
         bot: bool = False,
         webhook: bool = False,
         reply_to: discord.Message | None = None,
@@ -189,7 +205,7 @@ class World:
             "tts": False,
             "mention_everyone": False,
             "mentions": [user(uid, "dolphin" if uid == BOT_ID else "alice") for uid in mentions],
-            "mention_roles": [],
+            "mention_roles": [str(r) for r in role_mentions],
             "attachments": [],
             "embeds": [],
             "pinned": False,
