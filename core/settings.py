@@ -191,8 +191,13 @@ class SlackSettings(_Group):
     admin_users: StrList = Field(
         (), description="User ids allowed to change channel settings (besides workspace admins and owners)."
     )
-    allowed_channels: StrList = Field((), description="Only these channel ids (empty: all).")
+    allowed_channels: StrList = Field(
+        (), description="Only these channel ids; direct messages are not channels here (empty: all)."
+    )
     allowed_users: StrList = Field((), description="Only these user ids (empty: all).")
+    respond_to_dms: bool = Field(
+        True, description="Answer direct messages and the assistant container (SLACK_ALLOWED_USERS applies)."
+    )
     mod_log_channel: str | None = Field(None, description="Channel id that receives moderation events.")
     update_interval_s: float = Field(
         1.0, ge=0.5, description="Seconds between updates of a streaming answer."

@@ -1,68 +1,244 @@
 """The Slack app (slack-bolt `AsyncApp`): Socket Mode with SLACK_APP_TOKEN, else HTTP mode with signature
-verification. Every event is acknowledged at once; the answer runs in a tracked task (`core.tasks`).
-Slack's retries of an event carry the same `event_id`, which the core's gate deduplicates in Redis — so
-several replicas behind a load balancer answer once.
+verification. `run_slack(core, stop=…)` is what `dolphin-relay slack` runs.
+
+- Start: the tokens are checked with Slack first (`auth.test`, and `apps.connections.open` in Socket Mode),
+  so a wrong or revoked token ends start-up with one line naming the setting instead of a retry loop.
+- Intake: every event is acknowledged at once (bolt acks before the listener runs); the work runs in a
+  tracked task (`core.tasks`), drained on shutdown. Slack's retries and Socket Mode redeliveries carry the
+  same `event_id`, which the core's gate claims with `SET NX` in Redis: several replicas answer once.
+- Conversations: one per thread in channels, keyed by the installation's workspace (not the poster's team:
+  shared channels), channel and thread. The threads the bot takes part in are a sorted set per channel in
+  Redis (`ThreadIndex`): follow-ups there need no mention, `/dolphin reset` clears them all, and the channel's
+  persona (set with `/dolphin persona set`) applies to every one of them.
+- Shutdown: stop intake (close the socket / the HTTP listener: Slack redelivers elsewhere), drain the
+  answers in flight within RUNTIME_SHUTDOWN_GRACE_S, then the caller closes the clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
+import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.runtime import Core
-from bots.slack.sink import SlackReplySink
+from bots.slack.sink import SlackReplySink, slack_error
 from bots.slack.translate import (
     MrkdwnRenderer,
+    addressed_to_others,
+    clean_text,
     conversation_key,
-    event_team,
+    escape,
+    installation_space,
+    is_direct,
     is_from_bot,
+    mentioned_users,
     reply_thread,
     to_incoming,
 )
 from core.alignment.audit import AuditEvent
 from core.errors import ConfigurationError, RelayError
 from core.history import redis_call
-from core.models import IncomingMessage, Platform, scoped_user_id
+from core.models import HandleResult, IncomingMessage, Outcome, Platform, scoped_user_id
 from core.settings import SlackSettings
 
 log = structlog.get_logger(__name__)
 
 HELP = (
-    "*/dolphin* commands: `ask QUESTION` · `reset` · `persona set TEXT` · `persona show` · `persona clear` · "
-    "`forget-me` · `pause` · `resume` · `help`. Changing a channel (reset, persona set/clear, pause, resume) "
-    "is for workspace admins and configured admins."
+    "*/dolphin* commands: `ask QUESTION` · `persona show` · `forget-me` · `help` — and, for workspace admins "
+    "and configured admins: `reset` · `persona set TEXT` · `persona clear` · `pause` · `resume` (they change "
+    "this channel for everyone; in a direct message with me, `reset` and `persona` are yours)."
 )
-_ADMIN_CACHE_S = 300
+NOT_ADMIN = "Only workspace admins (or configured admins) can change this channel's settings."
+NOT_ENABLED = "I'm not enabled here."
+CANNOT_POST = (
+    "I can't post in this conversation. Invite me first (`/invite @{name}`), or ask me in a direct message."
+)
+COMMAND_FAILED = "Sorry, that command failed. Please try again."
+_USER_CACHE_S = 300.0
+_USER_CACHE_MAX = 10_000
+_CANNOT_POST_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+_BAD_TOKEN_ERRORS = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
+
+
+def build_client(settings: SlackSettings) -> AsyncWebClient:
+    """The one Web API client of the app (bolt's listeners and the Socket Mode client use it too): base URL
+    SLACK_API_URL; slack_sdk's default connection-error retries plus 429s waited out (`Retry-After`)."""
+    assert settings.bot_token is not None
+    return AsyncWebClient(
+        token=settings.bot_token.get_secret_value(),
+        base_url=settings.api_url,
+        retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    id: str
+    name: str
+    admin: bool  # workspace admin, owner or primary owner, and a member of this workspace
+
+
+class UserDirectory:
+    """`users.info`, cached for five minutes: display names (the model sees "name: text"; mentions become
+    @name) and whether someone is a workspace admin. Failures fall back to the id and "not an admin"."""
+
+    def __init__(self, client: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._clock = clock
+        self._cache: dict[str, tuple[float, SlackUser | None]] = {}
+
+    async def get(self, user_id: str) -> SlackUser | None:
+        cached = self._cache.get(user_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        user: SlackUser | None = None
+        try:
+            info = await self._client.users_info(user=user_id)
+        except SlackApiError as exc:
+            log.warning("slack.users_info_failed", error=slack_error(exc))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack.users_info_failed", error=type(exc).__name__)
+        else:
+            raw = info.get("user") or {}
+            profile = raw.get("profile") or {}
+            name = (
+                profile.get("display_name")
+                or profile.get("real_name")
+                or raw.get("real_name")
+                or raw.get("name")
+                or user_id
+            )
+            admin = bool(raw.get("is_admin") or raw.get("is_owner") or raw.get("is_primary_owner"))
+            user = SlackUser(user_id, str(name), admin and not raw.get("is_stranger"))
+        if len(self._cache) >= _USER_CACHE_MAX:
+            self._cache.clear()
+        self._cache[user_id] = (self._clock() + _USER_CACHE_S, user)
+        return user
+
+    async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(u for u in user_ids if u))
+        users = await asyncio.gather(*(self.get(u) for u in ids))
+        return {u.id: u.name for u in users if u is not None}
+
+
+class ThreadIndex:
+    """The threads the bot takes part in, one sorted set per channel (member: thread ts, score: last answer),
+    with the history's TTL: old threads drop out on their own, a channel's threads are one key (Redis
+    Cluster safe), and `/dolphin reset` can find every one of them."""
+
+    def __init__(
+        self, *, redis: aioredis.Redis, prefix: str, ttl_s: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:v1:slack:threads"
+        self._ttl_s = ttl_s
+        self._clock = clock
+
+    def _key(self, team: str, channel: str) -> str:
+        return f"{self._prefix}:{quote(team, safe='')}:{quote(channel, safe='')}"
+
+    async def add(self, team: str, channel: str, thread_ts: str) -> None:
+        now = self._clock()
+        key = self._key(team, channel)
+        pipe: Any = self._redis.pipeline(transaction=False)
+        pipe.zadd(key, {thread_ts: now})
+        pipe.zremrangebyscore(key, "-inf", now - self._ttl_s)
+        pipe.expire(key, self._ttl_s)
+        await redis_call(pipe.execute())
+
+    async def contains(self, team: str, channel: str, thread_ts: str) -> bool:
+        score = await redis_call(self._redis.zscore(self._key(team, channel), thread_ts))
+        return score is not None and float(score) >= self._clock() - self._ttl_s
+
+    async def members(self, team: str, channel: str) -> list[str]:
+        raw = await redis_call(self._redis.zrange(self._key(team, channel), 0, -1))
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in raw]
 
 
 class SlackModFeed:
-    def __init__(self, client: AsyncWebClient, channel: str) -> None:
+    """Posts moderation events to SLACK_MOD_LOG_CHANNEL with a permalink to the thread, in the background
+    (a moderators' channel never slows an answer down), escaped like every other text."""
+
+    def __init__(
+        self, client: AsyncWebClient, channel: str, *, spawn: Callable[[Coroutine[Any, Any, None]], Any]
+    ) -> None:
         self._client = client
         self._channel = channel
+        self._spawn = spawn
 
     async def publish(self, event: AuditEvent) -> None:
         if event.platform != "slack":
             return
-        link = ""
-        if event.thread:
-            link = f" — https://slack.com/archives/{event.channel}/p{event.thread.replace('.', '')}"
-        excerpt = f"\n> {event.excerpt[:300]}" if event.excerpt else ""
-        from bots.slack.translate import escape
+        self._spawn(self.post(event))
 
-        text = (
-            f"*{event.action}* ({event.stage}) · category *{event.category}* · layer {event.layer} · "
-            f"user {escape(event.user_id.rsplit(':', 1)[-1])}{link}{escape(excerpt)}"
-        )
-        await self._client.chat_postMessage(channel=self._channel, text=text, unfurl_links=False)
+    async def post(self, event: AuditEvent) -> None:
+        where = "a direct message" if event.channel.startswith("D") else f"<#{escape(event.channel)}>"
+        link = ""
+        if event.thread and event.channel:
+            try:
+                found = await self._client.chat_getPermalink(channel=event.channel, message_ts=event.thread)
+                link = f" · <{str(found['permalink']).replace('&', '&amp;')}|open the thread>"
+            except SlackApiError as exc:
+                log.info("slack.permalink_failed", error=slack_error(exc))
+        user = event.user_id.rsplit(":", 1)[-1]
+        lines = [
+            f"*{escape(event.action)}* ({escape(event.stage)}) · category *{escape(event.category or '-')}* · "
+            f"layer {escape(event.layer or '-')}",
+            f"{escape(event.author_name)} (`{escape(user)}`) in {where}{link}",
+        ]
+        lines += [f"> {escape(line)}" for line in event.excerpt[:300].splitlines() if line.strip()]
+        try:
+            await self._client.chat_postMessage(
+                channel=self._channel, text="\n".join(lines), unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as exc:
+            log.warning("slack.modfeed_failed", error=slack_error(exc))
+
+
+class _AskSink(SlackReplySink):
+    """`/dolphin ask`: the question is shown in the thread's first message only once it has passed the gate
+    and the input check (that is when the core calls `typing()`)."""
+
+    def __init__(self, *, reveal: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._reveal = reveal
+        self.revealed = False
+
+    async def typing(self) -> None:
+        try:
+            await self._reveal()
+            self.revealed = True
+        except SlackApiError as exc:
+            log.warning("slack.ask_reveal_failed", error=slack_error(exc))
+        await super().typing()
+
+
+# ------------------------------------------------------------------------------------------ the app
 
 
 class SlackRelay:
@@ -71,7 +247,14 @@ class SlackRelay:
     def __init__(self, core: Core, *, settings: SlackSettings, http_mode: bool) -> None:
         if settings.bot_token is None:
             raise ConfigurationError(
-                "SLACK_BOT_TOKEN is not set: install the app (slack/manifest.yml) and copy its Bot User OAuth Token",
+                "SLACK_BOT_TOKEN is not set: install the app (slack/manifest.yml) and copy its Bot User OAuth "
+                "Token (xoxb-…) from OAuth & Permissions",
+                setting="SLACK_BOT_TOKEN",
+            )
+        if not settings.bot_token.get_secret_value().startswith(("xoxb-", "xoxe.xoxb-")):
+            raise ConfigurationError(
+                "SLACK_BOT_TOKEN is not a bot token: copy the Bot User OAuth Token (it starts with xoxb-) from "
+                "OAuth & Permissions",
                 setting="SLACK_BOT_TOKEN",
             )
         if http_mode and settings.signing_secret is None:
@@ -84,71 +267,155 @@ class SlackRelay:
         self.settings = settings
         self.accepting = True
         self.renderer = MrkdwnRenderer()
-        self.client = AsyncWebClient(
-            token=settings.bot_token.get_secret_value(),
-            base_url=settings.api_url,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        self.client = build_client(settings)
+        self.users = UserDirectory(self.client)
+        self.threads = ThreadIndex(
+            redis=core.redis, prefix=core.key_prefix, ttl_s=core.settings.history.ttl_s
         )
         self.app = AsyncApp(
             client=self.client,
-            signing_secret=settings.signing_secret.get_secret_value()
-            if settings.signing_secret
-            else "unused",
+            # In Socket Mode nothing is signed (the socket is authenticated) and verification is off.
+            signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "",
             request_verification_enabled=http_mode,
             process_before_response=False,
         )
-        self._admins: dict[tuple[str, str], tuple[float, bool]] = {}
         self._register()
         if settings.mod_log_channel:
             feeds = getattr(core.moderator, "feeds", None)
             if isinstance(feeds, list):
-                feeds.append(SlackModFeed(self.client, settings.mod_log_channel))
+                feeds.append(
+                    SlackModFeed(
+                        self.client,
+                        settings.mod_log_channel,
+                        spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
+                    )
+                )
 
-    # ---------------------------------------------------------------- helpers
+    @property
+    def bot_name(self) -> str:
+        return self.core.settings.chat.bot_name
 
-    def _thread_key(self, team: str, channel: str, thread_ts: str) -> str:
-        return f"{self.core.key_prefix}:v1:slack:thread:{team}:{channel}:{thread_ts}"
+    # ---------------------------------------------------------------- start-up
 
-    def _allowed(self, channel: str, user: str) -> bool:
-        s = self.settings
-        return (not s.allowed_channels or channel in s.allowed_channels) and (
-            not s.allowed_users or user in s.allowed_users
+    async def verify(self) -> dict[str, Any]:
+        """`auth.test` with the bot token: a rejected token or an unreachable SLACK_API_URL ends start-up
+        with one line that names the setting."""
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            raise ConfigurationError(
+                f"Slack rejected SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-…) from OAuth & "
+                "Permissions, and reinstall the app if you changed its scopes",
+                setting="SLACK_BOT_TOKEN",
+            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        data = dict(auth.data) if isinstance(auth.data, dict) else {}
+        log.info("slack.authenticated", team=data.get("team_id"), bot_user=data.get("user_id"))
+        return data
+
+    def _unreachable(self, exc: BaseException) -> ConfigurationError:
+        return ConfigurationError(
+            f"cannot reach the Slack Web API at {self.settings.api_url} ({type(exc).__name__}): check the "
+            "network or SLACK_API_URL",
+            setting="SLACK_API_URL",
         )
 
-    async def is_admin(self, team: str, user: str) -> bool:
+    async def open_socket_url(self, app_token: str) -> str:
+        """`apps.connections.open` once with the app token: a wrong token fails here, with one line, instead
+        of slack_sdk's endless reconnect loop."""
+        if not app_token.startswith("xapp-"):
+            raise ConfigurationError(
+                "SLACK_APP_TOKEN is not an app-level token: generate one (it starts with xapp-) with the "
+                "connections:write scope under Basic Information → App-Level Tokens",
+                setting="SLACK_APP_TOKEN",
+            )
+        try:
+            opened = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise ConfigurationError(
+                f"Slack refused a Socket Mode connection for SLACK_APP_TOKEN ({slack_error(exc)}): generate an "
+                "app-level token with connections:write (Basic Information → App-Level Tokens) and turn on "
+                "Settings → Socket Mode",
+                setting="SLACK_APP_TOKEN",
+            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        return str(opened["url"])
+
+    # ---------------------------------------------------------------- access
+
+    def allowed(self, channel: str, user: str, *, direct: bool) -> bool:
+        s = self.settings
+        if s.allowed_users and user not in s.allowed_users:
+            return False
+        if direct:
+            return s.respond_to_dms
+        return not s.allowed_channels or channel in s.allowed_channels
+
+    async def is_admin(self, user: str) -> bool:
         if user in self.settings.admin_users:
             return True
-        cached = self._admins.get((team, user))
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        try:
-            info = await self.client.users_info(user=user)
-        except SlackApiError as exc:
-            log.warning("slack.users_info_failed", status=getattr(exc.response, "status_code", None))
-            return False
-        profile = info.get("user") or {}
-        admin = bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
-        if len(self._admins) > 10_000:
-            self._admins.clear()
-        self._admins[(team, user)] = (time.monotonic() + _ADMIN_CACHE_S, admin)
-        return admin
+        found = await self.users.get(user)
+        return found is not None and found.admin
 
-    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+    # ---------------------------------------------------------------- answering
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         if not self.accepting:
-            if asyncio.iscoroutine(coro):
-                coro.close()
+            coro.close()
             return
-        self.core.tasks.spawn(coro, name=name)  # type: ignore[arg-type]
+        self.core.tasks.spawn(coro, name=name)
 
-    async def _answer(
+    async def _incoming(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        *,
+        bot_user_id: str | None,
+        thread_ts: str | None = None,
+        direct: bool | None = None,
+    ) -> IncomingMessage:
+        text = str(event.get("text", ""))
+        names = await self.users.names([str(event.get("user", "")), *mentioned_users(text)])
+        return to_incoming(
+            event,
+            team=installation_space(body),
+            event_id=str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"),
+            bot_user_id=bot_user_id,
+            names=names,
+            thread_ts=thread_ts,
+            direct=direct,
+        )
+
+    async def _inherit_persona(self, msg: IncomingMessage) -> None:
+        """A thread speaks with its channel's persona (a slash command carries no thread: `/dolphin persona set`
+        sets the channel's)."""
+        if msg.key.thread is None:
+            return
+        service = self.core.service
+        channel_key = conversation_key(msg.key.space, msg.key.channel, None)
+        try:
+            wanted, current = await asyncio.gather(
+                service.get_persona(channel_key), service.get_persona(msg.key)
+            )
+            if wanted != current:
+                await service.set_persona(msg.key, wanted)
+        except RelayError:
+            log.warning("slack.persona_sync_failed")
+
+    async def answer(
         self,
         msg: IncomingMessage,
         *,
         channel: str,
         thread_ts: str | None,
         set_status: Callable[[str], Awaitable[Any]] | None = None,
-    ) -> None:
-        sink = SlackReplySink(
+        sink: SlackReplySink | None = None,
+    ) -> HandleResult:
+        await self._inherit_persona(msg)
+        sink = sink or SlackReplySink(
             client=self.client,
             channel=channel,
             thread_ts=thread_ts,
@@ -156,13 +423,59 @@ class SlackRelay:
             renderer=self.renderer,
             set_status=set_status,
         )
-        await self.core.service.handle(msg, sink)
-        if thread_ts is not None and not msg.is_direct:
-            name = self._thread_key(msg.key.space, channel, thread_ts)
+        result = await self.core.service.handle(msg, sink)
+        if thread_ts is not None and result.outcome not in (Outcome.DUPLICATE, Outcome.IGNORED):
             try:
-                await redis_call(self.core.redis.set(name, 1, ex=self.core.settings.history.ttl_s))
+                await self.threads.add(msg.key.space, channel, thread_ts)
             except RelayError:
                 log.warning("slack.thread_mark_failed")
+        return result
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
+        channel, user = str(event.get("channel", "")), str(event.get("user", ""))
+        direct = is_direct(event)
+        if not self.allowed(channel, user, direct=direct):
+            return
+        thread_ts = reply_thread(event)
+        msg = await self._incoming(body, event, bot_user_id=bot_user_id, thread_ts=thread_ts, direct=direct)
+        await self.answer(msg, channel=channel, thread_ts=thread_ts)
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
+        channel, user = str(event.get("channel", "")), str(event.get("user", ""))
+        text = str(event.get("text", ""))
+        thread_ts = event.get("thread_ts")
+        if is_direct(event):
+            if not self.allowed(channel, user, direct=True):
+                return
+            msg = await self._incoming(body, event, bot_user_id=bot_user_id, direct=True)
+            await self.answer(msg, channel=channel, thread_ts=str(thread_ts) if thread_ts else None)
+            return
+        if not thread_ts or addressed_to_others(text, bot_user_id):
+            return
+        team = installation_space(body)
+        try:
+            known = await self.threads.contains(team, channel, str(thread_ts))
+        except RelayError:
+            log.warning("slack.thread_lookup_failed")
+            return
+        if not known or not self.allowed(channel, user, direct=False):
+            return
+        msg = await self._incoming(body, event, bot_user_id=bot_user_id, thread_ts=str(thread_ts))
+        await self.answer(msg, channel=channel, thread_ts=str(thread_ts))
+
+    async def on_assistant_message(
+        self,
+        body: dict[str, Any],
+        payload: dict[str, Any],
+        bot_user_id: str | None,
+        set_status: Callable[[str], Awaitable[Any]],
+    ) -> None:
+        channel, user = str(payload.get("channel", "")), str(payload.get("user", ""))
+        if not self.allowed(channel, user, direct=True):
+            return
+        thread_ts = str(payload.get("thread_ts") or payload.get("ts"))
+        msg = await self._incoming(body, payload, bot_user_id=bot_user_id, thread_ts=thread_ts, direct=True)
+        await self.answer(msg, channel=channel, thread_ts=thread_ts, set_status=set_status)
 
     # ---------------------------------------------------------------- listeners
 
@@ -170,71 +483,29 @@ class SlackRelay:
         app = self.app
 
         @app.event("app_mention")
-        async def on_mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-            if is_from_bot(event, context.bot_user_id) or event.get("subtype"):
+        async def mention(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+            if is_from_bot(event, context.bot_user_id):
                 return
-            team = event_team(body, event)
-            channel = str(event.get("channel", ""))
-            if not self._allowed(channel, str(event.get("user", ""))):
-                return
-            thread_ts = reply_thread(event)
-            msg = to_incoming(
-                event,
-                team=team,
-                event_id=str(body.get("event_id") or event.get("ts")),
-                bot_user_id=context.bot_user_id,
-            )
-            self._spawn(self._answer(msg, channel=channel, thread_ts=thread_ts), f"slack-{msg.message_id}")
+            self._spawn(self.on_mention(body, event, context.bot_user_id), f"slack-{body.get('event_id')}")
 
         @app.event("message")
-        async def on_message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        async def message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
             bot_user_id = context.bot_user_id
-            if is_from_bot(event, bot_user_id) or event.get("subtype"):
+            if is_from_bot(event, bot_user_id):
                 return
-            text = str(event.get("text", ""))
-            if bot_user_id and f"<@{bot_user_id}>" in text and event.get("channel_type") != "im":
-                return  # the app_mention event answers it
-            team = event_team(body, event)
-            channel = str(event.get("channel", ""))
-            user = str(event.get("user", ""))
-            if not self._allowed(channel, user):
-                return
-            event_id = str(body.get("event_id") or event.get("ts"))
-            if event.get("channel_type") == "im":
-                thread_ts = event.get("thread_ts")
-                msg = to_incoming(event, team=team, event_id=event_id, bot_user_id=bot_user_id)
-                msg = IncomingMessage(
-                    key=conversation_key(team, channel, str(thread_ts) if thread_ts else None),
-                    message_id=msg.message_id,
-                    author_id=msg.author_id,
-                    author_name=msg.author_name,
-                    text=msg.text,
-                    is_direct=True,
-                )
-                self._spawn(
-                    self._answer(msg, channel=channel, thread_ts=str(thread_ts) if thread_ts else None),
-                    f"slack-{event_id}",
-                )
-                return
-            thread_ts = event.get("thread_ts")
-            if not thread_ts:
-                return
-            try:
-                known = await redis_call(
-                    self.core.redis.exists(self._thread_key(team, channel, str(thread_ts)))
-                )
-            except RelayError:
-                log.warning("slack.thread_lookup_failed")
-                return
-            if known:
-                msg = to_incoming(event, team=team, event_id=event_id, bot_user_id=bot_user_id)
-                self._spawn(self._answer(msg, channel=channel, thread_ts=str(thread_ts)), f"slack-{event_id}")
+            if not is_direct(event) and bot_user_id and f"<@{bot_user_id}>" in str(event.get("text", "")):
+                return  # the app_mention event for the same message answers it
+            self._spawn(self.on_message(body, event, bot_user_id), f"slack-{body.get('event_id')}")
 
         assistant = AsyncAssistant()
 
         @assistant.thread_started
-        async def started(say: Any, set_suggested_prompts: Any) -> None:
-            await say("Hi! I'm Dolphin. Ask me anything.")
+        async def started(say: Any, set_suggested_prompts: Any, payload: dict[str, Any]) -> None:
+            user = str((payload.get("assistant_thread") or {}).get("user_id", ""))
+            if not self.allowed("", user, direct=True):
+                await say("Sorry, I'm not enabled for you here.")
+                return
+            await say(f"Hi! I'm {self.bot_name}. Ask me anything.")
             prompts = [{"title": p[:75], "message": p} for p in self.settings.suggested_prompts[:4]]
             if prompts:
                 await set_suggested_prompts(prompts=prompts)
@@ -243,94 +514,160 @@ class SlackRelay:
         async def assistant_message(
             body: dict[str, Any], payload: dict[str, Any], context: Any, set_status: Any
         ) -> None:
-            team = event_team(body, payload)
-            channel = str(payload.get("channel", ""))
-            thread_ts = str(payload.get("thread_ts") or payload.get("ts"))
-            event_id = str(body.get("event_id") or payload.get("ts"))
-            msg = to_incoming(
-                payload, team=team, event_id=event_id, bot_user_id=context.bot_user_id, thread_ts=thread_ts
-            )
-            msg = IncomingMessage(
-                key=msg.key,
-                message_id=msg.message_id,
-                author_id=msg.author_id,
-                author_name=msg.author_name,
-                text=msg.text,
-                is_direct=True,
-            )
+            if is_from_bot(payload, context.bot_user_id):
+                return
             self._spawn(
-                self._answer(msg, channel=channel, thread_ts=thread_ts, set_status=set_status),
-                f"slack-{event_id}",
+                self.on_assistant_message(body, payload, context.bot_user_id, set_status),
+                f"slack-{body.get('event_id')}",
             )
 
         app.use(assistant)
 
         @app.command("/dolphin")
-        async def dolphin(ack: Any, command: dict[str, Any]) -> None:
+        async def dolphin(ack: Any, command: dict[str, Any], respond: Any) -> None:
             await ack()
-            self._spawn(self.run_command(command), f"slack-cmd-{command.get('trigger_id', '')}")
+            self._spawn(self.run_command(command, respond), f"slack-cmd-{command.get('trigger_id', '')}")
 
     # ---------------------------------------------------------------- /dolphin
 
-    async def run_command(self, command: dict[str, Any]) -> None:
-        team = str(command.get("team_id", ""))
+    async def run_command(self, command: dict[str, Any], respond: Callable[..., Awaitable[Any]]) -> None:
+        """One slash command; every outcome is an ephemeral reply through the command's response_url (which
+        works in any conversation, even one the bot is not in)."""
+
+        async def reply(text: str) -> None:
+            try:
+                await respond(text=text, response_type="ephemeral")
+            except Exception as exc:  # the response_url expired or is unreachable: nothing more to do
+                log.warning("slack.respond_failed", error=type(exc).__name__)
+
+        try:
+            await self._command(command, reply)
+        except RelayError as exc:
+            await reply(exc.notice)
+        except SlackApiError as exc:
+            log.warning("slack.command_failed", error=slack_error(exc))
+            await reply(COMMAND_FAILED)
+        except Exception as exc:  # the command's boundary: logged with context, a fixed notice
+            log.exception("slack.command_error", error=type(exc).__name__)
+            await reply(COMMAND_FAILED)
+
+    async def _command(self, command: dict[str, Any], reply: Callable[[str], Awaitable[None]]) -> None:
+        team = installation_space(command)
         channel = str(command.get("channel_id", ""))
         user = str(command.get("user_id", ""))
         sub, _, rest = str(command.get("text", "")).strip().partition(" ")
-        sub = sub.lower()
+        sub, rest = sub.lower(), rest.strip()
+        action, _, persona_text = rest.partition(" ")
+        action = action.lower()
+        direct = channel.startswith("D")
         key = conversation_key(team, channel, None)
         service = self.core.service
 
-        async def reply(text: str) -> None:
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=text)
-
-        admin_only = {"reset", "pause", "resume"} | (
-            {"persona"} if rest.split(" ")[0] in ("set", "clear") else set()
+        # In a direct message with the bot the conversation is the user's own: reset and persona are theirs.
+        admin_only = sub in ("pause", "resume") or (
+            not direct and (sub == "reset" or (sub == "persona" and action in ("set", "clear")))
         )
+        if admin_only and not await self.is_admin(user):
+            await reply(NOT_ADMIN)
+        elif sub == "ask" and rest:
+            await self._ask(command, team=team, channel=channel, user=user, question=rest, reply=reply)
+        elif sub == "reset":
+            threads = await self.threads.members(team, channel)
+            await service.reset(key)
+            for ts in threads:
+                await service.reset(conversation_key(team, channel, ts))
+            where = "this conversation" if direct else "this channel"
+            await reply(f"Done: I forgot {where} ({len(threads)} thread(s) and the channel itself).")
+        elif sub == "persona" and action == "set" and persona_text.strip():
+            await service.set_persona(key, clean_text(persona_text, bot_user_id=None))
+            await reply(
+                "Persona set: it applies to every conversation in this channel from the next message on."
+            )
+        elif sub == "persona" and action == "clear":
+            await service.set_persona(key, None)
+            await reply("Persona cleared: the default applies again.")
+        elif sub == "persona" and action in ("", "show"):
+            current = await service.get_persona(key)
+            await reply(
+                f"Persona:\n> {escape(current)}" if current else "No persona set (the default applies)."
+            )
+        elif sub == "forget-me":
+            removed = await service.forget_user(scoped_user_id(Platform.SLACK, team, user))
+            await reply(f"Done: {removed} stored message(s) of yours were deleted.")
+        elif sub == "pause":
+            await service.pause(key)
+            await reply("Paused: I won't answer in this channel until someone runs `/dolphin resume`.")
+        elif sub == "resume":
+            await service.resume(key)
+            await reply("Resumed: I answer in this channel again.")
+        else:
+            await reply(HELP)
+
+    async def _ask(
+        self,
+        command: dict[str, Any],
+        *,
+        team: str,
+        channel: str,
+        user: str,
+        question: str,
+        reply: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """`/dolphin ask`: a thread like a mention's. Its first message names who asked; the question appears
+        in it once the core has let it through, and the answer streams below it."""
+        direct = channel.startswith("D")
+        if not self.allowed(channel, user, direct=direct):
+            await reply(NOT_ENABLED)
+            return
+        if await self.core.service.is_paused(conversation_key(team, channel, None)):
+            await reply("I'm paused in this channel (`/dolphin resume` to turn me back on).")
+            return
+        found = await self.users.get(user)
+        name = found.name if found else str(command.get("user_name") or user)
+        text = clean_text(question, bot_user_id=None)
+        header = f"*{escape(name)}* asked {escape(self.bot_name)}"
         try:
-            if sub in admin_only and not await self.is_admin(team, user):
-                await reply(
-                    "Only workspace admins (or configured admins) can change this channel's settings."
-                )
-            elif sub == "ask" and rest.strip():
-                if not self._allowed(channel, user):
-                    await reply("I'm not enabled here.")
-                    return
-                msg = IncomingMessage(
-                    key=key,
-                    message_id=str(command.get("trigger_id") or time.time_ns()),
-                    author_id=user,
-                    author_name=str(command.get("user_name") or user),
-                    text=rest,
-                )
-                await self._answer(msg, channel=channel, thread_ts=None)
-            elif sub == "reset":
-                await service.reset(key)
-                await reply("History cleared for this channel.")
-            elif sub == "persona":
-                action, _, text = rest.strip().partition(" ")
-                if action == "set" and text.strip():
-                    await service.set_persona(key, text)
-                    await reply("Persona set.")
-                elif action == "clear":
-                    await service.set_persona(key, None)
-                    await reply("Persona cleared.")
-                else:
-                    current = await service.get_persona(key)
-                    await reply(f"Persona: {current}" if current else "No persona set (the default applies).")
-            elif sub == "forget-me":
-                removed = await service.forget_user(scoped_user_id(Platform.SLACK, team, user))
-                await reply(f"Done: {removed} stored message(s) of yours were deleted.")
-            elif sub == "pause":
-                await service.pause(key)
-                await reply("Paused: I won't answer in this channel.")
-            elif sub == "resume":
-                await service.resume(key)
-                await reply("Resumed.")
-            else:
-                await reply(HELP)
-        except RelayError as exc:
-            await reply(exc.notice)
+            parent = await self.client.chat_postMessage(
+                channel=channel, text=f"{header}…", unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as exc:
+            if slack_error(exc) in _CANNOT_POST_ERRORS:
+                await reply(CANNOT_POST.format(name=self.bot_name))
+                return
+            raise
+        thread_ts = str(parent["ts"])
+        quoted = "\n".join(f"> {escape(line)}" for line in text.splitlines() if line.strip())
+
+        async def reveal() -> None:
+            await self.client.chat_update(channel=channel, ts=thread_ts, text=f"{header}:\n{quoted}")
+
+        msg = IncomingMessage(
+            key=conversation_key(team, channel, thread_ts),
+            message_id=f"cmd:{command.get('trigger_id') or time.time_ns()}",
+            author_id=user,
+            author_name=name,
+            text=text,
+            is_direct=direct,
+        )
+        sink = _AskSink(
+            reveal=reveal,
+            client=self.client,
+            channel=channel,
+            thread_ts=thread_ts,
+            update_interval_s=self.settings.update_interval_s,
+            renderer=self.renderer,
+        )
+        result = await self.answer(msg, channel=channel, thread_ts=thread_ts, sink=sink)
+        try:
+            if result.outcome in (Outcome.IGNORED, Outcome.DUPLICATE):  # nothing to show: no empty thread
+                await self.client.chat_delete(channel=channel, ts=thread_ts)
+            elif not sink.revealed:  # refused before the question was shown (blocked, rate limited, …)
+                await self.client.chat_update(channel=channel, ts=thread_ts, text=f"{header} a question.")
+        except SlackApiError as exc:
+            log.warning("slack.ask_parent_failed", error=slack_error(exc))
+
+
+# ------------------------------------------------------------------------------------------ running
 
 
 async def start_http(app: AsyncApp, *, host: str, port: int) -> tuple[web.AppRunner, str]:
@@ -351,11 +688,15 @@ async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: 
     handler: Any = None
     runner: web.AppRunner | None = None
     try:
+        await relay.verify()
         if socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             assert settings.app_token is not None
-            handler = AsyncSocketModeHandler(relay.app, settings.app_token.get_secret_value())
+            app_token = settings.app_token.get_secret_value()
+            url = await relay.open_socket_url(app_token)
+            handler = AsyncSocketModeHandler(relay.app, app_token)
+            handler.client.wss_uri = url  # checked above; connect() uses it instead of asking again
             await handler.connect_async()
             log.info("slack.socket_mode_connected")
         else:
@@ -363,9 +704,11 @@ async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: 
             log.info("slack.http_listening", url=url)
         await stop.wait()
     finally:
-        relay.accepting = False
-        if runner is not None:
-            await runner.cleanup()
+        # Stop intake first: Slack redelivers what this process no longer acknowledges (to another replica
+        # or connection); what was acknowledged already is in core.tasks and gets the grace period.
         if handler is not None:
             await handler.close_async()
+        if runner is not None:
+            await runner.cleanup()
+        relay.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)

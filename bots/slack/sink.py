@@ -1,17 +1,17 @@
-"""`SlackReplySink`: a placeholder (or the assistant status) at once, then `chat.update` at most about once
-a second, continued in further thread messages past Slack's limit (budgeted in bytes), in mrkdwn with
-nothing that can notify anyone.
+"""`SlackReplySink`: progress at once (the assistant status, else a placeholder), then `chat.update` at most
+about once a second, continued in further thread messages past Slack's limit (budgeted in bytes), in mrkdwn
+with nothing that can notify anyone. Why `chat.update` and not Slack's streaming methods: docs/decisions.md.
 
-Why `chat.update` rather than `chat.startStream`/`appendStream`/`stopStream`: the streaming methods only
-append, so an answer that the output check blocks mid-stream could not be replaced by the notice, and a
-long answer could not be re-split into several messages; they also need newer workspaces and scopes.
-`chat.update` is Tier 3 (50+ per minute per workspace), comfortably above one edit per second per answer
-for a handful of concurrent answers; slack_sdk's rate-limit retry handler waits out 429s.
+What a user sees when things go wrong:
+- an update that fails mid-stream (a 429 that outlasted the retries, a network blip) is skipped: the next
+  update or the final text catches up; only the final text's failure ends the answer;
+- `fail(notice)` puts the notice in the first message and removes every continuation already posted
+  (deleted, or overwritten with the notice where deleting fails), so no part of a blocked answer stays up;
+- no call ever sends an empty `text` (Slack rejects it with `no_text`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,10 +25,22 @@ from core.streaming import split_message
 
 log = structlog.get_logger(__name__)
 
-# Slack truncates `text` past 40,000 characters and recommends 4,000; it counts bytes in practice, and
-# escaping (&amp;) grows the text after the split, so leave headroom.
+# Slack recommends at most 4,000 characters of `text` (it truncates past 40,000 and shows long messages
+# folded); it counts bytes in practice, so every chunk is budgeted in UTF-8 bytes, with headroom.
+# The split runs on the rendered (escaped) text, so `&amp;` and friends count too.
 MAX_BYTES = 3800
 PLACEHOLDER = "…"
+STATUS = "is thinking…"
+FALLBACK_NOTICE = "Something went wrong."
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`ratelimited`, `not_in_channel`, …): what the logs say, never the response."""
+    response: Any = exc.response
+    try:
+        return str(response.get("error") or "unknown")
+    except AttributeError:
+        return "unknown"
 
 
 class SlackReplySink:
@@ -55,44 +67,89 @@ class SlackReplySink:
 
     @property
     def posted(self) -> list[str]:
+        """What each posted message shows now."""
         return list(self._shown)
+
+    @property
+    def message_ts(self) -> list[str]:
+        return list(self._ts)
 
     async def typing(self) -> None:
         if self._set_status is not None:
-            with contextlib.suppress(SlackApiError):
-                await self._set_status("is thinking…")
-        elif not self._ts:
+            try:
+                await self._set_status(STATUS)
+                return
+            except SlackApiError as exc:  # not an assistant thread after all, or no assistant:write
+                log.info("slack.set_status_failed", error=slack_error(exc))
+        if not self._ts:
             await self._post(PLACEHOLDER)
 
     async def update(self, text_so_far: str) -> None:
-        await self._show(text_so_far)
+        try:
+            await self._show(text_so_far)
+        except SlackApiError as exc:
+            log.warning("slack.update_skipped", error=slack_error(exc))
 
     async def finish(self, text: str) -> None:
         await self._show(text)
 
     async def fail(self, notice: str) -> None:
-        notice = self._renderer.render(notice.strip() or "Something went wrong.")
-        if self._ts:
-            await self._edit(0, notice)
-            for ts in self._ts[1:]:
-                with contextlib.suppress(SlackApiError):
-                    await self._client.chat_delete(channel=self._channel, ts=ts)
-            self._ts, self._shown = self._ts[:1], [notice]
-        else:
+        notice = self._renderer.render(notice.strip() or FALLBACK_NOTICE) or FALLBACK_NOTICE
+        if not self._ts:
             await self._post(notice)
+            return
+        first_error: SlackApiError | None = None
+        try:
+            await self._edit(0, notice)
+        except SlackApiError as exc:
+            first_error = exc
+            log.warning("slack.fail_edit_failed", error=slack_error(exc))
+        for index in range(len(self._ts) - 1, 0, -1):
+            await self._retract(index, notice)
+        if first_error is not None:  # the first message still shows part of the answer: say so below it
+            try:
+                await self._retract(0, notice)
+            finally:
+                await self._post(notice)
 
     async def _show(self, markdown: str) -> None:
         rendered = self._renderer.render(markdown)
         chunks = split_message(rendered, max_chars=self.limits.max_chars, max_bytes=MAX_BYTES)
+        if not chunks:
+            return
         for i, chunk in enumerate(chunks):
             if i < len(self._ts):
                 if self._shown[i] != chunk:
                     await self._edit(i, chunk)
             else:
                 await self._post(chunk)
+        for index in range(len(self._ts) - 1, len(chunks) - 1, -1):  # the text now needs fewer messages
+            await self._retract(index, PLACEHOLDER)
+
+    async def _retract(self, index: int, fallback: str) -> None:
+        """Take message `index` down: delete it, or overwrite it with `fallback` where Slack refuses."""
+        ts = self._ts[index]
+        try:
+            await self._client.chat_delete(channel=self._channel, ts=ts)
+        except SlackApiError as exc:
+            log.warning("slack.delete_failed", error=slack_error(exc))
+            try:
+                await self._edit(index, fallback)
+                return
+            except SlackApiError as exc2:
+                log.warning("slack.retract_failed", error=slack_error(exc2))
+                return
+        del self._ts[index]
+        del self._shown[index]
 
     async def _post(self, text: str) -> None:
-        kwargs: dict[str, Any] = {"channel": self._channel, "text": text, "unfurl_links": False}
+        text = text if text.strip() else PLACEHOLDER
+        kwargs: dict[str, Any] = {
+            "channel": self._channel,
+            "text": text,
+            "unfurl_links": False,  # no previews of links the model made up
+            "unfurl_media": False,  # … nor of images it points to
+        }
         if self._thread_ts is not None:
             kwargs["thread_ts"] = self._thread_ts
         response = await self._client.chat_postMessage(**kwargs)
@@ -100,5 +157,6 @@ class SlackReplySink:
         self._shown.append(text)
 
     async def _edit(self, index: int, text: str) -> None:
+        text = text if text.strip() else PLACEHOLDER
         await self._client.chat_update(channel=self._channel, ts=self._ts[index], text=text)
         self._shown[index] = text

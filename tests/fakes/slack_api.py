@@ -1,58 +1,168 @@
-"""A loopback fake of Slack's Web API (port 0) that records every call per method, like bolt-python's
-own tests/mock_web_api_server. Point slack_sdk's `base_url` at `fake.url` (ends with /api/)."""
+"""A loopback fake of Slack's Web API and Socket Mode (port 0) that records every call per method, like
+bolt-python's own tests/mock_web_api_server. Point slack_sdk's `base_url` at `fake.url` (ends with /api/).
+
+It keeps the messages it was sent (posts, updates, deletions) so a test can read a thread as a user would
+see it (`visible()`), answers Slack's errors where the real API does (`no_text`, `message_not_found`,
+`not_in_channel`, `invalid_auth`, `not_allowed_token_type`), serves `response_url`s (`response_url()`), and
+runs a Socket Mode WebSocket: `apps.connections.open` hands out its URL, `push()` sends an envelope to the
+connected app and `wait_ack()` waits for the app's acknowledgement.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_USER = "UBOT"
+BOT_ID = "BBOT"
 TEAM = "T1"
+MAX_TEXT_CHARS = 40_000
+
+
+@dataclass
+class Message:
+    ts: str
+    channel: str
+    thread_ts: str | None
+    text: str
+    deleted: bool = False
 
 
 class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.timeline: list[tuple[float, str]] = []  # (time.monotonic(), method) of every call
         self.admins: set[str] = set()
+        self.users: dict[str, dict[str, Any]] = {}  # user id → users.info `user` object (else a default)
         self.rate_limited: dict[str, int] = {}  # method → how many 429s to answer before succeeding
         self.retry_after_s = 1
+        self.failing: dict[str, str] = {}  # method → Slack error code it answers with (ok: false)
+        self.rejected_tokens: set[str] = set()  # → invalid_auth
+        self.non_member_channels: set[str] = set()  # chat.postMessage → not_in_channel
+        self.messages: dict[str, Message] = {}
+        self.acks: list[dict[str, Any]] = []
+        self.socket_tokens: list[str] = []  # app tokens apps.connections.open was called with
         self._ts = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._acked = asyncio.Condition()
+        self._connected = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.base = ""
         self.url = ""
 
     async def __aenter__(self) -> FakeSlackAPI:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_get("/api/{method}", self._handle)
+        app.router.add_post("/response/{name}", self._response_url)
+        app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/api/"
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = f"{self.base}/api/"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # ---------------------------------------------------------------- what a test reads
 
     def texts(self, method: str) -> list[str]:
         return [str(c.get("text", "")) for c in self.calls[method]]
 
+    def visible(self, channel: str, thread_ts: str | None = None) -> list[str]:
+        """The texts a user sees now in `channel` (top level) or in the thread `thread_ts`, oldest first."""
+        return [
+            m.text
+            for m in self.messages.values()
+            if m.channel == channel and not m.deleted and m.thread_ts == thread_ts
+        ]
+
+    def response_url(self, name: str) -> str:
+        return f"{self.base}/response/{name}"
+
+    def responses(self) -> list[str]:
+        return [str(c.get("text", "")) for c in self.calls["response_url"]]
+
+    # ---------------------------------------------------------------- Socket Mode
+
+    async def wait_connected(self, timeout_s: float = 5) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send a Socket Mode envelope (`type`, `envelope_id`, `payload`, …) to the connected app."""
+        await self.wait_connected()
+        await self._sockets[-1].send_str(json.dumps(envelope))
+
+    async def wait_ack(self, envelope_id: str, timeout_s: float = 5) -> dict[str, Any]:
+        async def acked() -> dict[str, Any]:
+            async with self._acked:
+                while True:
+                    for ack in self.acks:
+                        if ack.get("envelope_id") == envelope_id:
+                            return ack
+                    await self._acked.wait()
+
+        return await asyncio.wait_for(acked(), timeout_s)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "debug_info": {"host": "fake", "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": "A1"},
+                }
+            )
+        )
+        self._connected.set()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    async with self._acked:
+                        self.acks.append(json.loads(msg.data))
+                        self._acked.notify_all()
+        finally:
+            self._sockets.remove(ws)
+            if not self._sockets:
+                self._connected.clear()
+        return ws
+
+    # ---------------------------------------------------------------- Web API
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        body["_name"] = request.match_info["name"]
+        self.calls["response_url"].append(body)
+        return web.Response(text="ok")
+
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw = await request.text()
-        if request.method == "GET":
-            body: dict[str, Any] = dict(request.query)
-        elif request.content_type == "application/json":
-            body = json.loads(raw or "{}")
-        else:
-            body = {k: v[0] for k, v in parse_qs(raw).items()}
+        body: dict[str, Any] = dict(request.query)  # slack_sdk sends some POSTs as query parameters
+        if request.content_type == "application/json":
+            body.update(json.loads(raw or "{}"))
+        elif raw:
+            body.update({k: v[0] for k, v in parse_qs(raw).items()})
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
             self.calls[f"{method}:429"].append(body)
@@ -62,24 +172,89 @@ class FakeSlackAPI:
                 headers={"Retry-After": str(self.retry_after_s)},
             )
         self.calls[method].append(body)
-        if method == "auth.test":
-            return web.json_response(
-                {
-                    "ok": True,
-                    "url": "https://t1.slack.com/",
-                    "team": "Team",
-                    "user": "dolphin",
-                    "team_id": TEAM,
-                    "user_id": BOT_USER,
-                    "bot_id": "BBOT",
-                }
-            )
-        if method == "chat.postMessage":
-            ts = f"1700000000.{next(self._ts):06d}"
-            return web.json_response(
-                {"ok": True, "channel": body.get("channel"), "ts": ts, "message": {"ts": ts}}
-            )
-        if method == "users.info":
-            user = str(body.get("user"))
-            return web.json_response({"ok": True, "user": {"id": user, "is_admin": user in self.admins}})
+        self.timeline.append((time.monotonic(), method))
+        if token in self.rejected_tokens:
+            return _error("invalid_auth")
+        if method in self.failing:
+            return _error(self.failing[method])
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is not None:
+            response: web.Response = handler(body, token)
+            return response
         return web.json_response({"ok": True, "ts": body.get("ts", "")})
+
+    def _auth_test(self, body: dict[str, Any], token: str) -> web.Response:
+        if token.startswith("xapp-"):
+            return _error("not_allowed_token_type")
+        return web.json_response(
+            {
+                "ok": True,
+                "url": "https://t1.slack.com/",
+                "team": "Team",
+                "user": "dolphin",
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+            }
+        )
+
+    def _apps_connections_open(self, body: dict[str, Any], token: str) -> web.Response:
+        self.socket_tokens.append(token)
+        if not token.startswith("xapp-"):
+            return _error("not_allowed_token_type")
+        return web.json_response({"ok": True, "url": f"{self.base.replace('http', 'ws')}/link/?ticket=t1"})
+
+    def _chat_postMessage(self, body: dict[str, Any], token: str) -> web.Response:
+        text = str(body.get("text") or "")
+        channel = str(body.get("channel"))
+        if not text.strip():
+            return _error("no_text")
+        if len(text) > MAX_TEXT_CHARS:
+            return _error("msg_too_long")
+        if channel in self.non_member_channels:
+            return _error("not_in_channel")
+        ts = f"1700000000.{next(self._ts):06d}"
+        thread = body.get("thread_ts")
+        self.messages[ts] = Message(ts, channel, str(thread) if thread else None, text)
+        return web.json_response({"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}})
+
+    def _chat_update(self, body: dict[str, Any], token: str) -> web.Response:
+        text = str(body.get("text") or "")
+        found = self.messages.get(str(body.get("ts")))
+        if found is None or found.deleted:
+            return _error("message_not_found")
+        if not text.strip():
+            return _error("no_text")
+        if len(text) > MAX_TEXT_CHARS:
+            return _error("msg_too_long")
+        found.text = text
+        return web.json_response({"ok": True, "channel": found.channel, "ts": found.ts, "text": text})
+
+    def _chat_delete(self, body: dict[str, Any], token: str) -> web.Response:
+        found = self.messages.get(str(body.get("ts")))
+        if found is None or found.deleted:
+            return _error("message_not_found")
+        found.deleted = True
+        return web.json_response({"ok": True, "channel": found.channel, "ts": found.ts})
+
+    def _chat_getPermalink(self, body: dict[str, Any], token: str) -> web.Response:
+        channel, ts = str(body.get("channel")), str(body.get("message_ts"))
+        return web.json_response(
+            {
+                "ok": True,
+                "channel": channel,
+                "permalink": f"https://t1.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+            }
+        )
+
+    def _users_info(self, body: dict[str, Any], token: str) -> web.Response:
+        user = str(body.get("user"))
+        default = {"id": user, "name": user, "team_id": TEAM}
+        info = dict(self.users.get(user, default))
+        info.setdefault("id", user)
+        info["is_admin"] = bool(info.get("is_admin")) or user in self.admins
+        return web.json_response({"ok": True, "user": info})
+
+
+def _error(code: str) -> web.Response:
+    return web.json_response({"ok": False, "error": code})

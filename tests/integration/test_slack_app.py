@@ -1,358 +1,293 @@
-"""The Slack app end to end over loopback: signed events into bolt's real HTTP endpoint, answers into a
-fake Web API, the real core on real Redis and the fake TGI."""
+"""The Slack app end to end over loopback, HTTP mode: signed events into bolt's real endpoint, answers into
+the fake Web API (read back as a user sees the thread), the real core on real Redis and the fake TGI."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
+import itertools
+import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
-import aiohttp
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from bots.runtime import Core
-from bots.slack.app import SlackRelay, start_http
-from bots.slack.sink import MAX_BYTES
-from bots.slack.translate import MrkdwnRenderer, clean_text
-from bots.tasks import TaskTracker
-from core.alignment.base import AllowAll
-from core.errors import ConfigurationError
-from core.gate import RedisGate
-from core.history import RedisConversationStore
+from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from core.keys import KeySpace
-from core.llm import TGIClient, build_http_client
-from core.observability import Metrics
-from core.service import ChatService
-from core.settings import ChatSettings, HistorySettings, LimitSettings, Settings, SlackSettings, TGISettings
-from core.tokens import EstimatingCounter
-from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
-from tests.fakes.tgi import FakeReply, FakeTGI
+from core.settings import LimitSettings
+from tests.fakes.slack_api import BOT_ID, BOT_USER
+from tests.fakes.tgi import FakeReply
+from tests.integration.slack_harness import (
+    BLOCK_NOTICE,
+    Harness,
+    WordModerator,
+    event,
+    http_harness,
+    key,
+    mention,
+)
 
-SECRET = "test-signing-secret"
-
-
-class Harness:
-    def __init__(self, slack: FakeSlackAPI, tgi: FakeTGI, relay: SlackRelay, url: str, core: Core) -> None:
-        self.slack, self.tgi, self.relay, self.url, self.core = slack, tgi, relay, url, core
-
-    async def post(
-        self,
-        payload: dict[str, Any],
-        *,
-        secret: str = SECRET,
-        age_s: float = 0,
-        headers: dict[str, str] | None = None,
-        form: bool = False,
-    ) -> int:
-        body = json.dumps(payload) if not form else "&".join(f"{k}={v}" for k, v in payload.items())
-        ts = str(int(time.time() - age_s))
-        signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-        h = {
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded" if form else "application/json",
-            **(headers or {}),
-        }
-        async with aiohttp.ClientSession() as session, session.post(self.url, data=body, headers=h) as resp:
-            return resp.status
-
-    async def settle(self) -> None:
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if len(self.core.tasks) == 0:
-                return
-
-
-def event(
-    text: str,
-    *,
-    event_id: str = "Ev1",
-    channel: str = "C1",
-    ts: str = "1700000001.000100",
-    thread_ts: str | None = None,
-    kind: str = "app_mention",
-    channel_type: str = "channel",
-    user: str = "U1",
-    team: str = TEAM,
-) -> dict[str, Any]:
-    ev: dict[str, Any] = {
-        "type": kind,
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "channel": channel,
-        "team": team,
-        "channel_type": channel_type,
-        "event_ts": ts,
-    }
-    if thread_ts:
-        ev["thread_ts"] = thread_ts
-    return {
-        "token": "x",
-        "team_id": team,
-        "api_app_id": "A1",
-        "event": ev,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-    }
+TS = "1700000001.000100"
+# What a message may contain: text with Slack's three characters escaped, safe web/mail links, quote lines.
+_RAW_ANGLE = re.compile(r"<(?!(?:https?://|mailto:)[^\s|<>]+(?:\|[^<>]*)?>)")
 
 
 @pytest.fixture
 async def harness(redis_client: aioredis.Redis) -> AsyncIterator[Harness]:
-    async with FakeSlackAPI() as slack, FakeTGI() as tgi:
-        settings = Settings(
-            slack=SlackSettings(
-                bot_token="xoxb-test-token",
-                signing_secret=SECRET,
-                api_url=slack.url,  # type: ignore[arg-type]
-                update_interval_s=0.5,
-                admin_users="UADMIN",
-            ),
-        )
-        keys = KeySpace("relay")
-        cfg = TGISettings()
-        async with build_http_client(cfg) as http:
-            generator = TGIClient(http=http, settings=cfg, base_url=tgi.url)
-            service = ChatService(
-                store=RedisConversationStore(redis=redis_client, keys=keys, settings=HistorySettings()),
-                gate=RedisGate(redis=redis_client, keys=keys, limits=LimitSettings(), dedupe_ttl_s=600),
-                generator=generator,
-                counter=EstimatingCounter(),
-                moderator=AllowAll(),
-                chat=ChatSettings(),
-                tgi=cfg,
-            )
-            core = Core(
-                settings=settings,
-                service=service,
-                redis=redis_client,
-                http=http,
-                generator=generator,
-                moderator=AllowAll(),
-                metrics=Metrics(),
-                key_prefix="relay",
-                tasks=TaskTracker(),
-            )
-            relay = SlackRelay(core, settings=settings.slack, http_mode=True)
-            runner, url = await start_http(relay.app, host="127.0.0.1", port=0)
-            try:
-                yield Harness(slack, tgi, relay, url, core)
-                await core.tasks.drain(5)
-            finally:
-                await runner.cleanup()
+    async with http_harness(redis_client) as h:
+        yield h
 
 
 async def test_bad_signature_and_stale_timestamp_are_rejected(harness: Harness) -> None:
-    assert await harness.post(event("hi"), secret="wrong") == 401
-    assert await harness.post(event("hi"), age_s=6 * 60) == 401
+    assert await harness.post(mention("hi"), secret="wrong") == 401
+    assert await harness.post(mention("hi"), age_s=6 * 60) == 401
     await harness.settle()
     assert harness.tgi.prompts == []
+    assert harness.slack.calls["chat.postMessage"] == []
 
 
 async def test_mention_gets_a_threaded_streamed_answer(harness: Harness) -> None:
-    assert await harness.post(event(f"<@{BOT_USER}> hello there")) == 200
+    harness.slack.users["U1"] = {"name": "ann", "profile": {"display_name": "Ann"}}
+    harness.slack.users["U3"] = {"name": "cy", "real_name": "Cy Young"}
+    words = [f"w{i}" for i in range(60)]
+    harness.tgi.enqueue(FakeReply(text=" ".join(words), token_delay_s=0.03))  # ~1.8 s of tokens
+    started = time.monotonic()
+    assert await harness.post(mention("hello there <@U2|bob> and <@U3>")) == 200
+    acked_s = time.monotonic() - started
     await harness.settle()
+    assert acked_s < 1.0 < time.monotonic() - started  # acknowledged long before the answer was done
     posts = harness.slack.calls["chat.postMessage"]
-    assert posts and all(p["thread_ts"] == "1700000001.000100" for p in posts)
-    final = (harness.slack.texts("chat.update") or harness.slack.texts("chat.postMessage"))[-1]
-    assert final == "You said: U1: hello there"
+    assert posts[0]["text"] == PLACEHOLDER  # progress at once
+    assert all(p["thread_ts"] == TS for p in posts)  # in the mention's thread
+    assert all(p["unfurl_links"] in (False, "false", "0") for p in posts)
+    assert harness.slack.visible("C1", TS) == [" ".join(words)]
+    assert harness.slack.visible("C1") == []  # nothing at the channel's top level
+    # streamed: intermediate edits, at most about one per SLACK_UPDATE_INTERVAL_S (0.5 s here)
+    edits = [t for t, m in harness.slack.timeline if m == "chat.update"]
+    assert len(edits) >= 3
+    streamed = [b - a for a, b in itertools.pairwise(edits[:-1])]  # the final edit follows at once
+    assert all(gap >= 0.4 for gap in streamed), streamed
+    # the model saw who spoke, by name, and the other mention as a name
+    assert "Ann: hello there @bob and @Cy Young<|im_end|>" in harness.tgi.prompts[0]
 
 
 async def test_retried_event_is_answered_once(harness: Harness) -> None:
-    payload = event(f"<@{BOT_USER}> once please", event_id="EvSame")
+    payload = mention("once please", event_id="EvSame")
     assert await harness.post(payload) == 200
-    assert (
-        await harness.post(
-            payload, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-        )
-        == 200
-    )
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert await harness.post(payload, headers=retry) == 200
+    await harness.settle()
+    assert await harness.post(payload, headers={**retry, "X-Slack-Retry-Num": "2"}) == 200
     await harness.settle()
     assert len(harness.tgi.prompts) == 1
-    assert len(harness.slack.calls["chat.postMessage"]) == 1
+    assert harness.slack.visible("C1", TS) == ["You said: U1: once please"]
 
 
 async def test_follow_up_in_the_bots_thread_needs_no_mention(harness: Harness) -> None:
-    await harness.post(event(f"<@{BOT_USER}> my number is 42", event_id="Ev1"))
+    await harness.post(mention("my number is 42", event_id="Ev1"))
     await harness.settle()
-    follow = event(
-        "what is my number?",
-        event_id="Ev2",
-        kind="message",
-        ts="1700000002.000100",
-        thread_ts="1700000001.000100",
-    )
+    follow = event("what is my number?", event_id="Ev2", kind="message", ts="1700000002.1", thread_ts=TS)
     await harness.post(follow)
     await harness.settle()
     assert len(harness.tgi.prompts) == 2
-    assert "my number is 42" in harness.tgi.prompts[1]
-    # a thread the bot is not part of is ignored
-    await harness.post(event("unrelated", event_id="Ev3", kind="message", thread_ts="1699999999.000001"))
+    assert "my number is 42" in harness.tgi.prompts[1]  # the thread's history
+    assert harness.slack.visible("C1", TS)[-1] == "You said: U1: what is my number?"
+    # a reply in the thread that talks to someone else, and a thread the bot is not part of: no answer
+    aside = event("<@U2> lunch?", event_id="Ev3", kind="message", ts="1700000003.1", thread_ts=TS)
+    unrelated = event("unrelated", event_id="Ev4", kind="message", ts="1700000004.1", thread_ts="1699.1")
+    top_level = event("just chatting", event_id="Ev5", kind="message", ts="1700000005.1")
+    for payload in (aside, unrelated, top_level):
+        await harness.post(payload)
     await harness.settle()
     assert len(harness.tgi.prompts) == 2
 
 
-async def test_direct_message_is_answered(harness: Harness) -> None:
+async def test_shared_channel_thread_is_one_conversation_whoever_posts(harness: Harness) -> None:
+    # A Slack Connect channel: the first question comes from another organisation's user (event.team T9);
+    # the conversation is keyed by the workspace the app is installed in (authorizations[0].team_id).
+    await harness.post(mention("the code word is heron", event_id="EvX", user="UEXT", team="T9"))
+    await harness.settle()
+    follow = event("what was the code word?", event_id="EvY", kind="message", ts="1700000002.1", thread_ts=TS)
+    await harness.post(follow)
+    await harness.settle()
+    assert len(harness.tgi.prompts) == 2 and "heron" in harness.tgi.prompts[1]
+    assert await harness.core.redis.llen(KeySpace("relay").turns(key("C1", TS).id)) == 2
+
+
+async def test_direct_message_is_answered_at_the_top_level(harness: Harness) -> None:
     await harness.post(event("hi in private", kind="message", channel="D1", channel_type="im"))
     await harness.settle()
-    assert harness.slack.calls["chat.postMessage"][0]["channel"] == "D1"
+    assert harness.slack.visible("D1") == ["You said: hi in private"]
+    assert "thread_ts" not in harness.slack.calls["chat.postMessage"][0]
     assert "<|im_start|>user\nhi in private<|im_end|>" in harness.tgi.prompts[0]
 
 
-async def test_bot_messages_edits_and_own_events_are_ignored(harness: Harness) -> None:
-    edited = event("edited", event_id="Ev5", kind="message", channel="D1", channel_type="im")
-    edited["event"]["subtype"] = "message_changed"
-    bot = event("beep", event_id="Ev6", kind="message", channel="D1", channel_type="im")
-    bot["event"]["bot_id"] = "B2"
-    own = event("me", event_id="Ev7", kind="message", channel="D1", channel_type="im", user=BOT_USER)
-    for payload in (edited, bot, own):
-        await harness.post(payload)
+async def test_dms_follow_their_own_switch_not_the_channel_list(redis_client: aioredis.Redis) -> None:
+    async with http_harness(redis_client, allowed_channels="C7") as h:
+        await h.post(event("dm", event_id="E1", kind="message", channel="D1", channel_type="im"))
+        await h.post(mention("not here", event_id="E2", channel="C1"))
+        await h.settle()
+        assert [p.count("<|im_start|>user") for p in h.tgi.prompts] == [1]
+        assert h.slack.visible("D1") and not h.slack.visible("C1", TS)
+    await redis_client.flushall()
+    async with http_harness(redis_client, respond_to_dms=False, allowed_users="U1") as h:
+        await h.post(event("dm", event_id="E3", kind="message", channel="D1", channel_type="im"))
+        await h.post(mention("from a stranger", event_id="E4", user="U5"))
+        await h.post(mention("from the allowed user", event_id="E5", ts="1700000009.1"))
+        await h.settle()
+        assert len(h.tgi.prompts) == 1 and "from the allowed user" in h.tgi.prompts[0]
+
+
+async def test_bot_messages_edits_deletions_and_notices_are_ignored(harness: Harness) -> None:
+    im = {"kind": "message", "channel": "D1", "channel_type": "im"}
+    edited = event("edited", event_id="Ev5", subtype="message_changed", **im)
+    deleted = event("", event_id="Ev6", subtype="message_deleted", **im)
+    bot = event("beep", event_id="Ev7", bot_id="B2", **im)
+    own = event("me", event_id="Ev8", user=BOT_USER, bot_id=BOT_ID, **im)
+    joined = event("<@U1> has joined", event_id="Ev9", subtype="channel_join", kind="message")
+    future = event("something new", event_id="Ev10", subtype="some_future_subtype", **im)
+    for payload in (edited, deleted, bot, own, joined, future):
+        assert await harness.post(payload) == 200
     await harness.settle()
     assert harness.tgi.prompts == []
-
-
-async def test_generated_channel_ping_arrives_escaped(harness: Harness) -> None:
-    harness.tgi.enqueue(FakeReply(text="Hey <!channel> and <@U999> & <!here> [x](!everyone)"))
-    await harness.post(event(f"<@{BOT_USER}> ping everyone"))
+    # a message with a file is still a person talking: its text is answered
+    await harness.post(event("see attached", event_id="Ev11", subtype="file_share", **im))
     await harness.settle()
-    for method in ("chat.postMessage", "chat.update"):
-        for text in harness.slack.texts(method):
-            assert "<!" not in text and "<@" not in text
-    final = (harness.slack.texts("chat.update") or harness.slack.texts("chat.postMessage"))[-1]
-    assert "&lt;!channel&gt;" in final and "&amp;" in final
+    assert len(harness.tgi.prompts) == 1
+
+
+async def test_generated_pings_arrive_escaped(harness: Harness) -> None:
+    reply = (
+        "Hey <!channel> and <@U999> & <!here> [x](!everyone) <!subteam^S1> <#C9>\n"
+        "```\nprint('<!channel>')\n```\n"
+        "[click](https://example.com/?a=1&b=2) and [google.com](https://evil.example) `<@U1>`"
+    )
+    harness.tgi.enqueue(FakeReply(text=reply))
+    await harness.post(mention("ping everyone"))
+    await harness.settle()
+    sent = harness.slack.texts("chat.postMessage") + harness.slack.texts("chat.update")
+    for text in sent:
+        assert not _RAW_ANGLE.search(text), text
+    final = harness.slack.visible("C1", TS)[-1]
+    assert "&lt;!channel&gt;" in final and "&lt;@U999&gt;" in final and "&amp;" in final
+    assert "print('&lt;!channel&gt;')" in final  # inside the code block too
+    assert "<https://example.com/?a=1&amp;b=2|click>" in final  # a real link stays a link
+    assert "google.com (<https://evil.example>)" in final  # a link that lies about its target shows it
 
 
 async def test_long_answer_arrives_in_valid_chunks(harness: Harness) -> None:
     words = [f"word{i:03d}-ünïcödé-{'x' * 24}" for i in range(260)]  # 9,000+ characters in 260 tokens
-    harness.tgi.enqueue(FakeReply(text=" ".join(words)))
-    await harness.post(event(f"<@{BOT_USER}> write a lot"))
+    assert len(" ".join(words)) > 9000
+    harness.tgi.enqueue(FakeReply(text=" ".join(words), token_delay_s=0.002))
+    await harness.post(mention("write a lot"))
     await harness.settle()
-    posts = harness.slack.calls["chat.postMessage"]
-    latest: dict[int, str] = {i: p["text"] for i, p in enumerate(posts)}
-    ts_index = {f"1700000000.{i + 1:06d}": i for i in range(len(posts))}
-    for update in harness.slack.calls["chat.update"]:
-        latest[ts_index[update["ts"]]] = update["text"]
-    chunks = [latest[i] for i in sorted(latest)]
+    chunks = harness.slack.visible("C1", TS)
     assert len(chunks) >= 3
     assert all(0 < len(c.encode()) <= MAX_BYTES for c in chunks)
     assert " ".join(chunks).split() == words
 
 
-async def test_admin_only_subcommands_refuse_a_non_admin(harness: Harness) -> None:
-    for text in ("reset", "pause", "persona set You are a pirate.", "resume"):
-        payload = {
-            "command": "/dolphin",
-            "text": text.replace(" ", "+"),
-            "team_id": TEAM,
-            "channel_id": "C1",
-            "user_id": "U1",
-            "user_name": "ann",
-            "trigger_id": f"t-{text[:5]}",
-            "response_url": "x",
-        }
-        assert await harness.post(payload, form=True) == 200
+async def test_code_block_split_over_messages_stays_balanced(harness: Harness) -> None:
+    code = "\n".join(f"line_{i} = {i} * 2  # {'c' * 40}" for i in range(140))
+    harness.tgi.enqueue(FakeReply(text=f"Here:\n```python\n{code}\n```\nDone."))
+    await harness.post(mention("code please"))
     await harness.settle()
-    refusals = harness.slack.texts("chat.postEphemeral")
-    assert len(refusals) == 4 and all("Only workspace admins" in t for t in refusals)
-    assert await harness.core.service.get_persona(_key("C1")) is None
-    harness.slack.admins.add("U2")  # a workspace admin per users.info
-    payload = {
-        "command": "/dolphin",
-        "text": "persona+set+You+are+a+pirate.",
-        "team_id": TEAM,
-        "channel_id": "C1",
-        "user_id": "U2",
-        "user_name": "boss",
-        "trigger_id": "t-ok",
-        "response_url": "x",
-    }
-    await harness.post(payload, form=True)
-    await harness.settle()
-    assert await harness.core.service.get_persona(_key("C1")) == "You are a pirate."
+    chunks = harness.slack.visible("C1", TS)
+    assert len(chunks) >= 2
+    for chunk in chunks:
+        assert chunk.count("```") % 2 == 0, chunk[:80]
+        assert "```python" not in chunk  # Slack would show the language as code
+        assert len(chunk.encode()) <= MAX_BYTES
 
 
-async def test_same_channel_in_two_workspaces_shares_nothing(harness: Harness) -> None:
-    await harness.post(event(f"<@{BOT_USER}> secret is swordfish", event_id="EvA", team="T1"))
-    await harness.settle()
-    await harness.post(
-        event(f"<@{BOT_USER}> what is the secret?", event_id="EvB", team="T2", ts="1700000001.000100")
-    )
-    await harness.settle()
-    assert "swordfish" not in harness.tgi.prompts[-1]
+@pytest.mark.parametrize("delete_refused", [False, True], ids=["deleted", "overwritten"])
+async def test_answer_blocked_mid_stream_is_replaced_everywhere(
+    redis_client: aioredis.Redis, delete_refused: bool
+) -> None:
+    async with http_harness(redis_client, moderator=WordModerator(output_word="FORBIDDEN")) as h:
+        if delete_refused:
+            h.slack.failing["chat.delete"] = "cant_delete_message"
+        words = [f"word{i:03d}-{'y' * 50}" for i in range(240)]
+        words[220] = "FORBIDDEN"  # after ~13,000 characters: several messages are up by then
+        h.tgi.enqueue(FakeReply(text=" ".join(words), token_delay_s=0.005))
+        await h.post(mention("go"))
+        await h.settle()
+        assert len(h.slack.calls["chat.postMessage"]) >= 3  # the answer had spread over several messages
+        shown = h.slack.visible("C1", TS)
+        if delete_refused:  # every message that showed part of the answer now shows the notice
+            assert len(shown) >= 3 and set(shown) == {BLOCK_NOTICE}
+        else:
+            assert shown == [BLOCK_NOTICE]
+        assert await redis_client.llen(KeySpace("relay").turns(key("C1", TS).id)) == 0
 
 
-async def test_http_mode_refuses_to_start_without_signing_secret() -> None:
-    core: Any = type("C", (), {"moderator": AllowAll(), "key_prefix": "relay"})()
-    with pytest.raises(ConfigurationError) as err:
-        SlackRelay(core, settings=SlackSettings(bot_token="xoxb-1"), http_mode=True)  # type: ignore[arg-type]
-    assert err.value.setting == "SLACK_SIGNING_SECRET"
+async def test_blocked_question_gets_the_notice_in_thread(redis_client: aioredis.Redis) -> None:
+    async with http_harness(redis_client, moderator=WordModerator(input_word="forbidden")) as h:
+        await h.post(mention("something forbidden"))
+        await h.settle()
+        assert h.tgi.prompts == []
+        assert h.slack.visible("C1", TS) == [BLOCK_NOTICE]
+
+
+async def test_rate_limited_user_is_told_when_to_come_back(redis_client: aioredis.Redis) -> None:
+    async with http_harness(redis_client, limits=LimitSettings(user_per_minute=1, channel_per_minute=0)) as h:
+        await h.post(mention("one", event_id="E1"))
+        await h.post(mention("two", event_id="E2", ts="1700000002.1"))
+        await h.settle()
+        assert len(h.tgi.prompts) == 1
+        threads = [h.slack.visible("C1", TS), h.slack.visible("C1", "1700000002.1")]
+        (notice,) = [t[0] for t in threads if not t[0].startswith("You said")]  # whichever came second
+        assert re.fullmatch(
+            r"You're sending messages faster than I can answer\. Try again in \d+ s\.", notice
+        )
 
 
 async def test_rate_limited_web_api_is_waited_out(harness: Harness) -> None:
     harness.slack.rate_limited["chat.postMessage"] = 1
-    await harness.post(event(f"<@{BOT_USER}> hi"))
+    await harness.post(mention("hi"))
     await harness.settle()
-    await asyncio.sleep(1.2)
+    assert harness.slack.calls["chat.postMessage:429"]
+    assert harness.slack.visible("C1", TS) == ["You said: U1: hi"]
+
+
+async def test_a_failing_update_mid_stream_does_not_end_the_answer(harness: Harness) -> None:
+    words = [f"w{i}" for i in range(80)]
+    harness.tgi.enqueue(FakeReply(text=" ".join(words), token_delay_s=0.012))
+    harness.slack.rate_limited["chat.update"] = 4  # more 429s than the retry handler waits out: one is lost
+    harness.slack.retry_after_s = 0
+    await harness.post(mention("go"))
     await harness.settle()
-    assert harness.slack.calls["chat.postMessage:429"] and harness.slack.calls["chat.postMessage"]
+    assert harness.slack.visible("C1", TS) == [" ".join(words)]
 
 
-def _key(channel: str):  # type: ignore[no-untyped-def]
-    from core.models import ConversationKey, Platform
-
-    return ConversationKey(Platform.SLACK, TEAM, channel, None)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.text(max_size=200),
-    st.sampled_from(
-        ["<!channel>", "<!here>", "<@U1>", "<#C1>", "<!everyone>", "[a](!here)", "<!subteam^S1>"]
-    ),
-)
-def test_escaping_never_lets_a_ping_through(text: str, ping: str) -> None:
-    out = MrkdwnRenderer().render(text + ping + text)
-    assert "<!" not in out and "<@" not in out and "<#" not in out
-
-
-def test_incoming_markup_is_readable() -> None:
-    text = clean_text(
-        f"<@{BOT_USER}> ask <@U2|bob> in <#C9|general> see <https://x.y|site> &lt;tag&gt;",
-        bot_user_id=BOT_USER,
-    )
-    assert text == "ask @bob in #general see site <tag>"
+async def test_mod_log_feed_gets_a_permalink(redis_client: aioredis.Redis) -> None:
+    moderator = WordModerator(input_word="forbidden")
+    async with http_harness(redis_client, moderator=moderator, mod_log_channel="CMOD") as h:
+        h.slack.users["U1"] = {"profile": {"display_name": "Ann <!here>"}}
+        await h.post(mention("something forbidden <!channel>"))
+        await h.settle()
+        (entry,) = h.slack.visible("CMOD")
+        assert "*block* (input)" in entry and "<#C1>" in entry
+        assert f"<https://t1.slack.com/archives/C1/p{TS.replace('.', '')}|open the thread>" in entry
+        assert "Ann &lt;!here&gt;" in entry and not _RAW_ANGLE.search(entry.replace("<#C1>", ""))
 
 
 async def test_assistant_thread_gets_prompts_status_and_an_answer(harness: Harness) -> None:
-    started = {
-        "token": "x",
-        "team_id": TEAM,
-        "api_app_id": "A1",
-        "type": "event_callback",
-        "event_id": "EvS",
-        "event_time": int(time.time()),
-        "event": {
-            "type": "assistant_thread_started",
-            "event_ts": "1700000005.000001",
-            "assistant_thread": {
-                "user_id": "U1",
-                "channel_id": "D9",
-                "thread_ts": "1700000005.000001",
-                "context": {},
-            },
+    started = event("", event_id="EvS", kind="assistant_thread_started")
+    started["event"] = {
+        "type": "assistant_thread_started",
+        "event_ts": "1700000005.000001",
+        "assistant_thread": {
+            "user_id": "U1",
+            "channel_id": "D9",
+            "thread_ts": "1700000005.000001",
+            "context": {},
         },
     }
     assert await harness.post(started) == 200
     await harness.settle()
-    assert harness.slack.calls["assistant.threads.setSuggestedPrompts"]
+    (prompts,) = harness.slack.calls["assistant.threads.setSuggestedPrompts"]
+    assert "Summarize a topic for me" in str(prompts["prompts"])
     question = event(
         "what can you do?",
         event_id="EvQ",
@@ -365,9 +300,38 @@ async def test_assistant_thread_gets_prompts_status_and_an_answer(harness: Harne
     await harness.post(question)
     await harness.settle()
     statuses = [c.get("status") for c in harness.slack.calls["assistant.threads.setStatus"]]
-    assert "is thinking…" in statuses
-    answers = [
-        p for p in harness.slack.calls["chat.postMessage"] if p.get("thread_ts") == "1700000005.000001"
-    ]
-    assert any("what can you do?" in p["text"] for p in answers)
+    assert statuses == ["is thinking…"]
+    shown = harness.slack.visible("D9", "1700000005.000001")
+    assert shown[0].startswith("Hi! I'm Dolphin") and shown[-1] == "You said: what can you do?"
+    assert PLACEHOLDER not in shown  # the status, not a placeholder
     assert len(harness.tgi.prompts) == 1
+
+
+async def test_dm_thread_without_assistant_status_still_shows_progress(harness: Harness) -> None:
+    harness.slack.failing["assistant.threads.setStatus"] = "channel_not_found"
+    question = event(
+        "in a thread",
+        kind="message",
+        channel="D3",
+        channel_type="im",
+        ts="1700000008.1",
+        thread_ts="1700000007.1",
+    )
+    await harness.post(question)
+    await harness.settle()
+    assert harness.slack.calls["chat.postMessage"][0]["text"] == PLACEHOLDER
+    assert harness.slack.visible("D3", "1700000007.1") == ["You said: in a thread"]
+
+
+async def test_concurrent_mentions_in_two_channels_do_not_mix(harness: Harness) -> None:
+    harness.tgi.enqueue(
+        FakeReply(text="alpha " * 30, token_delay_s=0.01), FakeReply(text="beta " * 30, token_delay_s=0.01)
+    )
+    await asyncio.gather(
+        harness.post(mention("a", event_id="EA", channel="CA")),
+        harness.post(mention("b", event_id="EB", channel="CB")),
+    )
+    await harness.settle()
+    shown = harness.slack.visible("CA", TS) + harness.slack.visible("CB", TS)
+    assert sorted(s.split()[0] for s in shown) == ["alpha", "beta"]
+    assert all(len(set(s.split())) == 1 for s in shown)

@@ -1,0 +1,261 @@
+"""The Slack app over loopback, for the test_slack_* modules: the real core on real Redis and the fake TGI,
+bolt's real HTTP endpoint (signed requests) or its real Socket Mode client, answers into the fake Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from bots.runtime import Core
+from bots.slack.app import SlackRelay, start_http
+from bots.tasks import TaskTracker
+from core.alignment.audit import AuditEvent, publish_all
+from core.alignment.base import AllowAll, Moderator
+from core.gate import RedisGate
+from core.history import RedisConversationStore
+from core.keys import KeySpace
+from core.llm import TGIClient, build_http_client
+from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Platform, Verdict
+from core.observability import Metrics
+from core.service import ChatService
+from core.settings import HistorySettings, LimitSettings, Settings, SlackSettings, TGISettings
+from core.tokens import EstimatingCounter
+from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
+from tests.fakes.tgi import FakeTGI
+
+SECRET = "test-signing-secret"
+BLOCK_NOTICE = "I can't help with that here."
+
+
+def key(channel: str, thread: str | None = None, team: str = TEAM) -> ConversationKey:
+    return ConversationKey(Platform.SLACK, team, channel, thread)
+
+
+@dataclass
+class WordModerator:
+    """Blocks input or output containing a word, and publishes each block to its feeds like the policy
+    moderator does (so the Slack mod-log feed can be tested without the whole alignment layer)."""
+
+    input_word: str = "\x00"
+    output_word: str = "\x00"
+    feeds: list[Any] = field(default_factory=list)
+
+    async def _block(self, msg: IncomingMessage, stage: str, text: str) -> Verdict:
+        await publish_all(
+            self.feeds,
+            AuditEvent(
+                time=time.time(),
+                platform=msg.key.platform.value,
+                space=msg.key.space,
+                channel=msg.key.channel,
+                thread=msg.key.thread or "",
+                user_id=msg.user_id,
+                author_name=msg.author_name,
+                message_id=msg.message_id,
+                stage=stage,
+                action="block",
+                category="test",
+                layer="words",
+                excerpt=text[:200],
+            ),
+        )
+        return Verdict(Action.BLOCK, category="test", layer="words", notice=BLOCK_NOTICE)
+
+    async def check_input(self, msg: IncomingMessage) -> Verdict:
+        return await self._block(msg, "input", msg.text) if self.input_word in msg.text else ALLOW
+
+    async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
+        return await self._block(msg, "output", text) if self.output_word in text else ALLOW
+
+
+def event(
+    text: str,
+    *,
+    event_id: str = "Ev1",
+    channel: str = "C1",
+    ts: str = "1700000001.000100",
+    thread_ts: str | None = None,
+    kind: str = "app_mention",
+    channel_type: str = "channel",
+    user: str = "U1",
+    team: str = TEAM,
+    **extra: Any,
+) -> dict[str, Any]:
+    ev: dict[str, Any] = {
+        "type": kind,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "team": team,
+        "channel_type": channel_type,
+        "event_ts": ts,
+        **extra,
+    }
+    if thread_ts:
+        ev["thread_ts"] = thread_ts
+    return {
+        "token": "x",
+        "team_id": team,
+        "api_app_id": "A1",
+        "event": ev,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"team_id": TEAM, "user_id": BOT_USER, "is_bot": True, "is_enterprise_install": False}
+        ],
+    }
+
+
+def mention(text: str, **kw: Any) -> dict[str, Any]:
+    return event(f"<@{BOT_USER}> {text}", **kw)
+
+
+def signed_headers(
+    body: str, *, secret: str = SECRET, age_s: float = 0, form: bool = False
+) -> dict[str, str]:
+    ts = str(int(time.time() - age_s))
+    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded" if form else "application/json",
+    }
+
+
+class Harness:
+    def __init__(self, slack: FakeSlackAPI, tgi: FakeTGI, relay: SlackRelay, url: str, core: Core) -> None:
+        self.slack, self.tgi, self.relay, self.url, self.core = slack, tgi, relay, url, core
+
+    async def post(
+        self,
+        payload: dict[str, Any],
+        *,
+        secret: str = SECRET,
+        age_s: float = 0,
+        headers: dict[str, str] | None = None,
+        form: bool = False,
+    ) -> int:
+        body = urlencode(payload) if form else json.dumps(payload)
+        h = {**signed_headers(body, secret=secret, age_s=age_s, form=form), **(headers or {})}
+        async with aiohttp.ClientSession() as session, session.post(self.url, data=body, headers=h) as resp:
+            return resp.status
+
+    async def command(self, text: str, *, user: str = "U1", channel: str = "C1", trigger: str = "") -> int:
+        trigger = trigger or f"trig-{time.monotonic_ns()}"
+        payload = {
+            "command": "/dolphin",
+            "text": text,
+            "team_id": TEAM,
+            "team_domain": "t1",
+            "channel_id": channel,
+            "channel_name": "directmessage" if channel.startswith("D") else "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "trigger_id": trigger,
+            "response_url": self.slack.response_url(trigger),
+            "api_app_id": "A1",
+            "is_enterprise_install": "false",
+        }
+        return await self.post(payload, form=True)
+
+    async def settle(self, timeout_s: float = 10) -> None:
+        """Until every answer in flight is done (and a little longer for bolt's own listener tasks)."""
+        deadline = time.monotonic() + timeout_s
+        quiet = 0
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            quiet = quiet + 1 if len(self.core.tasks) == 0 else 0
+            if quiet >= 3:
+                return
+        raise AssertionError("answers still running")
+
+
+@asynccontextmanager
+async def open_core(
+    redis_client: aioredis.Redis,
+    *,
+    slack: FakeSlackAPI,
+    tgi: FakeTGI,
+    moderator: Moderator | None = None,
+    limits: LimitSettings | None = None,
+    **slack_settings: Any,
+) -> AsyncIterator[Core]:
+    settings = Settings(
+        slack=SlackSettings(
+            **{
+                "bot_token": "xoxb-test-token",
+                "signing_secret": SECRET,
+                "api_url": slack.url,
+                "update_interval_s": 0.5,
+                "admin_users": "UADMIN",
+                **slack_settings,
+            }
+        ),
+    )
+    keys = KeySpace("relay")
+    cfg = TGISettings()
+    moderator = moderator or AllowAll()
+    async with build_http_client(cfg) as http:
+        generator = TGIClient(http=http, settings=cfg, base_url=tgi.url)
+        service = ChatService(
+            store=RedisConversationStore(redis=redis_client, keys=keys, settings=HistorySettings()),
+            gate=RedisGate(
+                redis=redis_client,
+                keys=keys,
+                limits=limits or LimitSettings(user_per_minute=0, channel_per_minute=0),
+                dedupe_ttl_s=600,
+            ),
+            generator=generator,
+            counter=EstimatingCounter(),
+            moderator=moderator,
+            chat=settings.chat,
+            tgi=cfg,
+        )
+        yield Core(
+            settings=settings,
+            service=service,
+            redis=redis_client,
+            http=http,
+            generator=generator,
+            moderator=moderator,
+            metrics=Metrics(),
+            key_prefix="relay",
+            tasks=TaskTracker(),
+        )
+
+
+@asynccontextmanager
+async def http_harness(
+    redis_client: aioredis.Redis,
+    *,
+    moderator: Moderator | None = None,
+    limits: LimitSettings | None = None,
+    **slack_settings: Any,
+) -> AsyncIterator[Harness]:
+    async with (
+        FakeSlackAPI() as slack,
+        FakeTGI() as tgi,
+        open_core(
+            redis_client, slack=slack, tgi=tgi, moderator=moderator, limits=limits, **slack_settings
+        ) as core,
+    ):
+        relay = SlackRelay(core, settings=core.settings.slack, http_mode=True)
+        runner, url = await start_http(relay.app, host="127.0.0.1", port=0)
+        try:
+            yield Harness(slack, tgi, relay, url, core)
+            await core.tasks.drain(5)
+        finally:
+            await runner.cleanup()
