@@ -389,22 +389,6 @@ class SlackRelay:
             direct=direct,
         )
 
-    async def _inherit_persona(self, msg: IncomingMessage) -> None:
-        """A thread speaks with its channel's persona (a slash command carries no thread: `/dolphin persona set`
-        sets the channel's)."""
-        if msg.key.thread is None:
-            return
-        service = self.core.service
-        channel_key = conversation_key(msg.key.space, msg.key.channel, None)
-        try:
-            wanted, current = await asyncio.gather(
-                service.get_persona(channel_key), service.get_persona(msg.key)
-            )
-            if wanted != current:
-                await service.set_persona(msg.key, wanted)
-        except RelayError:
-            log.warning("slack.persona_sync_failed")
-
     async def answer(
         self,
         msg: IncomingMessage,
@@ -414,7 +398,6 @@ class SlackRelay:
         set_status: Callable[[str], Awaitable[Any]] | None = None,
         sink: SlackReplySink | None = None,
     ) -> HandleResult:
-        await self._inherit_persona(msg)
         sink = sink or SlackReplySink(
             client=self.client,
             channel=channel,
