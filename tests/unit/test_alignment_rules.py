@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -16,7 +17,15 @@ from core.errors import ConfigurationError
 from core.models import Action, ConversationKey, IncomingMessage, Platform, Stage
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "alignment"
+# ../shared beside the checkout (CI, the main clone) or beside the worktrees' folder (a helper's worktree)
+SHARED = next(
+    (
+        d / "shared" / "alignment"
+        for d in (ROOT.parent, ROOT.parent.parent)
+        if (d / "shared" / "alignment").is_dir()
+    ),
+    ROOT.parent / "shared" / "alignment",
+)
 LOOKALIKES = [
     json.loads(line) for line in (ROOT / "tests/data/alignment_lookalikes.jsonl").read_text().splitlines()
 ]
@@ -86,10 +95,15 @@ def test_output_check_never_blocks_refusals_or_news(moderator: PolicyModerator) 
     assert moderator.check_text(recipe, Stage.OUTPUT, msg("q")).action is Action.BLOCK
 
 
+@functools.cache
+def shared_moderator() -> PolicyModerator:
+    return PolicyModerator(policy=load_policy())
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
 def test_normalizer_and_rules_never_raise(text: str) -> None:
-    moderator = PolicyModerator(policy=load_policy())
+    moderator = shared_moderator()
     normalize(text)
     moderator.check_text(text, Stage.INPUT, msg("x"))
     moderator.check_text(text, Stage.OUTPUT, msg("x"))
