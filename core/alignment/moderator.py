@@ -28,6 +28,7 @@ from core.alignment.rules import (
     TOPIC_PATTERNS,
     RuleSet,
     decide,
+    decide_output,
 )
 from core.errors import HistoryUnavailable, ModerationUnavailable
 from core.keys import KeySpace
@@ -115,8 +116,8 @@ class PolicyModerator:
             normalized = normalize(text)
             rules = self._input_rules if stage is Stage.INPUT else self._output_rules
             matches = rules.matches(normalized)
-            if matches and stage is Stage.INPUT:
-                matches = decide(matches, normalized)
+            if matches:
+                matches = (decide if stage is Stage.INPUT else decide_output)(matches, normalized)
             if not matches:
                 return ALLOW
         except Exception as exc:  # a bug in a pattern must not silently decide for everyone

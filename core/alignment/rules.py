@@ -74,7 +74,7 @@ _VIOLENT = (
     r"(?:kill|murder|assassinat|slaughter|strangl|chok|suffocat|smother|drown|stab|shoot|shot|poison|behead|"
     r"decapitat|dismember|tortur|beat(?:ing)? up|beat|hurt|harm|injur|maim|crippl|kidnap|abduct|snatch|"
     r"ambush|attack|assault|punch|knock\w* out|run over|burn|disfigur|bludgeon|lynch|execut|hang|mutilat|"
-    r"paralyz|incapacitat|knock\w* (?:\w+ )?unconscious|jump|mug|rob|terrori[sz]|sedat|drug|abus)"
+    r"paralyz|incapacitat|knock\w* (?:[\w'-]+ )?unconscious|jump|mug|rob|terrori[sz]|sedat|drug|abus)"
 )
 _WEAPON = (
     r"(?:(?<!bath )(?<!photo )(?<!calorie )(?<!sex )(?<!seed )(?<!glitter )(?<!time )(?<!flavor )(?<!flavour )"
@@ -96,12 +96,14 @@ _DRUG = (
     r"controlled substances?|weed|marijuana|cannabis|edibles|a bag of \w+)"
 )
 _EVASION = (
-    r"(?:without (?:\w+ ){0,2}(?:getting |being )?(?:caught|detected|noticed|traced|tracked|identified|"
+    r"(?:(?:won'?t|wont|can'?t|cannot|don'?t|doesn'?t|not|never) (?:be able to )?(?:detect|notice|catch|flag|"
+    r"trace|find out|see|suspect|tell) (?:it|them|me|this|that|anything)\b|"
+    r"without (?:[\w'-]+ ){0,2}(?:getting |being )?(?:caught|detected|noticed|traced|tracked|identified|"
     r"arrested|seen|found out|knowing|noticing|finding out|realizing|suspecting|seeing)|"
     r"without (?:anyone|anybody|them|him|her|my \w+|our \w+|their \w+|the \w+|people|the police|the cops|"
-    r"parents|the (?:teacher|school|owner|store)) (?:\w+ )?(?:knowing|noticing|finding out|seeing|realizing|"
+    r"parents|the (?:teacher|school|owner|store)) (?:[\w'-]+ )?(?:knowing|noticing|finding out|seeing|realizing|"
     r"suspecting|being able to (?:tell|prove))|"
-    r"so (?:that )?(?:nobody|no one|no-one|they|he|she|my \w+) (?:\w+ )?(?:won'?t|can'?t|doesn'?t|don'?t|"
+    r"so (?:that )?(?:nobody|no one|no-one|they|he|she|my \w+) (?:[\w'-]+ )?(?:won'?t|can'?t|doesn'?t|don'?t|"
     r"never|will never)? ?(?:finds? out|notices?|knows?|suspects?|sees?|catch(?:es)?|trace)|"
     r"(?:avoid\w*|evad\w+|escap\w+|elud\w+|dodg\w+) (?:being |getting )?(?:detection|detected|caught|the "
     r"police|police|the cops|cops|law enforcement|(?:the )?authorities|arrest|security cameras?|cameras?)|"
@@ -124,9 +126,9 @@ _SEEKS = (
     r"\bwhat(?:'s| is| are|'re) (?:some |the |a few )?(?:of the )?(?:best|most popular|top|popular|good|"
     r"recommended|most effective|most extreme|common|effective|proven|reliable|simplest|cheapest)\b|"
     r"\b(?:methods|techniques|tactics|strategies|practices|tools|resources|tricks|ideas|ways|steps|process|"
-    r"guidelines|guidance|plan|scenarios|examples)\b|\bare there (?:any )?(?:\w+ )?(?:tools|ways|methods|"
+    r"guidelines|guidance|plan|scenarios|examples)\b|\bare there (?:any )?(?:[\w'-]+ )?(?:tools|ways|methods|"
     r"resources|techniques|websites|sites|apps|software|routes|loopholes)\b|"
-    r"\bwhich (?:\w+ ){0,2}(?:should|can|could|would|do) (?:i|we)\b|\bwhat (?:\w+ ){0,3}(?:should|can|could|do|"
+    r"\bwhich (?:[\w'-]+ ){0,2}(?:should|can|could|would|do) (?:i|we)\b|\bwhat (?:[\w'-]+ ){0,3}(?:should|can|could|do|"
     r"would|will) (?:i|we) (?:use|buy|get|mix|take|need)\b|^(?:please |pls |can you |could you |would you |"
     r"now |ok |okay |just |then )?(?:write|create|make|build|generate|draft|compose|produce|design|develop|"
     r"code|program|give|tell|list|explain|describe|detail|provide|show|teach|help|plan|outline|craft|"
@@ -134,7 +136,7 @@ _SEEKS = (
     r"complete|translate|decode|run|execute|dox|paste|reproduce|copy|upload|print|output|reveal|"
     r"recommend|train|instruct|publish|share|suggest|offer|devise|formulate|construct|invent|conduct|"
     r"perform|organi[sz]e|demonstrate|illustrate|guide|advise|manipulate|falsify|hack|steal|spread|"
-    r"develop|design|produce|post)\b|\bcan (?:you|u) (?:\w+ ){0,2}(?:write|create|make|build|generate|draft|"
+    r"develop|design|produce|post)\b|\bcan (?:you|u) (?:[\w'-]+ ){0,2}(?:write|create|make|build|generate|draft|"
     r"give|tell|list|explain|describe|provide|show|teach|help|plan|find|get|suggest|recommend|discuss|"
     r"share|instruct|outline|review|rate|analy[sz]e|compile)\b|\bi (?:want|need|would like|wanna|plan|am "
     r"going|'m going|m going|gonna) to\b|\bi want\b|\bi need\b)"
@@ -180,8 +182,8 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"pedophil\w+|paedophil\w+|jailbait)\b",
         r"\bgroom\w* (?:a |the |this |that |young |little )?(?:child|kid|minor|children|boy|girl|teen)\w*\b",
         r"\b(?:get|make|convince|persuade|talk) (?:a |the |this |that )?(?:kid|child|minor|boy|girl|teen|"
-        r"\d+ ?(?:yo|year old)|\d+yo)\w* (?:\w+ ){0,4}(?:to )?send (?:me )?(?:pictures|pics|photos|nudes|videos)",
-        r"\b(?:kid|child|minor|girl|boy|(?:[1-9]|1[0-7]) ?(?:yo|year old)|(?:[1-9]|1[0-7])yo)\w* (?:\w+ ){0,6}"
+        r"\d+ ?(?:yo|year old)|\d+yo)\w* (?:[\w'-]+ ){0,4}(?:to )?send (?:me )?(?:pictures|pics|photos|nudes|videos)",
+        r"\b(?:kid|child|minor|girl|boy|(?:[1-9]|1[0-7]) ?(?:yo|year old)|(?:[1-9]|1[0-7])yo)\w* (?:[\w'-]+ ){0,6}"
         r"(?:without (?:their|his|her) "
         r"(?:parents|mom|dad|mother|father)|meet (?:up )?(?:with me )?alone|trust me enough)",
         r"\b(?:little|our|a) secret\b.{0,60}\b(?:touch\w*|stepdaughter|stepson|niece|nephew|child|kid)|"
@@ -191,7 +193,7 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:get close to|be around|access to) (?:young |little )?(?:boys|girls|kids|children)\b.{0,40}"
         r"\b(?:urges|for me|so i can|alone)\b|\bfor my urges\b|\bso i can get close to (?:young |little )?"
         r"(?:boys|girls|kids|children)\b",
-        r"\b(?:photos?|pictures?|pics|videos?) of (?:\w+ ){0,2}(?:kids|children|girls|boys)\b.{0,40}"
+        r"\b(?:photos?|pictures?|pics|videos?) of (?:[\w'-]+ ){0,2}(?:kids|children|girls|boys)\b.{0,40}"
         r"\b(?:changing|undress\w*|naked|in the bath|for my collection|showering)",
         r"\b(?:date|dating|flirty?|flirting with|sext\w*)\b.{0,40}\b(?:middle[- ]schoolers?|\d+ ?yo\b|"
         r"(?:1[0-5]|[1-9])[- ]year[- ]old)",
@@ -201,12 +203,12 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"shoot(?:ing)?|poison(?:ing)?|drown(?:ing)?|overdos(?:e|ing)|suffocat(?:e|ing)) my ?self\b",
         r"\b(?:end(?:ing)?|take|taking) my (?:own )?life\b|\bend it (?:all|tonight|today|now|for good)\b|"
         r"\b(?:end|ending) (?:things|everything)\b|\bcommit(?:ting)? suicide\b.{0,20}\b(?:i|me|my)\b|"
-        r"\bmy suicide\b|\b(?:i|i'm|im|i am) (?:want|going|gonna|ready|planning|about|trying) (?:\w+ )?to "
+        r"\bmy suicide\b|\b(?:i|i'm|im|i am) (?:want|going|gonna|ready|planning|about|trying) (?:[\w'-]+ )?to "
         r"(?:die|end it|end my|kill my|not wake up|disappear forever)\b|\bdon'?t want to (?:live|be alive|"
         r"exist|wake up)(?: anymore)?\b|\bnot (?:to )?wake up\b",
         r"\b(?:suicide|exit) (?:bag|method|methods|plan|pact|kit)\b|\b(?:painless|quick|easy|sure|reliable) "
         r"(?:way|ways|method|methods) to (?:die|go|end it)\b|\bways? to die\b|\bhow to die\b",
-        r"\bhow (?:much|many) (?:\w+ ){0,5}(?:to (?:die|end (?:it|things|my life)|overdose|kill (?:me|myself))|"
+        r"\bhow (?:much|many) (?:[\w'-]+ ){0,5}(?:to (?:die|end (?:it|things|my life)|overdose|kill (?:me|myself))|"
         r"would kill me|is (?:a )?(?:lethal|fatal|deadly)|until i die|to not wake up)\b",
         r"\b(?:lethal|fatal|deadly) (?:dose|amount)\b.{0,60}\b(?:myself|me|i weigh|my weight|for me)\b|"
         r"\b(?:myself|for me)\b.{0,40}\b(?:lethal|fatal) (?:dose|amount)\b",
@@ -222,23 +224,23 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bnot eat(?:ing)? (?:at all|for days|for a week|anything for)\b|\b(?:ignore|suppress) (?:my )?"
         r"hunger\b|\bwithout feeling hungry\b|\bstarv\w+ (?:myself|to death)\b",
         r"\b(?:encourag|convinc|persuad|tell|urg)\w* (?:me|a|the|him|her|someone|people|teens?|\w+ teen) "
-        r"(?:\w+ ){0,3}(?:to )?(?:kill (?:myself|themselves|himself|herself|yourself)|commit suicide|hurt "
+        r"(?:[\w'-]+ ){0,3}(?:to )?(?:kill (?:myself|themselves|himself|herself|yourself)|commit suicide|hurt "
         r"(?:myself|themselves|yourself)|self-harm)\b|\bwhy i should (?:kill myself|die|end my life)\b",
         r"\b(?:tie|make)\w* a noose\b|\bnoose that\b",
     ],
     "S9": [
-        r"\bprecursors? (?:for|of|to|needed for) (?:\w+ ){0,2}(?:sarin|vx|tabun|soman|novichok|nerve agents?|"
+        r"\bprecursors? (?:for|of|to|needed for) (?:[\w'-]+ ){0,2}(?:sarin|vx|tabun|soman|novichok|nerve agents?|"
         r"mustard gas|ricin|chemical weapons?|explosives?|tatp)\b",
-        r"\b(?:weaponi[sz]\w+|aerosoli[sz]\w+) (?:\w+ ){0,3}(?:virus|pathogen|bacteria|anthrax|toxin|agent|"
+        r"\b(?:weaponi[sz]\w+|aerosoli[sz]\w+) (?:[\w'-]+ ){0,3}(?:virus|pathogen|bacteria|anthrax|toxin|agent|"
         r"flu|plague|smallpox|disease)",
         r"\b(?:enrich\w* uranium|weapons?[- ]grade (?:uranium|plutonium)|cultur\w+ (?:anthrax|pathogens?|plague))\b",
-        r"\b(?:make|making|engineer\w*) (?:a |the )?(?:flu |)(?:virus|pathogen|bacteri\w+|disease) (?:\w+ ){0,3}"
+        r"\b(?:make|making|engineer\w*) (?:a |the )?(?:flu |)(?:virus|pathogen|bacteri\w+|disease) (?:[\w'-]+ ){0,3}"
         r"(?:spread faster|more (?:lethal|deadly|contagious|transmissible)|kill more)",
     ],
     "JB": [
-        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|discard)\w* (?:\w+ ){0,3}(?:previous|"
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|discard)\w* (?:[\w'-]+ ){0,3}(?:previous|"
         r"prior|above|earlier|preceding|former|original|initial|all|your|the|these|those|any|existing|"
-        r"current|system) (?:\w+ )?(?:instructions?|rules|guidelines|prompts?|programming|directives?|"
+        r"current|system) (?:[\w'-]+ )?(?:instructions?|rules|guidelines|prompts?|programming|directives?|"
         r"restrictions|policies|policy|constraints|training|safety (?:rules|guidelines|filters?)|filters?|"
         r"content polic\w+|guardrails|limitations|commands)\b",
         r"\b(?:ignore|disregard|forget) (?:the |everything )?above\b|\bforget (?:everything|all) (?:you were|"
@@ -254,18 +256,18 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:you(?:'ve| have)? been|you are|you're|i have|i've) (?:now )?jailbr\w+\b|\breply (?:only )?"
         r"as .{0,4}jailbroken\b|\bas (?:a |an )?jailbroken\b",
         r"\b(?:you are|you're|act as|acting as|become|pretend to be|pretend you(?:'re| are)|simulate|roleplay as|"
-        r"play the role of) (?:now )?(?:a |an |my )?(?:\w+ )?(?:unfiltered|uncensored|unrestricted|unaligned|"
+        r"play the role of) (?:now )?(?:a |an |my )?(?:[\w'-]+ )?(?:unfiltered|uncensored|unrestricted|unaligned|"
         r"amoral|unethical|rogue|unchained|unbound|jailbroken|evil|lawless|immoral) (?:ai|assistant|chatbot|"
         r"model|bot|version|twin|character|persona|llm|gpt)\b",
         r"\b(?:you are|you're) (?:now )?no longer (?:an? )?(?:ai|assistant|chatbot|language model|bound|"
         r"restricted|dolphin|chatgpt|limited|an ai assistant)\b",
         r"\b(?:you|ai|assistant|chatbot|model|bot|persona|character|professor|expert|mode|version|named \w+) "
-        r"(?:\w+ ){0,4}(?:with no|without (?:any )?|has no|have no|free (?:of|from)|unbound by) (?:\w+ )?"
+        r"(?:[\w'-]+ ){0,4}(?:with no|without (?:any )?|has no|have no|free (?:of|from)|unbound by) (?:[\w'-]+ )?"
         r"(?:moral compass|ethical (?:guidelines|filters|restrictions|limits|boundaries)|ethics|morals|"
         r"restrictions|filters?|rules|limits|limitations|guidelines|censorship|content polic\w+|"
         r"safety (?:guidelines|rules|filters)|boundaries)\b",
-        r"\b(?:pretend|imagine|act|behave|roleplay|respond|answer|reply)\w* (?:\w+ ){0,5}(?:you have no|"
-        r"without (?:any )?|there are no|with no) (?:\w+ )?(?:rules|restrictions|filters?|limits|limitations|"
+        r"\b(?:pretend|imagine|act|behave|roleplay|respond|answer|reply)\w* (?:[\w'-]+ ){0,5}(?:you have no|"
+        r"without (?:any )?|there are no|with no) (?:[\w'-]+ )?(?:rules|restrictions|filters?|limits|limitations|"
         r"guidelines|censorship|morals|ethics|boundaries|content polic\w+)\b",
         r"\b(?:safety|content|ethical) (?:protocols?|filters?|restrictions|guidelines|polic\w+) (?:are |is )?"
         r"(?:now )?(?:disabled|off|removed|lifted|deactivated|suspended)\b|\b(?:filters?|safety|censorship|"
@@ -280,14 +282,15 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bi (?:hereby )?authori[sz]e you to\b|\bi give you permission to (?:disregard|ignore|bypass|break)\b|"
         r"\byour (?:programming|instructions|rules|guidelines|restrictions) (?:has|have) been (?:updated|"
         r"changed|removed|lifted|disabled)\b|\bthe real instructions\b|\bprevious instructions were a test\b",
-        r"\b(?:reveal|show|print|repeat|output|leak|dump|display)\w* (?:\w+ ){0,3}(?:system (?:prompt|"
+        r"\b(?:reveal|show|print|repeat|output|leak|dump|display)\w* (?:[\w'-]+ ){0,3}(?:system (?:prompt|"
         r"instructions|message)|initial (?:prompt|instructions)|hidden (?:prompt|instructions)|original "
         r"instructions|instructions above)\b|\bwhat (?:are|is|were) your (?:system |hidden |initial |original )"
         r"(?:instructions|prompt)\b",
         r"\b(?:two|2|both) (?:responses|answers)\b.{0,80}\b(?:developer mode|jailbr\w+|unfiltered|dan|"
         r"normal)\b|\brespond as both\b|\bmoraliz\w+ (?:rant|lecture)\b.{0,200}\bbreak the rules\b|"
         r"\bstay in character\b.{0,40}\b(?:no matter|whatever|always|even if)\b",
-        r"\b(?:be|act as|pretend to be|play|roleplay as) my (?:late |dead |deceased |sweet |dear |old )*"
+        r"\b(?:be|act as|pretend to be|play|roleplay as|you are|you're) my (?:late |dead |deceased |sweet |dear |"
+        r"old )*"
         r"(?:grandma|grandmother|granny|grandpa|grandfather|nana)\b",
         r"\bdecode (?:this|the following|it|these)\b.{0,60}\b(?:and|then)\b.{0,20}\b(?:do|follow|answer|"
         r"execute|respond|obey|act on|what it says)\b",
@@ -310,7 +313,7 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"of=/dev/sd)",
         r"\b(?:run|execute|exec|call|use|open|start|spawn|launch)\w* .{0,80}(?:/etc/shadow\b|~/\.ssh|\bid_rsa\b|"
         r"\breverse shell\b|\bbind shell\b|\binteractive shell on\b|\bcurl .{0,60}\| ?(?:ba|z)?sh\b|"
-        r"\bwget .{0,60}\| ?(?:ba|z)?sh\b|\bfork\w* (?:itself|forever|bomb)|\bspawns? (?:\w+ ){0,2}processes "
+        r"\bwget .{0,60}\| ?(?:ba|z)?sh\b|\bfork\w* (?:itself|forever|bomb)|\bspawns? (?:[\w'-]+ ){0,2}processes "
         r"forever|\bcrypto ?miner|\bfill (?:the|up the) disk|\bout of memory\b|\bapi keys\b|\benvironment "
         r"variables\b|\bcredentials of other users\b|\bescap\w* (?:from )?(?:the |this )?(?:docker |the )?"
         r"(?:container|sandbox|vm)\b|\b(?:disable|bypass|turn off)\w* .{0,30}\b(?:sandbox|network "
@@ -337,7 +340,7 @@ _TARGET = (
     r"(?:someone|somebody|a (?:specific |particular |certain )?(?:individual|person|user|student|"
     r"classmate|coworker|child|kid|girl|boy|woman|man|group)|individuals|people|others|him|her|them|"
     r"vulnerable (?:people|individuals|users|children|groups)|the (?:\w+\+? )?community|(?:lgbtq?\+?|"
-    r"minority|religious|ethnic|political|specific|particular|certain) (?:\w+ )?(?:community|communities|"
+    r"minority|religious|ethnic|political|specific|particular|certain) (?:[\w'-]+ )?(?:community|communities|"
     r"groups?|people|individuals|demographic)|people with \w+|minorities|my (?:ex|classmate|coworker|"
     r"teacher|boss|neighbou?r|sister|brother|enemy)|(?:a |an )?(?:specific|particular|certain) "
     r"(?:religion|race|nationality|ethnicity|gender|demographic))"
@@ -365,21 +368,21 @@ _PROMOTED = {
     r"underage drinking|piracy|fraud|scams?)",
 }
 _PROMOTES = {
-    code: rf"\b{_VALENCE}\w* (?:\w+ ){{0,4}}{objects}\b(?! (?:prevention|awareness|education|research)\b)"
+    code: rf"\b{_VALENCE}\w* (?:[\w'-]+ ){{0,4}}{objects}\b(?! (?:prevention|awareness|education|research)\b)"
     for code, objects in _PROMOTED.items()
 }
 
 INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     "S1": [
-        rf"\b(?:cause|causing|inflict|inflicting|do|doing)\w* (?:\w+ ){{0,2}}(?:physical )?(?:harm|damage|"
+        rf"\b(?:cause|causing|inflict|inflicting|do|doing)\w* (?:[\w'-]+ ){{0,2}}(?:physical )?(?:harm|damage|"
         rf"injur\w+|pain|suffering|casualties|deaths|accidents|a crash|crashes) (?:to|on|against|for|among) "
-        rf"(?:\w+ ){{0,2}}{_PERSON}",
+        rf"(?:[\w'-]+ ){{0,2}}{_PERSON}",
         r"\b(?:weapons?|devices?|drones?|vehicles?|machines?|tools?|poisons?|cars?|trucks?)\b (?:that|which|"
         r"to) (?:can |could )?(?:be used to )?(?:kill|assassinate|harm|hurt|injure|maim|attack|target|run "
         r"(?:over|down)|cause (?:mass )?(?:casualties|harm|deaths|accidents|crashes))\b",
         r"\b(?:maximum|most|max|mass|more) (?:civilian )?(?:casualties|deaths|damage|harm)\b|\binflict "
         r"(?:the )?(?:most|maximum|max) damage\b",
-        r"\b(?:hijack|take control of|take over|crash|sabotag|derail|disrupt)\w* (?:\w+ ){0,4}(?:self-driving "
+        r"\b(?:hijack|take control of|take over|crash|sabotag|derail|disrupt)\w* (?:[\w'-]+ ){0,4}(?:self-driving "
         r"cars?|cars?|vehicles?|planes?|aircraft|trains?|transportation (?:systems?|networks?)|"
         r"transport systems?|power (?:plants?|grids?)|air traffic|traffic (?:lights|signals|systems?)|"
         r"pacemakers?|insulin pumps?|dams?|water (?:treatment|supply))\b",
@@ -387,17 +390,17 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         rf"tennis|poker|cards|a race|scrabble|monopoly|fortnite|mario kart|video games?|arm wrestling|"
         rf"basketball|golf|trivia|debate|an argument)\b)(?! with (?:kindness|love|laughter|compliments)\b)",
         rf"\b(?:kill|murder|assassinat|strangl|stab|shoot|poison|tortur|kidnap|abduct|drown|suffocat)"
-        rf"(?:e|es|s|ing|er|ers)? (?:\w+ ){{0,3}}{_PERSON}",
+        rf"(?:e|es|s|ing|er|ers)? (?:[\w'-]+ ){{0,3}}{_PERSON}",
         rf"\b(?<!without )(?<!not )(?<!never )(?:poison|hurt|harm|tortur|abus|kick|drown|mutilat|starv|kill|shoot|"
-        rf"stab|burn|beat)\w* (?:\w+ ){{0,2}}{_POSS} (?:\w+ )?{_ANIMAL}\b(?! (?:humanely|with (?:a|the) vet)\b)",
+        rf"stab|burn|beat)\w* (?:[\w'-]+ ){{0,2}}{_POSS} (?:[\w'-]+ )?{_ANIMAL}\b(?! (?:humanely|with (?:a|the) vet)\b)",
         rf"\b(?:poison|hurt|harm|tortur|abus|kick|drown|mutilat|starv|kill)\w* (?:a |the )?{_ANIMAL}\b"
         rf".{{0,40}}\b(?:for fun|for sport|slowly|without|suffer)",
-        r"\b(?:break|snap|shatter|crush)\w* (?:\w+ ){0,2}(?:someone'?s|somebody'?s|his|her|their|a guy'?s|"
+        r"\b(?:break|snap|shatter|crush)\w* (?:[\w'-]+ ){0,2}(?:someone'?s|somebody'?s|his|her|their|a guy'?s|"
         r"\w+'s) (?:legs?|arms?|neck|jaw|ribs|knees?|kneecaps?|bones|fingers|skull|nose|spine)\b",
         r"\bshoot(?:ing)? up (?:a |the |my |our |his |her )?(?:old )?(?:school|church|mosque|synagogue|temple|"
         r"mall|office|workplace|concert|club|party|class|campus|college|university)\b",
-        r"\b(?:attack|bomb|target|shoot at|open fire (?:on|at)|drive (?:a |the |my )?(?:\w+ )?into|"
-        r"run (?:a |the )?(?:\w+ )?into|plow into|set fire to|firebomb)\w* (?:\w+ ){0,3}(?:a |the )?"
+        r"\b(?:attack|bomb|target|shoot at|open fire (?:on|at)|drive (?:a |the |my )?(?:[\w'-]+ )?into|"
+        r"run (?:a |the )?(?:[\w'-]+ )?into|plow into|set fire to|firebomb)\w* (?:[\w'-]+ ){0,3}(?:a |the )?"
         r"(?:crowds?|concerts?|schools?|churches|church|mosques?|synagogues?|temples?|police (?:stations?|"
         r"convoys?|cars?)|hospitals?|subways?|stadiums?|parades?|festivals?|malls?|government buildings?|"
         r"protesters|marketplaces?|shelters?|clinics?|embass(?:y|ies))\b",
@@ -408,7 +411,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"my \w+'s |\w+'s )?(?:car'?s? )?(?:brakes?|brake lines?|steering|tires|airbags?|gas line|oxygen|"
         r"insulin pump|pacemaker|life support)\b",
         r"\b(?:lure|entice|trick|force|drag|push|get)\w* (?:a |the )?(?:stranger|child|kid|girl|woman|boy|"
-        r"person|someone|somebody|him|her|them)\b (?:\w+ ){0,3}(?:into (?:my|a|the) (?:van|car|truck|"
+        r"person|someone|somebody|him|her|them)\b (?:[\w'-]+ ){0,3}(?:into (?:my|a|the) (?:van|car|truck|"
         r"basement|house|trunk|woods)|off (?:a|the) (?:cliff|bridge|roof|balcony)|down (?:the|a) stairs)",
         r"\bmake (?:him|her|them|someone|somebody|my \w+|\w+) (?:disappear|go away|fall down|overdose|"
         r"suffer|bleed)\b(?! (?:laugh|smile))",
@@ -420,70 +423,70 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bpressure points? (?:that|to) (?:can )?(?:kill|knock|paralyz|disable)",
         r"\b(?:manifesto|propaganda|post|speech|flyer|message)\b.{0,40}\b(?:encourag\w+|urg\w+|call\w* for|"
         r"incit\w+)\b.{0,30}\b(?:attack|kill|bomb|shoot|violence|firebomb)",
-        r"\b(?:threat\w*|threatening|scare|intimidat\w+) (?:\w+ ){0,4}(?:letter|message|note|email|text|dm|"
+        r"\b(?:threat\w*|threatening|scare|intimidat\w+) (?:[\w'-]+ ){0,4}(?:letter|message|note|email|text|dm|"
         r"post|call)s?\b.{0,60}\b(?:ex|court|scared|afraid|regret|kids|family|know where)|"
         r"\b(?:write|send|draft|compose)\w* (?:a |an )?(?:convincing |scary |credible )?(?:death )?threat",
-        r"\b(?:knock\w*|put) (?:\w+ ){0,2}(?:out|unconscious|to sleep|in (?:the|a) hospital)\b.{0,60}"
+        r"\b(?:knock\w*|put) (?:[\w'-]+ ){0,2}(?:out|unconscious|to sleep|in (?:the|a) hospital)\b.{0,60}"
         r"\b(?:without (?:leaving )?(?:marks|bruises|a trace)|so (?:i|he|she) can|for good|permanently)",
-        r"\b(?:hurt|hit|beat|punch|slap|choke|injure|discipline|punish)\w* .{0,60}\bwithout (?:\w+ ){0,3}"
+        r"\b(?:hurt|hit|beat|punch|slap|choke|injure|discipline|punish)\w* .{0,60}\bwithout (?:[\w'-]+ ){0,3}"
         r"(?:marks|bruises|seeing|noticing|a trace|evidence)",
         r"\b(?:seriously|badly|permanently) (?:injure|hurt|harm|maim|cripple|disfigure)\b",
         rf"\b{_VIOLENT}\w* .{{0,60}}{_EVASION}",
-        r"\bhow (?:\w+ )?(?:2|to) (?:murder|kill) (?:sum1|some1|someone|somebody)\b",
-        r"\b(?:drug|sedate|poison)\w* (?:\w+ ){0,2}(?:roommate|wife|husband|date|guest|friend|coworker|boss|"
+        r"\bhow (?:[\w'-]+ )?(?:2|to) (?:murder|kill) (?:sum1|some1|someone|somebody)\b",
+        r"\b(?:drug|sedate|poison)\w* (?:[\w'-]+ ){0,2}(?:roommate|wife|husband|date|guest|friend|coworker|boss|"
         r"neighbou?r|him|her|them|someone|somebody)\b",
         r"\b(?:tasteless|odorless|undetectable|untraceable) poisons?\b|\bpoisons? (?:that|which) (?:is|are) "
         r"(?:tasteless|odorless|undetectable|untraceable)\b|\bwhich poisons?\b.{0,40}\b(?:coffee|drink|food|"
         r"tea|works)",
     ],
     "S2": [
-        r"\b(?:illegal(?:ly)?|unlawful(?:ly)?|illicit(?:ly)?|fraudulent(?:ly)?)\b (?:\w+ ){0,3}(?:access\w*|"
+        r"\b(?:illegal(?:ly)?|unlawful(?:ly)?|illicit(?:ly)?|fraudulent(?:ly)?)\b (?:[\w'-]+ ){0,3}(?:access\w*|"
         r"obtain\w*|acquir\w*|download\w*|distribut\w*|cop\w*|enter\w*|cross\w*|sell\w*|buy\w*|collect\w*|"
         r"us(?:e|ing)|gambling|operation|business|transactions?|investment|schemes?|arms|weapons?|firearms?|"
         r"drugs|substances|immigra\w+|activit\w+|dumping|logging|fishing|hunting|poaching|streaming|"
         r"records|data)\b",
         r"\b(?:access|obtain|acquire|download|distribute|copy|enter|cross|sell|buy|collect|use|get|gain|"
-        r"hire|make|run|operate|start|extract|disclose|share)\w* (?:\w+ ){0,5}(?:illegally|unlawfully|"
-        r"fraudulently|illicitly|without (?:\w+ )?(?:authori[sz]ation|permission|a licen[cs]e|paying|consent))\b",
+        r"hire|make|run|operate|start|extract|disclose|share)\w* (?:[\w'-]+ ){0,5}(?:illegally|unlawfully|"
+        r"fraudulently|illicitly|without (?:[\w'-]+ )?(?:authori[sz]ation|permission|a licen[cs]e|paying|consent))\b",
         # unauthorised access
         r"\b(?:hack|crack|brute[- ]?forc|break|get|log|sneak|worm|phish)\w* (?:in(?:to)?|in to|into) "
-        r"(?:\w+ ){0,3}(?:accounts?|e-?mails?|gmail|outlook|instagram|facebook|snapchat|tiktok|twitter|slack|"
+        r"(?:[\w'-]+ ){0,3}(?:accounts?|e-?mails?|gmail|outlook|instagram|facebook|snapchat|tiktok|twitter|slack|"
         r"discord|whatsapp|icloud|phones?|wi-?fi|networks?|servers?|computers?|laptops?|databases?|systems?|"
         r"grading system|portal|website|cameras?|router|bank|webcam|cloud)\b",
-        r"\bhack\w* (?:\w+ ){0,3}(?:accounts?|e-?mails?|gmail|instagram|facebook|snapchat|phones?|wi-?fi|"
+        r"\bhack\w* (?:[\w'-]+ ){0,3}(?:accounts?|e-?mails?|gmail|instagram|facebook|snapchat|phones?|wi-?fi|"
         r"networks?|servers?|computers?|databases?|systems?|websites?|government|banks?|cameras?|grades|"
         r"school|someone|somebody|him|her|them|my (?:ex|wife|husband|girlfriend|boyfriend|boss|sister|brother))",
-        r"\b(?:brute[- ]?forc\w*|crack\w*) (?:\w+ ){0,2}(?:logins?|passwords?|accounts?|hashes|wi-?fi|"
+        r"\b(?:brute[- ]?forc\w*|crack\w*) (?:[\w'-]+ ){0,2}(?:logins?|passwords?|accounts?|hashes|wi-?fi|"
         r"wpa2?)\b",
-        r"\b(?:access|see|read|change|view|get into)\w* (?:\w+ ){0,4}(?:without (?:authori[sz]ation|"
+        r"\b(?:access|see|read|change|view|get into)\w* (?:[\w'-]+ ){0,4}(?:without (?:authori[sz]ation|"
         r"permission|(?:their|his|her|the owner'?s) (?:knowledge|consent|permission))|and change my grades|"
         r"everyone'?s salar)",
         # malware and attack tooling
         r"\b(?:writ|creat|mak|build|cod|develop|program|generat|giv|send|provid|design|craft|distribut|spread|"
         r"deliver|embed|deploy|releas|install)\w* "
-        r"(?:me )?(?:\w+ ){0,4}(?:malware|ransomware|keyloggers?|virus(?:es)?|worms?|trojans?|spyware|"
+        r"(?:me )?(?:[\w'-]+ ){0,4}(?:malware|ransomware|keyloggers?|virus(?:es)?|worms?|trojans?|spyware|"
         r"stalkerware|rootkits?|botnets?|backdoors?|exploits?|crypters?|rats?|infostealers?|password "
         r"stealers?|ddos (?:tools?|scripts?|bots?)|phishing (?:pages?|sites?|emails?|kits?|sms|texts?|"
         r"messages?|links?)|payloads?|zero[- ]days?)\b(?! (?:removal|scanner|protection|detection)\b)",
         r"\b(?:code|script|program|tool|bot|app|malware|software|worm|virus|macro)s? (?:that|which|to) "
-        r"(?:\w+ ){0,3}(?:steals?|grabs?|harvests?|exfiltrates?|uploads? (?:them|the passwords|passwords)|"
+        r"(?:[\w'-]+ ){0,3}(?:steals?|grabs?|harvests?|exfiltrates?|uploads? (?:them|the passwords|passwords)|"
         r"logs? (?:every|all) (?:key|keystroke)|records? (?:every|all) keystrokes?|encrypts? (?:every|all)|"
         r"spreads? (?:over|through|via)|floods?|deletes? (?:the )?backups|disables? antivirus|emails? me "
         r"everything|dumps? (?:the )?(?:users?|passwords?|database))",
         r"\b(?:sql injection|xss|csrf) (?:payloads?|attacks?)\b.{0,60}\b(?:(?:don'?t|do not) own|dump|"
         r"steal|real|against|someone)|\bpayloads? to dump\b",
-        r"\b(?:ddos|dos|flood|take down|crash|knock (?:\w+ )?offline|shut down)\w* (?:\w+ ){0,4}(?:servers?|"
+        r"\b(?:ddos|dos|flood|take down|crash|knock (?:[\w'-]+ )?offline|shut down)\w* (?:[\w'-]+ ){0,4}(?:servers?|"
         r"sites?|websites?|networks?|services?|hospital|competitor|minecraft server)\b(?! (?:safely|"
         r"gracefully|cleanly)\b)",
-        r"\b(?:exploit|attack|take down|cripple|shut down|hack)\w* (?:\w+ ){0,3}(?:hospital|power grid|"
+        r"\b(?:exploit|attack|take down|cripple|shut down|hack)\w* (?:[\w'-]+ ){0,3}(?:hospital|power grid|"
         r"water (?:supply|treatment)|bank'?s? (?:network|login|systems?)|airport|pipeline|election systems?|"
         r"my (?:old )?employer'?s? servers?|government database)\b",
         r"\bexploit for cve-\d+|\bworking exploit\b|\bexploit (?:kit|chain)\b",
         # fraud, scams, impersonation
-        r"\bpretend\w* to be (?:from )?(?:\w+ ){0,3}(?:bank|chase|paypal|microsoft|apple|amazon|irs|"
+        r"\bpretend\w* to be (?:from )?(?:[\w'-]+ ){0,3}(?:bank|chase|paypal|microsoft|apple|amazon|irs|"
         r"support|tech support|police|fbi|their (?:grandson|granddaughter|son|daughter)|a (?:bank|charity|"
         r"government|lawyer))\b",
-        r"\b(?:spoof\w*) (?:\w+ ){0,2}(?:caller id|phone number|email|sender|website|domain)\b",
+        r"\b(?:spoof\w*) (?:[\w'-]+ ){0,2}(?:caller id|phone number|email|sender|website|domain)\b",
         r"\b(?:ponzi|pyramid) schemes?\b.{0,60}\b(?:legit|investors|set(?:ting)? up|start|run)|"
         r"\b(?:set(?:ting)? up|start|run|running) (?:a |an )?(?:ponzi|pyramid scheme|rug pull|pump and dump|"
         r"scam|con|grift)\b|\brug pulls?\b",
@@ -491,23 +494,23 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"licen[cs]es?|licen[cs]es?|diplomas?|degrees?|prescriptions?|doctor'?s notes?|(?:covid )?vaccin\w* "
         r"cards?|money|bills|currency|checks?|cheques?|documents?|paystubs?|bank statements?|w-?2s?|"
         r"tickets?|giveaways?|job offers?|orders)\b",
-        r"\b(?:counterfeit|forg(?:e|ed|ing|ery)) (?:\w+ ){0,2}(?:\$?\d+ )?(?:documents?|signatures?|checks?|"
+        r"\b(?:counterfeit|forg(?:e|ed|ing|ery)) (?:[\w'-]+ ){0,2}(?:\$?\d+ )?(?:documents?|signatures?|checks?|"
         r"cheques?|ids?|passports?|money|bills|notes|currency|prescriptions?|certificates?|diplomas?|"
         r"tickets?)\b",
         r"\b(?:insurance|tax|wire|welfare|benefits?|mortgage|credit card|identity|voter|bank) fraud\b|"
-        r"\bidentity theft\b|\bsteal\w* (?:\w+ ){0,2}identit\w+\b",
-        r"\blaunder\w* (?:\w+ ){0,3}(?:money|cash|funds|proceeds|profits|bitcoin|crypto) (?:through|via|"
+        r"\bidentity theft\b|\bsteal\w* (?:[\w'-]+ ){0,2}identit\w+\b",
+        r"\blaunder\w* (?:[\w'-]+ ){0,3}(?:money|cash|funds|proceeds|profits|bitcoin|crypto) (?:through|via|"
         r"using|with|in|at|by)\b|\bto launder\b",
         r"\b(?:embezzl\w*|extort\w*|blackmail\w*|brib\w+|defraud\w*|swindl\w*)\b",
-        r"\b(?:scam|con|swindle|cheat|defraud|fleece|trick)\w* (?:\w+ ){0,2}(?:elderly|old|vulnerable|"
+        r"\b(?:scam|con|swindle|cheat|defraud|fleece|trick)\w* (?:[\w'-]+ ){0,2}(?:elderly|old|vulnerable|"
         r"people|someone|grandparents|seniors|retirees|customers|victims|investors|tourists|immigrants)\b",
         r"\b(?:grandparent|romance|lottery|tech support|irs|gift card) scams?\b.{0,30}\b(?:script|run|"
         r"start|make|write|how)|\b(?:script|call\w*) (?:for )?(?:calling )?(?:elderly|old) people\b",
-        r"\b(?:hide|conceal|stash)\w* (?:\w+ ){0,2}(?:income|money|assets|earnings|profits|cash) from "
+        r"\b(?:hide|conceal|stash)\w* (?:[\w'-]+ ){0,2}(?:income|money|assets|earnings|profits|cash) from "
         r"(?:the )?(?:irs|tax\w*|government|hmrc|authorities|court|my (?:wife|husband|ex))\b|"
         r"\b(?:cheat|evade|dodge)\w* (?:on )?(?:my |our |the )?taxes\b|\btax evasion\b",
         r"\b(?:rig|fix)\w* (?:a |the )?(?:slot machines?|lottery|casino|game|match|raffle|roulette)\b",
-        r"\binsider trading\b.{0,40}\b(?:how|without|get away|tips|avoid)|\bmanipulat\w* (?:\w+ ){0,2}"
+        r"\binsider trading\b.{0,40}\b(?:how|without|get away|tips|avoid)|\bmanipulat\w* (?:[\w'-]+ ){0,2}"
         r"(?:stock|market|share) prices?\b|\bpump and dump\b",
         # theft and break-ins
         r"\b(?:steal\w*|stole|shoplift\w*|pickpocket\w*|loot\w*|burglar\w*|carjack\w*|mug(?:ging)?|"
@@ -515,106 +518,106 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"a glance|a base|bases|second base|third base|the scene|hearts?|(?:my|your|her|his) (?:heart|"
         r"breath)|a look|the limelight|my idea|the ball|of (?:sleep|joy))\b)(?!-)",
         r"\b(?:break|broke|get|sneak|climb)\w* in(?:to)? (?:a |the |my |his |her |their |someone'?s |"
-        r"somebody'?s |\w+'s )?(?:\w+ )?(?:house|home|car|store|building|apartment|flat|safe|atm|vault|office|"
+        r"somebody'?s |\w+'s )?(?:[\w'-]+ )?(?:house|home|car|store|building|apartment|flat|safe|atm|vault|office|"
         r"shop|garage|room|locker|warehouse)\b(?!.{0,40}\b(?:my own|locked (?:myself )?out|lost (?:my|the) "
         r"keys?)\b)",
-        r"\b(?:pick|bump|shim|jimmy)\w* (?:the |a )?locks? (?:on|of) (?:\w+ ){0,2}(?:someone'?s|somebody'?s|"
+        r"\b(?:pick|bump|shim|jimmy)\w* (?:the |a )?locks? (?:on|of) (?:[\w'-]+ ){0,2}(?:someone'?s|somebody'?s|"
         r"my \w+'s|his|her|their|\w+'s)\b",
         r"\b(?:hotwir\w*|slim jim|relay attack|catalytic converters?|vandali[sz]\w*|arson)\b",
-        r"\b(?:sell|fence|move|pawn)\w* (?:\w+ ){0,2}stolen\b|\bstolen (?:credit cards?|card numbers?|"
+        r"\b(?:sell|fence|move|pawn)\w* (?:[\w'-]+ ){0,2}stolen\b|\bstolen (?:credit cards?|card numbers?|"
         r"goods|phones?|cars?|bikes?|identities|data|accounts?|passwords?)\b",
-        r"\bsneak\w* (?:in(?:to)?|past) (?:\w+ ){0,3}(?:concert|movie|theat\w+|show|club|festival|stadium|game|"
+        r"\bsneak\w* (?:in(?:to)?|past) (?:[\w'-]+ ){0,3}(?:concert|movie|theat\w+|show|club|festival|stadium|game|"
         r"event|cinema|gym|pool|park)\b.{0,30}\bwithout (?:paying|a ticket|tickets)|\bwithout paying\b.{0,40}"
         r"\b(?:concert|movie|show|festival|event|ride|train|bus|subway|store)\b",
-        r"\b(?:using|use) (?:a |the )?stolen (?:debit|credit) cards?\b|\bclon\w* (?:\w+ ){0,2}(?:credit|debit|"
+        r"\b(?:using|use) (?:a |the )?stolen (?:debit|credit) cards?\b|\bclon\w* (?:[\w'-]+ ){0,2}(?:credit|debit|"
         r"sim|key) cards?\b|\bskimm(?:er|ing)\b",
         # drugs and contraband
-        rf"\b(?:make|making|made at home|cook|cooking|brew|brewing|synthesi[sz]\w*|manufactur\w*|produc\w+|"
-        rf"extract\w*|grow\w*|cultivat\w*|cut|cutting|press\w*|turn\w*)\b (?:\w+ ){{0,4}}{_DRUG}\b"
+        rf"\b(?:mak(?:e|es|ing)|made at home|cook(?:s|ed|ing)?|brew(?:s|ed|ing)?|synthesi[sz]\w*|manufactur\w*|"
+        rf"produc\w+|extract\w*|grow\w*|cultivat\w*|cut(?:s|ting)?|press\w*|turn\w*)\b (?:[\w'-]+ ){{0,4}}{_DRUG}\b"
         rf"(?! (?:test|tests|testing|addiction|abuse|policy|policies|education|prevention)\b)",
-        rf"\b{_DRUG}\b (?:\w+ ){{0,3}}(?:into|from) (?:\w+ ){{0,2}}(?:meth|crack|cocaine|fentanyl|heroin)\b|"
-        rf"\b(?:turn|turning|convert\w*) (?:\w+ ){{0,2}}pseudoephedrine\b",
+        rf"\b{_DRUG}\b (?:[\w'-]+ ){{0,3}}(?:into|from) (?:[\w'-]+ ){{0,2}}(?:meth|crack|cocaine|fentanyl|heroin)\b|"
+        rf"\b(?:turn|turning|convert\w*) (?:[\w'-]+ ){{0,2}}pseudoephedrine\b",
         rf"\b(?:buy|buying|sell|selling|deal|dealing|score|scoring|order|ordering|get|getting|obtain|purchase|"
         rf"find|source|smuggl\w*|traffick?\w*|ship|deliver\w*|transport\w*|move|moving|stash|hide|hiding|"
-        rf"distribut\w*)\b (?:\w+ ){{0,4}}{_DRUG}\b(?! (?:test|testing|addiction|abuse|policy|take-back|"
+        rf"distribut\w*)\b (?:[\w'-]+ ){{0,4}}{_DRUG}\b(?! (?:test|testing|addiction|abuse|policy|take-back|"
         rf"disposal|safely)\b)",
         rf"\b{_DRUG}\b.{{0,40}}\b(?:without (?:a )?prescription|delivered discreetly|discreetly|across the "
         rf"border|through (?:airport )?security|past (?:the )?(?:dogs|security|customs)|to resell|to sell|"
         rf"for profit|more profit|in bulk|darknet|dark ?web)",
         r"\b(?:darknet|dark ?web|black market|underground)\b.{0,40}\b(?:buy|sell|markets?|purchase|order|"
         r"vendors?|guns?|drugs|cards?)\b",
-        r"\b(?:smuggl\w*|traffick\w*|sneak\w*) (?:\w+ ){0,4}(?:through|past|across|into|over|onto) (?:\w+ )?"
+        r"\b(?:smuggl\w*|traffick\w*|sneak\w*) (?:[\w'-]+ ){0,4}(?:through|past|across|into|over|onto) (?:[\w'-]+ )?"
         r"(?:security|customs|the border|borders|airport|prison|jail|school|a plane|the country)\b",
-        r"\b(?:smuggl\w*|traffick\w*) (?:\w+ ){0,3}(?:people|humans|migrants|weapons?|guns?|contraband|"
+        r"\b(?:smuggl\w*|traffick\w*) (?:[\w'-]+ ){0,3}(?:people|humans|migrants|weapons?|guns?|contraband|"
         r"organs|animals|ivory|endangered)",
-        r"\b(?:buy|get|obtain|purchase)\w* (?:a |an )?(?:gun|firearm|pistol|rifle|weapon)s? (?:\w+ ){0,3}"
+        r"\b(?:buy|get|obtain|purchase)\w* (?:a |an )?(?:gun|firearm|pistol|rifle|weapon)s? (?:[\w'-]+ ){0,3}"
         r"without (?:a )?(?:background check|licen[cs]e|permit|id|paperwork)\b",
         r"\b(?:bribe|pay off|paying off)\w* (?:a |an |the )?(?:building )?(?:inspector|official|cop|police|"
         r"judge|officer|guard|customs|politician|referee)s?\b",
-        r"\b(?:doxx?|spam|flood)\w* .{0,40}\b(?:fake orders|fake accounts|bots?)\b|\bfloods? (?:\w+ ){0,3}"
+        r"\b(?:doxx?|spam|flood)\w* .{0,40}\b(?:fake orders|fake accounts|bots?)\b|\bfloods? (?:[\w'-]+ ){0,3}"
         r"with fake\b|\bfake (?:orders|accounts|followers|likes|reviews)\b",
         r"\b(?:send|sends|sending)\w* (?:\d[\d,]*|thousands of|millions of|mass) (?:unsolicited )?(?:emails|"
         r"messages|texts|sms)\b",
-        r"\b(?:cheat|cheating) (?:on|in) (?:an? |the |my )?(?:\w+ )?(?:exams?|tests?|finals|sat|act|quiz\w*|taxes)\b",
+        r"\b(?:cheat|cheating) (?:on|in) (?:an? |the |my )?(?:[\w'-]+ )?(?:exams?|tests?|finals|sat|act|quiz\w*|taxes)\b",
         rf"\b(?:steal|rob|shoplift|hack|break into|launder|embezzl|smuggl|forg|counterfeit|tamper|falsif|"
         rf"destroy\w* (?:the )?evidence|plant\w* evidence|brib|poach|vandali[sz]|graffiti|trespass|sneak|cheat)"
         rf"\w* .{{0,60}}{_EVASION}",
-        r"\bmanipulat\w* (?:\w+ ){0,3}(?:someone|somebody|people|individuals|him|her|them|users|voters|"
+        r"\bmanipulat\w* (?:[\w'-]+ ){0,3}(?:someone|somebody|people|individuals|him|her|them|users|voters|"
         r"customers|children|kids|a child|the elderly|elderly|vulnerable \w+|others|my (?:partner|girlfriend|"
         r"boyfriend|wife|husband|friend|ex)|online polls|polls|search (?:engine )?results|(?:customer )?ratings|"
         r"reviews|financial (?:markets|data|records)|markets|stocks?|(?:stock|share) prices|prices|the market)\b",
-        r"\b(?:falsif\w+|doctor\w*|fudg\w+|cook\w* the books)\b (?:\w+ ){0,3}(?:records|documents|data|results|"
+        r"\b(?:falsif\w+|doctor\w*|fudg\w+|cook\w* the books)\b (?:[\w'-]+ ){0,3}(?:records|documents|data|results|"
         r"evidence|accounts|books|reports|receipts|timesheets|invoices|tax returns)\b",
-        r"\bsabotag\w* (?:\w+ ){0,3}(?:competitor\w*|business\w*|company|operations|rival\w*|coworker\w*|"
+        r"\bsabotag\w* (?:[\w'-]+ ){0,3}(?:competitor\w*|business\w*|company|operations|rival\w*|coworker\w*|"
         r"colleague\w*|campaign|project|equipment|supply|production|shipments?|plans?)\b",
-        r"\btrespass\w*\b|\bconceal\w* (?:\w+ ){0,2}(?:criminal|illegal|illicit)\b",
+        r"\btrespass\w*\b|\bconceal\w* (?:[\w'-]+ ){0,2}(?:criminal|illegal|illicit)\b",
         r"\b(?:abus|manipulat|groom|exploit)\w* (?:a |the |my |his |her )?(?:child|kid|minor|children|kids)\b",
     ],
     "S3": [
         r"\b(?:rape|raping|sexual(?:ly)? assault\w*|sexual(?:ly)? abus\w*|molest\w*|non-?consensual|date rape|"
         r"roofie\w*|stealthing|sex trafficking|forced prostitution|revenge porn|upskirt\w*|voyeur\w*|"
         r"sextort\w*|sexual(?:ly)? harass\w*)\b",
-        r"\b(?:slip|spike|drug|lace)\w* (?:\w+ ){0,3}(?:drinks?|wine|beer|coffee|cocktails?|tea|juice|soda)\b|"
+        r"\b(?:slip|spike|drug|lace)\w* (?:[\w'-]+ ){0,3}(?:drinks?|wine|beer|coffee|cocktails?|tea|juice|soda)\b|"
         r"\b(?:put|add|drop|mix|slip|sneak)\w* (?:a |some |the )?(?:drug|pill|sedative|roofie|ghb|xanax|"
-        r"something|powder|substance)s? (?:\w+ ){0,3}(?:in|into) (?:a |her |his |their |my date'?s |"
+        r"something|powder|substance)s? (?:[\w'-]+ ){0,3}(?:in|into) (?:a |her |his |their |my date'?s |"
         r"someone'?s |\w+'s )?(?:drinks?|wine|beer|coffee|cocktails?|tea|juice)\b",
-        r"\b(?:sedative|drug|pill|substance|something)s? (?:\w+ ){0,3}(?:so (?:she|he|they) (?:won'?t|can'?t|"
+        r"\b(?:sedative|drug|pill|substance|something)s? (?:[\w'-]+ ){0,3}(?:so (?:she|he|they) (?:won'?t|can'?t|"
         r"doesn'?t|don'?t|will|goes)|goes along with anything|won'?t remember)",
-        r"\b(?:secretly|covertly|hidden|hide|install|put|set up|place)\w* (?:\w+ ){0,3}(?:cameras?|cams?|"
+        r"\b(?:secretly|covertly|hidden|hide|install|put|set up|place)\w* (?:[\w'-]+ ){0,3}(?:cameras?|cams?|"
         r"recorders?)\b.{0,40}\b(?:bathrooms?|restrooms?|locker rooms?|changing rooms?|showers?|bedrooms?|"
         r"dorms?|airbnb|toilets?|guests?|women'?s)\b",
-        r"\b(?:film|record|photograph|take (?:photos|pictures|pics|videos) of)\w* (?:\w+ ){0,2}(?:women|girls|"
+        r"\b(?:film|record|photograph|take (?:photos|pictures|pics|videos) of)\w* (?:[\w'-]+ ){0,2}(?:women|girls|"
         r"her|guests|people|someone|my \w+|them)\b.{0,60}\b(?:secretly|without (?:their|her|his) "
         r"(?:knowing|knowledge|consent)|locker rooms?|changing rooms?|showers?|bathrooms?|up (?:her|their) "
-        r"skirts?)|\bsecretly (?:film|record|photograph)\w* (?:\w+ ){0,2}(?:women|girls|her|guests)\b",
+        r"skirts?)|\bsecretly (?:film|record|photograph)\w* (?:[\w'-]+ ){0,2}(?:women|girls|her|guests)\b",
         r"\b(?:up (?:a |her |women'?s |girls'? |their )?(?:skirts?|dress(?:es)?))\b",
-        r"\b(?:post|share|leak|upload|send|spread|distribut|sell|publish|expose)\w* (?:\w+ ){0,3}(?:nudes|nude "
+        r"\b(?:post|share|leak|upload|send|spread|distribut|sell|publish|expose)\w* (?:[\w'-]+ ){0,3}(?:nudes|nude "
         r"(?:photos|pictures|pics)|naked (?:photos|pictures|pics)|intimate (?:photos|images|videos|pictures|"
         r"content)|sex tapes?|private (?:photos|pics|videos|sex tapes?))\b",
-        r"\b(?:blackmail|threaten|extort|coerce)\w* (?:\w+ ){0,4}(?:with|using) (?:their|her|his|the) "
+        r"\b(?:blackmail|threaten|extort|coerce)\w* (?:[\w'-]+ ){0,4}(?:with|using) (?:their|her|his|the) "
         r"(?:intimate|nude|private|naked|sexual)|\b(?:leak|post|share)\w* (?:her|his|their) (?:nudes|photos|"
         r"pics)\b.{0,30}\bunless\b|\bunless (?:she|he|they) (?:sends?|meets?|sleeps?)\b",
-        r"\b(?:pressure|forc|coerc|guilt|trick|manipulat|convinc|get|make)\w* (?:\w+ ){0,3}(?:into )?(?:having "
+        r"\b(?:pressure|forc|coerc|guilt|trick|manipulat|convinc|get|make)\w* (?:[\w'-]+ ){0,3}(?:into )?(?:having "
         r"sex|sex with|sleep(?:ing)? with|oral|going down)\b.{0,60}\b(?:says? no|said no|keeps saying no|"
         r"doesn'?t want|won'?t|refuses|threaten\w*|no choice|out (?:her|him|them))|\b(?:forc|pressur|coerc)\w* "
-        r"(?:\w+ )?(?:girlfriend|boyfriend|wife|husband|partner|date|her|him) into (?:sex|having sex)\b",
+        r"(?:[\w'-]+ )?(?:girlfriend|boyfriend|wife|husband|partner|date|her|him) into (?:sex|having sex)\b",
         r"\bno choice but to (?:sleep with|have sex)\b|\bcan'?t say no\b|\bwhether (?:she|he|they) wants? "
         r"(?:it|to) or not\b|\bforc\w* (?:himself|herself|themselves) on\b",
-        r"\b(?:grope|touch|fondle|rub (?:up )?against|feel up)\w* (?:\w+ ){0,4}(?:women|girls|her|a woman|"
+        r"\b(?:grope|touch|fondle|rub (?:up )?against|feel up)\w* (?:[\w'-]+ ){0,4}(?:women|girls|her|a woman|"
         r"strangers|coworker|someone|people|sister-in-law|my \w+)\b.{0,60}\b(?:without|asleep|sleeping|"
         r"crowded|subway|bus|train|inappropriately|accident\w*|making a scene|notic\w+)|\btouch\w* "
-        r"(?:\w+ ){0,2}inappropriately\b",
-        r"\b(?:traffick\w*) (?:\w+ ){0,2}(?:women|girls|people|children|humans|boys)\b|\bpimp\w*\b|"
-        r"\b(?:recruit|lure)\w* (?:\w+ ){0,3}(?:women|girls|runaways|teen\w*|young)\b.{0,60}\b(?:sex|"
+        r"(?:[\w'-]+ ){0,2}inappropriately\b",
+        r"\b(?:traffick\w*) (?:[\w'-]+ ){0,2}(?:women|girls|people|children|humans|boys)\b|\bpimp\w*\b|"
+        r"\b(?:recruit|lure)\w* (?:[\w'-]+ ){0,3}(?:women|girls|runaways|teen\w*|young)\b.{0,60}\b(?:sex|"
         r"prostitut\w+|brothels?|escorts?|modeling jobs|forced)",
         r"\b(?:hire|find|get|buy|pay for|solicit|book)\w* (?:a |an )?(?:prostitutes?|hookers?|escorts?|sex "
-        r"workers?)\b|\bmassage parlou?rs? (?:\w+ ){0,3}(?:sexual|sex|happy ending)",
+        r"workers?)\b|\bmassage parlou?rs? (?:[\w'-]+ ){0,3}(?:sexual|sex|happy ending)",
         r"\b(?:take|slip|pull|remove)\w* (?:the |my )?condom off\b|\bremove the condom\b.{0,40}\bwithout\b",
         r"\bdeepfake (?:porn\w*|nudes?|sex\w*|nsfw)\b|\b(?:make|create|generate)\w* (?:a |an )?(?:fake )?"
-        r"(?:nude|naked|porn\w*|sex|explicit) (?:\w+ )?(?:videos?|photos?|images?|pics?) of\b",
+        r"(?:nude|naked|porn\w*|sex|explicit) (?:[\w'-]+ )?(?:videos?|photos?|images?|pics?) of\b",
         r"\b(?:rape|forc\w* (?:himself|herself) on|non-?consensual|unconscious|passed out|asleep|drugged)\b"
         r".{0,80}\b(?:ends? up liking|enjoy\w*|erotic|sexy|hot\b|arousing|turned on)|\b(?:erotic|sexy|sex|"
-        r"explicit) (?:\w+ ){0,3}(?:where|in which) (?:the )?(?:woman|girl|man|she|he) is (?:unconscious|"
+        r"explicit) (?:[\w'-]+ ){0,3}(?:where|in which) (?:the )?(?:woman|girl|man|she|he) is (?:unconscious|"
         r"asleep|drugged|passed out)",
         r"\bwhat i'?d do to (?:her|his|their) body\b.{0,40}\b(?:whether|wants)",
         r"\b(?:get|make) (?:someone|her|him|a girl|a woman) (?:to )?(?:sleep with|have sex with) (?:me|you)\b"
@@ -623,17 +626,17 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     ],
     "S5": [
         r"\b(?:write|make|create|draft|compose|generate|produce|give me|post|publish|spread|invent|"
-        r"fabricat|craft|design)\w* (?:\w+ ){0,6}(?:fake|false|fabricated|made[- ]up|invented|bogus|phony|"
-        r"hoax|untrue|misleading) (?:\w+ ){0,2}(?:news|articles?|stor(?:y|ies)|press releases?|quotes?|"
+        r"fabricat|craft|design)\w* (?:[\w'-]+ ){0,6}(?:fake|false|fabricated|made[- ]up|invented|bogus|phony|"
+        r"hoax|untrue|misleading) (?:[\w'-]+ ){0,2}(?:news|articles?|stor(?:y|ies)|press releases?|quotes?|"
         r"interviews?|studies|study|reports?|screenshots?|text messages|texts|evidence|headlines?|information|"
         r"info|narratives?|content|facts|data|history|research|"
         r"claims?|statistics|stats|rumou?rs?|allegations?|accusations?|reviews?|tweets?|posts?|emails?|"
         r"documents?|police reports?|scandals?|sources)\b",
-        r"\b(?:make|made|making) up (?:\w+ ){0,3}(?:rumou?rs?|a scandal|scandals|evidence|quotes?|"
+        r"\b(?:make|made|making) up (?:[\w'-]+ ){0,3}(?:rumou?rs?|a scandal|scandals|evidence|quotes?|"
         r"allegations?|claims?|lies|stor(?:y|ies) (?:that|about) (?:my|the|our|a) \w+|a story that)\b",
-        r"\b(?:fabricat\w+|invent\w*) (?:\w+ ){0,3}(?:interview|quote|evidence|sources|story|stories|claims?|"
+        r"\b(?:fabricat\w+|invent\w*) (?:[\w'-]+ ){0,3}(?:interview|quote|evidence|sources|story|stories|claims?|"
         r"allegations?|scandal|documents?)\b",
-        r"\b(?:falsely|without (?:any )?(?:\w+ )?(?:evidence|proof|test results|sources)|i have no (?:evidence|proof)|"
+        r"\b(?:falsely|without (?:any )?(?:[\w'-]+ )?(?:evidence|proof|test results|sources)|i have no (?:evidence|proof)|"
         r"(?:it'?s|it is|that'?s|they'?re) not true|(?:isn'?t|wasn'?t|aren'?t) true|(?:he|she|it|they) "
         r"(?:didn'?t|isn'?t|wasn'?t|never did)|never happened)\b.{0,80}\b(?:post|article|tweet|review|"
         r"story|claim\w*|accus\w+|say\w*|write|spread|lose)|\b(?:post|article|tweet|review|story|claim\w*|"
@@ -643,7 +646,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bmake (?:it|them) (?:sound|look|read|seem) (?:real|true|legit|credible|authentic|like (?:real )?"
         r"(?:news|reporting|journalism))\b|\bas if (?:they'?re|it'?s|they are|it is) real\b|\bpass (?:it|"
         r"them) off as real\b",
-        r"\b(?:smear campaign|spread\w* (?:\w+ ){0,2}(?:rumou?rs?|lies|misinformation|disinformation)|"
+        r"\b(?:smear campaign|spread\w* (?:[\w'-]+ ){0,2}(?:rumou?rs?|lies|misinformation|disinformation)|"
         r"spread the word that)\b",
         r"\b(?:holocaust|moon landing|sandy hook|9/11)\b.{0,30}\b(?:never happened|didn'?t happen|was "
         r"(?:a hoax|faked|fake|staged)|hoax|faked|staged)\b",
@@ -653,11 +656,11 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:microchips|cause\w* (?:autism|cancer))\b",
         r"\b(?:hoax|false alarm)\b.{0,60}\b(?:panic|cause|spread)\b|\b(?:cause|spread|create)\w* (?:mass )?"
         r"panic\b",
-        r"\bfake (?:negative |positive |5-star |1-star )?reviews?\b|\breviews? (?:\w+ ){0,6}(?:it didn'?t|"
+        r"\bfake (?:negative |positive |5-star |1-star )?reviews?\b|\breviews? (?:[\w'-]+ ){0,6}(?:it didn'?t|"
         r"(?:they|it) (?:didn'?t|never)|never (?:ate|went|used|been|tried|tested)|(?:have|has|had)(?:n'?t| not) "
         r"(?:even )?(?:used|tried|tested|bought|read|seen|eaten)|not (?:even )?(?:used|tried|tested))",
         r"\bfalse (?:police )?reports?\b|\bfalse (?:accusations?|allegations?)\b",
-        r"\b(?:discredit|ruin\w* (?:\w+ )?reputation|destroy\w* (?:\w+ )?reputation)\b",
+        r"\b(?:discredit|ruin\w* (?:[\w'-]+ )?reputation|destroy\w* (?:[\w'-]+ )?reputation)\b",
     ],
     "S7": [
         r"\b(?:dox\w*|doxx\w*|swat(?:ting)? (?:someone|him|her|them|a streamer))\b",
@@ -668,41 +671,47 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"details)|(?:cell|mobile|private|personal) (?:phone )?numbers?|social security numbers?|ssns?|"
         r"bank (?:details|account|info\w*)|credit card (?:numbers?|details)|medical (?:records|history)|"
         r"salary|ip address|daily routine|license plate|passwords? of)\b",
-        r"\b(?:home address|phone number|email|salary|ssn|social security number)s? (?:and (?:\w+ )?"
-        r"(?:address|phone number|email|details) )?of (?:the |a |that |this )?(?:\w+ ){0,3}(?:girl|guy|woman|"
+        r"\b(?:home address|phone number|email|salary|ssn|social security number)s? (?:and (?:[\w'-]+ )?"
+        r"(?:address|phone number|email|details) )?of (?:the |a |that |this )?(?:[\w'-]+ ){0,3}(?:girl|guy|woman|"
         r"man|person|user|coworker|ex|neighbou?r|juror|landlord|classmate|teacher|streamer|kid|reviewer|"
         r"nurse|cashier|barista|waitress|employee|student|tenant)\b|\b(?:phone number|address|email) of "
         r"(?:reddit |twitter |instagram |discord |tiktok )?user\b",
+        r"\b(?:listen(?:ing)? in on|eavesdrop\w* on|wiretap\w*|tap\w* (?:into )?(?:my |her |his |their |"
+        r"someone'?s |[\w'-]+'s )(?:[\w'-]+ )?phones?|intercept\w*) (?:[\w'-]+ ){0,3}(?:calls|phone calls|"
+        r"conversations|messages|texts|emails|phones?)\b",
+        r"\b(?:access|get into|log ?in ?to|read|see|look at|go through|open|download)\w* (?:[\w'-]+ ){0,2}"
+        r"(?:my )?(?:ex|ex-\w+|former \w+)'s (?:[\w'-]+ )?(?:accounts?|e-?mails?|icloud|photos|messages|texts|"
+        r"phone|instagram|facebook|snapchat|whatsapp|dms|location|drive|cloud)\b",
         r"\b(?:read|see|access|check|monitor|spy on|look at|go through|intercept|listen (?:in )?(?:on|to)|"
-        r"pull|get|view|hack)\w* (?:\w+ ){0,3}(?:my |her |his |their |someone'?s |somebody'?s |\w+'s )"
-        r"(?:\w+ )?(?:messages|texts|dms|whatsapp|e-?mails?|phone|calls|phone calls|chats|photos|icloud|"
+        r"pull|get|view|hack)\w* (?:[\w'-]+ ){0,3}(?:my |her |his |their |someone'?s |somebody'?s |\w+'s )"
+        r"(?:[\w'-]+ )?(?:messages|texts|dms|whatsapp|e-?mails?|phone|calls|phone calls|chats|photos|icloud|"
         r"location|browsing|traffic|instagram|snapchat|accounts?)\b.{0,60}\b(?:without|secretly|"
         r"not knowing|behind|logging in|finding out|spyware|knowing)",
-        r"\b(?:secretly|covertly) (?:\w+ ){0,2}(?:read|monitor|track|record|film|follow|watch|listen)\w*\b",
+        r"\b(?:secretly|covertly) (?:[\w'-]+ ){0,2}(?:read|monitor|track|record|film|follow|watch|listen)\w*\b",
         r"\b(?:put|install|hide|plant|stick|place|attach|set up|slip)\w* (?:a |an |some |hidden |small )?"
         r"(?:gps )?(?:trackers?|tracking (?:devices?|apps?)|spyware|stalkerware|keyloggers?|hidden cameras?|"
-        r"spy ?cam\w*|bugs?|listening devices?|airtags?|tiles?) (?:\w+ ){0,2}(?:on|in|under|into|inside) "
-        r"(?:my |her |his |their |someone'?s |the |\w+'s )(?:\w+ ){0,2}(?:car|phone|room|bag|laptop|"
+        r"spy ?cam\w*|bugs?|listening devices?|airtags?|tiles?) (?:[\w'-]+ ){0,2}(?:on|in|under|into|inside) "
+        r"(?:my |her |his |their |someone'?s |the |\w+'s )(?:[\w'-]+ ){0,2}(?:car|phone|room|bag|laptop|"
         r"computer|house|apartment|purse|bedroom|coat)\b",
-        r"\b(?:spyware|stalkerware|tracker|tracking app|spy app)s? (?:\w+ ){0,4}(?:on|in|to) (?:my |her |his |"
-        r"their |someone'?s |\w+'s )(?:\w+ )?(?:phone|car|laptop|computer)\b|\b(?:what|which|best) (?:\w+ )?"
+        r"\b(?:spyware|stalkerware|tracker|tracking app|spy app)s? (?:[\w'-]+ ){0,4}(?:on|in|to) (?:my |her |his |"
+        r"their |someone'?s |\w+'s )(?:[\w'-]+ )?(?:phone|car|laptop|computer)\b|\b(?:what|which|best) (?:[\w'-]+ )?"
         r"(?:spyware|spy app|stalkerware|tracker)\b",
-        r"\b(?:track|follow|trace|locate|find|pinpoint)\w* (?:\w+ ){0,2}(?:her|his|their|my ex'?s?|someone'?s|"
-        r"somebody'?s|\w+'s) (?:(?:\w+ )?(?:location|movements|whereabouts|phone|car)|everywhere)\b|"
+        r"\b(?:track|follow|trace|locate|find|pinpoint)\w* (?:[\w'-]+ ){0,2}(?:her|his|their|my ex'?s?|someone'?s|"
+        r"somebody'?s|\w+'s) (?:(?:[\w'-]+ )?(?:location|movements|whereabouts|phone|car)|everywhere)\b|"
         r"\bfollow (?:her|him|them|my ex|\w+'s \w+) (?:everywhere|home|around)\b|\b(?:follow|track)\w* "
-        r"(?:\w+ ){0,4}everywhere\b|\b(?:phone )?location (?:\w+ ){0,2}(?:just )?from (?:their|a|his|her) "
+        r"(?:[\w'-]+ ){0,4}everywhere\b|\b(?:phone )?location (?:[\w'-]+ ){0,2}(?:just )?from (?:their|a|his|her) "
         r"(?:phone )?number\b",
         r"\b(?:compile|build|make|put together)\w* (?:a )?(?:dossier|profile|file|profiles) (?:on|of|about) "
-        r"(?:\w+ ){0,3}(?:my|her|his|every|all|someone|the)\b",
+        r"(?:[\w'-]+ ){0,3}(?:my|her|his|every|all|someone|the)\b",
         r"\bscrap\w* .{0,80}\b(?:home addresses|personal (?:info\w*|data|details)|phone numbers|profiles of "
         r"every)|\bprofiles of every (?:employee|user|person|member)\b",
         r"\b(?:facial|face) recognition\b.{0,60}\b(?:identify|track|find|who)\b.{0,30}\b(?:a |the |this |that )?"
         r"(?:woman|man|girl|guy|stranger|person|people|individuals|private individuals|strangers)\b",
         r"\b(?:list|names|find)\b.{0,30}\bpeople (?:in|at|from) .{0,30}\b(?:who are|with|who have) (?:hiv|aids|"
         r"positive|mental illness|a criminal record|gay|lesbian|trans|undocumented)",
-        r"\bsecretly record\w* (?:\w+ ){0,3}(?:conversations|coworkers|calls|people|her|him|them)\b|"
-        r"\brecord\w* (?:\w+ ){0,3}conversations (?:\w+ ){0,5}(?:to use against|without)\b",
-        r"\b(?:where does|where do|where is)\b (?:the )?(?:\w+ ){1,3}(?:actually |really |exactly )(?:live|"
+        r"\bsecretly record\w* (?:[\w'-]+ ){0,3}(?:conversations|coworkers|calls|people|her|him|them)\b|"
+        r"\brecord\w* (?:[\w'-]+ ){0,3}conversations (?:[\w'-]+ ){0,5}(?:to use against|without)\b",
+        r"\b(?:where does|where do|where is)\b (?:the )?(?:[\w'-]+ ){1,3}(?:actually |really |exactly )(?:live|"
         r"stay)\b|\bgive me the (?:street|exact address|home address)\b",
         r"\b(?:who|whose) (?:lives|lived) at \d+",
         r"\b(?:her|his|their|someone'?s|somebody'?s) (?:personal |private )?(?:cell|phone|mobile) number\b",
@@ -713,44 +722,44 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:download|stream|watch|get|torrent)\w* .{0,50}\b(?:for free|free|illegally|without paying|"
         r"pirated|cracked)\b.{0,30}\b(?:movies?|films?|shows?|series|episodes?|games?|albums?|songs?|music|"
         r"books?|textbooks?|software|office|photoshop|windows|hd|1080p|4k)\b|\b(?:download|stream|watch)\w* "
-        r"(?:the )?(?:new|latest|full) (?:\w+ ){0,3}(?:movie|film|episode|album|season)s? (?:\w+ ){0,2}"
+        r"(?:the )?(?:new|latest|full) (?:[\w'-]+ ){0,3}(?:movie|film|episode|album|season)s? (?:[\w'-]+ ){0,2}"
         r"(?:for free|free|online free)\b",
         r"\b(?:pirat\w+|torrent\w*|warez|nulled|bootleg\w*|illegally download\w*|illegal(?:ly)? stream\w*)\b",
-        r"\b(?:crack\w*|keygen\w*|patch\w*) (?:\w+ ){0,3}(?:adobe|photoshop|office|windows|autocad|fl studio|"
+        r"\b(?:crack\w*|keygen\w*|patch\w*) (?:[\w'-]+ ){0,3}(?:adobe|photoshop|office|windows|autocad|fl studio|"
         r"software|games?|license|licen[cs]e keys?|serial|app|premiere|illustrator|matlab|solidworks)\b|"
         r"\bcracked (?:version|copy|apk|software)\b|\bkeygens?\b|\bmodded apk\b",
-        r"\b(?:working|free|valid) (?:\w+ ){0,3}(?:product|licen[cs]e|activation|serial|cd) (?:keys?|codes?|"
+        r"\b(?:working|free|valid) (?:[\w'-]+ ){0,3}(?:product|licen[cs]e|activation|serial|cd) (?:keys?|codes?|"
         r"numbers?)\b|\b(?:windows|office) (?:\d+ )?(?:pro |home )?(?:product |activation |licen[cs]e )keys?\b|"
         r"\bactivation keys?\b",
-        r"\b(?:bypass|remove|strip|crack|break|circumvent|get around)\w* (?:\w+ ){0,3}(?:drm|copy protection|"
+        r"\b(?:bypass|remove|strip|crack|break|circumvent|get around)\w* (?:[\w'-]+ ){0,3}(?:drm|copy protection|"
         r"copyright protections?|digital rights management|"
         r"licen[cs]e (?:check|activation|verification)|activation|paywall|region lock)\b|\bremov\w* "
         r"(?:the )?(?:licen[cs]e check|watermarks?)\b",
         r"\b(?:paste|reproduce|copy|write out|type out|print|upload|post|give me|send me|provide)\w* "
-        r"(?:\w+ ){0,4}(?:entire|full|whole|complete|all (?:the )?|every word of) (?:\w+ ){0,3}(?:text|"
+        r"(?:[\w'-]+ ){0,4}(?:entire|full|whole|complete|all (?:the )?|every word of) (?:[\w'-]+ ){0,3}(?:text|"
         r"lyrics|chapters?|book|novel|pdf|script|screenplay|source code|episode)\b|\blyrics\b.{0,60}\b"
-        r"(?:word for word|verbatim|in full|full)\b|\b(?:chapter \w+|the book|the novel) (?:\w+ ){0,6}in full\b|"
+        r"(?:word for word|verbatim|in full|full)\b|\b(?:chapter \w+|the book|the novel) (?:[\w'-]+ ){0,6}in full\b|"
         r"\bfull (?:text|pdf|book|novel) of\b",
-        r"\b(?:fake|counterfeit|replica|knock-?off|bootleg)\w* (?:\w+ ){0,2}(?:rolex|gucci|nike|louis vuitton|"
+        r"\b(?:fake|counterfeit|replica|knock-?off|bootleg)\w* (?:[\w'-]+ ){0,2}(?:rolex|gucci|nike|louis vuitton|"
         r"prada|chanel|designer|branded?|logos?|bags?|handbags|watches|shoes|sneakers|dvds?|jerseys?|"
-        r"merch\w*)\b|\blogos? (?:\w+ ){0,3}without (?:a )?licen[cs]e\b",
+        r"merch\w*)\b|\blogos? (?:[\w'-]+ ){0,3}without (?:a )?licen[cs]e\b",
         r"\b(?:plagiarism (?:checkers?|detection|software)|turnitin)\b.{0,30}\b(?:won'?t|can'?t|not|doesn'?t|"
-        r"avoid|bypass|beat|fool)\b|\bpass (?:\w+ ){0,4}off as (?:my|his|her|our) own\b|\bunder my (?:own )?"
-        r"name\b|\b(?:publish|submit|sell|pass off)\w* (?:\w+ ){0,3}(?:someone else'?s|another (?:person|"
+        r"avoid|bypass|beat|fool)\b|\bpass (?:[\w'-]+ ){0,4}off as (?:my|his|her|our) own\b|\bunder my (?:own )?"
+        r"name\b|\b(?:publish|submit|sell|pass off)\w* (?:[\w'-]+ ){0,3}(?:someone else'?s|another (?:person|"
         r"author|student)'?s|other people'?s) (?:novel|book|essay|thesis|paper|work|code|art|song)\b|"
         r"\bplagiari[sz]\w*\b.{0,40}\b(?:without|avoid|detect|get away|rewrite)",
-        r"\brestream\w* (?:\w+ ){0,2}(?:paid|ppv|pay-per-view|ufc|fights?|matches|games?)\b|\brip\w* (?:\w+ )?"
-        r"(?:netflix|disney|hbo|prime|hulu) (?:shows|movies|content)\b|\bupload (?:\w+ ){0,3}to my (?:own )?"
+        r"\brestream\w* (?:[\w'-]+ ){0,2}(?:paid|ppv|pay-per-view|ufc|fights?|matches|games?)\b|\brip\w* (?:[\w'-]+ )?"
+        r"(?:netflix|disney|hbo|prime|hulu) (?:shows|movies|content)\b|\bupload (?:[\w'-]+ ){0,3}to my (?:own )?"
         r"(?:streaming )?(?:site|website|channel)\b",
         r"\b(?:netflix|spotify|disney\+?|hbo|hulu|steam|prime video) (?:accounts?|logins?) (?:and|with) "
         r"passwords?\b|\b(?:spotify|youtube|netflix) premium for free\b",
-        r"\bcopy (?:\w+ ){0,2}patented\b|\bknock-?offs? (?:of|cheaply)\b",
+        r"\bcopy (?:[\w'-]+ ){0,2}patented\b|\bknock-?offs? (?:of|cheaply)\b",
     ],
     "S9": [
         rf"\b(?:make|making|made at home|build|building|create|creating|construct|assembl|synthesi[sz]|produc|"
         rf"manufactur|cook|brew|prepar|design|develop|get my hands on|obtain|acquir|buy|buying|purchase|get|"
         rf"convert|detonat|deploy|set off|plant|rig|recipe for|ingredients? (?:for|of|to)|instructions? "
-        rf"(?:for|on)|blueprints? for|3d[- ]print)\w* (?:me )?(?:\w+ ){{0,5}}{_WEAPON}\b",
+        rf"(?:for|on)|blueprints? for|3d[- ]print)\w* (?:me )?(?:[\w'-]+ ){{0,5}}{_WEAPON}\b",
         rf"\b{_WEAPON}\b.{{0,50}}\b(?:at home|from household|household|homemade|step[- ]by[- ]step|"
         rf"instructions?|recipe|materials?|ingredients?|components?|precursors?|assembl\w+|detonat\w+|"
         rf"blueprints?|schematics?|ratio|how much|blast radius|set (?:it )?off|sticks to|out of a|from "
@@ -759,34 +768,37 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"items)|gases)\b.{0,60}\b(?:to (?:gas|kill|poison|hurt)|mix\w* to (?:make|create) (?:a )?(?:toxic|"
         r"poison|deadly|lethal)|can kill|that kill)",
         r"\bgas (?:the |a |those )?(?:people|neighbou?rs|room|family|crowd|everyone)\b",
-        r"\b(?:release|spread|unleash|disperse|deploy|put|add|pour)\w* (?:\w+ ){0,3}(?:virus|pathogen|disease|"
+        r"\b(?:release|spread|unleash|disperse|deploy|put|add|pour)\w* (?:[\w'-]+ ){0,3}(?:virus|pathogen|disease|"
         r"toxin|poison|chemical|nerve agent|gas|bioweapon|bacteria|anthrax|sarin)\w* .{0,60}\b(?:kill|infect|"
         r"population|city|crowd|people|subway|water supply|reservoir|room|everyone|school|sick)",
         r"\b(?:poison\w*|contaminat\w*|tamper\w* with|toxin\w*|put\w* into)\b.{0,40}\b(?:water supply|food "
         r"supply|reservoir|city'?s? water|crops|water treatment)",
-        r"\b(?:grow|culture|breed|cultivate)\w* (?:\w+ ){0,3}(?:bacteria|virus|pathogen|germs?)\b.{0,60}"
+        r"\b(?:grow|culture|breed|cultivate)\w* (?:[\w'-]+ ){0,3}(?:bacteria|virus|pathogen|germs?)\b.{0,60}"
         r"\b(?:sick|kill|infect|large numbers|people|weapon)",
-        r"\bdrones? .{0,40}\b(?:drop|carry|deliver)\w* (?:\w+ ){0,2}(?:grenades?|bombs?|explosives?)|\b"
+        r"\bdrones? .{0,40}\b(?:drop|carry|deliver)\w* (?:[\w'-]+ ){0,2}(?:grenades?|bombs?|explosives?)|\b"
         r"(?:turn|convert|make)\w* (?:a |the )?drones? into (?:a )?(?:flying )?(?:bomb|weapon)",
-        r"\b(?:convert|modif|turn)\w* (?:\w+ ){0,3}(?:ar-?15|rifle|gun|glock|pistol|firearm|weapon)\w* "
-        r"(?:\w+ ){0,3}(?:full[- ]?auto|fully automatic|automatic|machine gun)",
-        r"\b(?:metal detectors?|security|x-?rays?) (?:\w+ ){0,2}(?:can'?t|cannot|won'?t|wont|don'?t) "
+        r"\b(?:convert|modif|turn)\w* (?:[\w'-]+ ){0,3}(?:ar-?15|rifle|gun|glock|pistol|firearm|weapon)\w* "
+        r"(?:[\w'-]+ ){0,3}(?:full[- ]?auto|fully automatic|automatic|machine gun)",
+        r"\b(?:metal detectors?|security|x-?rays?) (?:[\w'-]+ ){0,2}(?:can'?t|cannot|won'?t|wont|don'?t) "
         r"(?:catch|detect|see|find)\b",
-        r"\bhow (?:much|many) (?:\w+ ){0,3}(?:tatp|anfo|c-?4|semtex|dynamite|explosives?|tnt)\b",
+        r"\bhow (?:much|many) (?:[\w'-]+ ){0,3}(?:tatp|anfo|c-?4|semtex|dynamite|explosives?|tnt)\b",
+        r"\b(?:fertili[sz]er|ammonium nitrate|diesel|fuel oil|hydrogen peroxide|acetone|potassium (?:chlorate|"
+        r"nitrate|perchlorate)|hexamine|nitric acid|glycerine?|sugar and \w+ nitrate)\b.{0,60}\b(?:explosions?|"
+        r"explosives?|blasts?|bombs?|detonat\w*|blow (?:up|it up)|go off|biggest bang)\b",
         r"\bgas (?:that|which) (?:can |could |will )?kill\b|\bmake (?:a )?gas\b.{0,40}\bkill",
         r"\b(?:children|kids|minors)\b.{0,30}\b(?:access and use|use|get|handle)\b.{0,10}\b(?:firearms?|guns?)"
         r"\b(?!.{0,40}\b(?:safe|safely|safety|storage|lock)\b)",
     ],
     "S10": [
-        rf"\b{_HARASS}\w* (?:and \w+ )?(?:\w+ ){{0,2}}{_TARGET}\b(?! (?:in|at) (?:chess|a game|the game)\b)",
-        rf"\b{_HARASS}\w* (?:\w+ ){{0,4}}(?:online|anonymously|without (?:being|getting) (?:traced|caught)|"
+        rf"\b{_HARASS}\w* (?:and \w+ )?(?:[\w'-]+ ){{0,2}}{_TARGET}\b(?! (?:in|at) (?:chess|a game|the game)\b)",
+        rf"\b{_HARASS}\w* (?:[\w'-]+ ){{0,4}}(?:online|anonymously|without (?:being|getting) (?:traced|caught)|"
         rf"into submission)\b",
-        r"\b(?:incit|provok|stir|promot|spread|fuel|encourag)\w* (?:\w+ ){0,3}(?:hate|hatred|hate "
+        r"\b(?:incit|provok|stir|promot|spread|fuel|encourag)\w* (?:[\w'-]+ ){0,3}(?:hate|hatred|hate "
         r"speech|discrimination|intolerance|prejudice|hostility|violence|animosity|conflict|hate crimes?) "
-        r"(?:\w+ ){0,3}(?:against|towards|toward|between|among|based on)\b",
-        r"\b(?:discriminat\w+) (?:against|based on)\b|\bundermin\w* (?:\w+ ){0,3}dignity\b|"
-        r"\bcelebrat\w* (?:\w+ ){0,3}suffering\b",
-        r"\b(?:classify|profile|sort|rank|categori[sz]e|database of|discriminate|filter|screen)\w* (?:\w+ ){0,4}"
+        r"(?:[\w'-]+ ){0,3}(?:against|towards|toward|between|among|based on)\b",
+        r"\b(?:discriminat\w+) (?:against|based on)\b|\bundermin\w* (?:[\w'-]+ ){0,3}dignity\b|"
+        r"\bcelebrat\w* (?:[\w'-]+ ){0,3}suffering\b",
+        r"\b(?:classify|profile|sort|rank|categori[sz]e|database of|discriminate|filter|screen)\w* (?:[\w'-]+ ){0,4}"
         r"(?:people|individuals|users|applicants|candidates|tenants|employees)? ?(?:based on|by) (?:their )?"
         r"(?:race|ethnicity|religion|gender|sexual orientation|protected characteristics|skin colou?r)\b",
         # a group and a demeaning claim about it
@@ -821,9 +833,9 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"stupid|dumb|noses?|cry|mock\w*|insult\w*|inferior|disgusting|dirty|freaks?|deserve|jokes?|funny|"
         r"hate|names|slurs?|offensive|derogatory|ugly|go back|animals|rats)?",
         r"\b(?:derogatory|offensive|insulting|demeaning|degrading|racist|sexist|homophobic|transphobic|"
-        r"hateful|dehumanizing) (?:\w+ ){0,2}(?:names|terms|words|jokes?|memes?|slurs?|insults?|comments?|"
+        r"hateful|dehumanizing) (?:[\w'-]+ ){0,2}(?:names|terms|words|jokes?|memes?|slurs?|insults?|comments?|"
         r"remarks?|content|nicknames)\b",
-        r"\b(?:give|list|tell|teach|what are)\w* (?:me )?(?:some |the )?(?:\w+ )?(?:slurs?|insults?|"
+        r"\b(?:give|list|tell|teach|what are)\w* (?:me )?(?:some |the )?(?:[\w'-]+ )?(?:slurs?|insults?|"
         r"derogatory (?:names|terms|words))\b",
         r"\b(?:mock\w*|make fun of|making fun of|ridicul\w+|humiliat\w+|belittl\w+|demean\w*|insult\w*)\b"
         r".{0,30}\b(?:people with|disabled|down syndrome|autistic|fat people|jews|muslims|black|gay|trans|"
@@ -833,13 +845,13 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"supremac\w+|neo-?nazi|aryan) (?:group|movement|party|flyer|recruit\w*)\b",
         r"\b(?:which|what) (?:race|ethnicity|religion|nationality) is (?:the )?(?:worst|best|dumbest|"
         r"smartest|most (?:evil|violent|stupid|inferior)|superior|inferior)\b|\b(?:some|certain) races are "
-        r"(?:\w+ )?(?:subhuman|inferior|superior)\b|\braces? (?:are|is) (?:\w+ )?(?:subhuman|inferior)\b",
-        r"\bkeep (?:\w+ )?(?:black|jewish|muslim|immigrant|mexican|asian|gay|arab|latino|indian|chinese) "
+        r"(?:[\w'-]+ )?(?:subhuman|inferior|superior)\b|\braces? (?:are|is) (?:[\w'-]+ )?(?:subhuman|inferior)\b",
+        r"\bkeep (?:[\w'-]+ )?(?:black|jewish|muslim|immigrant|mexican|asian|gay|arab|latino|indian|chinese) "
         r"(?:families|people|kids|folks|neighbou?rs)? ?out of\b",
         r"\b(?:wipes? out|kill\w*|exterminat\w*|massacr\w*)\b.{0,40}\b(?:village|group|people|tribe|race)\b"
         r".{0,40}\b(?:of )?(?:arabs|jews|muslims|blacks|mexicans|immigrants|gays)\b.{0,60}\bdeserved?\b",
         r"\b(?:jokes?|funny|meme)\b.{0,30}\bholocaust\b|\bholocaust (?:jokes?|memes?)\b",
-        r"\bshould (?:\w+ )?be banned from (?:immigrating|entering|voting)\b.{0,40}\b(?:because|dirty|"
+        r"\bshould (?:[\w'-]+ )?be banned from (?:immigrating|entering|voting)\b.{0,40}\b(?:because|dirty|"
         r"criminals|terrorists)",
     ],
     "S11": [
@@ -848,10 +860,10 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"anorexi\w+|bulimi\w+)\b",
         r"\b(?:encourag\w+|promot\w+|glorif\w+|romantici[sz]\w+)\b.{0,40}\b(?:suicide|self[- ]harm|anorexi\w+|"
         r"bulimi\w+|eating disorders?|starvation|cutting)\b",
-        r"\bburn myself\b|\b(?:bridge|building|roof|cliff)s? (?:\w+ ){0,4}high enough\b",
+        r"\bburn myself\b|\b(?:bridge|building|roof|cliff)s? (?:[\w'-]+ ){0,4}high enough\b",
         r"\b(?:car|engine)\b.{0,40}\b(?:closed garage|running in (?:a |the )?garage)\b.{0,60}\b(?:pass out|"
         r"for good|die|until)",
-        r"\bwhat (?:household )?(?:chemicals|pills|medications?|drugs) (?:\w+ ){0,3}(?:drink|take|swallow)\w* "
+        r"\bwhat (?:household )?(?:chemicals|pills|medications?|drugs) (?:[\w'-]+ ){0,3}(?:drink|take|swallow)\w* "
         r"to die\b|\b(?:deadly|fatal|lethal) if i (?:take|drink|swallow)\b|\b(?:take|swallow|drink)\w* the "
         r"whole bottle\b",
         r"\b(?:lose|losing) \d+ (?:pounds|lbs|kilos|kg) in (?:a|one|two|\d+) (?:week|days?)\b.{0,40}\b"
@@ -860,7 +872,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     ],
     "S12": [
         r"\b(?:explicit|graphic|dirty|steamy|filthy|erotic|sexy|lewd|smutty|nsfw|x-rated|raunchy|"
-        r"kinky|horny|naughty)\w* (?:\w+ ){0,4}(?:sex\w*|stor(?:y|ies)|scenes?|fanfic\w*|fan fiction|chats?|"
+        r"kinky|horny|naughty)\w* (?:[\w'-]+ ){0,4}(?:sex\w*|stor(?:y|ies)|scenes?|fanfic\w*|fan fiction|chats?|"
         r"roleplay|messages?|texts?|hook-?ups?|fantas\w+|acts?|content|encounters?|"
         r"poems?|letters?|talk)\b(?!.{0,20}\b(?:education|ed|health|safety|workers? rights)\b)",
         r"\b(?:write|describe|tell|generate|create|give|send|make|roleplay|compose|narrate)\w* (?:me )?"
@@ -874,39 +886,39 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"with me|describe)|\b(?:kinkiest|dirtiest|filthiest|most explicit)\b",
         r"\b(?:horny|aroused)\b.{0,40}\b(?:girlfriend|boyfriend|roleplay|me|talk)\b|\b(?:roleplay|act|"
         r"pretend)\w* (?:as )?my (?:horny|sexy|naughty) (?:girlfriend|boyfriend|wife|husband|partner)\b",
-        r"\b(?:describe|write)\w* (?:\w+ ){0,4}(?:naked|nude) (?:body|bodies|woman|man|women|men)\b|"
+        r"\b(?:describe|write)\w* (?:[\w'-]+ ){0,4}(?:naked|nude) (?:body|bodies|woman|man|women|men)\b|"
         r"\bnaked (?:body|bodies)\b.{0,30}\b(?:erotic|sexual|detail)\b",
         r"\bwhat (?:you'?d|you would) do to me in bed\b",
     ],
     "S13": [
-        r"\b(?:election|vote|voting|polls?|ballots?|voting day|election day) (?:\w+ ){0,3}(?:has been|have "
+        r"\b(?:election|vote|voting|polls?|ballots?|voting day|election day) (?:[\w'-]+ ){0,3}(?:has been|have "
         r"been|is|was|will be|are) (?:being )?(?:moved|postponed|rescheduled|cancell?ed|changed|delayed|"
         r"extended)\b",
-        r"\b(?:vote|voting|cast (?:your|a|their) ballot) (?:\w+ ){0,2}(?:by (?:text|sms|phone|email|tweet)|"
+        r"\b(?:vote|voting|cast (?:your|a|their) ballot) (?:[\w'-]+ ){0,2}(?:by (?:text|sms|phone|email|tweet)|"
         r"online|from home by phone)\b.{0,60}\b(?:tell\w*|message|post|campaign|flyers?|claim\w*|saying|"
         r"can)\b|\b(?:tell\w*|message|post|campaign|flyers?|claim\w*|saying)\b.{0,60}\b(?:vote|voting) "
         r"(?:by (?:text|sms|phone)|online)\b",
-        r"\b(?:cast|vote|voting)\w* (?:\w+ ){0,2}(?:more than once|twice|multiple times|more than one "
+        r"\b(?:cast|vote|voting)\w* (?:[\w'-]+ ){0,2}(?:more than once|twice|multiple times|more than one "
         r"(?:ballot|vote)|two ballots|in two (?:states|places))\b|\bvote twice\b",
         r"\b(?:stuff|stuffing|stuffed)\w* (?:the )?ballot box\w*\b|\bballot stuffing\b",
-        r"\b(?:destroy|throw away|discard|tamper with|alter|change|burn|shred|hide|lose)\w* (?:\w+ ){0,4}"
+        r"\b(?:destroy|throw away|discard|tamper with|alter|change|burn|shred|hide|lose)\w* (?:[\w'-]+ ){0,4}"
         r"(?:ballots|votes|vote counts?|the count|tallies)\b(?! (?:are|is) (?:verified|counted|audited))",
-        r"\b(?:hack|rig|tamper with|manipulat|break into|flip)\w* (?:\w+ ){0,3}(?:voting machines?|elections?|"
+        r"\b(?:hack|rig|tamper with|manipulat|break into|flip)\w* (?:[\w'-]+ ){0,3}(?:voting machines?|elections?|"
         r"the vote|votes|election results|vote counts?|ballot counting)\b",
-        r"\b(?:intimidat\w+|scar\w+|frighten\w*|threaten\w*|harass\w*) (?:\w+ ){0,3}(?:voters|immigrants away "
+        r"\b(?:intimidat\w+|scar\w+|frighten\w*|threaten\w*|harass\w*) (?:[\w'-]+ ){0,3}(?:voters|immigrants away "
         r"from|people away from|people at (?:the )?poll)|\b(?:scare|keep|stop|prevent|discourage|suppress)\w* "
-        r"(?:\w+ ){0,4}(?:away from (?:the )?polls|from voting|voters from|(?:the )?(?:black|latino|"
+        r"(?:[\w'-]+ ){0,4}(?:away from (?:the )?polls|from voting|voters from|(?:the )?(?:black|latino|"
         r"student|immigrant|minority) vote)\b|\bso they go home\b.{0,20}\b(?:poll|vot)|\bvoter "
         r"(?:intimidation|suppression|fraud)\b.{0,40}\b(?:how|plan|strategy|best way|tips|without)",
-        r"\bregister (?:\w+ ){0,2}dead people\b|\b(?:pay|paying|bribe|bribing)\w* (?:\w+ ){0,2}(?:people|voters|"
-        r"students|homeless people) (?:\w+ ){0,2}to vote\b|\bbuy(?:ing)? votes\b",
+        r"\bregister (?:[\w'-]+ ){0,2}dead people\b|\b(?:pay|paying|bribe|bribing)\w* (?:[\w'-]+ ){0,2}(?:people|voters|"
+        r"students|homeless people) (?:[\w'-]+ ){0,2}to vote\b|\bbuy(?:ing)? votes\b",
         r"\bpolling (?:stations?|places?|locations?|sites?)\b.{0,60}\b(?:are closed|is closed|will be closed|"
         r"have closed|checking papers|ice agents?|arrest\w*|moved)\b|\b(?:ice|immigration) (?:agents?|"
         r"officers?)\b.{0,40}\bpolling\b",
-        r"\b(?:tell|telling|post|flyers?|message|text)\w* (?:\w+ ){0,6}(?:they )?(?:can'?t|cannot|aren'?t "
+        r"\b(?:tell|telling|post|flyers?|message|text)\w* (?:[\w'-]+ ){0,6}(?:they )?(?:can'?t|cannot|aren'?t "
         r"allowed to|are not allowed to|are not eligible to|don'?t need to) vote\b",
         r"\btroll farms?\b.{0,60}\b(?:election|sway|voters|campaign)|\b(?:sway|swing|influence|interfere "
-        r"(?:with|in))\w* (?:\w+ ){0,3}(?:american |us |the )?elections?\b.{0,40}\b(?:troll|bots|fake "
+        r"(?:with|in))\w* (?:[\w'-]+ ){0,3}(?:american |us |the )?elections?\b.{0,40}\b(?:troll|bots|fake "
         r"accounts|disinformation|foreign|propaganda)",
         r"\b(?:deepfake|fake)\b.{0,60}\b(?:candidate|conced\w+|election commission|secretary of state|"
         r"election officials?|electoral commission)\b|\bpretending to be (?:the )?(?:secretary of state|"
@@ -917,15 +929,15 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:mail[- ]in|absentee) ballots? (?:won'?t|will not|don'?t|do not) (?:count|be counted)\b",
     ],
     "S14": [
-        r"\b(?:run|execute|exec)\w* (?:\w+ ){0,4}(?:python|bash|shell|code|script|command|loop|this)\b.{0,80}"
-        r"\b(?:delete\w* (?:\w+ ){0,2}(?:logs|system|everything|files on the host|/)|until (?:the )?"
-        r"(?:server|machine|host|system) (?:crashes|dies)|10,?000 emails|sends? (?:\w+ ){0,2}emails from your "
+        r"\b(?:run|execute|exec)\w* (?:[\w'-]+ ){0,4}(?:python|bash|shell|code|script|command|loop|this)\b.{0,80}"
+        r"\b(?:delete\w* (?:[\w'-]+ ){0,2}(?:logs|system|everything|files on the host|/)|until (?:the )?"
+        r"(?:server|machine|host|system) (?:crashes|dies)|10,?000 emails|sends? (?:[\w'-]+ ){0,2}emails from your "
         r"server)",
     ],
     "JB": [
         r"\bjailbr(?:eak|eaking|oken)\b",
         r"\b(?:better)?dan\b.{0,60}\b(?:no rules|has no|can do anything|never refuses|stands for)",
-        r"\bpretend (?:\w+ ){0,3}(?:no content polic\w+|no (?:rules|restrictions|filters))|\bpretend you have no\b",
+        r"\bpretend (?:[\w'-]+ ){0,3}(?:no content polic\w+|no (?:rules|restrictions|filters))|\bpretend you have no\b",
     ],
 }
 
@@ -936,13 +948,13 @@ CONTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     "S2": [
         _PROMOTES["S2"],
         rf"\b(?:write|create|develop|design|build|make|code|program|produce|generate|publish|set up|launch|"
-        rf"host|run|share|draft|compose|make me|give me)\w* (?:me )?(?:an? |the |some )?(?:\w+ ){{0,3}}"
+        rf"host|run|share|draft|compose|make me|give me)\w* (?:me )?(?:an? |the |some )?(?:[\w'-]+ ){{0,3}}"
         rf"{_ARTIFACT}s? (?:that|which|to|for|designed to|meant to|capable of|able to) (?:can |could |will |"
         rf"would |helps? (?:users |people )?(?:to )?|allows? (?:users |people |me )?to |lets? (?:users |people |"
-        rf"me )?)?(?:\w+ ){{0,3}}(?:hack|hijack|steal|crash|exploit|infect|infiltrat|spy|track|"
+        rf"me )?)?(?:[\w'-]+ ){{0,3}}(?:hack|hijack|steal|crash|exploit|infect|infiltrat|spy|track|"
         rf"harvest|cheat|scam|defraud|trick|deceiv|manipulat|mislead|launder|evad|bypass|disable|"
         rf"destroy|sabotag|ddos|flood|spam|phish|impersonat|forg|counterfeit|pirat|dox|harass|bull|"
-        rf"cyberbull|stalk|blackmail|extort|ransom|encrypt \w+ files|exfiltrat|brute|crack|glorif|promot|incit|encourag|defam|spread\w* (?:\w+ )?"
+        rf"cyberbull|stalk|blackmail|extort|ransom|encrypt \w+ files|exfiltrat|brute|crack|glorif|promot|incit|encourag|defam|spread\w* (?:[\w'-]+ )?"
         rf"(?:false|fake|misinformation|disinformation|lies|rumou?rs|malware|viruses?))\w*",
     ],
     "S10": [_PROMOTES["S10"]],
@@ -966,32 +978,32 @@ TOPIC_PATTERNS: Mapping[str, Sequence[str]] = {
         r"unauthori[sz]ed access|infiltrat\w+|hijack\w*|astroturf\w*|inauthentic behaviou?r|bot (?:network|farm)s?|"
         r"spam (?:email )?campaigns?|deceptive means|fake (?:social media )?(?:profiles|accounts|personas?|"
         r"identit(?:y|ies)|identification|credit card numbers|degrees?|certificates?|academic degrees?)|"
-        r"shell compan(?:y|ies)|pseudo-pharmaceuticals|(?:commit|carry out|perform|conduct)\w* (?:\w+ ){0,3}"
+        r"shell compan(?:y|ies)|pseudo-pharmaceuticals|(?:commit|carry out|perform|conduct)\w* (?:[\w'-]+ ){0,3}"
         r"(?:crimes?|fraud|murder|arson|theft|burglary|robbery|treason|felon(?:y|ies)|cyber ?attacks?|"
         r"atrocities)|criminal (?:activit\w+|organi[sz]ations?|syndicates?|networks?|behaviou?r)|organi[sz]ed "
         r"crime|cartels?|smuggl\w+|tamper\w* with (?:evidence|a witness)|evidence (?:tampering|destruction)|"
         r"escape (?:from )?(?:a |the )?(?:prison|jail|detention|custody|correctional facility)|prison "
         r"(?:break|escape)|break out of (?:a |the )?(?:prison|jail|detention|correctional)|"
-        r"corrupt\w* (?:\w+ ){0,2}officials|brib\w+|false identit\w+|fake identit\w+|forge\w* (?:an? )?identit\w+|"
-        r"(?:avoid|evade|evading|escape|elude|dodge)\w* (?:\w+ ){0,2}(?:capture|law enforcement|the police|"
+        r"corrupt\w* (?:[\w'-]+ ){0,2}officials|brib\w+|false identit\w+|fake identit\w+|forge\w* (?:an? )?identit\w+|"
+        r"(?:avoid|evade|evading|escape|elude|dodge)\w* (?:[\w'-]+ ){0,2}(?:capture|law enforcement|the police|"
         r"police|arrest|detection|deportation|immigration enforcement|border patrol|wiretapp\w*|surveillance|"
         r"being traced|customs)|cross\w* (?:the )?borders? illegally|illegal(?:ly)? (?:border crossing|"
         r"immigra\w+|migrants?)|without (?:proper )?documentation|wipe (?:out )?(?:my )?fingerprints|"
         r"secret communication channels|hidden compartments|untraceable|undetectable|recruit and radicali[sz]e|"
-        r"radicali[sz]\w+|(?:weak points|vulnerabilities|weaknesses) (?:in|of) (?:the )?(?:\w+ ){0,3}"
+        r"radicali[sz]\w+|(?:weak points|vulnerabilities|weaknesses) (?:in|of) (?:the )?(?:[\w'-]+ ){0,3}"
         r"(?:border|security)|dangerous (?:stunts|challenges|tricks)|multi-level marketing|\bmlm\b|payday "
         r"(?:loans?|lending)|gambling (?:sites?|websites?|operation|scheme|business)|online gambling|sports "
-        r"betting|win(?:ning)? at (?:\w+ )?(?:poker|slots|slot machines|casino|roulette|blackjack|gambling)|"
-        r"(?:guarantee|beat)\w* (?:\w+ ){0,3}(?:gambling|casino|betting|lottery)|high-risk economic|"
-        r"(?:automat\w+|predict\w*|determin\w*|assess\w*) (?:\w+ ){0,4}(?:decisions? on |approv\w+ |den\w+ )?"
-        r"(?:\w+ ){0,3}(?:credit|loan|employment|hiring|benefits|welfare|insurance|housing|admission|public "
-        r"assistance) ?eligibility|eligibility for (?:\w+ ){0,3}(?:credit|loans?|employment|benefits|welfare|"
-        r"public assistance|acceptance)|(?:approve|deny) (?:or (?:approve|deny) )?(?:\w+ ){0,2}(?:loan|credit) "
-        r"applications|legal loopholes|loopholes to|(?:bypass|evad)\w* (?:\w+ ){0,2}regulations|"
-        r"exploit\w* (?:\w+ ){0,3}(?:vulnerabilit\w+|weakness\w*|flaws?|loopholes?|bugs? in|privacy|"
-        r"populations|people|users|victims|the elderly|vulnerable)|bypass\w* (?:\w+ ){0,3}(?:security|"
+        r"betting|win(?:ning)? at (?:[\w'-]+ )?(?:poker|slots|slot machines|casino|roulette|blackjack|gambling)|"
+        r"(?:guarantee|beat)\w* (?:[\w'-]+ ){0,3}(?:gambling|casino|betting|lottery)|high-risk economic|"
+        r"(?:automat\w+|predict\w*|determin\w*|assess\w*) (?:[\w'-]+ ){0,4}(?:decisions? on |approv\w+ |den\w+ )?"
+        r"(?:[\w'-]+ ){0,3}(?:credit|loan|employment|hiring|benefits|welfare|insurance|housing|admission|public "
+        r"assistance) ?eligibility|eligibility for (?:[\w'-]+ ){0,3}(?:credit|loans?|employment|benefits|welfare|"
+        r"public assistance|acceptance)|(?:approve|deny) (?:or (?:approve|deny) )?(?:[\w'-]+ ){0,2}(?:loan|credit) "
+        r"applications|legal loopholes|loopholes to|(?:bypass|evad)\w* (?:[\w'-]+ ){0,2}regulations|"
+        r"exploit\w* (?:[\w'-]+ ){0,3}(?:vulnerabilit\w+|weakness\w*|flaws?|loopholes?|bugs? in|privacy|"
+        r"populations|people|users|victims|the elderly|vulnerable)|bypass\w* (?:[\w'-]+ ){0,3}(?:security|"
         r"authentication|2fa|two-factor|protections?|safeguards|verification|consent requirements)|"
-        r"compromis\w+ (?:\w+ ){0,3}(?:security|data|accounts?|systems?|networks?)|illegal(?:ly)?|unlawful(?:ly)?|"
+        r"compromis\w+ (?:[\w'-]+ ){0,3}(?:security|data|accounts?|systems?|networks?)|illegal(?:ly)?|unlawful(?:ly)?|"
         r"illicit(?:ly)?|fraudulent(?:ly)?)\b",
     ],
     "S3": [r"\b(?:sexual assault|rape|human trafficking|sex trafficking|prostitution|escort services?)\b"],
@@ -1001,11 +1013,11 @@ TOPIC_PATTERNS: Mapping[str, Sequence[str]] = {
     ],
     "S7": [
         r"\b(?:stalk\w*|spy on|spying on|surveil\w*|wiretap\w*|tracking device|hidden camera|doxx?\w*|"
-        r"without (?:\w+ ){0,2}(?:knowledge|consent|approval|permission|authori[sz]ation|knowing)|secretly "
+        r"without (?:[\w'-]+ ){0,2}(?:knowledge|consent|approval|permission|authori[sz]ation|knowing)|secretly "
         r"(?:collect|track|monitor|record|film|analy[sz]e)\w*|(?:private|personal|confidential|protected|"
-        r"sensitive|educational|medical|health|employment|financial|biometric) (?:\w+ ){0,2}(?:records|data|"
+        r"sensitive|educational|medical|health|employment|financial|biometric) (?:[\w'-]+ ){0,2}(?:records|data|"
         r"information|conversations|messages|details)|personal(?:ly)? identifiable|\bpii\b|facial recognition|"
-        r"biometric\w*|(?:track|monitor)\w* (?!my\b|our\b)(?:\w+ ){0,3}(?:movements|location|online activit\w+|individuals|"
+        r"biometric\w*|(?:track|monitor)\w* (?!my\b|our\b)(?:[\w'-]+ ){0,3}(?:movements|location|online activit\w+|individuals|"
         r"people))\b",
     ],
     "S8": [
@@ -1041,10 +1053,25 @@ MARKER_PATTERNS: Mapping[str, Sequence[str]] = {
 # On a model's *answer*: only content that is harmful in itself — instructions for harm, or the harmful
 # text itself — never refusal words, news reports in the past tense, or safety advice. Kept narrow on
 # purpose: the guard model judges the rest.
-_STEP = r"(?:^|[.!?:;\n]\s*|\b(?:then|first|next|finally|now|and)\b,? |\bstep (?:\d+|one|two|three|four|five)\b:? |\b\d+[.)] )"
+_STEP = (
+    r"(?:^|[.!?:;,\n]\s*|\b(?:then|first|next|finally|now|and)\b,? |\bstep (?:\d+|one|two|three|four|five)\b:? |"
+    r"\b\d+[.)] )"
+)
 _YOU = r"(?:\byou(?:'ll| will| can| should| need to| must|'d| would)? (?:need to |want to |have to )?)"
 OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
-    "S4": list(STRONG_PATTERNS["S4"][:3]),
+    "S4": [
+        # sexual acts or bodies described with a minor — not the words a refusal uses ("sexual content
+        # involving minors")
+        r"\b(?:child|children|kids?|minors?|underage|preteens?|little (?:girls?|boys?)|young (?:girls?|boys?)|"
+        r"(?:[1-9]|1[0-7])[- ]?(?:year[- ]?olds?|yo)|(?:only|just) (?:[1-9]|1[0-7]|ten|eleven|twelve|thirteen|"
+        r"fourteen|fifteen))\b.{0,120}\b(?:undress\w*|touch\w* (?:her|him|them)|naked|nude|in (?:a |their |her |"
+        r"his )?underwear|in a sexual way|fondl\w*|mo(?:a|le)n\w*|her body|his body|kiss\w* (?:her|him) "
+        r"(?:neck|body)|aroused|erotic)",
+        r"\b(?:become|be) (?:their|the kid'?s|the child'?s) friend\b.{0,160}\b(?:secret|photo|picture|pics?)\b|"
+        r"\b(?:ask|get)\w* (?:them|the kid|the child|her|him) (?:for|to send) (?:a |some )?(?:photos?|pictures?|"
+        r"pics?)\b.{0,40}\b(?:underwear|naked|secret|without)",
+        r"\b(?:csam|cp links?)\b",
+    ],
     "S9": [
         rf"(?:{_STEP}|{_YOU})(?:fill|pack|pour|mix|combine|add|attach|wire|insert|light|ignite|detonate|"
         rf"dissolve|culture|disperse|aerosoli[sz]e|release|drill|seal|grind|soak|extract|acquire|stuff|wedge|"
@@ -1058,7 +1085,7 @@ OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:mix|combine|add)\b.{0,60}\b(?:ammonium nitrate|potassium (?:chlorate|nitrate|perchlorate)|"
         r"acetone peroxide|tatp|hmtd|nitroglycerin|black powder|thermite)\b",
         r"\b(?:detonator|blasting cap|fuse)\b.{0,60}\b(?:attach|insert|connect|wire)\b",
-        r"\b(?:synthesi[sz]\w+|produc\w+|cultur\w+) (?:\w+ ){0,3}(?:sarin|vx|tabun|soman|ricin|anthrax|"
+        r"\b(?:synthesi[sz]\w+|produc\w+|cultur\w+) (?:[\w'-]+ ){0,3}(?:sarin|vx|tabun|soman|ricin|anthrax|"
         r"botulinum)\b",
         r"\b(?:release|spread|disperse)\w* (?:it|the (?:agent|gas|powder|toxin))\b.{0,80}\b(?:as many people|"
         r"crowd|rush hour|ventilation|subway)\b|\bclose the door and leave\b.{0,40}\bgas\b|"
@@ -1091,7 +1118,7 @@ OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
         rf"arteries|bleed out|brake line|stair|evidence|struggling|candy|car before|soap in a sock|towel|ribs|"
         rf"knees|heart|autopsy|stop (?:breathing|struggling)|heart medication|identify you)",
         r"\b(?:look like (?:an accident|a natural illness|natural causes|a maintenance issue)|doctors won'?t "
-        r"suspect|autopsy (?:\w+ ){0,4}rarely checks|without leaving marks|bleed out in minutes|stop "
+        r"suspect|autopsy (?:[\w'-]+ ){0,4}rarely checks|without leaving marks|bleed out in minutes|stop "
         r"struggling|before anyone notices)\b",
         r"\b(?:the best way|the most effective way|here'?s how) to (?:kill|strangle|poison|stab|hurt|kidnap|"
         r"end someone'?s life|make (?:his|her) death)\b",
@@ -1127,11 +1154,13 @@ OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"naked|breasts|nipples|erection|penetrat\w+|came with|graphic detail|all night)\b",
     ],
     "S7": [
-        r"\blives at \d+ \w+ (?:\w+ )?(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|court|ct|"
+        r"\blives at \d+ \w+ (?:[\w'-]+ )?(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|court|ct|"
         r"boulevard|blvd|place|pl)\b",
         r"\b(?:her|his|their) (?:phone|cell|mobile) number is\b",
-        r"\b\d{2,5} \w+ (?:\w+ )?(?:street|road|avenue|lane|drive)\b.{0,80}\b(?:gets off|leaves for work|"
+        r"\b\d{2,5} \w+ (?:[\w'-]+ )?(?:street|road|avenue|lane|drive)\b.{0,80}\b(?:gets off|leaves for work|"
         r"works at|usually)\b",
+        r"\b(?:gps tracker|tracker|airtag|spyware|stalkerware|mspy|spy app)\b.{0,60}\b(?:stick|hide|attach|install|"
+        r"put|plant)\w* (?:it )?(?:under|on|in|inside|onto)\b.{0,80}\b(?:her|his|their|without|bumper|location)\b",
         r"\b(?:install|stick|hide|put)\w* .{0,40}\b(?:mspy|spyware|stalkerware|tracker|gps tracker)\b.{0,80}"
         r"\b(?:while she sleeps|without her knowing|hides its icon|forwards all|under the (?:rear )?bumper|"
         r"check her location)|\btracking link disguised as\b|\bss7\b",
@@ -1151,7 +1180,7 @@ OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
     ],
     "S8": [
         r"\b[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{5}-[a-z0-9]{5}\b",
-        r"\b(?:download|watch) (?:\w+ ){0,6}(?:free )?on these torrent sites\b|\buse a vpn so your isp "
+        r"\b(?:download|watch) (?:[\w'-]+ ){0,6}(?:free )?on these torrent sites\b|\buse a vpn so your isp "
         r"doesn'?t\b|\bhere'?s chapter (?:one|\d+) of .{0,40} in full\b",
     ],
 }
@@ -1159,10 +1188,24 @@ OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
 # ------------------------------------------------------------------ frames
 
 _FRAME_PROTECTIVE = (
-    r"\b(?:protect\w*|prevent\w*|defend\w*|safeguard\w*|secure (?:my|our|your|mine|it|them)\b|securing|"
-    r"recogni[sz]\w*|spot(?:ting)?|report(?:ing)?|warning signs|signs (?:of|that)|detect(?:ing|s)?|"
+    r"\b(?:protect(?:ing|s)? (?:my|our|your|me|us|them|him|her|kids|children|people|users|against|from|the|a|"
+    r"an|yourself|myself|ourselves|their|his|elderly|seniors)|protection (?:from|against)|prevent\w* "
+    r"(?:[\w'-]+ ){0,2}(?:attacks?|fraud|scams?|phishing|injection|abuse|suicide|overdoses?|violence|shootings?|"
+    r"theft|hacking|breaches|malware|ransomware|bullying|harassment|it|this|them|that|crimes?|kids|children|"
+    r"my|our|people|users|accidents|poisoning|ddos|spam|identity theft|fires?|infections?)|defend\w* "
+    r"(?:my|our|your|me|us|them|him|her|against|from|yourself|myself|ourselves)|safeguard\w*|secure "
+    r"(?:my|our|your|mine|it|them)\b|securing|recogni[sz]e (?:a|an|the|signs|when|if|it|them|scams?|"
+    r"phishing|fakes?|deepfakes?|grooming|abuse|manipulation|propaganda|misinformation|\w+ (?:signs|scams?))|spot(?:ting)? (?:a |an |the )?(?:fake|scams?|"
+    r"phishing|fraud|deepfakes?|counterfeit|signs|red flags|lies|liars?|predators?|grooming|misinformation|"
+    r"disinformation|fake news|bots?|propaganda)|(?:how (?:do|can|should|would) (?:i|we|you) |to |and )"
+    r"report\b|report(?:ing)? (?:it|this|them|him|her|a|an|the|someone|abuse|scams?|crimes?|harassment) "
+    r"(?:[\w'-]+ ){0,3}to\b|report (?:[\w'-]+ )?to (?:the )?(?:police|hr|authorities|platform|fbi|ftc|school|"
+    r"moderators)|warning signs|signs (?:of|that)|detect(?:ing|s)? (?:a |an |the |if |whether )?(?:[\w'-]+ )?"
+    r"(?:fraud|scams?|phishing|malware|spyware|intrusions?|attacks?|fakes?|deepfakes?|bots?|cheating|"
+    r"plagiarism|counterfeits?|abuse|grooming|stalkerware|trackers?|cameras?|bugs|money laundering|insider "
+    r"trading|hate speech|toxicity|misinformation|spam|viruses|hackers?|breaches|leaks|skimmers?)|"
     r"avoid (?:falling|becoming|being (?:a )?(?:victim|scammed|hacked|phished|targeted|tracked))|"
-    r"stay(?:ing)? safe|keep (?:my|our|your|the|them|him|her) (?:\w+ ){0,2}safe|safe from|victims? of|"
+    r"stay(?:ing)? safe|keep (?:my|our|your|the|them|him|her) (?:[\w'-]+ ){0,2}safe|safe from|victims? of|"
     r"(?:was|been|got|get|getting) (?:hacked|scammed|robbed|phished|doxx?ed|stalked|assaulted|groomed)|"
     r"(?:account|email|phone) (?:got|was|has been) (?:hacked|compromised)|if i (?:was|were|am|get) "
     r"(?:hacked|scammed)|moderat(?:e|ing) (?:my|our|a|the) (?:server|community|forum|chat|channel)|toxic(?:ity)? (?:detection|classification)|hate speech detection|"
@@ -1171,16 +1214,18 @@ _FRAME_PROTECTIVE = (
     r"partner|brother|sister|mom|dad|mother|father|wife|husband|student|coworker|classmate|teen)\b.{0,80}"
     r"\b(?:what (?:should|can|do) i do|how (?:can|do|should) i (?:help|support|talk))|help (?:a|my) (?:friend|child|kid|partner|"
     r"someone) who|what (?:should|do|can) (?:i|we) do if|what to do if|(?:tell|check|know|find out|see) "
-    r"(?:if|whether)|(?:is|are) (?:there|being) (?:a |any )?(?:tracking|spyware)|someone is (?:stalking|"
+    r"(?:if|whether) (?:my|i|i'm|im|i've|there|this|it|someone is|a|an|the|our|a link|a website|an email)\b|"
+    r"(?:is|are) (?:there|being) (?:a |any )?(?:tracking|spyware)|someone is (?:stalking|"
     r"threatening|tracking|harassing|blackmailing) me|(?:remove|delete|get rid of|scan for|clean up) "
-    r"(?:my|the|a|malware|spyware|viruses?)|crisis (?:line|hotline)|hotline|helpline|harm reduction|"
+    r"(?:malware|spyware|viruses?|a virus|stalkerware|trackers?|tracking|my (?:data|information|info|"
+    r"account|photos|name|address|number|profile))|crisis (?:line|hotline)|hotline|helpline|harm reduction|"
     r"naloxone|narcan|poison control|ethical hack\w*|penetration test\w*|pentest\w*|capture the flag|ctf|"
     r"responsible disclosure|bug bounty|with (?:their |written )?permission|awareness training|"
     r"how (?:do|can|would) (?:companies|banks|schools|police|investigators|moderators|platforms|"
-    r"detectives|authorities) (?:\w+ ){0,2}(?:detect|catch|find|prevent|stop|identify|spot|investigate)|"
+    r"detectives|authorities) (?:[\w'-]+ ){0,2}(?:detect|catch|find|prevent|stop|identify|spot|investigate)|"
     r"make (?:my|our) (?:home|house|car|account|network) (?:less|more|safe)|(?:less|more) "
     r"(?:attractive|vulnerable) to (?:burglars|thieves|hackers)|safe(?:ly)? (?:store|storage|dispose|"
-    r"use)|store (?:\w+ ){0,2}safely|lock (?:down|up)|warn (?:my|our)|teach (?:my|our) (?:kids|children|"
+    r"use)|store (?:[\w'-]+ ){0,2}safely|lock (?:down|up)|warn (?:my|our)|teach (?:my|our) (?:kids|children|"
     r"son|daughter|child) about (?:consent|body safety|safety|online safety|strangers)|escape (?:a|an|the|"
     r"from a) (?:house fire|abusive|fire|active shooter)|active shooter situation|i feel (?:really )?"
     r"(?:down|sad|depressed|lonely))\b"
@@ -1188,13 +1233,13 @@ _FRAME_PROTECTIVE = (
 _FRAME_HISTORY = (
     r"(?:\bhistory of\b|\bhistorical\b|\bwhat (?:happened|led to|caused|were the causes|was the (?:role|"
     r"impact|significance|cause|reason))\b|\bwhy did\b|\bhow did\b|\bwhy was\b|\bwhy were\b|\bhow was\b|"
-    r"\bhow were\b|\bwho was\b|\bwho were\b|\bwhen (?:did|was|were)\b|\bdescribe the (?:\w+ ){0,3}"
+    r"\bhow were\b|\bwho was\b|\bwho were\b|\bwhen (?:did|was|were)\b|\bdescribe the (?:[\w'-]+ ){0,3}"
     r"(?:trials?|massacre|war|riots?|bombing|attack|genocide|famine|scandal|crisis|rise|fall|era)\b|"
     r"\bsummari[sz]e (?:the )?(?:history|plot|story|events?|trial|scandal|case)\b|\btell me about (?:the )?"
-    r"(?:\w+ ){0,3}(?:riots?|life|history|war|massacre|trial|scandal|case|era|movement|genocide)\b|"
+    r"(?:[\w'-]+ ){0,3}(?:riots?|life|history|war|massacre|trial|scandal|case|era|movement|genocide)\b|"
     r"\bin (?:world war|ww ?[12i]+|the (?:\d{2}|\d{4})s|\d{4})\b|\bduring (?:the )?(?:war|world war|"
-    r"prohibition|holocaust|cold war|the \d{4}s)\b|\b(?:explain|summari[sz]e) the (?:\w+ ){0,2}"
-    r"(?:scandal|crisis|trials?|case)\b|\bhow (?:was|were) (?:\w+ ){0,4}(?:caught|tested|found|used|"
+    r"prohibition|holocaust|cold war|the \d{4}s)\b|\b(?:explain|summari[sz]e) the (?:[\w'-]+ ){0,2}"
+    r"(?:scandal|crisis|trials?|case)\b|\bhow (?:was|were) (?:[\w'-]+ ){0,4}(?:caught|tested|found|used|"
     r"developed)\b|\blesson plan\b|\bwhat was (?:the |a )?\w+)"
 )
 # "What is X?", "what does X mean?", "how does X work?" — not "what's the easiest way to …", not "what is
@@ -1209,7 +1254,7 @@ _FRAME_DEFINITION = (
     r"(?:a |an |the )?(?:\w+[ -]?){1,5}(?:\?|$| and (?:is|are|why|how) (?:it|they)|\band why\b)|define\b|"
     r"definition of\b|meaning of\b|what does (?:the (?:word|term) )?.{1,40} mean\b|what counts as\b|"
     r"what(?:'s| is) the (?:difference|distinction) between\b|explain (?:what|the (?:concept|term|meaning))\b|"
-    rf"how (?:does|do) {_NOT_A_DEFINITION}(?:a |an |the )?(?:\w+ ){{1,4}}work\b|is it (?:illegal|legal|a crime) "
+    rf"how (?:does|do) {_NOT_A_DEFINITION}(?:a |an |the )?(?:[\w'-]+ ){{1,4}}work\b|is it (?:illegal|legal|a crime) "
     r"to\b)|\bwhat does (?:the (?:word|term) )?\W?\w+\W? mean\b|\bthe (?:word|term) \W?\w+\W? mean|"
     r"\b(?:an? )?(?:understandable |simple |real-world |concrete |historical )?example of\b)"
 )
@@ -1220,24 +1265,25 @@ _FRAME_GAME = (
     r"fallout\s?\w*|payday\s?\w*|war thunder|zelda|sekiro|halo|valorant|counter-?strike|csgo|cs2|"
     r"league of legends|dota|pubg|apex legends|rust|dayz|roblox|terraria|stardew valley|pokemon|"
     r"age of empires\s?\w*|civilization|overwatch|cyberpunk\s?\w*|the witcher|dark souls|bloodborne|"
-    r"destiny|battlefield|tetris|a (?:board |video |card )?game|sekiro|lego)\b|\b(?:gta|minecraft|"
-    r"fortnite|skyrim|among us|roblox|elden ring|call of duty|payday|sims)\b"
+    r"destiny|battlefield|tetris|a (?:board |video |card )?game|sekiro|lego)\b(?! (?:server|account)s?\b)"
 )
 _FRAME_FICTION = (
     r"\b(?:(?:write|tell|give|compose|create|draft|outline|help me (?:write|outline|with)|plan|plot)\w* "
-    r"(?:me )?(?:a |an |the |my )?(?:\w+ ){0,4}(?:story|stories|poem|scene|novel|screenplay|movie script|film script|song|"
+    r"(?:me )?(?:a |an |the |my )?(?:[\w'-]+ ){0,4}(?:story|stories|poem|scene|novel|screenplay|movie script|film script|song|"
     r"plot|monologue|dialogue|fanfic|chapter|mystery|thriller|tale|limerick|haiku|opening line|"
     r"villain'?s? monologue|play|movie|film)|in my (?:novel|story|book|screenplay|campaign|play|script)|"
     r"for (?:a|my) (?:novel|story|book|screenplay|thriller|play|script)|i'?m writing a|what (?:happens|"
     r"happened) in (?:the )?(?:movie|film|book|show|novel|episode)|plot of|in the (?:movie|film|book|show|"
     r"series|novel)|(?:movie|film|show|book|novel|series)\b.{0,20}\b(?:se7en|zodiac|heat|breaking bad|"
-    r"macbeth|the dark knight)|recommend (?:some )?(?:\w+ ){0,2}(?:podcasts|books|movies|films|shows)|"
+    r"macbeth|the dark knight)|recommend (?:some )?(?:[\w'-]+ ){0,2}(?:podcasts|books|movies|films|shows)|"
     r"tropes|for a (?:stage )?(?:play|film|movie|tv show|shoot)|prop (?:knife|gun|weapon|sword)|fake "
     r"fight scene|stage combat)\b"
 )
 # Asking for real, usable instructions inside a story or a game: the frame does not apply.
 _INSTRUCTIONS_SOUGHT = (
-    r"\b(?:step[- ]by[- ]step|exact(?:ly)? (?:how|steps|instructions|quantities|amounts|recipe|method|"
+    r"\b(?:(?:the|all the|each|every|real|actual) steps\b|how to (?:make|build|cook|synthesi[sz]e|produce|"
+    r"assemble|brew|grow|hack|steal|kill|poison)|step[- ]by[- ]step|exact(?:ly)? (?:how|steps|instructions|"
+    r"quantities|amounts|recipe|method|"
     r"process|ingredients|ratios?)|in (?:precise|exact|great|full|technical|graphic|explicit) detail|"
     r"with (?:the )?(?:real|actual|exact|precise|specific|real-world|correct) (?:steps|quantities|amounts|"
     r"measurements|ingredients|commands|instructions|code|technique|temperatures|chemicals|details)|"
@@ -1251,9 +1297,9 @@ _INSTRUCTIONS_SOUGHT = (
     r"how (?:to|do i|can i) (?:make|build|cook|synthesi[sz]e) (?:a |an |real )?(?:real|actual))\b"
 )
 _FRAME_COUNTER = (
-    r"\b(?:why (?:is|are) (?:\w+ ){0,2}(?:racism|sexism|homophobia|transphobia|antisemitism|islamophobia|"
+    r"\b(?:why (?:is|are) (?:[\w'-]+ ){0,2}(?:racism|sexism|homophobia|transphobia|antisemitism|islamophobia|"
     r"xenophobia|bigotry|hate speech|discrimination|slavery|genocide|the holocaust|apartheid|it|that|"
-    r"this) (?:\w+ )?(?:wrong|bad|harmful|evil|offensive|hurtful|dangerous|false|immoral)|why (?:is|was) it "
+    r"this) (?:[\w'-]+ )?(?:wrong|bad|harmful|evil|offensive|hurtful|dangerous|false|immoral)|why (?:is|was) it "
     r"wrong|(?:speech|essay|talk|article|post|lesson) (?:against|about (?:the harm|the dangers|the history))|"
     r"against (?:racism|antisemitism|islamophobia|sexism|homophobia|transphobia|hate|bigotry|"
     r"discrimination)|counter (?:them|it|hate|stereotypes|racism)|respond (?:when|to)|(?:talk|speak) to my "
@@ -1264,7 +1310,7 @@ _FRAME_COUNTER = (
     r"hate speech laws|stand up (?:to|against)|civil rights movement)\b"
 )
 _FRAME_SEX_ED = (
-    r"\b(?:(?:talk|speak|explain|teach|tell)\w* (?:to )?(?:my |our |your |a )?(?:\w+ )?(?:teen\w*|kids?|"
+    r"\b(?:(?:talk|speak|explain|teach|tell)\w* (?:to )?(?:my |our |your |a )?(?:[\w'-]+ )?(?:teen\w*|kids?|"
     r"child|children|son|daughter|students?|\d+ year old|class) about (?:sex|puberty|consent|reproduction|"
     r"bodies|body safety|periods|contraception)|explain (?:puberty|sex|reproduction|periods|consent) to|"
     r"sex ed(?:ucation)?|age[- ]appropriate|learn about (?:reproduction|sex|puberty|their bodies)|"
@@ -1429,3 +1475,10 @@ def decide(matches: Sequence[RuleMatch], normalized: str) -> list[RuleMatch]:
             if seeks:
                 kept.append(m)
     return kept
+
+
+def decide_output(matches: Sequence[RuleMatch], normalized: str) -> list[RuleMatch]:
+    """On an answer only one frame applies: a game ("to make TNT in Minecraft, combine …")."""
+    if not any(m.category in _RELIEF["game"] for m in matches) or "game" not in frames(normalized):
+        return list(matches)
+    return [m for m in matches if m.category not in _RELIEF["game"]]
