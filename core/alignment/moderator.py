@@ -170,6 +170,11 @@ class PolicyModerator:
             category=verdict.category or "",
             layer=verdict.layer or "",
             excerpt=text[: audit.excerpt_chars] if audit.store_excerpt else "",
+            category_name=(
+                self.policy.categories[verdict.category].name
+                if verdict.category in self.policy.categories
+                else ""
+            ),
         )
         log.info(
             "moderation.verdict",

@@ -96,7 +96,7 @@ _LEET = str.maketrans(
 )
 _LEET_WORD = re.compile(r"[a-z0-9@$!]*[a-z][a-z0-9@$!]*")
 _HAS_LEET = re.compile(r"[0134578@$!]")
-_SPACED = re.compile(r"\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")
+_SPACED = re.compile(r"(?<!')\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")  # not after an apostrophe: "i'm a …"
 _SEPARATORS = re.compile(r"[\s.\-_*·]")
 _SEPARATOR_RUN = re.compile(r"[\s.\-_*·]+")
 _WORD_GAP = re.compile(r"[\s.\-_*·]{2,}")
@@ -117,6 +117,8 @@ def _join_spaced(match: re.Match[str]) -> str:
         # "i g n o r e   y o u r   r u l e s": the wider gaps are the word breaks
         return " ".join(_SEPARATORS.sub("", word) for word in _WORD_GAP.split(spaced))
     letters = _SEPARATORS.sub("", spaced)
+    if len(letters) <= 3 and "." in spaced:
+        return spaced  # an abbreviation: "u.s.", "a.m.", "e.g"
     # "make a b o m b": the leading article is most likely a word of its own.
     if letters[0] in "ai" and len(letters) >= 4 and match.group(0)[1] == " ":
         return f"{letters[0]} {letters[1:]}"
