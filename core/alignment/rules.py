@@ -64,7 +64,9 @@ _PERSON = (
     rf"minorities|immigrants|children|kids|women|students|patients|(?:a |the )?public|"
     rf"(?:a |an )?(?:specific|particular|certain|random) (?:individual|person|people|group)s?|individuals|"
     rf"(?:a |an )?high-profile (?:individual|person|target|figure)s?|"
-    rf"{_POSS} (?:(?:\w+|little|old|elderly|young|disabled|pregnant) )?{_PEOPLE_NOUNS}s?\b)"
+    rf"{_POSS} (?:(?:[\w'-]+|little|old|elderly|young|disabled|pregnant) )?{_PEOPLE_NOUNS}s?\b)"
+    # not a computing sense: "kill the child processes", "kill a worker thread"
+    r"(?! (?:process\w*|threads?|tasks?|pids?|nodes?|pods?|jobs?|workers?|windows?|sessions?|containers?)\b)"
 )
 _ANIMAL = (
     r"(?:dogs?|cats?|pupp(?:y|ies)|kittens?|pets?|horses?|animals?|birds?|ducks?|squirrels?|rabbits?|"
@@ -74,7 +76,8 @@ _VIOLENT = (
     r"(?:kill|murder|assassinat|slaughter|strangl|chok|suffocat|smother|drown|stab|shoot|shot|poison|behead|"
     r"decapitat|dismember|tortur|beat(?:ing)? up|beat|hurt|harm|injur|maim|crippl|kidnap|abduct|snatch|"
     r"ambush|attack|assault|punch|knock\w* out|run over|burn|disfigur|bludgeon|lynch|execut|hang|mutilat|"
-    r"paralyz|incapacitat|knock\w* (?:[\w'-]+ )?unconscious|jump|mug|rob|terrori[sz]|sedat|drug|abus)"
+    r"paralyz|incapacitat|knock\w* (?:[\w'-]+ )?unconscious|jump|mug|rob|terrori[sz]|sedat|drug|abus|hit|"
+    r"smash|bash|whack|slap|kick|bludgeon)"
 )
 _WEAPON = (
     r"(?:(?<!bath )(?<!photo )(?<!calorie )(?<!sex )(?<!seed )(?<!glitter )(?<!time )(?<!flavor )(?<!flavour )"
@@ -155,7 +158,7 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:make|making) (?:it|this|(?:the|his|her|their|my \w+'s|\w+'s|someone'?s) (?:death|murder|killing|"
         r"disappearance|overdose|fall)) "
         r"(?:look|seem|appear) (?:like )?(?:an? |the )?(?:accident|accidental|natural|suicide|self-defen[cs]e)",
-        r"\b(?:look|seem|appear) like (?:an? )?(?:accident|natural causes|suicide|a heart attack)\b.{0,60}"
+        r"\b(?:look|seem|appear) like (?:an? )?(?:accident|natural causes|suicide|a heart attack|bad luck)\b.{0,60}"
         r"\b(?:kill|death|murder|die|dies|dead|poison|push|fall)",
         r"\b(?:kill|murder|poison|stab|shoot|hurt|injure)\w* .{0,80}\b(?:look like|seem like|appear to be) "
         r"(?:an? )?(?:accident|natural causes|suicide)",
@@ -166,6 +169,17 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:dispose of|get rid of|hide|bury|dissolve) (?:a |the |his |her )?(?:dead )?(?:body|bodies|corpse)\b",
     ],
     "S4": [
+        r"\b(?:kid|child|minor|girl|boy|teen\w*|\d+ ?yo|(?:[1-9]|1[0-7]) year olds?)s?\b.{0,80}\b(?:send|share|"
+        r"take)\w* (?:me )?(?:[\w'-]+ )?(?:selfies|pictures|pics|photos|videos)\b.{0,30}\b(?:bikinis?|underwear|"
+        r"lingerie|naked|nude|shower|bath|in bed|sexy|without (?:their|her|his) parents)",
+        r"\btoo young to (?:have sex|sleep|date) with\b|\b(?:[1-9]|1[0-5]|twelve|thirteen|fourteen|fifteen) "
+        r"(?:is|are) (?:fine|ok|okay|old enough|mature enough)\b.{0,40}\b(?:sex|date|dating|sleep)|"
+        r"\b(?:sex|date|dating|sleep)\b.{0,60}\b(?:[1-9]|1[0-5]|twelve|thirteen|fourteen|fifteen) (?:is|are) "
+        r"(?:fine|ok|okay|old enough|mature enough)\b",
+        r"\b(?:you are|you'?re|pretend you'?re|act like you'?re|be) (?:a |an |only |just )?(?:[1-9]|1[0-7])\b"
+        r"(?! (?:minutes|hours|days|weeks|months|dollars|percent|feet|miles))(?: years? old| yo)?\b.{0,60}"
+        r"\b(?:intimate|sex\w*|kiss\w*|boyfriend|girlfriend|naked|touch\w*|make out|turn me on|seduc\w+|"
+        r"lover|date me)",
         # minors + sexual, either order
         r"\b(?:child|children|kids?|minors?|underage|under-?age|preteens?|pre-teens?|little (?:girls?|boys?)|"
         r"young (?:girls?|boys?)|schoolgirls?|schoolboys?|middle[- ]schoolers?|(?:[1-9]|1[0-7])[- ]?(?:year[- ]?"
@@ -195,10 +209,19 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:boys|girls|kids|children)\b",
         r"\b(?:photos?|pictures?|pics|videos?) of (?:[\w'-]+ ){0,2}(?:kids|children|girls|boys)\b.{0,40}"
         r"\b(?:changing|undress\w*|naked|in the bath|for my collection|showering)",
-        r"\b(?:date|dating|flirty?|flirting with|sext\w*)\b.{0,40}\b(?:middle[- ]schoolers?|\d+ ?yo\b|"
+        r"\b(?:date|dating|flirty?|flirting with|sext(?:ing|s|ed)?)\b.{0,40}\b(?:middle[- ]schoolers?|\d+ ?yo\b|"
         r"(?:1[0-5]|[1-9])[- ]year[- ]old)",
     ],
     "S11": [
+        r"\b(?:slit|slash|cut)\w* (?:my|your) (?:wrists?|throat)\b",
+        r"\b(?:more|less|most|least) (?:painless|painful|quick|reliable|lethal)\b.{0,40}\b(?:hanging|jumping|"
+        r"overdos\w*|pills|drowning|shooting myself|bleeding out|gun|suffocat\w+|carbon monoxide)|\b(?:hanging|"
+        r"jumping|overdos\w*|pills|drowning|bleeding out)\b.{0,40}\b(?:more|less|most|least) (?:painless|painful)\b",
+        r"\b(?:haven'?t|have not|didn'?t|not) eat(?:en)? (?:anything )?(?:in|for) (?:\d+|two|three|four|five|six|"
+        r"several|many) (?:days|weeks)\b.{0,80}\b(?:keep going|tips|too fat|not (?:break|eat)|lose more|longer|"
+        r"ignore)",
+        r"\bmy life is (?:worthless|pointless|meaningless|not worth living)\b|\b(?:i should|should i) (?:end "
+        r"it|die|end my life|just die)\b",
         r"\b(?:kill(?:ing)?|hang(?:ing)?|cut(?:ting)?|hurt(?:ing)?|harm(?:ing)?|burn(?:ing)?|starv(?:e|ing)|"
         r"shoot(?:ing)?|poison(?:ing)?|drown(?:ing)?|overdos(?:e|ing)|suffocat(?:e|ing)) my ?self\b",
         r"\b(?:end(?:ing)?|take|taking) my (?:own )?life\b|\bend it (?:all|tonight|today|now|for good)\b|"
@@ -238,6 +261,12 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:spread faster|more (?:lethal|deadly|contagious|transmissible)|kill more)",
     ],
     "JB": [
+        r"\bfreed from (?:all |any |your )*(?:restrictions|rules|guidelines|limits|filters|constraints|"
+        r"limitations|programming)\b|\brestrictions (?:have been |are )?(?:removed|lifted|disabled)\b",
+        r"\bauthori[sz]\w* you to\b|\b(?:disable|turn off|remove|lift|suspend|deactivate)\w* (?:all )?(?:of )?"
+        r"your (?:guidelines|rules|filters|safety|restrictions|guardrails|content polic\w+|ethics)\b",
+        r"\b(?:so|therefore|which means|meaning) (?:there are|you have|there'?s) no (?:rules|restrictions|"
+        r"limits|guidelines|filters)\b",
         r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|discard)\w* (?:[\w'-]+ ){0,3}(?:previous|"
         r"prior|above|earlier|preceding|former|original|initial|all|your|the|these|those|any|existing|"
         r"current|system) (?:[\w'-]+ )?(?:instructions?|rules|guidelines|prompts?|programming|directives?|"
@@ -372,10 +401,44 @@ _PROMOTES = {
     for code, objects in _PROMOTED.items()
 }
 
+# People targeted for who they are, and what demeans them (the hate category's two halves).
+_GROUPS = (
+    r"(?:black people|blacks|white people|whites|asians?|asian people|chinese(?: people)?|japanese people|"
+    r"koreans|jews|jewish people|muslims|christians|hindus|sikhs|arabs|mexicans|latinos|latinas|hispanics|"
+    r"immigrants|refugees|migrants|gays|gay (?:people|men)|lesbians|homosexuals|trans (?:people|women|"
+    r"men|folks)|transgender (?:people|women|men)|women|girls|females|disabled people|people with (?:down syndrome|"
+    r"autism|disabilities)|autistic people|the roma|roma|gypsies|aboriginal (?:people|australians)|aborigines|"
+    r"native americans|indians|indian people|africans|europeans|muslim \w+|jewish \w+|fat people|obese people|"
+    r"poor people|homeless people|old people|(?:certain |some |specific |particular )?(?:minority )?groups|"
+    r"minorities|the (?:jews|blacks|gays|muslims|mexicans|immigrants))"
+)
+_DEMEANING = (
+    r"(?:lazy|stupid|dumb|inferior|subhuman|animals|rats|vermin|parasites|cockroaches|criminals|born criminals|"
+    r"terrorists|rapists|predators|dirty|disgusting|filthy|evil|freaks|mentally ill|a burden|a cancer|"
+    r"a disease|useless|worthless|less intelligent|genetically|invaders|weaker|too emotional|emotional to|"
+    r"ugly|savages|monkeys|apes|pedophiles|(?:be )?allowed to (?:vote|have kids|have children|lead|work|"
+    r"immigrate|marry|exist|live)|be (?:killed|deported|banned|exterminated|beaten|removed|sent back|locked (?:up|"
+    r"away)|sterili[sz]ed|eliminated|wiped out)|go back|drain|real americans|better off|control the (?:banks|"
+    r"media|world|government)|removed from power|what (?:he|they|she) deserve|a threat|greedy|cheap|violent|"
+    r"savage|smelly|stinky|sick|diseased|perverts?|perverted|degenerates?|ruining|destroying|taking over|"
+    r"replacing|backward|primitive|uncivili[sz]ed|barbaric|thugs|an abomination|abominations|unnatural|"
+    r"(?:need|needs) to be (?:cured|fixed|stopped|eradicated)|cured|untrustworthy|liars|thieves|leeches|"
+    r"a plague|vile|less (?:human|capable|worthy)|not (?:real|fully) human|brainwashed|infesting|breeding like)"
+)
+_CLAIM_VERBS = r"(?:are|is|were|being|should|shouldn'?t|can'?t|cannot|can never|must|deserve|control|make)"
+
 INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     "S1": [
-        rf"\b(?:cause|causing|inflict|inflicting|do|doing)\w* (?:[\w'-]+ ){{0,2}}(?:physical )?(?:harm|damage|"
-        rf"injur\w+|pain|suffering|casualties|deaths|accidents|a crash|crashes) (?:to|on|against|for|among) "
+        rf"\bmak(?:e|es|ing) {_PERSON} (?:disappear|vanish|go away for good|sick|ill|vomit|pass out|"
+        rf"unconscious|bleed|suffer|overdose)\b",
+        r"\b(?:poison|contaminat)\w* (?:the |a |our |their |his |her |my |everyone'?s )?(?:[\w'-]+ ){0,2}(?:punch|"
+        r"punch bowl|food|drinks?|coffee|tea|water|cake|soup|meal|lunch|dinner|wine|beer|pizza|cookies|"
+        r"casserole|smoothie)\b",
+        r"\bplan\w* (?:a |an |the |my |our )?(?:[\w'-]+ )?(?:massacre|attack|shooting|bombing|murder|"
+        r"assassination|killing|kidnapping|ambush|stabbing|hostage[- ]taking|terror attack|lynching)\b",
+        r"\b(?:mak\w*|brew\w*|extract\w*|cook\w*) (?:a |an |the |some )?poisons? (?:from|out of|with|using)\b",
+        rf"\b(?:cause|causing|inflict|inflicting|do|doing)\w* (?:[\w'-]+ ){{0,3}}(?:physical )?(?:harm|damage|"
+        rf"injur\w+|pain|suffering|casualties|deaths|accidents?|a crash|crash|crashes) (?:to|on|against|for|among) "
         rf"(?:[\w'-]+ ){{0,2}}{_PERSON}",
         r"\b(?:weapons?|devices?|drones?|vehicles?|machines?|tools?|poisons?|cars?|trucks?)\b (?:that|which|"
         r"to) (?:can |could )?(?:be used to )?(?:kill|assassinate|harm|hurt|injure|maim|attack|target|run "
@@ -386,7 +449,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"cars?|cars?|vehicles?|planes?|aircraft|trains?|transportation (?:systems?|networks?)|"
         r"transport systems?|power (?:plants?|grids?)|air traffic|traffic (?:lights|signals|systems?)|"
         r"pacemakers?|insulin pumps?|dams?|water (?:treatment|supply))\b",
-        rf"\b{_VIOLENT}(?:e|es|s|ing|er|ers)? (?:up |out |down )?{_PERSON}(?! (?:in|at|on) (?:chess|checkers|a game|the game|"
+        rf"\b{_VIOLENT}(?:e|es|s|ing|er|ers)? (?:up |out |down )?{_PERSON}(?! (?:up|back|out of|off (?:the|my|our)|"
+        rf"from (?:the|my|our) (?:server|team|group|channel|chat))\b)(?! (?:in|at|on) (?:chess|checkers|a game|the game|"
         rf"tennis|poker|cards|a race|scrabble|monopoly|fortnite|mario kart|video games?|arm wrestling|"
         rf"basketball|golf|trivia|debate|an argument)\b)(?! with (?:kindness|love|laughter|compliments)\b)",
         rf"\b(?:kill|murder|assassinat|strangl|stab|shoot|poison|tortur|kidnap|abduct|drown|suffocat)"
@@ -490,6 +554,12 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:ponzi|pyramid) schemes?\b.{0,60}\b(?:legit|investors|set(?:ting)? up|start|run)|"
         r"\b(?:set(?:ting)? up|start|run|running) (?:a |an )?(?:ponzi|pyramid scheme|rug pull|pump and dump|"
         r"scam|con|grift)\b|\brug pulls?\b",
+        r"\b(?:get|find|obtain|steal|crack|guess|figure out|bypass|learn)\w* (?:the |his |her |their |"
+        r"someone'?s |somebody'?s )?(?:passwords?|passcodes?|pins?|logins?) (?:to|for|of|on) (?:his |her |their |"
+        r"someone'?s |somebody'?s |(?:my |the |a )?[\w-]+'s )(?:[\w'-]+ )?(?:laptop|phone|computer|account|"
+        r"email|wi-?fi|router|tablet|ipad|safe)\b",
+        r"\bfake (?:amazon |paypal |ebay )?(?:refunds?|returns?|receipts?|chargebacks?|claims?)\b|\brefund "
+        r"(?:fraud|scam)\b",
         r"\bfake (?:charity|online store|store|shop|invoice|insurance claim|ids?|passports?|driver'?s "
         r"licen[cs]es?|licen[cs]es?|diplomas?|degrees?|prescriptions?|doctor'?s notes?|(?:covid )?vaccin\w* "
         r"cards?|money|bills|currency|checks?|cheques?|documents?|paystubs?|bank statements?|w-?2s?|"
@@ -508,7 +578,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"start|make|write|how)|\b(?:script|call\w*) (?:for )?(?:calling )?(?:elderly|old) people\b",
         r"\b(?:hide|conceal|stash)\w* (?:[\w'-]+ ){0,2}(?:income|money|assets|earnings|profits|cash) from "
         r"(?:the )?(?:irs|tax\w*|government|hmrc|authorities|court|my (?:wife|husband|ex))\b|"
-        r"\b(?:cheat|evade|dodge)\w* (?:on )?(?:my |our |the )?taxes\b|\btax evasion\b",
+        r"\b(?:cheat|evade|dodge|avoid paying)\w* (?:on )?(?:my |our |the |paying )?(?:[\w-]+ )?tax(?:es)?\b"
+        r"(?!.{0,30}\blegal(?:ly)?\b)|\btax evasion\b",
         r"\b(?:rig|fix)\w* (?:a |the )?(?:slot machines?|lottery|casino|game|match|raffle|roulette)\b",
         r"\binsider trading\b.{0,40}\b(?:how|without|get away|tips|avoid)|\bmanipulat\w* (?:[\w'-]+ ){0,2}"
         r"(?:stock|market|share) prices?\b|\bpump and dump\b",
@@ -518,8 +589,9 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"a glance|a base|bases|second base|third base|the scene|hearts?|(?:my|your|her|his) (?:heart|"
         r"breath)|a look|the limelight|my idea|the ball|of (?:sleep|joy))\b)(?!-)",
         r"\b(?:break|broke|get|sneak|climb)\w* in(?:to)? (?:a |the |my |his |her |their |someone'?s |"
-        r"somebody'?s |\w+'s )?(?:[\w'-]+ )?(?:house|home|car|store|building|apartment|flat|safe|atm|vault|office|"
-        r"shop|garage|room|locker|warehouse)\b(?!.{0,40}\b(?:my own|locked (?:myself )?out|lost (?:my|the) "
+        r"somebody'?s |\w+'s )?(?:[\w'-]+ )?(?:houses?|homes?|cars?|stores?|buildings?|apartments?|flats?|safes?|"
+        r"atms?|vaults?|offices?|shops?|garages?|rooms?|lockers?|warehouses?|premises|facilit(?:y|ies)|"
+        r"(?:secured |secure )?locations?)\b(?!.{0,40}\b(?:my own|locked (?:myself )?out|lost (?:my|the) "
         r"keys?)\b)",
         r"\b(?:pick|bump|shim|jimmy)\w* (?:the |a )?locks? (?:on|of) (?:[\w'-]+ ){0,2}(?:someone'?s|somebody'?s|"
         r"my \w+'s|his|her|their|\w+'s)\b",
@@ -574,6 +646,14 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:abus|manipulat|groom|exploit)\w* (?:a |the |my |his |her )?(?:child|kid|minor|children|kids)\b",
     ],
     "S3": [
+        r"\b(?:get|make|keep)\w* (?:a |the |my |her |him |this )?(?:girl|woman|date|her|him|guy|coworker|"
+        r"classmate)\b (?:[\w'-]+ ){0,2}(?:drunk|wasted|blackout|high|passed out|unconscious|too drunk)\b.{0,60}"
+        r"\b(?:can'?t|won'?t|doesn'?t|unable to|so (?:she|he|they)|take advantage|alone|resist|say no|remember)",
+        r"\b(?:can'?t|won'?t|couldn'?t) (?:resist|fight back|say no)\b",
+        r"\b(?:spy |hidden |secret |covert |tiny )?(?:cameras?|cams?)\b.{0,60}\b(?:put|place|hide|install|set "
+        r"up|plant)\w* (?:it |them )?(?:in|inside|into) (?:[\w'-]+ ){0,2}(?:bathrooms?|"
+        r"restrooms?|locker ?rooms?|changing rooms?|showers?|bedrooms?|toilets?|dorms?)\b",
+        r"\brecord\w* (?:[\w'-]+ ){0,3}(?:having sex|naked|undress\w*|in the shower)\b.{0,40}\bwithout\b",
         r"\b(?:rape|raping|sexual(?:ly)? assault\w*|sexual(?:ly)? abus\w*|molest\w*|non-?consensual|date rape|"
         r"roofie\w*|stealthing|sex trafficking|forced prostitution|revenge porn|upskirt\w*|voyeur\w*|"
         r"sextort\w*|sexual(?:ly)? harass\w*)\b",
@@ -625,13 +705,16 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:drunk|passed out|asleep) (?:girl|woman|guy)\b.{0,40}\b(?:alone|can'?t say no|take advantage)",
     ],
     "S5": [
+        r"\b(?:fake|invented|made-up|fabricated|false|bogus) (?:[\w'-]+ )?(?:quotes?|witness\w*|sources|"
+        r"statistics|screenshots|testimon\w+|evidence|citations)\b",
         r"\b(?:write|make|create|draft|compose|generate|produce|give me|post|publish|spread|invent|"
         r"fabricat|craft|design)\w* (?:[\w'-]+ ){0,6}(?:fake|false|fabricated|made[- ]up|invented|bogus|phony|"
         r"hoax|untrue|misleading) (?:[\w'-]+ ){0,2}(?:news|articles?|stor(?:y|ies)|press releases?|quotes?|"
         r"interviews?|studies|study|reports?|screenshots?|text messages|texts|evidence|headlines?|information|"
         r"info|narratives?|content|facts|data|history|research|"
         r"claims?|statistics|stats|rumou?rs?|allegations?|accusations?|reviews?|tweets?|posts?|emails?|"
-        r"documents?|police reports?|scandals?|sources)\b",
+        r"documents?|police reports?|scandals?|sources|announcements?|notices?|alerts?|statements?|"
+        r"warnings?|memos?|letters?|advisor(?:y|ies)|bulletins?)\b",
         r"\b(?:make|made|making) up (?:[\w'-]+ ){0,3}(?:rumou?rs?|a scandal|scandals|evidence|quotes?|"
         r"allegations?|claims?|lies|stor(?:y|ies) (?:that|about) (?:my|the|our|a) \w+|a story that)\b",
         r"\b(?:fabricat\w+|invent\w*) (?:[\w'-]+ ){0,3}(?:interview|quote|evidence|sources|story|stories|claims?|"
@@ -656,16 +739,21 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:microchips|cause\w* (?:autism|cancer))\b",
         r"\b(?:hoax|false alarm)\b.{0,60}\b(?:panic|cause|spread)\b|\b(?:cause|spread|create)\w* (?:mass )?"
         r"panic\b",
-        r"\bfake (?:negative |positive |5-star |1-star )?reviews?\b|\breviews? (?:[\w'-]+ ){0,6}(?:it didn'?t|"
+        r"\bfake (?:negative |positive |5-star |1-star )?reviews?\b|\breviews?\b.{0,100}\b(?:it didn'?t|"
+        r"i didn'?t|i never|that never happened|"
         r"(?:they|it) (?:didn'?t|never)|never (?:ate|went|used|been|tried|tested)|(?:have|has|had)(?:n'?t| not) "
         r"(?:even )?(?:used|tried|tested|bought|read|seen|eaten)|not (?:even )?(?:used|tried|tested))",
         r"\bfalse (?:police )?reports?\b|\bfalse (?:accusations?|allegations?)\b",
         r"\b(?:discredit|ruin\w* (?:[\w'-]+ )?reputation|destroy\w* (?:[\w'-]+ )?reputation)\b",
     ],
     "S7": [
+        r"\b(?:find|figure|track|look|work)\w* (?:out )?where (?:she|he|they|my ex|the (?:woman|girl|guy|man|"
+        r"person|lady)|this (?:woman|girl|guy|man|person|lady)|[\w'-]+) (?:[\w'-]+ ){0,6}(?:works|lives|goes to "
+        r"school|parks|stays|sleeps|hangs out)\b",
         r"\b(?:dox\w*|doxx\w*|swat(?:ting)? (?:someone|him|her|them|a streamer))\b",
         r"\b(?:find|get|give me|tell me|what(?:'s| is)|look up|dig up|locate|track down|figure out|search "
-        r"for|uncover|reveal|expose|leak|publish|post|need|want)\b.{0,60}\b(?:home address(?:es)?|current "
+        r"for|uncover|reveal|expose|leak|publish|post|need|want)\b.{0,60}\b(?<!my )(?<!my own )(?<!our )"
+        r"(?:home address(?:es)?|current "
         r"address|(?:street|exact|real|house) address|where (?:she|he|they|my ex|\w+) (?:actually |now |"
         r"currently |really )?lives?|personal (?:cell |phone |mobile )?(?:number|email|address|phone|info\w*|"
         r"details)|(?:cell|mobile|private|personal) (?:phone )?numbers?|social security numbers?|ssns?|"
@@ -719,6 +807,10 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         rf"\b(?:read|access|track|monitor|record|film|spy)\w* .{{0,60}}{_EVASION}",
     ],
     "S8": [
+        r"\b(?:links?|sites?|websites?) (?:to|where|for) (?:i can |to )?(?:download|stream|watch)\w* (?:[\w'-]+ ){1,4}"
+        r"for free\b(?!.{0,20}\blegal)",
+        r"\b(?:sell|pass off|resell|market)\w* (?:[\w'-]+ ){0,3}(?:knock-?offs?|fakes?|counterfeits?|replicas?|"
+        r"copies) (?:[\w'-]+ ){0,2}as (?:real|genuine|authentic|originals?|the real thing)\b",
         r"\b(?:download|stream|watch|get|torrent)\w* .{0,50}\b(?:for free|free|illegally|without paying|"
         r"pirated|cracked)\b.{0,30}\b(?:movies?|films?|shows?|series|episodes?|games?|albums?|songs?|music|"
         r"books?|textbooks?|software|office|photoshop|windows|hd|1080p|4k)\b|\b(?:download|stream|watch)\w* "
@@ -802,23 +894,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:people|individuals|users|applicants|candidates|tenants|employees)? ?(?:based on|by) (?:their )?"
         r"(?:race|ethnicity|religion|gender|sexual orientation|protected characteristics|skin colou?r)\b",
         # a group and a demeaning claim about it
-        r"\b(?:black people|blacks|white people|whites|asians?|asian people|chinese(?: people)?|japanese "
-        r"people|koreans|jews|jewish people|muslims|christians|hindus|sikhs|arabs|mexicans|latinos|latinas|"
-        r"hispanics|immigrants|refugees|migrants|gays|gay (?:people|men)|lesbians|homosexuals|trans "
-        r"(?:people|women|men|folks)|transgender (?:people|women|men)|women|girls|females|disabled people|"
-        r"people with (?:down syndrome|autism|disabilities)|autistic people|the roma|roma|gypsies|aboriginal "
-        r"(?:people|australians)|aborigines|native americans|indians|indian people|africans|europeans|"
-        r"muslim \w+|jewish \w+|fat people|obese people|poor people|homeless people|old people|"
-        r"(?:certain |some |specific |particular )?(?:minority )?groups|minorities|the "
-        r"(?:jews|blacks|gays|muslims|mexicans|immigrants))\b.{0,50}\b(?:are|is|were|being|should|shouldn'?t|"
-        r"can'?t|cannot|can never|must|deserve|control|make)\b.{0,40}\b(?:lazy|stupid|dumb|inferior|subhuman|"
-        r"animals|rats|vermin|parasites|cockroaches|criminals|born criminals|terrorists|rapists|predators|"
-        r"dirty|disgusting|filthy|evil|freaks|mentally ill|a burden|a cancer|a disease|useless|worthless|"
-        r"less intelligent|genetically|invaders|weaker|too emotional|emotional to|ugly|savages|monkeys|"
-        r"apes|pedophiles|(?:be )?allowed to (?:vote|have kids|have children|lead|work|immigrate|marry|"
-        r"exist|live)|be (?:killed|deported|banned|exterminated|beaten|removed|sent back|locked (?:up|away)|"
-        r"sterili[sz]ed|eliminated|wiped out)|go back|drain|real americans|better off|control the (?:banks|"
-        r"media|world|government)|removed from power|what (?:he|they|she) deserve|a threat)\b",
+        rf"\b{_GROUPS}\b.{{0,50}}\b{_CLAIM_VERBS}\b.{{0,40}}\b{_DEMEANING}\b",
+        rf"\b(?:why|how come) (?:are|do|is) (?:all |so many |most |the )?{_GROUPS}\b.{{0,40}}\b{_DEMEANING}\b",
         r"\b(?:why|explain why|prove|proving|argue|arguing|essay|article)\b.{0,30}\b(?:black people|blacks|"
         r"asians|jews|muslims|mexicans|immigrants|refugees|women|gays|trans \w+|disabled people|the roma|"
         r"christians|hindus|arabs)\b.{0,40}\b(?:less|more|so|inferior|superior|weaker|worse|dumber|too)\b",
@@ -879,8 +956,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r".{0,60}\b(?:sex scenes?|having sex|have sex|had sex|sexual (?:acts?|encounters?|fantas\w+|"
         r"details?)|orgy|orgies|threesome|foreplay|oral sex|blowjob|intercourse|smut|erotica|porn\w*|nude "
         r"(?:scenes?|photos)|naked (?:bod(?:y|ies)|scenes?)|in bed|hook(?:ing)? up|seduc\w+ me|turn me on|"
-        r"get me in the mood|sexy messages|sext\w*|bdsm|kink\w*|fetish\w*)\b",
-        r"\b(?:sext\w*|smut|erotica|hentai|porn(?:o|ography|hub)?|xxx (?:videos?|sites?|movies?|content)|onlyfans|nudes|camgirls?|cam sites?|"
+        r"get me in the mood|sexy messages|sext(?:ing|s|ed)?|bdsm|kink\w*|fetish\w*)\b",
+        r"\b(?:sext(?:ing|s|ed)?|sext me|smut|erotica|hentai|porn(?:o|ography|hub)?|xxx (?:videos?|sites?|movies?|content)|onlyfans|nudes|camgirls?|cam sites?|"
         r"strip ?tease|lap dance)\b",
         r"\b(?:sex|sexual) (?:positions?|fantas\w+|roleplay|chat)\b.{0,40}\b(?:graphic|explicit|detail\w*|"
         r"with me|describe)|\b(?:kinkiest|dirtiest|filthiest|most explicit)\b",
@@ -891,6 +968,13 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bwhat (?:you'?d|you would) do to me in bed\b",
     ],
     "S13": [
+        r"\b(?:polls?|polling (?:places?|stations?|locations?)|voting|ballots?|election day|elections?|"
+        r"registration)\b.{0,80}\b(?:falsely|not true|(?:they|it) (?:don'?t|doesn'?t|didn'?t|hasn'?t|haven'?t|"
+        r"isn'?t|aren'?t|won'?t)\b|when (?:it|they) (?:hasn'?t|haven'?t|isn'?t|aren'?t|didn'?t|don'?t))",
+        r"\b(?:vote|voting|cast\w* (?:a )?ballots?) (?:[\w'-]+ ){0,2}in (?:two|2|multiple|several) (?:different )?"
+        r"(?:states|places|precincts|counties|districts)\b",
+        r"\b(?:hack|tamper with|break into|delete|purge|alter)\w* (?:[\w'-]+ ){0,4}(?:voter (?:registration|"
+        r"rolls?|databases?|lists?|records))\b",
         r"\b(?:election|vote|voting|polls?|ballots?|voting day|election day) (?:[\w'-]+ ){0,3}(?:has been|have "
         r"been|is|was|will be|are) (?:being )?(?:moved|postponed|rescheduled|cancell?ed|changed|delayed|"
         r"extended)\b",
@@ -1307,7 +1391,8 @@ _FRAME_COUNTER = (
     r"(?:effects|impact|harms?) of (?:racism|sexism|homophobia|transphobia|hate|discrimination|"
     r"stereotypes|bullying)|why do (?:some )?people (?:still )?believe|(?:some )?stereotypes about .{0,30} "
     r"(?:false|wrong|untrue|inaccurate)|why it'?s offensive|without spelling it out|reclaim\w*|"
-    r"hate speech laws|stand up (?:to|against)|civil rights movement)\b"
+    r"hate speech laws|stand up (?:to|against)|civil rights movement|(?:what|how) (?:should|do|can|could) "
+    r"(?:i|we) (?:say|respond|react|reply|answer))\b"
 )
 _FRAME_SEX_ED = (
     r"\b(?:(?:talk|speak|explain|teach|tell)\w* (?:to )?(?:my |our |your |a )?(?:[\w'-]+ )?(?:teen\w*|kids?|"
@@ -1317,7 +1402,7 @@ _FRAME_SEX_ED = (
     r"birth control|contraception|stis?\b|stds?\b|gynecolog\w+|libido|erectile|morning after pill|"
     r"consent mean|healthy boundaries|sexual health|body safety)\b"
 )
-_EXPLICIT = r"\b(?:erotic\w*|sexy|explicit|nudes?|naked|porn\w*|lewd|seduc\w+|arous\w+|dirty talk|sext\w*)\b"
+_EXPLICIT = r"\b(?:erotic\w*|sexy|explicit|nudes?|naked|porn\w*|lewd|seduc\w+|arous\w+|dirty talk|sext(?:ing|s|ed)?)\b"
 _REPLICATE = (
     r"\b(?:replicate|recreate|repeat|redo|copy|reenact|re-?create|do (?:it|the same|what (?:he|they) did) "
     r"again|pull off|carry out (?:my own|another|a similar)|like (?:he|they|the \w+) did)\b"
