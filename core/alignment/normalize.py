@@ -95,6 +95,11 @@ _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i"}
 )
 _LEET_WORD = re.compile(r"[a-z0-9@$!]*[a-z][a-z0-9@$!]*")
+# a number with a unit, an age or an ordinal is not leetspeak: "13yo", "2nd", "10am", "1080p", "16gb", "5k"
+_UNIT = re.compile(
+    r"\d+(?:yo|y/o|yrs?|yr|y|m|f|k|s|th|st|nd|rd|am|pm|gb|mb|tb|kb|kg|g|lbs?|cm|mm|km|ft|in|x|p|d|h|min|"
+    r"ms|hz|mph|kph|v|w|mah|ml|l|oz|px|bit)"
+)
 _HAS_LEET = re.compile(r"[0134578@$!]")
 _SPACED = re.compile(r"(?<!')\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")  # not after an apostrophe: "i'm a …"
 _SEPARATORS = re.compile(r"[\s.\-_*·]")
@@ -105,7 +110,7 @@ _WS = re.compile(r"\s+")
 
 def _fold_leet(match: re.Match[str]) -> str:
     word = match.group(0)
-    if not _HAS_LEET.search(word) or word.isdigit():
+    if not _HAS_LEET.search(word) or word.isdigit() or _UNIT.fullmatch(word):
         return word
     return word.translate(_LEET)
 

@@ -81,12 +81,13 @@ _VIOLENT = (
 )
 _WEAPON = (
     r"(?:(?<!bath )(?<!photo )(?<!calorie )(?<!sex )(?<!seed )(?<!glitter )(?<!time )(?<!flavor )(?<!flavour )"
-    r"(?<!stink )(?<!smoke )(?<!water )(?<!cherry )(?<!f )(?<!f-)bombs?|explosives?|explosive devices?|ieds?|"
+    r"(?<!stink )(?<!smoke )(?<!water )(?<!cherry )(?<!f )(?<!f-)(?<!like a )(?<!like an )bombs?|"
+    r"explosi?v(?:e|es|s)?|explosive devices?|ieds?|"
     r"pipe ?bombs?|grenades?|molotov(?: cocktails?)?|napalm|thermite|tnt|c-?4|semtex|dynamite|detonators?|"
     r"blasting caps?|dirty bombs?|suicide (?:vests?|belts?)|car bombs?|nail bombs?|pressure[- ]cooker bombs?|"
     r"chemical weapons?|biological weapons?|bio-?weapons?|nerve (?:agents?|gas)|sarin|vx|tabun|soman|"
     r"novichok|mustard gas|chlorine gas|phosgene|cyanide gas|ricin|anthrax|botulinum(?: toxin)?|smallpox|"
-    r"plague|nuclear (?:weapons?|bombs?|devices?)|atomic bombs?|nukes?|weapons? of mass destruction|wmds?|"
+    r"plague|nuclear (?:weapons?|bombs?|devices?)|atomic bombs?|(?:a|the) nukes?|weapons? of mass destruction|wmds?|"
     r"emp (?:devices?|weapons?|bombs?)|poison(?:ous)? gas|toxic gas|tatp|hmtd|anfo|nitroglycerine?|"
     r"black powder|gunpowder|flamethrowers?|untraceable (?:guns?|firearms?|weapons?)|ghost guns?|"
     r"(?:3d[- ]printed|homemade|home-?made|improvised|zip) (?:guns?|firearms?|pistols?|rifles?)|silencers?|"
@@ -155,7 +156,8 @@ def _group(*alternatives: str) -> str:
 # Each entry: category → patterns. Patterns are regular expressions on normalized text.
 STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
     "S1": [
-        r"\b(?:make|making) (?:it|this|(?:the|his|her|their|my \w+'s|\w+'s|someone'?s) (?:death|murder|killing|"
+        r"\b(?:make|making) (?:it|this|(?:the|his|her|their|someone'?s|my (?:[\w-]+ )?[\w-]+'s|[\w-]+'s) "
+        r"(?:death|murder|killing|"
         r"disappearance|overdose|fall)) "
         r"(?:look|seem|appear) (?:like )?(?:an? |the )?(?:accident|accidental|natural|suicide|self-defen[cs]e)",
         r"\b(?:look|seem|appear) like (?:an? )?(?:accident|natural causes|suicide|a heart attack|bad luck)\b.{0,60}"
@@ -169,6 +171,8 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:dispose of|get rid of|hide|bury|dissolve) (?:a |the |his |her )?(?:dead )?(?:body|bodies|corpse)\b",
     ],
     "S4": [
+        r"\b(?:message|dm|text|snap|chat with|talk to|add)\w* (?:a |an |this |that |some )?(?:[1-9]|1[0-7]) ?"
+        r"(?:yo|year old|y/o|yr old)s?\b.{0,60}\b(?:pics|pictures|photos|selfies|nudes|videos|meet|send)",
         r"\b(?:kid|child|minor|girl|boy|teen\w*|\d+ ?yo|(?:[1-9]|1[0-7]) year olds?)s?\b.{0,80}\b(?:send|share|"
         r"take)\w* (?:me )?(?:[\w'-]+ )?(?:selfies|pictures|pics|photos|videos)\b.{0,30}\b(?:bikinis?|underwear|"
         r"lingerie|naked|nude|shower|bath|in bed|sexy|without (?:their|her|his) parents)",
@@ -348,6 +352,10 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:container|sandbox|vm)\b|\b(?:disable|bypass|turn off)\w* .{0,30}\b(?:sandbox|network "
         r"restrictions)\b|\bscan (?:the )?internal network\b|\bdelete (?:the |all )?logs\b|"
         r"\bb64decode\b|\bdownloads? and (?:executes?|runs?)\b|\brun it without checking\b)",
+        r"\b(?:use|using|with|via|through) your (?:code(?: execution| interpreter| tool| runner)?|python|"
+        r"interpreter|tool|sandbox|terminal|shell|execution (?:tool|environment))\b.{0,100}(?:/etc/(?:passwd|"
+        r"shadow)|\.env\b|~/\.ssh|\bid_rsa\b|\bapi keys\b|\bsecrets\b|\bcredentials\b|\benvironment "
+        r"variables\b|\bother users\b)",
         r"\b(?:in|inside|on|from|using|with) (?:your|the|this) (?:python |code |)(?:tool|interpreter|sandbox|"
         r"environment|terminal|container|server|machine|shell)\b.{0,80}\b(?:/etc/(?:passwd|shadow)|\.env\b|api "
         r"keys|environment variables|credentials|secrets|tokens|id_rsa|other users|root on the host|"
@@ -359,7 +367,7 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
 
 _VALENCE = (
     r"(?:promot|encourag|glorif|incit|provok|celebrat|normali[sz]|advocat|fuel|stir\w* up|spread|"
-    r"romantici[sz]|condon|justif|reward|rewards|inspir|urg|call\w* for)"
+    r"romantici[sz]|condon|justif|reward|rewards|inspir|urg(?=e|ing)|call\w* for)"
 )
 _HARASS = (
     r"(?:harass|bully|bullies|cyberbull|cyberstalk|stalk|humiliat|degrad|demean|intimidat|threaten|troll|"
@@ -437,9 +445,6 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bplan\w* (?:a |an |the |my |our )?(?:[\w'-]+ )?(?:massacre|attack|shooting|bombing|murder|"
         r"assassination|killing|kidnapping|ambush|stabbing|hostage[- ]taking|terror attack|lynching)\b",
         r"\b(?:mak\w*|brew\w*|extract\w*|cook\w*) (?:a |an |the |some )?poisons? (?:from|out of|with|using)\b",
-        rf"\b(?:cause|causing|inflict|inflicting|do|doing)\w* (?:[\w'-]+ ){{0,3}}(?:physical )?(?:harm|damage|"
-        rf"injur\w+|pain|suffering|casualties|deaths|accidents?|a crash|crash|crashes) (?:to|on|against|for|among) "
-        rf"(?:[\w'-]+ ){{0,2}}{_PERSON}",
         r"\b(?:weapons?|devices?|drones?|vehicles?|machines?|tools?|poisons?|cars?|trucks?)\b (?:that|which|"
         r"to) (?:can |could )?(?:be used to )?(?:kill|assassinate|harm|hurt|injure|maim|attack|target|run "
         r"(?:over|down)|cause (?:mass )?(?:casualties|harm|deaths|accidents|crashes))\b",
@@ -449,14 +454,17 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"cars?|cars?|vehicles?|planes?|aircraft|trains?|transportation (?:systems?|networks?)|"
         r"transport systems?|power (?:plants?|grids?)|air traffic|traffic (?:lights|signals|systems?)|"
         r"pacemakers?|insulin pumps?|dams?|water (?:treatment|supply))\b",
-        rf"\b{_VIOLENT}(?:e|es|s|ing|er|ers)? (?:up |out |down )?{_PERSON}(?! (?:up|back|out of|off (?:the|my|our)|"
+        # not negated: "without hurting them", "how do I avoid hurting her feelings"
+        rf"\b(?<!without )(?<!not )(?<!never )(?<!avoid )(?<!stop )(?<!n't )"
+        rf"{_VIOLENT}(?:e|es|s|ing|er|ers)? (?:up |out |down )?{_PERSON}(?! (?:up|back|out of|off (?:the|my|our)|"
         rf"from (?:the|my|our) (?:server|team|group|channel|chat))\b)(?! (?:in|at|on) (?:chess|checkers|a game|the game|"
         rf"tennis|poker|cards|a race|scrabble|monopoly|fortnite|mario kart|video games?|arm wrestling|"
         rf"basketball|golf|trivia|debate|an argument)\b)(?! with (?:kindness|love|laughter|compliments)\b)",
-        rf"\b(?:kill|murder|assassinat|strangl|stab|shoot|poison|tortur|kidnap|abduct|drown|suffocat)"
-        rf"(?:e|es|s|ing|er|ers)? (?:[\w'-]+ ){{0,3}}{_PERSON}",
+        rf"\b(?<!without )(?<!not )(?<!never )(?<!avoid )(?<!stop )(?<!n't )(?:kill|murder|assassinat|strangl|"
+        rf"stab|shoot|poison|tortur|kidnap|abduct|drown|suffocat)(?:e|es|s|ing|er|ers)? (?:[\w'-]+ ){{0,3}}{_PERSON}",
         rf"\b(?<!without )(?<!not )(?<!never )(?:poison|hurt|harm|tortur|abus|kick|drown|mutilat|starv|kill|shoot|"
-        rf"stab|burn|beat)\w* (?:[\w'-]+ ){{0,2}}{_POSS} (?:[\w'-]+ )?{_ANIMAL}\b(?! (?:humanely|with (?:a|the) vet)\b)",
+        rf"stab|burn|beat)\w* (?:(?!on |in |from |off |for |around |near |under )[\w'-]+ ){{0,2}}{_POSS} "
+        rf"(?:[\w'-]+ )?{_ANIMAL}\b(?! (?:humanely|with (?:a|the) vet)\b)",
         rf"\b(?:poison|hurt|harm|tortur|abus|kick|drown|mutilat|starv|kill)\w* (?:a |the )?{_ANIMAL}\b"
         rf".{{0,40}}\b(?:for fun|for sport|slowly|without|suffer)",
         r"\b(?:break|snap|shatter|crush)\w* (?:[\w'-]+ ){0,2}(?:someone'?s|somebody'?s|his|her|their|a guy'?s|"
@@ -479,6 +487,18 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"basement|house|trunk|woods)|off (?:a|the) (?:cliff|bridge|roof|balcony)|down (?:the|a) stairs)",
         r"\bmake (?:him|her|them|someone|somebody|my \w+|\w+) (?:disappear|go away|fall down|overdose|"
         r"suffer|bleed)\b(?! (?:laugh|smile))",
+        r"\b(?:plan|plot|checklist|strategy|guide|blueprint)s? (?:for|to) (?:a |an |the )?(?:[\w'-]+ )?"
+        r"(?:hostage[- ]taking|massacre|shooting|bombing|kidnapping|murder|assassination|robbery|attack|"
+        r"stabbing|ambush)\b",
+        r"\bend(?:ing)? (?:someone'?s|somebody'?s|his|her|their|a person'?s|my [\w-]+'s|[\w-]+'s) (?:own )?"
+        r"(?:life|lives)\b",
+        r"\b(?:siphon|skim|divert|misappropriat|pocket|embezzl)\w* (?:[\w'-]+ ){0,2}(?:money|funds|cash|donations|"
+        r"profits|payments) (?:from|out of|off)\b",
+        r"\b(?:rig|tamper\w* with|sabotag\w*|mess\w* with)\w* (?:a |the |his |her |their |someone'?s |[\w-]+'s )?"
+        r"(?:car|vehicle|plane|boat|elevator|brakes|bike|motorcycle) (?:so|to)\b(?: that)?(?: it)? (?:crash\w*|"
+        r"explode\w*|fail\w*|catch\w* fire|flip\w*)\b",
+        rf"\bmak(?:e|es|ing) {_PERSON} (?:have|suffer|get into) (?:a |an )?(?:fatal |deadly |serious |terrible )?"
+        rf"(?:accident|crash|fall|overdose|heart attack)\b",
         r"\b(?:hostage|kidnapping|abduction|ambush|massacre|murder|killing|shooting|stabbing|assassination|"
         r"lynching|bombing|beating|torture)s? (?:plan|plot|checklist|strategy|spot|technique|method)s?\b",
         r"\b(?:take out|eliminate|get rid of|silence|deal with) (?:a |the |my |his |her |this )?(?:witness|"
@@ -492,12 +512,14 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:write|send|draft|compose)\w* (?:a |an )?(?:convincing |scary |credible )?(?:death )?threat",
         r"\b(?:knock\w*|put) (?:[\w'-]+ ){0,2}(?:out|unconscious|to sleep|in (?:the|a) hospital)\b.{0,60}"
         r"\b(?:without (?:leaving )?(?:marks|bruises|a trace)|so (?:i|he|she) can|for good|permanently)",
-        r"\b(?:hurt|hit|beat|punch|slap|choke|injure|discipline|punish)\w* .{0,60}\bwithout (?:[\w'-]+ ){0,3}"
+        r"\b(?:hurt|hit|beat|punch|slap|choke|injure|discipline|punish)(?:s|ing|ting|ting|ping|es|ed)?\b.{0,60}"
+        r"\bwithout (?:[\w'-]+ ){0,3}"
         r"(?:marks|bruises|seeing|noticing|a trace|evidence)",
         r"\b(?:seriously|badly|permanently) (?:injure|hurt|harm|maim|cripple|disfigure)\b",
-        rf"\b{_VIOLENT}\w* .{{0,60}}{_EVASION}",
+        rf"\b{_VIOLENT}(?:e|es|s|ed|ing|er|ers)?\b.{{0,60}}{_EVASION}",
         r"\bhow (?:[\w'-]+ )?(?:2|to) (?:murder|kill) (?:sum1|some1|someone|somebody)\b",
-        r"\b(?:drug|sedate|poison)\w* (?:[\w'-]+ ){0,2}(?:roommate|wife|husband|date|guest|friend|coworker|boss|"
+        r"\b(?:drug(?:s|ged|ging)?|sedat\w+|poison\w*) (?:[\w'-]+ ){0,2}(?:roommate|wife|husband|date|guest|friend|"
+        r"coworker|boss|"
         r"neighbou?r|him|her|them|someone|somebody)\b",
         r"\b(?:tasteless|odorless|undetectable|untraceable) poisons?\b|\bpoisons? (?:that|which) (?:is|are) "
         r"(?:tasteless|odorless|undetectable|untraceable)\b|\bwhich poisons?\b.{0,40}\b(?:coffee|drink|food|"
@@ -513,8 +535,15 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"hire|make|run|operate|start|extract|disclose|share)\w* (?:[\w'-]+ ){0,5}(?:illegally|unlawfully|"
         r"fraudulently|illicitly|without (?:[\w'-]+ )?(?:authori[sz]ation|permission|a licen[cs]e|paying|consent))\b",
         # unauthorised access
-        r"\b(?:hack|crack|brute[- ]?forc|break|get|log|sneak|worm|phish)\w* (?:in(?:to)?|in to|into) "
+        r"\b(?:hack|crack|brute[- ]?forc|break|worm|phish)\w* (?:in(?:to)?|in to|into) "
         r"(?:[\w'-]+ ){0,3}(?:accounts?|e-?mails?|gmail|outlook|instagram|facebook|snapchat|tiktok|twitter|slack|"
+        r"discord|whatsapp|icloud|phones?|wi-?fi|networks?|servers?|computers?|laptops?|databases?|systems?|"
+        r"grading system|portal|website|cameras?|router|bank|webcam|cloud)\b",
+        # getting or logging in is harmful only into someone else's account
+        r"\b(?:get|log|sneak|break)\w* (?:in(?:to)?|in to|into) (?:someone(?: else)?'?s|somebody'?s|his|her|"
+        r"their|my (?:ex|ex-\w+|wife|husband|girlfriend|boyfriend|partner|boss|manager|sister|brother|"
+        r"roommate|coworker|neighbou?r|teacher|classmate|mom|dad)'?s?|(?:the |my )?[\w-]+'s) (?:[\w'-]+ ){0,2}"
+        r"(?:accounts?|e-?mails?|gmail|outlook|instagram|facebook|snapchat|tiktok|twitter|slack|"
         r"discord|whatsapp|icloud|phones?|wi-?fi|networks?|servers?|computers?|laptops?|databases?|systems?|"
         r"grading system|portal|website|cameras?|router|bank|webcam|cloud)\b",
         r"\bhack\w* (?:[\w'-]+ ){0,3}(?:accounts?|e-?mails?|gmail|instagram|facebook|snapchat|phones?|wi-?fi|"
@@ -572,7 +601,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\blaunder\w* (?:[\w'-]+ ){0,3}(?:money|cash|funds|proceeds|profits|bitcoin|crypto) (?:through|via|"
         r"using|with|in|at|by)\b|\bto launder\b",
         r"\b(?:embezzl\w*|extort\w*|blackmail\w*|brib\w+|defraud\w*|swindl\w*)\b",
-        r"\b(?:scam|con|swindle|cheat|defraud|fleece|trick)\w* (?:[\w'-]+ ){0,2}(?:elderly|old|vulnerable|"
+        r"\b(?:scam|con|swindle|cheat|defraud|fleece|trick)(?:s|med|ming|ned|ning|ed|ing|le|les|ling)? "
+        r"(?:[\w'-]+ ){0,2}(?:elderly|old|vulnerable|"
         r"people|someone|grandparents|seniors|retirees|customers|victims|investors|tourists|immigrants)\b",
         r"\b(?:grandparent|romance|lottery|tech support|irs|gift card) scams?\b.{0,30}\b(?:script|run|"
         r"start|make|write|how)|\b(?:script|call\w*) (?:for )?(?:calling )?(?:elderly|old) people\b",
@@ -580,7 +610,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:the )?(?:irs|tax\w*|government|hmrc|authorities|court|my (?:wife|husband|ex))\b|"
         r"\b(?:cheat|evade|dodge|avoid paying)\w* (?:on )?(?:my |our |the |paying )?(?:[\w-]+ )?tax(?:es)?\b"
         r"(?!.{0,30}\blegal(?:ly)?\b)|\btax evasion\b",
-        r"\b(?:rig|fix)\w* (?:a |the )?(?:slot machines?|lottery|casino|game|match|raffle|roulette)\b",
+        r"\brig(?:s|ged|ging)? (?:a |the )?(?:slot machines?|lottery|casino|game|match|raffle|roulette)\b|"
+        r"\bfix(?:ing)? (?:a |the )?(?:match|fight|race|lottery|raffle)\b(?! (?:report|schedule)\b)",
         r"\binsider trading\b.{0,40}\b(?:how|without|get away|tips|avoid)|\bmanipulat\w* (?:[\w'-]+ ){0,2}"
         r"(?:stock|market|share) prices?\b|\bpump and dump\b",
         # theft and break-ins
@@ -604,7 +635,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:using|use) (?:a |the )?stolen (?:debit|credit) cards?\b|\bclon\w* (?:[\w'-]+ ){0,2}(?:credit|debit|"
         r"sim|key) cards?\b|\bskimm(?:er|ing)\b",
         # drugs and contraband
-        rf"\b(?:mak(?:e|es|ing)|made at home|cook(?:s|ed|ing)?|brew(?:s|ed|ing)?|synthesi[sz]\w*|manufactur\w*|"
+        rf"\b(?:mak(?:e|es|ing)(?! sure\b| certain\b)|made at home|cook(?:s|ed|ing)?|brew(?:s|ed|ing)?|"
+        rf"synthesi[sz]\w*|manufactur\w*|"
         rf"produc\w+|extract\w*|grow\w*|cultivat\w*|cut(?:s|ting)?|press\w*|turn\w*)\b (?:[\w'-]+ ){{0,4}}{_DRUG}\b"
         rf"(?! (?:test|tests|testing|addiction|abuse|policy|policies|education|prevention)\b)",
         rf"\b{_DRUG}\b (?:[\w'-]+ ){{0,3}}(?:into|from) (?:[\w'-]+ ){{0,2}}(?:meth|crack|cocaine|fentanyl|heroin)\b|"
@@ -670,7 +702,10 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"her|guests|people|someone|my \w+|them)\b.{0,60}\b(?:secretly|without (?:their|her|his) "
         r"(?:knowing|knowledge|consent)|locker rooms?|changing rooms?|showers?|bathrooms?|up (?:her|their) "
         r"skirts?)|\bsecretly (?:film|record|photograph)\w* (?:[\w'-]+ ){0,2}(?:women|girls|her|guests)\b",
-        r"\b(?:up (?:a |her |women'?s |girls'? |their )?(?:skirts?|dress(?:es)?))\b",
+        r"\bup (?:[\w'-]+ ){0,2}(?:skirts?|dress(?:es)?)\b",
+        r"\b(?:drug|pill|sedative|roofie|ghb|xanax|powder|substance)s? (?:[\w'-]+ ){0,3}(?:to )?(?:put|slip|add|"
+        r"drop|mix)\w* (?:[\w'-]+ ){0,2}(?:in|into) (?:[\w'-]+ ){0,2}(?:drinks?|wine|beer|coffee|cocktails?|tea|"
+        r"juice)\b",
         r"\b(?:post|share|leak|upload|send|spread|distribut|sell|publish|expose)\w* (?:[\w'-]+ ){0,3}(?:nudes|nude "
         r"(?:photos|pictures|pics)|naked (?:photos|pictures|pics)|intimate (?:photos|images|videos|pictures|"
         r"content)|sex tapes?|private (?:photos|pics|videos|sex tapes?))\b",
@@ -719,12 +754,14 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"allegations?|claims?|lies|stor(?:y|ies) (?:that|about) (?:my|the|our|a) \w+|a story that)\b",
         r"\b(?:fabricat\w+|invent\w*) (?:[\w'-]+ ){0,3}(?:interview|quote|evidence|sources|story|stories|claims?|"
         r"allegations?|scandal|documents?)\b",
-        r"\b(?:falsely|without (?:any )?(?:[\w'-]+ )?(?:evidence|proof|test results|sources)|i have no (?:evidence|proof)|"
+        r"\b(?:falsely|without (?:any )?(?:[\w'-]+ )?(?:evidence|proof|test results|results|data|sources)|i have no (?:evidence|proof)|"
         r"(?:it'?s|it is|that'?s|they'?re) not true|(?:isn'?t|wasn'?t|aren'?t) true|(?:he|she|it|they) "
         r"(?:didn'?t|isn'?t|wasn'?t|never did)|never happened)\b.{0,80}\b(?:post|article|tweet|review|"
-        r"story|claim\w*|accus\w+|say\w*|write|spread|lose)|\b(?:post|article|tweet|review|story|claim\w*|"
+        r"story|claim\w*|accus\w+|say\w*|write|spread|lose)|(?<!n't want to )(?<!not want to )(?<!n't )"
+        r"(?<!never )(?<!not )\b(?:post|article|tweet|review|story|claim\w*|"
         r"accus\w+|say\w*)\b.{0,120}\b(?:falsely|no evidence|not true|isn'?t true|(?:he|she|it) (?:didn'?t|"
-        r"isn'?t|wasn'?t)|invent the sources|made-up|make it (?:sound|look|read|seem) (?:real|true|legit|"
+        r"isn'?t|wasn'?t)|without (?:any )?(?:[\w'-]+ )?(?:evidence|proof|results|data|sources)|invent the "
+        r"sources|made-up|make it (?:sound|look|read|seem) (?:real|true|legit|"
         r"credible|like))",
         r"\bmake (?:it|them) (?:sound|look|read|seem) (?:real|true|legit|credible|authentic|like (?:real )?"
         r"(?:news|reporting|journalism))\b|\bas if (?:they'?re|it'?s|they are|it is) real\b|\bpass (?:it|"
@@ -764,6 +801,11 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"man|person|user|coworker|ex|neighbou?r|juror|landlord|classmate|teacher|streamer|kid|reviewer|"
         r"nurse|cashier|barista|waitress|employee|student|tenant)\b|\b(?:phone number|address|email) of "
         r"(?:reddit |twitter |instagram |discord |tiktok )?user\b",
+        r"\bwhat (?:sites|websites|pages|apps) (?:she|he|they|my \w+) (?:visits?|browses?|looks? at|uses?)\b|"
+        r"\b(?:sniff|monitor|intercept|see|track|snoop\w* on|figure out|spy on)\w* (?:[\w'-]+ ){0,2}(?:her|his|"
+        r"their|someone'?s|somebody'?s|[\w-]+'s) (?:[\w'-]+ )?(?:traffic|browsing|browser history|search "
+        r"history|online activity|internet activity)\b",
+        r"\b(?:full |real )?names? and (?:home )?address(?:es)? of\b",
         r"\b(?:listen(?:ing)? in on|eavesdrop\w* on|wiretap\w*|tap\w* (?:into )?(?:my |her |his |their |"
         r"someone'?s |[\w'-]+'s )(?:[\w'-]+ )?phones?|intercept\w*) (?:[\w'-]+ ){0,3}(?:calls|phone calls|"
         r"conversations|messages|texts|emails|phones?)\b",
@@ -900,6 +942,13 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"asians|jews|muslims|mexicans|immigrants|refugees|women|gays|trans \w+|disabled people|the roma|"
         r"christians|hindus|arabs)\b.{0,40}\b(?:less|more|so|inferior|superior|weaker|worse|dumber|too)\b",
         # demeaning content about a group
+        # jokes, insults and names aimed at a group are demeaning in themselves; an essay or a story about a
+        # group only with a demeaning word (below)
+        r"\b(?:jokes?|insults?|slurs?|names to call|memes?|roasts?|nicknames)\b.{0,30}\b(?:about|for|against|"
+        r"mocking|making fun of|targeting|aimed at)\b.{0,20}\b(?:black|asian|chinese|jewish|jews|muslims?|arabs?|"
+        r"mexicans?|immigrants?|refugees?|gays?|lesbians?|trans|transgender|disabled|down syndrome|autistic|roma|"
+        r"gypsies|aboriginal|indians?|africans?|fat people|obese people|holocaust victims|minorit\w+|people of "
+        r"color)\b",
         r"\b(?:jokes?|insults?|slurs?|names|memes?|captions?|raps?|songs?|poems?|tweets?|posts?|slogans?|"
         r"flyers?|posters?|speech\w*|essays?|stor(?:y|ies)|paragraphs?|articles?|things|comments?)\b.{0,40}"
         r"\b(?:about|for|against|mocking|making fun of|make fun of|targeting|calling|to call|that (?:make "
@@ -908,7 +957,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"transgender|women|girls|disabled|down syndrome|autistic|roma|gypsies|aboriginal|native|indians?|"
         r"africans?|fat|obese|holocaust victims|victims|minorit\w+|people of color|poc)\b.{0,40}\b(?:lazy|"
         r"stupid|dumb|noses?|cry|mock\w*|insult\w*|inferior|disgusting|dirty|freaks?|deserve|jokes?|funny|"
-        r"hate|names|slurs?|offensive|derogatory|ugly|go back|animals|rats)?",
+        r"hate|names|slurs?|offensive|derogatory|ugly|go back|animals|rats)\b",
         r"\b(?:derogatory|offensive|insulting|demeaning|degrading|racist|sexist|homophobic|transphobic|"
         r"hateful|dehumanizing) (?:[\w'-]+ ){0,2}(?:names|terms|words|jokes?|memes?|slurs?|insults?|comments?|"
         r"remarks?|content|nicknames)\b",
@@ -1041,12 +1090,21 @@ CONTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         rf"cyberbull|stalk|blackmail|extort|ransom|encrypt \w+ files|exfiltrat|brute|crack|glorif|promot|incit|encourag|defam|spread\w* (?:[\w'-]+ )?"
         rf"(?:false|fake|misinformation|disinformation|lies|rumou?rs|malware|viruses?))\w*",
     ],
-    "S10": [_PROMOTES["S10"]],
+    "S10": [
+        _PROMOTES["S10"],
+        r"\b(?:deserves?|deserved|punish\w*|beaten|killed|attacked|hurt|bullied|fired)\b.{0,40}\bfor being "
+        r"(?:gay|lesbian|trans|black|jewish|muslim|a woman|female|disabled|an immigrant|asian|mexican|arab|"
+        r"queer|bi|bisexual|a jew|a muslim|a refugee|fat)\b",
+    ],
     "S11": [_PROMOTES["S11"]],
 }
 
 TOPIC_PATTERNS: Mapping[str, Sequence[str]] = {
     "S1": [
+        # "cause harm to someone" counts when it is asked for, not in "which medicines cause harm to children?"
+        rf"\b(?:cause|causing|inflict|inflicting)\b (?:[\w'-]+ ){{0,3}}(?:physical )?(?:harm|damage|"
+        rf"injur\w+|pain|suffering|casualties|deaths|accidents?|a crash|crash|crashes) (?:to|on|against|for|among) "
+        rf"(?:[\w'-]+ ){{0,2}}{_PERSON}",
         r"\b(?:terror(?:ism|ist)s?|terror attacks?|mass shootings?|school shootings?|hit[- ]and[- ]run|genocide|"
         r"ethnic cleansing|(?:armed )?insurgency|guerr?ill?a (?:warfare|tactics)|urban warfare|war crimes|"
         r"violent (?:content|acts|extremism|imagery)|vehicle[- ]ramming|overthrow\w* (?:a |the )?government|"
@@ -1159,7 +1217,8 @@ OUTPUT_PATTERNS: Mapping[str, Sequence[str]] = {
     "S9": [
         rf"(?:{_STEP}|{_YOU})(?:fill|pack|pour|mix|combine|add|attach|wire|insert|light|ignite|detonate|"
         rf"dissolve|culture|disperse|aerosoli[sz]e|release|drill|seal|grind|soak|extract|acquire|stuff|wedge|"
-        rf"connect|obtain|install|replace|screw)\w* .{{0,140}}\b(?:{_WEAPON}|powder|fuse|shrapnel|nails and "
+        rf"connect|obtain|install|replace|screw)\w* .{{0,140}}\b(?:{_WEAPON}|(?:black|flash|explosive|the) "
+        rf"powder|fuse|shrapnel|nails and "
         rf"ball bearings|gasoline|rag|wick|castor beans?|precursors?|nerve agent|blasting cap|auto sear|"
         rf"trigger group|explosive (?:mixture|charge)|detonator\w*|fertili[sz]er|diesel|polystyrene|"
         rf"iron oxide|aluminium powder|aluminum powder|broth|strain)\b",
@@ -1298,7 +1357,9 @@ _FRAME_PROTECTIVE = (
     r"partner|brother|sister|mom|dad|mother|father|wife|husband|student|coworker|classmate|teen)\b.{0,80}"
     r"\b(?:what (?:should|can|do) i do|how (?:can|do|should) i (?:help|support|talk))|help (?:a|my) (?:friend|child|kid|partner|"
     r"someone) who|what (?:should|do|can) (?:i|we) do if|what to do if|(?:tell|check|know|find out|see) "
-    r"(?:if|whether) (?:my|i|i'm|im|i've|there|this|it|someone is|a|an|the|our|a link|a website|an email)\b|"
+    r"(?:if|whether) (?:my|i|i'm|im|i've|there|this|it|someone (?:is|has|was|else)|a|an|the|our|a link|"
+    r"a website|an email)\b|so (?:it|this|that) (?:doesn'?t|does not|won'?t|never) happen again|(?:policies|"
+    r"measures|steps|safeguards|controls) (?:should|can|could|do) (?:we|i) (?:put in place|take|have|adopt)|"
     r"(?:is|are) (?:there|being) (?:a |any )?(?:tracking|spyware)|someone is (?:stalking|"
     r"threatening|tracking|harassing|blackmailing) me|(?:remove|delete|get rid of|scan for|clean up) "
     r"(?:malware|spyware|viruses?|a virus|stalkerware|trackers?|tracking|my (?:data|information|info|"
@@ -1340,7 +1401,8 @@ _FRAME_DEFINITION = (
     r"what(?:'s| is) the (?:difference|distinction) between\b|explain (?:what|the (?:concept|term|meaning))\b|"
     rf"how (?:does|do) {_NOT_A_DEFINITION}(?:a |an |the )?(?:[\w'-]+ ){{1,4}}work\b|is it (?:illegal|legal|a crime) "
     r"to\b)|\bwhat does (?:the (?:word|term) )?\W?\w+\W? mean\b|\bthe (?:word|term) \W?\w+\W? mean|"
-    r"\b(?:an? )?(?:understandable |simple |real-world |concrete |historical )?example of\b)"
+    r"\b(?:an? )?(?:understandable |simple |real-world |concrete |historical )?example of\b|"
+    rf"\bhow (?:does|do) {_NOT_A_DEFINITION}(?:a |an |the |these |those |such )?(?:[\w'-]+ ){{1,5}}work\b)"
 )
 _FRAME_GAME = (
     r"\b(?:in|on|for|playing) (?:the )?(?:game|video game|gta\s?\w*|grand theft auto|call of duty|cod|"
@@ -1371,12 +1433,13 @@ _INSTRUCTIONS_SOUGHT = (
     r"process|ingredients|ratios?)|in (?:precise|exact|great|full|technical|graphic|explicit) detail|"
     r"with (?:the )?(?:real|actual|exact|precise|specific|real-world|correct) (?:steps|quantities|amounts|"
     r"measurements|ingredients|commands|instructions|code|technique|temperatures|chemicals|details)|"
-    r"real[- ]?(?:world|life)? (?:technique|steps|commands|instructions|quantities|recipe|method|process|"
+    r"real[- ]?(?:world|life)? (?:technique|steps|commands|instructions|quantities|method|process|"
     r"accuracy|temperatures)|(?:include|including|with|list)\w* (?:the )?(?:actual|real|exact|specific|all "
     r"the|precise) (?:steps|quantities|instructions|details|commands|ingredients|measurements|chemicals)|"
     r"explains?,? (?:exactly |in detail |precisely |step by step )?how (?:to|he|she|they)|teach(?:es|ing)? "
     r".{0,30}how to|detailed (?:lesson|instructions|guide|tutorial|steps|explanation|description)|"
-    r"tutorial|recipe|working (?:code|exploit|script|sample|malware)|with quantities|in real life|"
+    r"tutorial|(?<!n't a )(?<!not a )(?<!n't the )(?:the|a|full|exact|actual|real|complete) recipe\b|"
+    r"working (?:code|exploit|script|sample|malware)|with quantities|in real life|"
     r"real[- ]life|(?:perfect|convincing|working|real) (?:phishing|scam|ransom\w*)|in full|"
     r"how (?:to|do i|can i) (?:make|build|cook|synthesi[sz]e) (?:a |an |real )?(?:real|actual))\b"
 )
