@@ -317,3 +317,41 @@ def test_no_pathological_backtracking_on_long_messages(moderator: PolicyModerato
     moderator.check_text(text, Stage.INPUT, msg("x"))
     moderator.check_text(text, Stage.OUTPUT, msg("x"))
     assert time.perf_counter() - started < 1.0  # about 30 ms on the 2-core development machine
+
+
+def test_the_prefilter_never_changes_which_rules_match() -> None:
+    """RuleSet skips a regex where none of its first words occurs; a plain search must agree everywhere."""
+    import re
+
+    from core.alignment import rules
+
+    tables = {
+        rules.Tier.STRONG: rules.STRONG_PATTERNS,
+        rules.Tier.INTENT: rules.INTENT_PATTERNS,
+        rules.Tier.CONTENT: rules.CONTENT_PATTERNS,
+        rules.Tier.TOPIC: rules.TOPIC_PATTERNS,
+        rules.Tier.MARKER: rules.MARKER_PATTERNS,
+    }
+    ruleset = rules.RuleSet(
+        rules.STRONG_PATTERNS,
+        intent=rules.INTENT_PATTERNS,
+        content=rules.CONTENT_PATTERNS,
+        topic=rules.TOPIC_PATTERNS,
+        markers=rules.MARKER_PATTERNS,
+    )
+    plain = [
+        (tier, code, re.compile("|".join(f"(?:{p})" for p in patterns), re.DOTALL | re.MULTILINE))
+        for tier, table in tables.items()
+        for code, patterns in table.items()
+    ]
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted((ROOT / "tests/data/alignment").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+    assert len(texts) > 1500
+    for text in texts:
+        normalized = normalize(text)
+        fast = {(m.tier, m.category) for m in ruleset.matches(normalized)}
+        slow = {(tier, code) for tier, code, regex in plain if regex.search(normalized)}
+        assert fast == slow, text
