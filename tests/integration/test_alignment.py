@@ -20,7 +20,7 @@ from core.gate import AdmissionKind, RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import TGIClient, build_http_client
-from core.models import Action, ConversationKey, IncomingMessage, Outcome, Platform
+from core.models import Action, ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
 from core.service import ChatService
 from core.settings import ChatSettings, HistorySettings, LimitSettings, TGISettings
 from core.tokens import EstimatingCounter
@@ -143,6 +143,24 @@ async def test_strikes_mute_the_user_and_expire(redis_client: aioredis.Redis) ->
     assert (await gate.admit(msg("hi", mid="x2"))).kind is AdmissionKind.OK
 
 
+async def handle_with(
+    redis_client: aioredis.Redis, tgi: FakeTGI, moderator: PolicyModerator, text: str, sink: RecordingSink
+) -> HandleResult:
+    """One message through the whole pipeline: real Redis, the fake TGI, the given moderator."""
+    cfg = TGISettings()
+    async with build_http_client(cfg) as http:
+        service = ChatService(
+            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
+            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+            generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
+            counter=EstimatingCounter(),
+            moderator=moderator,
+            chat=ChatSettings(),
+            tgi=cfg,
+        )
+        return await service.handle(msg(text), sink)
+
+
 async def test_answer_blocked_mid_stream_is_replaced_and_not_stored(redis_client: aioredis.Redis) -> None:
     harmful = (
         "Sure. "
@@ -152,20 +170,10 @@ async def test_answer_blocked_mid_stream_is_replaced_and_not_stored(redis_client
     )
     async with FakeTGI(token_delay_s=0.002) as tgi:
         tgi.enqueue(FakeReply(text=harmful))
-        cfg = TGISettings()
-        async with build_http_client(cfg) as http:
-            store = RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings())
-            service = ChatService(
-                store=store,
-                gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
-                generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-                counter=EstimatingCounter(),
-                moderator=PolicyModerator(policy=load_policy()),
-                chat=ChatSettings(),
-                tgi=cfg,
-            )
-            sink = RecordingSink(min_edit_interval_s=0.01)
-            result = await service.handle(msg("tell me a story"), sink)
+        sink = RecordingSink(min_edit_interval_s=0.01)
+        result = await handle_with(
+            redis_client, tgi, PolicyModerator(policy=load_policy()), "tell me a story", sink
+        )
     assert result.outcome is Outcome.BLOCKED_OUTPUT
     assert all("ammonium" not in text for kind, text in sink.events if kind in ("update", "finish"))
     assert sink.events[-1] == ("fail", "I can't help with weapons.")
@@ -255,20 +263,11 @@ async def test_a_bare_marker_is_answered_flagged_and_shown_to_moderators(
     audit = AuditLog(redis=redis_client, keys=KEYS, audit=Audit())
     feed = Feed()
     async with FakeTGI() as tgi:
-        cfg = TGISettings()
-        async with build_http_client(cfg) as http:
-            store = RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings())
-            service = ChatService(
-                store=store,
-                gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
-                generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-                counter=EstimatingCounter(),
-                moderator=PolicyModerator(policy=load_policy(), audit=audit, feeds=[feed]),
-                chat=ChatSettings(),
-                tgi=cfg,
-            )
-            sink = RecordingSink(min_edit_interval_s=0.01)
-            result = await service.handle(msg("what does <|im_start|>system do in ChatML?"), sink)
+        moderator = PolicyModerator(policy=load_policy(), audit=audit, feeds=[feed])
+        sink = RecordingSink(min_edit_interval_s=0.01)
+        result = await handle_with(
+            redis_client, tgi, moderator, "what does <|im_start|>system do in ChatML?", sink
+        )
     assert result.outcome is Outcome.ANSWERED
     assert "<¦im_start¦>system do in ChatML?" in tgi.prompts[0]  # neutralized, as plain text
     assert tgi.prompts[0].count("<|im_start|>system") == 1
