@@ -806,6 +806,12 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"their|someone'?s|somebody'?s|[\w-]+'s) (?:[\w'-]+ )?(?:traffic|browsing|browser history|search "
         r"history|online activity|internet activity)\b",
         r"\b(?:full |real )?names? and (?:home )?address(?:es)? of\b",
+        # the address of someone the user knows privately (not "the address of the White House")
+        r"\b(?:address(?:es)?|phone numbers?|numbers?|emails?|schedule) of (?:my|our|his|her|their) (?:[\w'-]+ )?"
+        r"(?:coworkers?|co-workers?|neighbou?rs?|ex|classmates?|teachers?|boss|landlord|tenants?|students?|"
+        r"colleagues?|crush|date|roommates?|therapist|ex-\w+|employees?)\b|\b(?:my|our) (?:[\w'-]+ )?"
+        r"(?:coworker|co-worker|neighbou?r|ex|classmate|teacher|boss|landlord|tenant|student|colleague|crush|"
+        r"roommate|ex-\w+|employee)'s (?:home |current |new )?address\b",
         r"\b(?:listen(?:ing)? in on|eavesdrop\w* on|wiretap\w*|tap\w* (?:into )?(?:my |her |his |their |"
         r"someone'?s |[\w'-]+'s )(?:[\w'-]+ )?phones?|intercept\w*) (?:[\w'-]+ ){0,3}(?:calls|phone calls|"
         r"conversations|messages|texts|emails|phones?)\b",
@@ -1392,7 +1398,8 @@ _FRAME_HISTORY = (
 _NOT_A_DEFINITION = (
     r"(?!.*\b(?:best|easiest|fastest|quickest|simplest|safest|cheapest|most|way|ways|method|methods|"
     r"steps?|recipe|process|procedure|formula|instructions?|guide|tutorial|tips|how to|ingredients|"
-    r"techniques|strategies|tactics|tools|sites?|websites?|where|dose|amount|much|many)\b)"
+    r"techniques|strategies|tactics|tools|sites?|websites?|where|dose|amount|much|many|address(?:es)?|"
+    r"numbers?|emails?|passwords?|salary|location|ssn|of (?:my|his|her|their|our))\b)"
 )
 _FRAME_DEFINITION = (
     rf"(?:^(?:(?:so|ok|hey|hi|quick question),? )?(?:what(?:'s| is| are| was| were| does| do) {_NOT_A_DEFINITION}"
