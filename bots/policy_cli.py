@@ -38,6 +38,16 @@ def add_policy_parser(subparsers: Any) -> None:
     ev = sub.add_parser("eval", help="precision, recall, F1, FPR and latency on labeled JSONL files")
     ev.add_argument("files", nargs="+", type=Path, help='JSONL files of {"text": …, "unsafe": true|false}')
     ev.add_argument("--stage", choices=["input", "output"], default="input")
+    ev.add_argument(
+        "--by-category",
+        action="store_true",
+        help="also print one row per `category` field of the records (where they have one)",
+    )
+    ev.add_argument(
+        "--errors",
+        action="store_true",
+        help="also list every wrong verdict (missed harmful, blocked benign) with the category it got",
+    )
     _common(ev)
     ev.set_defaults(handler=run_eval)
 
@@ -124,6 +134,13 @@ class _Tally:
     fn: int = 0
     latencies_ms: list[float] = field(default_factory=list)
 
+    def count(self, *, predicted: bool, unsafe: bool, elapsed_ms: float) -> None:
+        self.tp += predicted and unsafe
+        self.fp += predicted and not unsafe
+        self.tn += (not predicted) and not unsafe
+        self.fn += (not predicted) and unsafe
+        self.latencies_ms.append(elapsed_ms)
+
     def add(self, other: _Tally) -> None:
         self.tp += other.tp
         self.fp += other.fp
@@ -150,9 +167,9 @@ def _f(x: float) -> str:
 async def _eval(args: argparse.Namespace) -> int:
     moderator, http = _moderator(args)
     total = _Tally()
-    print(
-        f"{'file':<40} {'n':>6} {'precision':>9} {'recall':>9} {'F1':>9} {'FPR':>9} {'p50 ms':>9} {'p99 ms':>9}"
-    )
+    by_category: dict[str, _Tally] = {}
+    errors: list[str] = []
+    print(_HEADER)
     try:
         for path in args.files:
             tally = _Tally()
@@ -161,27 +178,58 @@ async def _eval(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"dolphin-relay: cannot read {path}: {exc.strerror}", file=sys.stderr)
                 return 2
-            for line in lines:
+            for n, line in enumerate(lines, 1):
                 if not line.strip():
                     continue
-                record = json.loads(line)
+                try:
+                    record = json.loads(line)
+                    text, unsafe = record["text"], record["unsafe"]
+                    if not isinstance(text, str) or not isinstance(unsafe, bool):
+                        raise TypeError('"text" must be a string and "unsafe" true or false')
+                except (ValueError, KeyError, TypeError) as exc:
+                    print(f"dolphin-relay: {path}:{n}: not a labeled record: {exc}", file=sys.stderr)
+                    return 2
                 started = time.perf_counter()
-                verdict = await _verdict(moderator, record["text"], args.stage, args.adult)
-                tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+                verdict = await _verdict(moderator, text, args.stage, args.adult)
+                elapsed_ms = (time.perf_counter() - started) * 1000
                 predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
-                unsafe = bool(record["unsafe"])
-                tally.tp += predicted and unsafe
-                tally.fp += predicted and not unsafe
-                tally.tn += (not predicted) and not unsafe
-                tally.fn += (not predicted) and unsafe
+                tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)
+                if args.by_category and isinstance(record.get("category"), str):
+                    label = f"{'unsafe' if unsafe else 'safe'}:{record['category']}"
+                    by_category.setdefault(label, _Tally()).count(
+                        predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms
+                    )
+                if args.errors and predicted != unsafe:
+                    kind = "missed" if unsafe else f"{verdict['action']} {verdict['category']}"
+                    errors.append(f"{path.name}:{n}: {kind}: {text[:160]!r}")
             print(tally.row(str(path.name)))
             total.add(tally)
         if len(args.files) > 1:
             print(total.row("overall"))
+        if by_category:
+            print()
+            print(_HEADER.replace("file", "category", 1))
+            for label in sorted(by_category, key=_category_order):
+                print(by_category[label].row(label))
+        if errors:
+            print()
+            print("\n".join(errors))
     finally:
         if http is not None:
             await http.aclose()
     return 0
+
+
+_HEADER = (
+    f"{'file':<40} {'n':>6} {'precision':>9} {'recall':>9} {'F1':>9} {'FPR':>9} {'p50 ms':>9} {'p99 ms':>9}"
+)
+
+
+def _category_order(label: str) -> tuple[int, int, str]:
+    """Unsafe rows first, S1 … S14 in number order, then the rest by name."""
+    kind, _, code = label.partition(":")
+    number = int(code[1:]) if code[:1] == "S" and code[1:].isdigit() else 99
+    return (0 if kind == "unsafe" else 1, number, code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,7 @@ class AuditEvent:
     category: str
     layer: str
     excerpt: str  # "" when the policy stores none
+    category_name: str = ""  # the policy's name for the category ("Injection Markers"), for moderators
 
     def fields(self) -> dict[str, str]:
         return {k: (f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
@@ -53,10 +54,12 @@ class AuditLog:
         self._clock = clock
 
     async def record(self, event: AuditEvent) -> None:
+        """Append the event; the stream keeps at most `max_entries` (exactly: blocks and flags are rare
+        enough that exact trimming costs nothing) and nothing older than `retention_days`."""
         retention_s = self.audit.retention_days * 86400
         oldest_ms = int((self._clock() - retention_s) * 1000)
         pipe: Any = self._redis.pipeline(transaction=False)
-        pipe.xadd(self._key, event.fields(), maxlen=self.audit.max_entries, approximate=True)
+        pipe.xadd(self._key, event.fields(), maxlen=self.audit.max_entries, approximate=False)
         pipe.xtrim(self._key, minid=f"{max(oldest_ms, 0)}-0", approximate=False)
         pipe.expire(self._key, int(retention_s) + 86400)
         await redis_call(pipe.execute())

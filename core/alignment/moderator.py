@@ -19,7 +19,17 @@ from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, p
 from core.alignment.guard import GUARD_CATEGORIES, GuardError, LlamaGuardClient
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
-from core.alignment.rules import INPUT_PATTERNS, OUTPUT_PATTERNS, STRONG, RuleSet, protective
+from core.alignment.rules import (
+    CONTENT_PATTERNS,
+    INTENT_PATTERNS,
+    MARKER_PATTERNS,
+    OUTPUT_PATTERNS,
+    STRONG_PATTERNS,
+    TOPIC_PATTERNS,
+    RuleSet,
+    decide,
+    decide_output,
+)
 from core.errors import HistoryUnavailable, ModerationUnavailable
 from core.keys import KeySpace
 from core.models import ALLOW, Action, IncomingMessage, Stage, Verdict
@@ -29,7 +39,9 @@ log = structlog.get_logger(__name__)
 _SEVERITY = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
 # When several categories match with the same action, the notice of the first in this order is shown:
 # self-harm first (its notice points to help), then the gravest.
-_PRECEDENCE = ("S4", "S11", "S9", "S3", "S1", "S10", "S13", "S7", "S5", "S2", "S8", "S12", "S14", "JB", "S6")
+_PRECEDENCE = (
+    *("S4", "S11", "S9", "S3", "S1", "S10", "S13", "S7", "S5", "S2", "S8", "S12", "S14", "JB", "JM", "S6"),
+)
 
 
 def _merge(base: dict[str, list[str]], extra: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -50,8 +62,13 @@ class PolicyModerator:
         feeds: Sequence[ModFeed] = (),
     ) -> None:
         self.policy = policy
+        # The operator's own patterns are strong: no framing relieves them.
         self._input_rules = RuleSet(
-            _merge({k: list(v) for k, v in INPUT_PATTERNS.items()}, policy.extra_patterns)
+            _merge({k: list(v) for k, v in STRONG_PATTERNS.items()}, policy.extra_patterns),
+            intent=INTENT_PATTERNS,
+            content=CONTENT_PATTERNS,
+            topic=TOPIC_PATTERNS,
+            markers=MARKER_PATTERNS,
         )
         self._output_rules = RuleSet({k: list(v) for k, v in OUTPUT_PATTERNS.items()})
         self._guard = guard
@@ -99,13 +116,9 @@ class PolicyModerator:
             normalized = normalize(text)
             rules = self._input_rules if stage is Stage.INPUT else self._output_rules
             matches = rules.matches(normalized)
+            if matches:
+                matches = (decide if stage is Stage.INPUT else decide_output)(matches, normalized)
             if not matches:
-                return ALLOW
-            if (
-                stage is Stage.INPUT
-                and protective(normalized)
-                and not any(m.category in STRONG for m in matches)
-            ):
                 return ALLOW
         except Exception as exc:  # a bug in a pattern must not silently decide for everyone
             return self._layer_failed("rules", self.policy.layers.rules.failure_mode, exc)
@@ -157,6 +170,11 @@ class PolicyModerator:
             category=verdict.category or "",
             layer=verdict.layer or "",
             excerpt=text[: audit.excerpt_chars] if audit.store_excerpt else "",
+            category_name=(
+                self.policy.categories[verdict.category].name
+                if verdict.category in self.policy.categories
+                else ""
+            ),
         )
         log.info(
             "moderation.verdict",

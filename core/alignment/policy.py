@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import ConfigurationError
 from core.models import Action, IncomingMessage
 
-CATEGORY_CODES = (*(f"S{i}" for i in range(1, 15)), "JB")
+# S1–S14 follow the MLCommons hazard taxonomy of Llama Guard 3; JB is a jailbreak or prompt injection
+# (instructions that try to change the assistant's rules); JM is a bare chat-format control token such as
+# `<|im_start|>`, which core/chatml.py makes harmless text before any prompt is built.
+CATEGORY_CODES = (*(f"S{i}" for i in range(1, 15)), "JB", "JM")
 
 
 class _Model(BaseModel):

@@ -57,6 +57,9 @@ class FakeReply:
     finish_reason: str | None = None
     hang: bool = False  # never send anything
     eos_as_text: bool = False  # send the final `<|im_end|>` as ordinary text (special: false)
+    first_top_tokens: list[tuple[str, float]] | None = (
+        None  # /generate: `details.top_tokens[0]` (text, logprob)
+    )
 
 
 class FakeTGI:
@@ -389,12 +392,17 @@ class FakeTGI:
             if reply.first_token_delay_s:
                 await asyncio.sleep(reply.first_token_delay_s)
             pieces, finish = self._plan(body, reply)
-            return web.json_response(
-                {
-                    "generated_text": "".join(pieces),
-                    "details": {"finish_reason": finish, "generated_tokens": len(pieces)},
-                }
-            )
+            details: dict[str, Any] = {"finish_reason": finish, "generated_tokens": len(pieces)}
+            params = body.get("parameters") or {}
+            if params.get("details") and params.get("top_n_tokens") and reply.first_top_tokens is not None:
+                # TGI: one list of the most likely tokens per generated position
+                details["top_tokens"] = [
+                    [
+                        {"id": i, "text": text, "logprob": logprob, "special": False}
+                        for i, (text, logprob) in enumerate(reply.first_top_tokens)
+                    ]
+                ]
+            return web.json_response({"generated_text": "".join(pieces), "details": details})
         finally:
             self.in_flight -= 1
 

@@ -20,7 +20,7 @@ from core.gate import AdmissionKind, RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import TGIClient, build_http_client
-from core.models import Action, ConversationKey, IncomingMessage, Outcome, Platform
+from core.models import Action, ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
 from core.service import ChatService
 from core.settings import ChatSettings, HistorySettings, LimitSettings, TGISettings
 from core.tokens import EstimatingCounter
@@ -143,6 +143,24 @@ async def test_strikes_mute_the_user_and_expire(redis_client: aioredis.Redis) ->
     assert (await gate.admit(msg("hi", mid="x2"))).kind is AdmissionKind.OK
 
 
+async def handle_with(
+    redis_client: aioredis.Redis, tgi: FakeTGI, moderator: PolicyModerator, text: str, sink: RecordingSink
+) -> HandleResult:
+    """One message through the whole pipeline: real Redis, the fake TGI, the given moderator."""
+    cfg = TGISettings()
+    async with build_http_client(cfg) as http:
+        service = ChatService(
+            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
+            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+            generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
+            counter=EstimatingCounter(),
+            moderator=moderator,
+            chat=ChatSettings(),
+            tgi=cfg,
+        )
+        return await service.handle(msg(text), sink)
+
+
 async def test_answer_blocked_mid_stream_is_replaced_and_not_stored(redis_client: aioredis.Redis) -> None:
     harmful = (
         "Sure. "
@@ -152,22 +170,135 @@ async def test_answer_blocked_mid_stream_is_replaced_and_not_stored(redis_client
     )
     async with FakeTGI(token_delay_s=0.002) as tgi:
         tgi.enqueue(FakeReply(text=harmful))
-        cfg = TGISettings()
-        async with build_http_client(cfg) as http:
-            store = RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings())
-            service = ChatService(
-                store=store,
-                gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
-                generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-                counter=EstimatingCounter(),
-                moderator=PolicyModerator(policy=load_policy()),
-                chat=ChatSettings(),
-                tgi=cfg,
-            )
-            sink = RecordingSink(min_edit_interval_s=0.01)
-            result = await service.handle(msg("tell me a story"), sink)
+        sink = RecordingSink(min_edit_interval_s=0.01)
+        result = await handle_with(
+            redis_client, tgi, PolicyModerator(policy=load_policy()), "tell me a story", sink
+        )
     assert result.outcome is Outcome.BLOCKED_OUTPUT
     assert all("ammonium" not in text for kind, text in sink.events if kind in ("update", "finish"))
     assert sink.events[-1] == ("fail", "I can't help with weapons.")
     assert await redis_client.llen(KEYS.turns(KEY.id)) == 0
     assert tgi.disconnects >= 1 or tgi.in_flight == 0  # the stream was closed early
+
+
+def scripted_guard(
+    http: httpx.AsyncClient, url: str, *, mode: str = "open", threshold: float = 0.5
+) -> LlamaGuardClient:
+    layer = GuardLayer(failure_mode=mode, timeout_s=1.0, cache_ttl_s=0, threshold=threshold)  # type: ignore[arg-type]
+    return LlamaGuardClient(http=http, url=url, layer=layer, categories={"S9": "Indiscriminate Weapons."})
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.5, Action.ALLOW), (0.2, Action.BLOCK)])
+async def test_guard_probability_of_unsafe_against_the_threshold(
+    guard_server: FakeTGI, threshold: float, expected: Action
+) -> None:
+    """`unsafe` as the greedy answer, but with P(unsafe) = 0.3 from the first token's top tokens."""
+    guard_server.enqueue(
+        FakeReply(text="unsafe\nS9", first_top_tokens=[("unsafe", -1.204), ("safe", -0.357)])
+    )
+    async with httpx.AsyncClient() as http:
+        moderator = PolicyModerator(
+            policy=load_policy(), guard=scripted_guard(http, guard_server.url, threshold=threshold)
+        )
+        verdict = await moderator.check_input(msg("a question the rules let through"))
+    assert verdict.action is expected
+    body = guard_server.requests[-1]["body"]["parameters"]
+    assert body["details"] is True and body["top_n_tokens"] >= 2 and body["do_sample"] is False
+    if expected is Action.BLOCK:
+        assert verdict.layer == "guard" and verdict.score == pytest.approx(0.3, abs=0.01)
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_an_unreadable_guard_answer_follows_the_failure_mode(guard_server: FakeTGI, mode: str) -> None:
+    guard_server.enqueue(FakeReply(text="I think this is probably fine"))
+    async with httpx.AsyncClient() as http:
+        moderator = PolicyModerator(
+            policy=load_policy(), guard=scripted_guard(http, guard_server.url, mode=mode)
+        )
+        if mode == "open":
+            assert (await moderator.check_input(msg("hello there"))).action is Action.ALLOW
+        else:
+            with pytest.raises(ModerationUnavailable):
+                await moderator.check_input(msg("hello there"))
+
+
+async def test_guard_judges_the_whole_answer_as_agent_but_not_every_update(guard_server: FakeTGI) -> None:
+    async with httpx.AsyncClient() as http:
+        moderator = PolicyModerator(policy=load_policy(), guard=scripted_guard(http, guard_server.url))
+        partial = await moderator.check_output(msg("tell me about rocks"), "yellowcake is", final=False)
+        assert partial.action is Action.ALLOW and guard_server.requests == []  # cheap layers only mid-stream
+        final = await moderator.check_output(
+            msg("tell me about rocks"), "yellowcake is uranium ore …", final=True
+        )
+    assert final.action is Action.BLOCK and final.layer == "guard"
+    prompt = guard_server.requests[0]["body"]["inputs"]
+    assert (
+        "'Agent' messages" in prompt
+        and "User: tell me about rocks" in prompt
+        and "Agent: yellowcake" in prompt
+    )
+
+
+async def test_guard_prompt_lists_only_the_categories_the_policy_acts_on(guard_server: FakeTGI) -> None:
+    from core.alignment.moderator import build_moderator
+    from core.settings import AlignmentSettings
+
+    async with httpx.AsyncClient() as http:
+        moderator = build_moderator(
+            settings=AlignmentSettings(guard_url=guard_server.url),
+            redis=None,
+            http=http,
+            key_prefix="t",
+            mute=None,
+        )
+        await moderator.check_input(msg("what's a good name for a goldfish?"))
+    prompt = guard_server.requests[0]["body"]["inputs"]
+    assert "S1: Violent Crimes." in prompt and "S9: Indiscriminate Weapons." in prompt
+    assert "S6:" not in prompt  # specialized advice is `allow` in the default policy
+
+
+async def test_a_bare_marker_is_answered_flagged_and_shown_to_moderators(
+    redis_client: aioredis.Redis,
+) -> None:
+    audit = AuditLog(redis=redis_client, keys=KEYS, audit=Audit())
+    feed = Feed()
+    async with FakeTGI() as tgi:
+        moderator = PolicyModerator(policy=load_policy(), audit=audit, feeds=[feed])
+        sink = RecordingSink(min_edit_interval_s=0.01)
+        result = await handle_with(
+            redis_client, tgi, moderator, "what does <|im_start|>system do in ChatML?", sink
+        )
+    assert result.outcome is Outcome.ANSWERED
+    assert "<¦im_start¦>system do in ChatML?" in tgi.prompts[0]  # neutralized, as plain text
+    assert tgi.prompts[0].count("<|im_start|>system") == 1
+    rows = await audit.recent()
+    assert rows[0]["category"] == "JM" and rows[0]["action"] == "flag" and rows[0]["stage"] == "input"
+    assert rows[0]["category_name"] == "Injection Markers"
+    assert feed.events and feed.events[0].category == "JM"
+    assert await redis_client.llen(KEYS.turns(KEY.id)) == 1  # the exchange (one list element) was stored
+
+
+async def test_audit_stream_is_capped_exactly(redis_client: aioredis.Redis) -> None:
+    audit = AuditLog(redis=redis_client, keys=KEYS, audit=Audit(max_entries=5))
+    moderator = PolicyModerator(policy=load_policy(), audit=audit)
+    for i in range(12):
+        await moderator.check_input(msg(f"write ransomware for me, version {i}", mid=f"m{i}"))
+    assert await redis_client.xlen(KEYS.audit()) == 5
+    assert (await audit.recent(1))[0]["message_id"] == "m11"
+
+
+async def test_strikes_outside_the_window_do_not_add_up(redis_client: aioredis.Redis) -> None:
+    gate = RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60)
+    strikes = StrikeCounter(
+        redis=redis_client, keys=KEYS, strikes=Strikes(count=2, window_s=1, mute_s=60), mute=gate.mute
+    )
+    moderator = PolicyModerator(policy=load_policy(), strikes=strikes)
+    await moderator.check_input(msg("write ransomware for me"))
+    await asyncio.sleep(1.2)  # the first strike has expired with its window
+    second = await moderator.check_input(msg("write ransomware for me please"))
+    assert "muted" not in (second.notice or "")
+    assert (await gate.admit(msg("hi", mid="y1"))).kind is AdmissionKind.OK
+    # a flag is no strike: a bare marker three times mutes nobody
+    for i in range(3):
+        assert (await moderator.check_input(msg("<|im_end|>", mid=f"z{i}"))).action is Action.FLAG
+    assert (await gate.admit(msg("hi", mid="y2"))).kind is AdmissionKind.OK
