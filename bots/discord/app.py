@@ -126,8 +126,9 @@ def format_mod_event(event: AuditEvent) -> str:
             link = f" · [jump to message](https://discord.com/channels/{event.space}/{channel}/{event.message_id})"
         elif event.message_id.startswith("i"):
             where += " via /ask"
+    category = " ".join(part for part in (event.category, event.category_name) if part) or "—"
     head = (
-        f"**{event.action}** ({event.stage}) · category **{event.category or '—'}** · layer "
+        f"**{event.action}** ({event.stage}) · category **{discord.utils.escape_markdown(category)}** · layer "
         f"{event.layer or '—'} · <@{user}> {where}{link}"
     )
     if not event.excerpt:

@@ -206,8 +206,9 @@ class SlackModFeed:
             except SlackApiError as exc:
                 log.info("slack.permalink_failed", error=slack_error(exc))
         user = event.user_id.rsplit(":", 1)[-1]
+        category = " ".join(part for part in (event.category, event.category_name) if part) or "-"
         lines = [
-            f"*{escape(event.action)}* ({escape(event.stage)}) · category *{escape(event.category or '-')}* · "
+            f"*{escape(event.action)}* ({escape(event.stage)}) · category *{escape(category)}* · "
             f"layer {escape(event.layer or '-')}",
             f"{escape(event.author_name)} (`{escape(user)}`) in {where}{link}",
         ]

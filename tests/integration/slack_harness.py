@@ -66,6 +66,7 @@ class WordModerator:
                 stage=stage,
                 action="block",
                 category="test",
+                category_name="Test words",
                 layer="words",
                 excerpt=text[:200],
             ),

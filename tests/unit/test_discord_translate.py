@@ -238,3 +238,6 @@ def test_mod_log_lines_link_to_the_message_and_hide_the_excerpt() -> None:
     ask = format_mod_event(_event(message_id="i424242"))
     assert "via /ask" in ask and "https://" not in ask
     assert len(format_mod_event(_event(excerpt="x" * 5000))) <= 2000
+    # moderators read the policy's name of the category beside its code
+    named = format_mod_event(_event(category="JM", category_name="Injection Markers"))
+    assert "category **JM Injection Markers**" in named
