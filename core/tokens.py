@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 _MISTRAL_FAMILY = ("dolphin-2.1-mistral", "dolphin-2.2.1-mistral", "mistral-7b")
 _MARKERS = re.compile(r"<\|im_start\|>|<\|im_end\|>")
-_THREAD_ABOVE_CHARS = 4_000  # encoding costs 0.15-0.35 µs per character: above ~1 ms, use a thread
+_THREAD_ABOVE_CHARS = 8_000  # encoding costs 0.03-0.13 µs per character: above ~1 ms, use a thread
 
 
 class TokenCounter(Protocol):
@@ -60,8 +60,10 @@ class SentencePieceCounter:
 
     def count_sync(self, text: str) -> int:
         markers = len(_MARKERS.findall(text))
-        pieces = [p for p in _MARKERS.split(text) if p]
-        return markers + sum(len(ids) for ids in self._sp.encode(pieces)) if pieces else markers
+        # One call per piece: a list argument takes SentencePiece's batch path, which costs ~50 µs per
+        # call in thread set-up against ~3 µs for a short string.
+        encode = self._sp.encode
+        return markers + sum(len(encode(piece)) for piece in _MARKERS.split(text) if piece)
 
     async def count(self, text: str) -> int:
         if len(text) > _THREAD_ABOVE_CHARS:
