@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
+import aiohttp
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
 
@@ -22,7 +22,7 @@ from core.alignment.moderator import build_moderator
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
-from core.llm import TGIClient, build_http_client
+from core.llm import TGIClient, build_model_session
 from core.models import SinkLimits
 from core.service import ChatService
 from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
@@ -150,13 +150,13 @@ class BenchSink:
 @contextlib.asynccontextmanager
 async def service(
     redis_url: str, tgi_url: str, *, moderation: bool = True, max_turns: int = 50
-) -> AsyncIterator[tuple[ChatService, aioredis.Redis, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[ChatService, aioredis.Redis, aiohttp.ClientSession]]:
     pool = aioredis.BlockingConnectionPool.from_url(
         redis_url, connection_class=CountingConnection, max_connections=100, timeout=10
     )
     redis = aioredis.Redis.from_pool(pool)
     cfg = TGISettings(url=tgi_url)
-    http = build_http_client(cfg)
+    http = build_model_session(cfg)
     try:
         keys = KeySpace("bench")
         generator = TGIClient(http=http, settings=cfg, base_url=tgi_url)
@@ -169,7 +169,7 @@ async def service(
         moderator = build_moderator(
             settings=AlignmentSettings(enabled=moderation),
             redis=redis,
-            http=http,
+            http=None,  # no guard model: the rules layer only
             key_prefix="bench",
             mute=gate.mute,
         )
@@ -186,16 +186,16 @@ async def service(
         )
         yield svc, redis, http
     finally:
-        await http.aclose()
+        await http.close()
         await redis.aclose()
 
 
-async def bare_stream(http: httpx.AsyncClient, url: str, prompt: str) -> float:
-    """The floor: the same stream read with a bare HTTP client, seconds."""
+async def bare_stream(http: aiohttp.ClientSession, url: str, prompt: str) -> float:
+    """The floor: the same stream read to its end with the same HTTP session and no parsing, seconds."""
     started = time.perf_counter()
-    async with http.stream(
-        "POST", f"{url}/generate_stream", json={"inputs": prompt, "parameters": {"max_new_tokens": 200}}
+    async with http.post(
+        f"{url}/generate_stream", json={"inputs": prompt, "parameters": {"max_new_tokens": 200}}
     ) as resp:
-        async for _ in resp.aiter_lines():
+        async for _ in resp.content.iter_any():
             pass
     return time.perf_counter() - started

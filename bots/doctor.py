@@ -17,11 +17,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import redis.asyncio as aioredis
 
 from core.errors import ConfigurationError, UpstreamError
-from core.llm import build_generator, build_http_client
+from core.llm import build_generator, build_http_client, build_model_session
 from core.observability import redact_url
 from core.settings import Settings, load_settings, tgi_urls
 
@@ -131,15 +132,16 @@ async def _redis(settings: Settings) -> list[Check]:
 
 
 async def _model_servers(settings: Settings) -> list[Check]:
-    async with build_http_client(settings.tgi) as http:
-        return list(
-            await asyncio.gather(*(_model_server(settings, http, url) for url in tgi_urls(settings.tgi)))
-        )
+    async with build_http_client(settings.tgi) as http, build_model_session(settings.tgi) as session:
+        checks = (_model_server(settings, http, session, url) for url in tgi_urls(settings.tgi))
+        return list(await asyncio.gather(*checks))
 
 
-async def _model_server(settings: Settings, http: httpx.AsyncClient, url: str) -> Check:
+async def _model_server(
+    settings: Settings, http: httpx.AsyncClient, session: aiohttp.ClientSession, url: str
+) -> Check:
     name = f"model server {redact_url(url)}"
-    generator = build_generator(http=http, settings=settings.tgi, urls=[url])
+    generator = build_generator(http=session, settings=settings.tgi, urls=[url])
     revision = None
     try:
         if settings.tgi.backend == "openai":  # no /info: the generator reads /v1/models, limits from settings

@@ -24,7 +24,7 @@ from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
-from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client
+from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
 from core.observability import Metrics, redact_url
 from core.service import ChatService
 from core.settings import Settings, tgi_urls
@@ -97,12 +97,16 @@ async def open_core(settings: Settings, *, require_model: bool = False) -> Async
     async with AsyncExitStack() as stack:
         redis = build_redis(settings)
         stack.push_async_callback(redis.aclose)
-        http = build_http_client(settings.tgi)
+        http = build_http_client(settings.tgi)  # the guard model's /generate
         stack.push_async_callback(http.aclose)
+        model_http = build_model_session(settings.tgi)  # the model servers' streams
+        stack.push_async_callback(model_http.close)
         await check_redis(redis, settings.redis.url)
 
         urls = tgi_urls(settings.tgi)
-        generator = build_generator(http=http, settings=settings.tgi, urls=urls)
+        generator = await stack.enter_async_context(
+            build_generator(http=model_http, settings=settings.tgi, urls=urls)  # health checks run inside
+        )
         if require_model:
             await check_model(generator, ", ".join(urls))
 

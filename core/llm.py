@@ -1,10 +1,15 @@
-"""Text generation: the `TextGenerator` protocol and the TGI client (httpx + httpx-sse).
+"""Text generation: the `TextGenerator` protocol and the model server clients (aiohttp + core/sse.py).
 
 TGI reports errors on the stream route as an SSE event with HTTP 200 (`{"error", "error_type"}`) and with
 real status codes elsewhere; `map_tgi_error` turns both into the error tree of core/errors.py. Overload
 and connection errors are retried with backoff only before the first token; after it, any failure is a
 `StreamCutOff`. Timeouts: connect (TGI_CONNECT_TIMEOUT_S), first token (TGI_FIRST_TOKEN_TIMEOUT_S) and
-between tokens (TGI_TOKEN_TIMEOUT_S) — a long answer that keeps streaming is never cut.
+between tokens (TGI_TOKEN_TIMEOUT_S) — a long answer that keeps streaming is never cut, and keep-alive
+comments do not keep a silent generation alive.
+
+Streams are read with aiohttp (its C HTTP parser) and parsed chunk by chunk: about a quarter of the CPU
+per stream of httpx + httpx-sse (docs/performance.md). A finished stream is read to its end so its
+connection goes back to the pool; an abandoned one is closed at once.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 import structlog
-from httpx_sse import SSEError, aconnect_sse
 
 from core.errors import (
     Busy,
@@ -29,7 +34,9 @@ from core.errors import (
     StreamCutOff,
     UpstreamError,
 )
+from core.observability import redact_url
 from core.settings import TGISettings
+from core.sse import SSEDecoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +86,14 @@ class TextGenerator(Protocol):
         ...
 
 
-# --------------------------------------------------------------------------------------------- TGI client
+# --------------------------------------------------------------------------------------------- clients
 
 log = structlog.get_logger(__name__)
 
 _DOWN_FOR_S = 5.0  # an endpoint that refused a connection is skipped this long (unless all are down)
+_PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+_DRAIN_S = 1.0  # after the last event, how long the end of the body may take (then the socket is closed)
+_SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 
 
 class Overloaded(UpstreamError):
@@ -108,42 +118,64 @@ def map_tgi_error(error_type: str | None, message: str, *, status: int | None = 
 
 
 def build_http_client(settings: TGISettings) -> httpx.AsyncClient:
-    """The one HTTP client of the process for model servers: separate connect and read timeouts.
-
-    The read timeout is only a backstop; first-token and between-token timeouts are enforced per event
-    (keep-alive comments must not keep a silent generation alive)."""
-    read = max(settings.first_token_timeout_s, settings.token_timeout_s) + 5.0
+    """A plain HTTP client for the guard model's `/generate` (the model servers use `build_model_session`);
+    it sends TGI_API_KEY too, as guard and model usually sit behind the same gateway."""
     headers = {}
     if settings.api_key is not None:
         headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=settings.connect_timeout_s, read=read, write=30.0, pool=None),
-        # Concurrency is bounded by the per-endpoint gates; the pool only caps sockets (waiting, not failing).
-        limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=30.0),
+        timeout=httpx.Timeout(connect=settings.connect_timeout_s, read=30.0, write=30.0, pool=None),
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0),
+        headers=headers,
+    )
+
+
+def build_model_session(settings: TGISettings) -> aiohttp.ClientSession:
+    """The one HTTP session of the process for model servers (create it inside the running loop).
+
+    Only the socket connect has a timeout of its own; the read timeout is a backstop, as first-token and
+    between-token timeouts are enforced per event. Concurrency is bounded by the per-endpoint gates; the
+    pool only caps sockets (waiting, not failing), and keeps them alive between streams."""
+    headers = {}
+    if settings.api_key is not None:
+        headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+    read = max(settings.first_token_timeout_s, settings.token_timeout_s) + 5.0
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1024, limit_per_host=0, keepalive_timeout=30.0),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout_s, sock_read=read),
         headers=headers,
     )
 
 
 class _Endpoint:
+    __slots__ = ("down_until", "gate", "healthy", "outstanding", "url")
+
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.outstanding = 0
-        self.down_until = 0.0
+        self.down_until = 0.0  # refused a connection: skipped until then
+        self.healthy = True  # the last health check passed (or none ran yet)
         self.gate: asyncio.Semaphore | None = None
 
 
 class TGIClient:
     """`TextGenerator` for Hugging Face TGI: streams `/generate_stream` over SSE.
 
-    With several URLs, each request goes to the reachable endpoint with the fewest outstanding requests;
-    an endpoint that refuses connections is skipped for a few seconds. A concurrency gate per endpoint,
-    sized from `/info` (or TGI_MAX_CONCURRENT_REQUESTS), queues requests in this process instead of
-    overloading the server."""
+    With several URLs, each request goes to the endpoint with the fewest outstanding requests among those
+    that are up: an endpoint that refuses connections is skipped for a few seconds, and one whose health
+    check fails (checked every TGI_HEALTH_CHECK_INTERVAL_S while the client is open: `async with client`)
+    gets no new requests until a check passes again. When none is up, all are tried. A concurrency gate
+    per endpoint, sized from `/info` (or TGI_MAX_CONCURRENT_REQUESTS), queues requests in this process
+    instead of overloading the server."""
+
+    _stream_path = "/generate_stream"
+    _health_path = "/health"
+    _ended_early = "the stream ended without a final event"
 
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         settings: TGISettings,
         base_url: str | Sequence[str],
     ) -> None:
@@ -155,10 +187,51 @@ class TGIClient:
         self._endpoints = [_Endpoint(u) for u in urls]
         self._info: ModelInfo | None = None
         self._info_lock = asyncio.Lock()
+        self._health_task: asyncio.Task[None] | None = None
 
     @property
     def urls(self) -> list[str]:
         return [e.url for e in self._endpoints]
+
+    # ---------------------------------------------------------------- lifetime and health
+
+    async def __aenter__(self) -> TGIClient:
+        interval = self._settings.health_check_interval_s
+        if interval > 0 and len(self._endpoints) > 1 and self._health_task is None:
+            self._health_task = asyncio.get_running_loop().create_task(
+                self._watch_health(interval), name="model-health-checks"
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        task, self._health_task = self._health_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch_health(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.gather(*(self._check(e) for e in self._endpoints))
+
+    async def _check(self, endpoint: _Endpoint) -> bool:
+        try:
+            async with self._http.get(f"{endpoint.url}{self._health_path}", timeout=_PROBE_TIMEOUT) as resp:
+                ok = resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            ok = False
+        if ok != endpoint.healthy:
+            log.warning(
+                "model.endpoint_up" if ok else "model.endpoint_down", endpoint=redact_url(endpoint.url)
+            )
+        endpoint.healthy = ok
+        if ok:
+            endpoint.down_until = 0.0
+        return ok
+
+    async def healthy(self) -> bool:
+        return any(await asyncio.gather(*(self._check(e) for e in self._endpoints)))
 
     # ---------------------------------------------------------------- metadata
 
@@ -174,10 +247,8 @@ class TGIClient:
         last: Exception | None = None
         for endpoint in self._ordered():
             try:
-                resp = await self._http.get(f"{endpoint.url}/info")
-                resp.raise_for_status()
-                data = resp.json()
-            except (httpx.HTTPError, ValueError) as exc:
+                data = await self._get_json(f"{endpoint.url}/info")
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 last = exc
                 continue
             max_input = data.get("max_input_tokens", data.get("max_input_length"))
@@ -193,27 +264,26 @@ class TGIClient:
             )
         raise ModelUnavailable(_describe(last))
 
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        async with self._http.get(url) as resp:
+            resp.raise_for_status()
+            data = await resp.json(content_type=None)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object from {url}")
+        return data
+
     async def count_tokens(self, text: str) -> int:
         endpoint = self._pick()
         try:
-            resp = await self._http.post(f"{endpoint.url}/tokenize", json={"inputs": text})
-        except httpx.HTTPError as exc:
+            async with self._http.post(f"{endpoint.url}/tokenize", json={"inputs": text}) as resp:
+                if resp.status == 404:
+                    raise NotImplementedError("the model server has no /tokenize (no fast tokenizer)")
+                if resp.status != 200:
+                    _type, message = await _error_body(resp)
+                    raise map_tgi_error(None, message, status=resp.status)
+                return len(await resp.json(content_type=None))
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise ModelUnavailable(_describe(exc)) from None
-        if resp.status_code == 404:
-            raise NotImplementedError("the model server has no /tokenize (no fast tokenizer)")
-        if resp.status_code != 200:
-            raise map_tgi_error(None, resp.text[:200], status=resp.status_code)
-        return len(resp.json())
-
-    async def healthy(self) -> bool:
-        for endpoint in self._endpoints:
-            try:
-                resp = await self._http.get(f"{endpoint.url}/health", timeout=5.0)
-            except httpx.HTTPError:
-                continue
-            if resp.status_code == 200:
-                return True
-        return False
 
     # ---------------------------------------------------------------- generation
 
@@ -229,13 +299,17 @@ class TGIClient:
             parameters["repetition_penalty"] = params.repetition_penalty
         return {"inputs": prompt, "parameters": parameters}
 
-    def _ordered(self) -> list[_Endpoint]:
+    def _up(self) -> list[_Endpoint]:
+        if len(self._endpoints) == 1:
+            return self._endpoints
         now = time.monotonic()
-        up = [e for e in self._endpoints if e.down_until <= now]
-        return sorted(up or self._endpoints, key=lambda e: e.outstanding)
+        return [e for e in self._endpoints if e.healthy and e.down_until <= now] or self._endpoints
+
+    def _ordered(self) -> list[_Endpoint]:
+        return sorted(self._up(), key=lambda e: e.outstanding)
 
     def _pick(self) -> _Endpoint:
-        return self._ordered()[0]
+        return min(self._up(), key=lambda e: e.outstanding)
 
     async def _gate(self, endpoint: _Endpoint) -> asyncio.Semaphore:
         if endpoint.gate is None:
@@ -284,84 +358,134 @@ class TGIClient:
                     endpoint.down_until = time.monotonic() + _DOWN_FOR_S
             delay = self._settings.retry_backoff_s * (2**attempt)
             attempt += 1
-            log.info("tgi.retry", attempt=attempt, delay_s=delay, endpoint=endpoint.url)
+            log.info("tgi.retry", attempt=attempt, delay_s=delay, endpoint=redact_url(endpoint.url))
             await asyncio.sleep(delay)
+
+    async def _request_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    def _parse(self, data: str) -> tuple[StreamEvent | None, bool]:
+        """One SSE event's data → (what to yield, whether the stream is complete)."""
+        if not data:
+            return None, False
+        event = json.loads(data)
+        if not isinstance(event, dict):
+            raise ValueError("an event that is not a JSON object")
+        if "error" in event:
+            raise map_tgi_error(event.get("error_type"), str(event["error"]))
+        token = event.get("token") or {}
+        text = "" if token.get("special") else str(token.get("text", ""))
+        if event.get("generated_text") is not None:
+            details = event.get("details") or {}
+            if text.endswith("<|im_end|>"):
+                text = text[: -len("<|im_end|>")]
+            final = StreamEvent(
+                text,
+                finish_reason=details.get("finish_reason", "eos_token"),
+                generated_tokens=details.get("generated_tokens"),
+            )
+            return final, True
+        if text and text != "<|im_end|>":
+            return StreamEvent(text), False
+        return None, False
+
+    async def _status_error(self, resp: aiohttp.ClientResponse) -> UpstreamError:
+        error_type, message = await _error_body(resp)
+        return map_tgi_error(error_type, message, status=resp.status)
 
     async def _stream_once(
         self, endpoint: _Endpoint, body: dict[str, Any]
     ) -> AsyncGenerator[StreamEvent, None]:
-        url = f"{endpoint.url}/generate_stream"
-        first = True
+        settings = self._settings
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.first_token_timeout_s
+        first = True  # nothing but keep-alive comments yet
+        finished = False  # saw the stream's final event (or the finish reason, for OpenAI servers)
+        body = await self._request_body(body)
         try:
-            async with aconnect_sse(self._http, "POST", url, json=body) as source:
-                resp = source.response
-                if resp.status_code != 200:
-                    await resp.aread()
-                    error_type, message = _error_body(resp)
-                    raise map_tgi_error(error_type, message, status=resp.status_code)
-                events = source.aiter_sse()
-                try:
-                    while True:
-                        timeout = (
-                            self._settings.first_token_timeout_s if first else self._settings.token_timeout_s
-                        )
+            async with self._http.post(
+                f"{endpoint.url}{self._stream_path}", json=body, headers=_SSE_HEADERS
+            ) as resp:
+                if resp.status != 200:
+                    raise await self._status_error(resp)
+                if resp.content_type != "text/event-stream":
+                    raise GenerationFailed(
+                        f"expected an event stream, got {resp.content_type!r}", error_type="protocol"
+                    )
+                content = resp.content
+                decoder = SSEDecoder()
+                complete = False
+                while not complete:
+                    chunk = content.read_nowait()  # what already arrived; no timer needed for it
+                    if not chunk:
+                        if content.at_eof():
+                            if finished:
+                                return
+                            raise GenerationFailed(self._ended_early, error_type="incomplete_generation")
                         try:
-                            async with asyncio.timeout(timeout):
-                                sse = await anext(events)
-                        except StopAsyncIteration:
-                            raise GenerationFailed(
-                                "the stream ended without a final event", error_type="incomplete_generation"
-                            ) from None
+                            # Only events move this deadline; keep-alive comments do not.
+                            async with asyncio.timeout_at(deadline):
+                                chunk = await content.readany()
                         except TimeoutError:
-                            what = "first token" if first else "next token"
-                            raise GenerationTimeout(f"no {what} within {timeout:g} s") from None
-                        if not sse.data:
-                            continue
-                        data = json.loads(sse.data)
-                        if "error" in data:
-                            raise map_tgi_error(data.get("error_type"), str(data["error"]))
-                        token = data.get("token") or {}
-                        text = "" if token.get("special") else str(token.get("text", ""))
-                        first = False
-                        if data.get("generated_text") is not None:
-                            details = data.get("details") or {}
-                            if text.endswith("<|im_end|>"):
-                                text = text[: -len("<|im_end|>")]
-                            yield StreamEvent(
-                                text,
-                                finish_reason=details.get("finish_reason", "eos_token"),
-                                generated_tokens=details.get("generated_tokens"),
+                            what, limit = (
+                                ("first token", settings.first_token_timeout_s)
+                                if first
+                                else ("next token", settings.token_timeout_s)
                             )
-                            return
-                        if text and text != "<|im_end|>":
-                            yield StreamEvent(text)
-                finally:
-                    await events.aclose()
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                            raise GenerationTimeout(f"no {what} within {limit:g} s") from None
+                        if not chunk:
+                            continue
+                    events = decoder.feed(chunk)
+                    if not events:
+                        continue
+                    first = False
+                    deadline = loop.time() + settings.token_timeout_s
+                    for sse in events:
+                        event, complete = self._parse(sse.data)
+                        if event is not None:
+                            finished = finished or event.finish_reason is not None
+                            yield event
+                        if complete:
+                            break
+                # Read the end of the body (usually here already) so the connection can be reused.
+                if not content.at_eof():
+                    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+                        async with asyncio.timeout(_DRAIN_S):
+                            while await content.readany():
+                                pass
+        except aiohttp.ClientConnectorError as exc:
             raise ModelUnavailable(f"{endpoint.url}: {_describe(exc)}") from None
-        except httpx.ReadTimeout:
+        except aiohttp.ConnectionTimeoutError:
+            raise ModelUnavailable(
+                f"{endpoint.url}: no connection within {settings.connect_timeout_s:g} s"
+            ) from None
+        except aiohttp.ServerTimeoutError:
             raise GenerationTimeout("the model server stopped sending") from None
-        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
+        except aiohttp.ClientError as exc:  # reset, disconnected, payload cut short
             raise GenerationFailed(
                 f"connection lost: {_describe(exc)}", error_type="connection", retryable=first
             ) from None
-        except (SSEError, ValueError) as exc:
+        except ValueError as exc:
             raise GenerationFailed(f"unreadable stream: {_describe(exc)}", error_type="protocol") from None
 
 
 class OpenAICompletionsClient(TGIClient):
     """`TextGenerator` for OpenAI-compatible servers (vLLM, SGLang, llama.cpp's server, Ollama): the same
     ChatML prompt and stop sequence on `POST /v1/completions` with `stream: true`. Token limits come from
-    the settings (these servers do not report them); token counting stays local."""
+    the settings (these servers do not report them); token counting stays local. Health is `/v1/models`,
+    which every such server answers."""
+
+    _stream_path = "/v1/completions"
+    _health_path = "/v1/models"
+    _ended_early = "the stream ended without [DONE]"
 
     async def _fetch_info(self) -> ModelInfo:
         last: Exception | None = None
         for endpoint in self._ordered():
             try:
-                resp = await self._http.get(f"{endpoint.url}/v1/models")
-                resp.raise_for_status()
-                models = [m.get("id", "") for m in resp.json().get("data", [])]
-            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                data = await self._get_json(f"{endpoint.url}/v1/models")
+                models = [m.get("id", "") for m in data.get("data", [])]
+            except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
                 last = exc
                 continue
             return ModelInfo(
@@ -375,16 +499,6 @@ class OpenAICompletionsClient(TGIClient):
     async def count_tokens(self, text: str) -> int:
         raise NotImplementedError("OpenAI-compatible servers have no standard tokenize route")
 
-    async def healthy(self) -> bool:
-        for endpoint in self._endpoints:
-            try:
-                resp = await self._http.get(f"{endpoint.url}/v1/models", timeout=5.0)
-            except httpx.HTTPError:
-                continue
-            if resp.status_code == 200:
-                return True
-        return False
-
     def _body(self, prompt: str, params: GenerationParams) -> dict[str, Any]:
         body = super()._body(prompt, params)["parameters"]
         return {
@@ -397,83 +511,52 @@ class OpenAICompletionsClient(TGIClient):
             "stream": True,
         }
 
-    async def _stream_once(
-        self, endpoint: _Endpoint, body: dict[str, Any]
-    ) -> AsyncGenerator[StreamEvent, None]:
-        if self._info is None:
+    async def _request_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self._info is None:  # the model name comes from /v1/models unless TGI_MODEL is set
             await self.info()
-            body = {
+            return {
                 **body,
                 "model": self._settings.model or (self._info.model_id if self._info else "default"),
             }
-        url = f"{endpoint.url}/v1/completions"
-        first = True
-        try:
-            async with aconnect_sse(self._http, "POST", url, json=body) as source:
-                resp = source.response
-                if resp.status_code != 200:
-                    await resp.aread()
-                    _type, message = _error_body(resp)
-                    raise map_tgi_error(
-                        "validation" if resp.status_code == 400 else None, message, status=resp.status_code
-                    )
-                events = source.aiter_sse()
-                try:
-                    while True:
-                        timeout = (
-                            self._settings.first_token_timeout_s if first else self._settings.token_timeout_s
-                        )
-                        try:
-                            async with asyncio.timeout(timeout):
-                                sse = await anext(events)
-                        except StopAsyncIteration:
-                            raise GenerationFailed(
-                                "the stream ended without [DONE]", error_type="incomplete_generation"
-                            ) from None
-                        except TimeoutError:
-                            raise GenerationTimeout(f"no token within {timeout:g} s") from None
-                        if sse.data.strip() == "[DONE]":
-                            return
-                        data = json.loads(sse.data)
-                        if "error" in data:
-                            raise map_tgi_error(None, str(data["error"]))
-                        choice = (data.get("choices") or [{}])[0]
-                        first = False
-                        text = str(choice.get("text") or "")
-                        reason = choice.get("finish_reason")
-                        if reason is not None:
-                            yield StreamEvent(
-                                text, finish_reason="length" if reason == "length" else "eos_token"
-                            )
-                        elif text:
-                            yield StreamEvent(text)
-                finally:
-                    await events.aclose()
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ModelUnavailable(f"{endpoint.url}: {_describe(exc)}") from None
-        except httpx.ReadTimeout:
-            raise GenerationTimeout("the model server stopped sending") from None
-        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
-            raise GenerationFailed(
-                f"connection lost: {_describe(exc)}", error_type="connection", retryable=first
-            ) from None
-        except (SSEError, ValueError) as exc:
-            raise GenerationFailed(f"unreadable stream: {_describe(exc)}", error_type="protocol") from None
+        return body
+
+    async def _status_error(self, resp: aiohttp.ClientResponse) -> UpstreamError:
+        _type, message = await _error_body(resp)
+        return map_tgi_error("validation" if resp.status == 400 else None, message, status=resp.status)
+
+    def _parse(self, data: str) -> tuple[StreamEvent | None, bool]:
+        if data.strip() == "[DONE]":
+            return None, True
+        event = json.loads(data)
+        if not isinstance(event, dict):
+            raise ValueError("an event that is not a JSON object")
+        if "error" in event:
+            raise map_tgi_error(None, str(event["error"]))
+        choice = (event.get("choices") or [{}])[0]
+        text = str(choice.get("text") or "")
+        reason = choice.get("finish_reason")
+        if reason is not None:
+            return StreamEvent(text, finish_reason="length" if reason == "length" else "eos_token"), False
+        return (StreamEvent(text) if text else None), False
 
 
-def build_generator(*, http: httpx.AsyncClient, settings: TGISettings, urls: Sequence[str]) -> TGIClient:
+def build_generator(*, http: aiohttp.ClientSession, settings: TGISettings, urls: Sequence[str]) -> TGIClient:
     """The generator for TGI_BACKEND: `tgi` (TGI's own API) or `openai` (an OpenAI-compatible server)."""
     cls = OpenAICompletionsClient if settings.backend == "openai" else TGIClient
     return cls(http=http, settings=settings, base_url=list(urls))
 
 
-def _error_body(resp: httpx.Response) -> tuple[str | None, str]:
+async def _error_body(resp: aiohttp.ClientResponse) -> tuple[str | None, str]:
+    text = await resp.text(errors="replace")
     try:
-        data = resp.json()
+        data = json.loads(text)
     except ValueError:
-        return None, resp.text[:200] or f"HTTP {resp.status_code}"
+        return None, text[:200] or f"HTTP {resp.status}"
     if isinstance(data, dict):
-        return data.get("error_type"), str(data.get("error", data))[:500]
+        error = data.get("error", data)
+        if isinstance(error, dict):  # OpenAI-compatible servers: {"error": {"message": …}}
+            error = error.get("message", error)
+        return data.get("error_type"), str(error)[:500]
     return None, str(data)[:200]
 
 

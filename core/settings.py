@@ -64,6 +64,12 @@ class TGISettings(_Group):
     retries: int = Field(
         3, ge=0, description="Retries of overload and connection errors before the first token."
     )
+    health_check_interval_s: float = Field(
+        5.0,
+        ge=0,
+        description="With several URLs: seconds between health checks of each; a failing server gets no"
+        " new requests until it passes again (0: off).",
+    )
     retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles each retry.")
     max_new_tokens: int = Field(
         1024, ge=16, description="Upper bound on the length of one answer, in tokens."

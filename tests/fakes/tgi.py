@@ -91,6 +91,7 @@ class FakeTGI:
         self.in_flight = 0
         self.max_in_flight_seen = 0
         self.disconnects = 0
+        self.connections: set[object] = set()  # client sockets (peer addresses) that asked for streams
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -219,6 +220,8 @@ class FakeTGI:
     async def _generate_stream(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append({"path": "/generate_stream", "body": body})
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername"))
         reply = self.queue.pop(0) if self.queue else FakeReply()
         if reply.http_status is not None:
             return web.json_response(

@@ -25,7 +25,7 @@ from core.alignment.base import AllowAll, Moderator
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
-from core.llm import TGIClient, build_http_client
+from core.llm import TGIClient, build_model_session
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Platform, Verdict
 from core.observability import Metrics
 from core.service import ChatService
@@ -209,7 +209,7 @@ async def open_core(
     keys = KeySpace("relay")
     cfg = TGISettings()
     moderator = moderator or AllowAll()
-    async with build_http_client(cfg) as http:
+    async with build_model_session(cfg) as http:
         generator = TGIClient(http=http, settings=cfg, base_url=tgi.url)
         service = ChatService(
             store=RedisConversationStore(redis=redis_client, keys=keys, settings=HistorySettings()),

@@ -19,7 +19,7 @@ from core.errors import ModerationUnavailable
 from core.gate import AdmissionKind, RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
-from core.llm import TGIClient, build_http_client
+from core.llm import TGIClient, build_model_session
 from core.models import Action, ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
 from core.service import ChatService
 from core.settings import ChatSettings, HistorySettings, LimitSettings, TGISettings
@@ -148,7 +148,7 @@ async def handle_with(
 ) -> HandleResult:
     """One message through the whole pipeline: real Redis, the fake TGI, the given moderator."""
     cfg = TGISettings()
-    async with build_http_client(cfg) as http:
+    async with build_model_session(cfg) as http:
         service = ChatService(
             store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
             gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),

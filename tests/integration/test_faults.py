@@ -20,7 +20,7 @@ from core.alignment.base import AllowAll
 from core.gate import RedisGate
 from core.history import RedisConversationStore, decode_exchange
 from core.keys import KeySpace
-from core.llm import TGIClient, build_http_client
+from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.service import ChatService
 from core.settings import ChatSettings, HistorySettings, LimitSettings, RedisSettings, Settings, TGISettings
@@ -98,7 +98,7 @@ async def test_model_down_at_start_the_bot_starts_and_users_get_a_notice(
 
 async def test_model_dies_mid_stream_then_recovers(redis_client: aioredis.Redis, tgi: FakeTGI) -> None:
     cfg = TGISettings(url=tgi.url, retry_backoff_s=0.01)
-    async with build_http_client(cfg) as http:
+    async with build_model_session(cfg) as http:
         svc = service_for(redis_client, http, tgi.url, cfg)
         tgi.enqueue(FakeReply(text="one two three four five six", drop_after_tokens=3))
         sink = RecordingSink()
@@ -115,7 +115,7 @@ async def test_silent_model_overload_storm_and_validation_errors(
     redis_client: aioredis.Redis, tgi: FakeTGI
 ) -> None:
     cfg = TGISettings(url=tgi.url, retry_backoff_s=0.01, retries=2, first_token_timeout_s=0.3)
-    async with build_http_client(cfg) as http:
+    async with build_model_session(cfg) as http:
         svc = service_for(redis_client, http, tgi.url, cfg)
         # a silent server is not retried: the notice comes after one timeout
         tgi.enqueue(FakeReply(hang=True))

@@ -7,11 +7,11 @@ import socket
 import time
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 
 from core.errors import Busy, GenerationFailed, GenerationTimeout, ModelUnavailable, StreamCutOff
-from core.llm import GenerationParams, StreamEvent, TGIClient, build_http_client, map_tgi_error
+from core.llm import GenerationParams, StreamEvent, TGIClient, build_model_session, map_tgi_error
 from core.settings import TGISettings
 from core.tokens import SentencePieceCounter, TGITokenCounter, build_counter
 from tests.fakes.tgi import FakeReply, FakeTGI
@@ -26,9 +26,9 @@ async def tgi() -> AsyncIterator[FakeTGI]:
         yield fake
 
 
-def client_for(url: str | list[str], **settings: object) -> tuple[TGIClient, httpx.AsyncClient]:
+def client_for(url: str | list[str], **settings: object) -> tuple[TGIClient, aiohttp.ClientSession]:
     cfg = TGISettings(**{"retry_backoff_s": 0.01, **settings})  # type: ignore[arg-type]
-    http = build_http_client(cfg)
+    http = build_model_session(cfg)
     return TGIClient(http=http, settings=cfg, base_url=url), http
 
 
@@ -314,7 +314,7 @@ async def test_openai_compatible_backend_streams_the_same_chatml() -> None:
         cfg = TGISettings(
             backend="openai", url=fake.url, retry_backoff_s=0.01, max_input_tokens=1000, max_total_tokens=2000
         )
-        async with build_http_client(cfg) as http:
+        async with build_model_session(cfg) as http:
             client = build_generator(http=http, settings=cfg, urls=[fake.url])
             assert isinstance(client, OpenAICompletionsClient)
             info = await client.info()
@@ -332,3 +332,42 @@ async def test_openai_compatible_backend_streams_the_same_chatml() -> None:
                 async for _ in client.stream(PROMPT, PARAMS):
                     pass
             assert await client.healthy()
+
+
+async def test_finished_streams_reuse_one_connection(tgi: FakeTGI) -> None:
+    client, http = client_for(tgi.url)
+    async with http:
+        for _ in range(5):
+            assert "".join(e.text for e in await collect(client)) == "You said: hello there"
+    assert len(tgi.prompts) == 5 and len(tgi.connections) == 1
+
+
+async def test_failing_health_check_takes_an_endpoint_out_and_a_passing_one_brings_it_back() -> None:
+    async with FakeTGI() as a, FakeTGI() as b:
+        client, http = client_for([a.url, b.url], health_check_interval_s=0.05)
+        async with http, client:
+            a.healthy = False  # e.g. TGI restarting: /health is 503 although it still accepts connections
+            await asyncio.sleep(0.3)
+            await asyncio.gather(*(collect(client) for _ in range(6)))
+            assert len(a.prompts) == 0 and len(b.prompts) == 6
+            a.healthy = True
+            await asyncio.sleep(0.3)
+            await asyncio.gather(*(collect(client) for _ in range(6)))
+            assert len(a.prompts) == 3 and len(b.prompts) == 9
+            a.healthy = b.healthy = False  # none healthy: still try rather than refuse everyone
+            await asyncio.sleep(0.3)
+            assert await collect(client)
+
+
+async def test_openai_backend_skips_a_server_that_went_away() -> None:
+    from core.llm import build_generator
+
+    async with FakeTGI() as a, FakeTGI() as b:
+        cfg = TGISettings(backend="openai", url=f"{a.url},{b.url}", health_check_interval_s=0.05)
+        http = build_model_session(cfg)
+        async with http, build_generator(http=http, settings=cfg, urls=[a.url, b.url]) as client:
+            await a.close()  # a is gone entirely
+            await asyncio.sleep(0.3)
+            for _ in range(3):
+                assert [e async for e in client.stream(PROMPT, PARAMS)]
+        assert [r["path"] for r in b.requests].count("/v1/completions") == 3

@@ -27,7 +27,7 @@ from core.alignment.base import AllowAll
 from core.errors import ConfigurationError
 from core.health import HealthServer
 from core.keys import KeySpace
-from core.llm import TGIClient, build_http_client
+from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Platform
 from core.observability import Metrics
 from core.service import ChatService
@@ -57,7 +57,7 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
     metrics = Metrics()
     async with FakeTGI() as tgi:
         cfg = TGISettings()
-        async with build_http_client(cfg) as http:
+        async with build_model_session(cfg) as http:
             generator = TGIClient(http=http, settings=cfg, base_url=tgi.url)
             async with HealthServer(
                 metrics=metrics, redis=redis_client, generator=generator, host="127.0.0.1", port=0
@@ -90,7 +90,7 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
                     assert 'channel="' not in line and 'user="' not in line and 'guild="' not in line
 
         down = aioredis.Redis(host="127.0.0.1", port=closed_port(), retry=Retry(NoBackoff(), 0))
-        async with build_http_client(TGISettings()) as http:
+        async with build_model_session(TGISettings()) as http:
             generator = TGIClient(http=http, settings=TGISettings(), base_url=tgi.url)
             async with HealthServer(
                 metrics=metrics, redis=down, generator=generator, host="127.0.0.1", port=0
@@ -102,7 +102,7 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
 
 async def test_readyz_says_stopping_once_shutdown_begins(redis_client: aioredis.Redis) -> None:
     stopping = False
-    async with FakeTGI() as tgi, build_http_client(TGISettings()) as http:
+    async with FakeTGI() as tgi, build_model_session(TGISettings()) as http:
         generator = TGIClient(http=http, settings=TGISettings(), base_url=tgi.url)
         async with HealthServer(
             metrics=Metrics(),
@@ -131,7 +131,7 @@ async def test_readiness_checks_are_short_when_the_model_server_hangs(redis_clie
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    async with server, build_http_client(TGISettings()) as http:
+    async with server, build_model_session(TGISettings()) as http:
         generator = TGIClient(http=http, settings=TGISettings(), base_url=f"http://127.0.0.1:{port}")
         async with HealthServer(
             metrics=Metrics(), redis=redis_client, generator=generator, host="127.0.0.1", port=0
