@@ -77,6 +77,8 @@ def valid_unicode(text: str) -> str:
 
 def neutralize(text: str) -> str:
     """Make control-token look-alikes inert text and replace invalid Unicode. Idempotent."""
+    if text.isascii() and "<" not in text:  # the common case: no marker can start, nothing to repair
+        return text
     text = valid_unicode(text)
     if _NEEDS_WORK.search(text) is None:
         return text
@@ -94,6 +96,8 @@ def neutralize(text: str) -> str:
 
 def speaker_name(name: str) -> str:
     """A display name that cannot fake another speaker or a role: one line, no colon, at most 64 chars."""
+    if name.isascii() and name.isalnum() and len(name) <= MAX_NAME_CHARS:  # nothing to clean
+        return name
     cleaned = _NAME_SEPARATORS.sub(" ", neutralize(name))
     cleaned = _NAME_INVISIBLE.sub("", cleaned).strip()[:MAX_NAME_CHARS].strip()
     return cleaned or "someone"
