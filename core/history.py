@@ -12,6 +12,7 @@ import asyncio
 import json
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -141,6 +142,7 @@ _REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ReadOnlyError,
     OSError,
 )
+_DECODED_CACHE_SIZE = 4096  # exchanges (~1 KB each): the windows of the ~80 busiest conversations
 _BUSY_NOTICE = "This conversation is busy with another answer. Please try again in a moment."
 
 
@@ -194,6 +196,33 @@ def decode_exchange(raw: bytes | str) -> Exchange | None:
     except (ValueError, KeyError, TypeError):
         log.warning("history.undecodable_entry")
         return None
+
+
+class _DecodedExchanges:
+    """Decoded exchanges by their stored JSON, most recently used last.
+
+    A conversation's window is read again for each of its messages, and decoding its 50 exchanges costs
+    ~0.2 ms; with this, only the newest is decoded. Keyed by content, so an entry is never stale; bounded,
+    and emptied by a reset or forget-me so that no removed text lingers in the process."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[bytes | str, Exchange] = OrderedDict()
+
+    def decode(self, raw: bytes | str) -> Exchange | None:
+        exchange = self._items.get(raw)
+        if exchange is not None:
+            self._items.move_to_end(raw)
+            return exchange
+        exchange = decode_exchange(raw)
+        if exchange is not None and self._size > 0:
+            self._items[raw] = exchange
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return exchange
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 def _text(value: object) -> str | None:
@@ -258,6 +287,7 @@ class RedisConversationStore:
         # conv id → (lock, sessions using or waiting for it); an entry is removed when its count drops to
         # zero, so memory follows the conversations active now, not every conversation ever seen.
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._decoded = _DecodedExchanges(_DECODED_CACHE_SIZE)
 
     @property
     def _ttl_ms(self) -> int:
@@ -305,7 +335,7 @@ class RedisConversationStore:
                     await self._release(conv_id, token)
                 raise unavailable(exc) from None
             if int(result[0]) == 1:
-                exchanges = [ex for ex in (decode_exchange(r) for r in result[1]) if ex is not None]
+                exchanges = [ex for ex in map(self._decoded.decode, result[1]) if ex is not None]
                 return _RedisSession(self, conv_id, token, exchanges, _text(result[2]) or None)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -349,6 +379,7 @@ class RedisConversationStore:
 
     async def clear(self, key: ConversationKey) -> None:
         await redis_call(self._redis.delete(self._keys.turns(key.id)))
+        self._decoded.clear()
 
     async def get_persona(self, key: ConversationKey) -> str | None:
         return _text(await redis_call(self._redis.get(self._keys.persona(key.id))))
@@ -372,6 +403,7 @@ class RedisConversationStore:
             turns = self._keys.turns(conv_id)
             removed += int(await redis_call(self._forget_script(keys=[turns], args=[author])))
         await redis_call(self._redis.delete(index))
+        self._decoded.clear()
         log.info("history.forget_user", conversations=len(members), removed=removed)
         return removed
 
