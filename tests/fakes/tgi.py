@@ -29,12 +29,25 @@ from aiohttp import web
 
 MODEL_ID = "cognitivecomputations/dolphin-2.1-mistral-7b"
 _PIECES = re.compile(r"<\|im_(?:start|end)\|>|\s+(?=<\|im_(?:start|end)\|>)|\s*[^\s<]+|\s*<|\s+")
+_MARKER = re.compile(r"<\|im_(?:start|end)\|>")
 _LAST_USER = re.compile(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", re.DOTALL)
 
 
 def fake_tokenize(text: str) -> list[str]:
     """A deterministic stand-in for the Mistral tokenizer: ChatML markers are one token, else ~words."""
     return _PIECES.findall(text)
+
+
+def fake_token_count(text: str) -> int:
+    """`len(fake_tokenize(text))` at a third of the cost (validation counts every prompt, and a prompt
+    with a full history window is ~20 KB): per segment between markers, each run of characters other
+    than whitespace and `<`, each `<`, and trailing whitespace are one piece."""
+    segments = _MARKER.split(text)
+    count = len(segments) - 1
+    for segment in segments:
+        if segment:
+            count += len(segment.replace("<", " < ").split()) + segment[-1].isspace()
+    return count
 
 
 def echo_responder(prompt: str, params: dict[str, Any]) -> str:
@@ -140,7 +153,7 @@ class FakeTGI:
         return [r["body"]["inputs"] for r in self.requests if r["path"] in ("/generate_stream", "/generate")]
 
     def count_tokens(self, text: str) -> int:
-        return len(fake_tokenize(text)) + 1  # + BOS
+        return fake_token_count(text) + 1  # + BOS
 
     # ---------------------------------------------------------------- routes
 
