@@ -65,7 +65,12 @@ async def overhead(redis_url: str, n: int) -> dict[str, float]:
     }
 
 
-async def throughput(redis_url: str, conversations: int, per_conversation: int) -> dict[str, float]:
+async def throughput(
+    redis_url: str, conversations: int, per_conversation: int, rounds: int = 3
+) -> dict[str, Any]:
+    """`conversations` at once, each sending `per_conversation` messages in turn, instant answers. The
+    median of `rounds` rounds: another process taking a core for a while spoils one round, not the
+    figure (every round is printed too)."""
     with fake_tgi(token_delay_s=0.0, answer_tokens=50) as url:
         async with service(redis_url, url) as (svc, _redis, _http):
             # warm up at full concurrency: the pool's connections are opened (and counted) here
@@ -78,33 +83,47 @@ async def throughput(redis_url: str, conversations: int, per_conversation: int) 
                     ok += (await svc.handle(msg(f"t{c}"), BenchSink())).outcome is Outcome.ANSWERED
                 return ok
 
-            started = time.perf_counter()
-            answered = sum(await asyncio.gather(*(conversation(c) for c in range(conversations))))
-            elapsed = time.perf_counter() - started
+            rates, answered = [], 0
+            for _ in range(rounds):
+                started = time.perf_counter()
+                done = sum(await asyncio.gather(*(conversation(c) for c in range(conversations))))
+                rates.append(done / (time.perf_counter() - started))
+                answered += done
             trips = CountingConnection.round_trips
     total = conversations * per_conversation
     return {
-        "throughput_msgs_per_s": round(answered / elapsed, 1),
+        "throughput_msgs_per_s": round(statistics.median(rates), 1),
+        "throughput_rounds_msgs_per_s": [round(r, 1) for r in rates],
         "throughput_answered": answered,
-        "throughput_messages": total,
-        "redis_round_trips_per_msg": round(trips / total, 2),
+        "throughput_messages": total * rounds,
+        "redis_round_trips_per_msg": round(trips / (total * rounds), 2),
     }
 
 
-async def batching(redis_url: str, conversations: int) -> dict[str, float]:
+async def batching(redis_url: str, conversations: int, rounds: int = 3) -> dict[str, Any]:
+    """`conversations` asking at once against one alone, the median of `rounds` rounds (each round
+    measures both, so a burst of other load spoils one round, not the figure)."""
+    ratios, alones = [], []
     with fake_tgi(token_delay_s=0.02, answer_tokens=50) as url:
         async with service(redis_url, url) as (svc, _redis, _http):
             await svc.handle(msg("warm"), BenchSink())
-            started = time.perf_counter()
-            await svc.handle(msg("alone"), BenchSink())
-            alone = time.perf_counter() - started
-            started = time.perf_counter()
-            results = await asyncio.gather(
-                *(svc.handle(msg(f"b{i}"), BenchSink()) for i in range(conversations))
-            )
-            together = time.perf_counter() - started
-    assert all(r.outcome is Outcome.ANSWERED for r in results)
-    return {"batching_ratio": round(together / alone, 3), "batching_alone_s": round(alone, 3)}
+            for r in range(rounds):
+                started = time.perf_counter()
+                await svc.handle(msg(f"alone{r}"), BenchSink())
+                alone = time.perf_counter() - started
+                started = time.perf_counter()
+                results = await asyncio.gather(
+                    *(svc.handle(msg(f"b{r}-{i}"), BenchSink()) for i in range(conversations))
+                )
+                together = time.perf_counter() - started
+                assert all(x.outcome is Outcome.ANSWERED for x in results)
+                ratios.append(together / alone)
+                alones.append(alone)
+    return {
+        "batching_ratio": round(statistics.median(ratios), 3),
+        "batching_rounds": [round(x, 3) for x in ratios],
+        "batching_alone_s": round(statistics.median(alones), 3),
+    }
 
 
 async def overload(redis_url: str, messages: int) -> dict[str, float]:

@@ -8,7 +8,8 @@
 - Validation like TGI: input tokens over `max_input_tokens`, input + max_new_tokens over `max_total_tokens`,
   `top_p` outside (0, 1), temperature <= 0 → a validation error.
 - Continuous batching: up to `max_concurrent_requests` streams run at once, each at `token_delay_s` per
-  token regardless of how many run; past that, the `overloaded` error.
+  token regardless of how many run (tokens are due on a fixed schedule, so the fake's own event-loop
+  latency does not add up); past that, the `overloaded` error.
 
 Every request is recorded (`requests`, `prompts`). Scripted behaviour per request: `enqueue(FakeReply(…))`.
 Run it for a person to try the console against: `python -m tests.fakes.tgi --port 8080`.
@@ -73,6 +74,24 @@ class FakeReply:
     first_top_tokens: list[tuple[str, float]] | None = (
         None  # /generate: `details.top_tokens[0]` (text, logprob)
     )
+
+
+class _Cadence:
+    """Token `i` is due `i × delay` after the first: like a batch of streams that advances one token per
+    forward pass, a stream whose previous token was sent late (the event loop busy with other streams) is
+    not delayed further, so the per-token delay does not grow with the number of concurrent streams."""
+
+    def __init__(self, delay: float) -> None:
+        self._delay = delay
+        self._due: float | None = None
+
+    async def next_token(self) -> None:
+        if not self._delay:
+            return
+        loop = asyncio.get_running_loop()
+        self._due = (loop.time() if self._due is None else self._due) + self._delay
+        wait = self._due - loop.time()
+        await asyncio.sleep(wait if wait > 0 else 0)
 
 
 class FakeTGI:
@@ -270,6 +289,7 @@ class FakeTGI:
             if finish != "eos_token" and pieces and reply.finish_reason is None:
                 final_piece = pieces.pop()
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
+            cadence = _Cadence(delay)
             generated = ""
             for i, piece in enumerate(pieces):
                 if reply.error_type is not None and i == reply.error_after_tokens:
@@ -279,8 +299,7 @@ class FakeTGI:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
-                if delay:
-                    await asyncio.sleep(delay)
+                await cadence.next_token()
                 special = piece in ("<|im_end|>", "<|im_start|>")
                 if not special:
                     generated += piece
@@ -360,13 +379,13 @@ class FakeTGI:
         try:
             pieces, finish = self._plan(tgi_body, reply)
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
+            cadence = _Cadence(delay)
             for i, piece in enumerate(pieces):
                 if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
-                if delay:
-                    await asyncio.sleep(delay)
+                await cadence.next_token()
                 chunk = {
                     "object": "text_completion",
                     "choices": [{"index": 0, "text": piece, "finish_reason": None}],
