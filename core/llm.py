@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import httpx
@@ -58,9 +58,9 @@ class GenerationParams:
     stop: tuple[str, ...] = ("<|im_end|>",)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One step of a stream: visible text (never special tokens); the last event has `finish_reason`."""
+class StreamEvent(NamedTuple):
+    """One step of a stream: visible text (never special tokens); the last event has `finish_reason`.
+    (A named tuple: one is made per token, and it is built in C, unlike a frozen dataclass.)"""
 
     text: str
     finish_reason: str | None = None  # "length" | "eos_token" | "stop_sequence" on the last event
