@@ -226,8 +226,8 @@ class ChatService:
                 notice="That message is too long for the model's context window. "
                 "Please shorten it or split it into parts."
             )
-        window = _newest_that_fit(conv.exchanges, input_limit - fixed)
-        input_tokens = fixed + sum(ex.tokens for ex in window)
+        window, window_tokens = _newest_that_fit(conv.exchanges, input_limit - fixed)
+        input_tokens = fixed + window_tokens
         turns = [t for ex in window for t in (ex.user, ex.assistant)]
         turns.append(user_turn)
         prompt = chatml.render_prompt(system, turns, shared=shared)
@@ -459,14 +459,15 @@ class _AlreadyShown(StreamCutOff):
     """A cut-off answer whose notice is already on the platform."""
 
 
-def _newest_that_fit(exchanges: Sequence[Exchange], budget: int) -> list[Exchange]:
-    """The newest contiguous run of exchanges whose tokens fit `budget`, oldest first."""
+def _newest_that_fit(exchanges: Sequence[Exchange], budget: int) -> tuple[list[Exchange], int]:
+    """The newest contiguous run of exchanges whose tokens fit `budget`, oldest first, and its tokens."""
     picked: list[Exchange] = []
     used = 0
     for ex in reversed(exchanges):
-        if used + ex.tokens > budget:
+        tokens = ex.user.tokens + ex.assistant.tokens
+        if used + tokens > budget:
             break
-        used += ex.tokens
+        used += tokens
         picked.append(ex)
     picked.reverse()
-    return picked
+    return picked, used
