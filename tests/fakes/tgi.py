@@ -39,15 +39,24 @@ def fake_tokenize(text: str) -> list[str]:
     return _PIECES.findall(text)
 
 
-def fake_token_count(text: str) -> int:
-    """`len(fake_tokenize(text))` at a third of the cost (validation counts every prompt, and a prompt
+def fake_token_count(text: str, memo: dict[str, int] | None = None) -> int:
+    """`len(fake_tokenize(text))` at a fraction of the cost (validation counts every prompt, and a prompt
     with a full history window is ~20 KB): per segment between markers, each run of characters other
-    than whitespace and `<`, each `<`, and trailing whitespace are one piece."""
+    than whitespace and `<`, each `<`, and trailing whitespace are one piece. `memo` keeps the counts of
+    segments seen before (a conversation's turns come back in every later prompt)."""
     segments = _MARKER.split(text)
     count = len(segments) - 1
     for segment in segments:
-        if segment:
-            count += len(segment.replace("<", " < ").split()) + segment[-1].isspace()
+        if not segment:
+            continue
+        known = None if memo is None else memo.get(segment)
+        if known is None:
+            known = len(segment.replace("<", " < ").split()) + segment[-1].isspace()
+            if memo is not None:
+                if len(memo) > 100_000:
+                    memo.clear()
+                memo[segment] = known
+        count += known
     return count
 
 
@@ -124,6 +133,7 @@ class FakeTGI:
         self.max_in_flight_seen = 0
         self.disconnects = 0
         self.connections: set[object] = set()  # client sockets (peer addresses) that asked for streams
+        self._segment_counts: dict[str, int] = {}
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -172,7 +182,7 @@ class FakeTGI:
         return [r["body"]["inputs"] for r in self.requests if r["path"] in ("/generate_stream", "/generate")]
 
     def count_tokens(self, text: str) -> int:
-        return fake_token_count(text) + 1  # + BOS
+        return fake_token_count(text, self._segment_counts) + 1  # + BOS
 
     # ---------------------------------------------------------------- routes
 

@@ -15,7 +15,9 @@ _PARTS = st.sampled_from(
 @given(st.lists(st.one_of(_PARTS, st.text(max_size=4)), max_size=20))
 def test_fast_count_matches_the_tokenizer(parts: list[str]) -> None:
     text = "".join(parts)
-    assert fake_token_count(text) == len(fake_tokenize(text))
+    memo: dict[str, int] = {}
+    assert fake_token_count(text) == fake_token_count(text, memo) == len(fake_tokenize(text))
+    assert fake_token_count(text, memo) == len(fake_tokenize(text))  # from the memo
 
 
 def test_fast_count_on_a_chatml_prompt() -> None:
