@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Self
 
 import aiohttp
 import httpx
@@ -195,7 +195,7 @@ class TGIClient:
 
     # ---------------------------------------------------------------- lifetime and health
 
-    async def __aenter__(self) -> TGIClient:
+    async def __aenter__(self) -> Self:
         interval = self._settings.health_check_interval_s
         if interval > 0 and len(self._endpoints) > 1 and self._health_task is None:
             self._health_task = asyncio.get_running_loop().create_task(
