@@ -117,10 +117,15 @@ class WordIndex:
             for n in range(1, _LIMIT + 1):
                 self.by_prefix.setdefault(text[i : i + n], []).append(i)
 
-    def positions(self, prefixes: Iterable[str]) -> list[int]:
+    def positions(self, prefixes: frozenset[str]) -> list[int]:
         found: set[int] = set()
-        for prefix in prefixes:
-            found.update(self.by_prefix.get(prefix, ()))
+        if len(self.by_prefix) < len(prefixes):  # a short text: walk its words, not every prefix
+            for prefix, starts in self.by_prefix.items():
+                if prefix in prefixes:
+                    found.update(starts)
+        else:
+            for prefix in prefixes:
+                found.update(self.by_prefix.get(prefix, ()))
         return sorted(found)
 
 
