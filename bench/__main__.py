@@ -102,11 +102,12 @@ async def throughput(
 
 async def batching(redis_url: str, conversations: int, rounds: int = 3) -> dict[str, Any]:
     """`conversations` asking at once against one alone, the median of `rounds` rounds (each round
-    measures both, so a burst of other load spoils one round, not the figure)."""
+    measures both, so a burst of other load spoils one round, not the figure). A first crowd warms up:
+    the connections to the model server and Redis are opened there, as in a running bot."""
     ratios, alones = [], []
     with fake_tgi(token_delay_s=0.02, answer_tokens=50) as url:
         async with service(redis_url, url) as (svc, _redis, _http):
-            await svc.handle(msg("warm"), BenchSink())
+            await asyncio.gather(*(svc.handle(msg(f"bw{i}"), BenchSink()) for i in range(conversations)))
             for r in range(rounds):
                 started = time.perf_counter()
                 await svc.handle(msg(f"alone{r}"), BenchSink())
