@@ -95,11 +95,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         from bots.console import run_console
         from core.settings import LimitSettings
 
-        # Rate limits protect shared channels; the console is one local user (who may pipe a whole file).
+        # Rate limits and strikes protect shared channels; the console is one local user (who may pipe a
+        # whole file of messages to try a policy: its blocks are shown and audited, never a mute).
         settings = settings.model_copy(
             update={"limits": LimitSettings(user_per_minute=0, channel_per_minute=0)}
         )
-        async with open_core(settings, require_model=True) as core:
+        async with open_core(settings, require_model=True, strikes=False) as core:
             return await run_console(core, channel=args.channel, user=args.user)
 
     adapters = adapters_to_run(args.command, settings, optional=args.optional)

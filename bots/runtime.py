@@ -7,7 +7,7 @@ exit (after the adapters have stopped taking messages and drained their tasks).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +93,10 @@ async def check_model(generator: TextGenerator, url: str) -> ModelInfo:
 
 
 @asynccontextmanager
-async def open_core(settings: Settings, *, require_model: bool = False) -> AsyncIterator[Core]:
+async def open_core(
+    settings: Settings, *, require_model: bool = False, strikes: bool = True
+) -> AsyncIterator[Core]:
+    """Every client and the service, built once; `strikes=False` never mutes anyone (the console)."""
     async with AsyncExitStack() as stack:
         redis = build_redis(settings)
         stack.push_async_callback(redis.aclose)
@@ -119,7 +122,7 @@ async def open_core(settings: Settings, *, require_model: bool = False) -> Async
             redis=redis, keys=keys, limits=settings.limits, dedupe_ttl_s=settings.chat.dedupe_ttl_s
         )
         counter = await build_counter(settings.chat.tokenizer, generator)
-        moderator = _build_moderator(settings, redis=redis, http=http, gate=gate)
+        moderator = _build_moderator(settings, redis=redis, http=http, mute=gate.mute if strikes else None)
         service = ChatService(
             store=store,
             gate=gate,
@@ -143,7 +146,11 @@ async def open_core(settings: Settings, *, require_model: bool = False) -> Async
 
 
 def _build_moderator(
-    settings: Settings, *, redis: aioredis.Redis, http: httpx.AsyncClient, gate: RedisGate
+    settings: Settings,
+    *,
+    redis: aioredis.Redis,
+    http: httpx.AsyncClient,
+    mute: Callable[[str, float], Awaitable[float]] | None,
 ) -> Moderator:
     from core.alignment.base import AllowAll
 
@@ -159,6 +166,6 @@ def _build_moderator(
         redis=redis,
         http=http,
         key_prefix=settings.redis.key_prefix,
-        mute=gate.mute,
+        mute=mute,
         feeds=[],
     )
