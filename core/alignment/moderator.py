@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
-from core.alignment.guard import GUARD_CATEGORIES, GuardError, LlamaGuardClient
+from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, LlamaGuardClient
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
 from core.alignment.rules import (
@@ -56,7 +56,7 @@ class PolicyModerator:
         self,
         *,
         policy: Policy,
-        guard: LlamaGuardClient | None = None,
+        guard: GuardModel | None = None,
         audit: AuditLog | None = None,
         strikes: StrikeCounter | None = None,
         feeds: Sequence[ModFeed] = (),
@@ -131,11 +131,11 @@ class PolicyModerator:
         try:
             result = await self._guard.classify(user=user, agent=agent)
         except GuardError as exc:
-            return self._layer_failed("guard", self._guard.layer.failure_mode, exc)
+            return self._layer_failed(self._guard.name, self._guard.layer.failure_mode, exc)
         if not result.unsafe or result.score < self._guard.layer.threshold:
             return ALLOW
         categories = [c for c in result.categories if c in self.policy.categories] or ["S1"]
-        return self._decide(categories, msg, layer="guard", score=result.score)
+        return self._decide(categories, msg, layer=self._guard.name, score=result.score)
 
     def _decide(self, categories: list[str], msg: IncomingMessage, *, layer: str, score: float) -> Verdict:
         best: Verdict = ALLOW
