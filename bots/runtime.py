@@ -119,7 +119,7 @@ async def open_core(settings: Settings, *, require_model: bool = False) -> Async
             redis=redis, keys=keys, limits=settings.limits, dedupe_ttl_s=settings.chat.dedupe_ttl_s
         )
         counter = await build_counter(settings.chat.tokenizer, generator)
-        moderator = _build_moderator(settings, redis=redis, http=http, gate=gate)
+        moderator = _build_moderator(settings, redis=redis, http=http, gate=gate, generator=generator)
         service = ChatService(
             store=store,
             gate=gate,
@@ -143,7 +143,12 @@ async def open_core(settings: Settings, *, require_model: bool = False) -> Async
 
 
 def _build_moderator(
-    settings: Settings, *, redis: aioredis.Redis, http: httpx.AsyncClient, gate: RedisGate
+    settings: Settings,
+    *,
+    redis: aioredis.Redis,
+    http: httpx.AsyncClient,
+    gate: RedisGate,
+    generator: TextGenerator,
 ) -> Moderator:
     from core.alignment.base import AllowAll
 
@@ -161,4 +166,5 @@ def _build_moderator(
         key_prefix=settings.redis.key_prefix,
         mute=gate.mute,
         feeds=[],
+        generator=generator,  # the self-check's judge (ALIGNMENT_GUARD_MODE=self-check)
     )
