@@ -6,7 +6,8 @@ A layer that fails follows its failure mode: `closed` raises `ModerationUnavaila
 moderation is unavailable), `open` allows and records the failure.
 
 The guard model is Llama Guard on its own server or the main model judging itself (`resolve_guard`,
-ALIGNMENT_GUARD_MODE).
+ALIGNMENT_GUARD_MODE). With a guard of its own server, `begin_input` returns the rules' verdict at once and
+the guard's part as a coroutine, so that the service can start generating meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
+from core.alignment.base import InputCheck
 from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, LlamaGuardClient
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
@@ -89,13 +91,28 @@ class PolicyModerator:
         return self._guard
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
+        check = await self.begin_input(msg, overlap=False)
+        return check.verdict if check.pending is None else await check.pending
+
+    async def begin_input(self, msg: IncomingMessage, *, overlap: bool = True) -> InputCheck:
+        """The rules' verdict now; with a guard on a server of its own (and `overlap`), the guard's part
+        as `pending`, for the service to await while it starts generating. Recorded once, when final."""
         verdict = self._rules(msg, msg.text, Stage.INPUT)
         if (
             verdict.action is not Action.BLOCK
             and self._guard is not None
             and self.policy.layers.guard.check_input
         ):
-            verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
+            pending = self._finish_input(msg, verdict)
+            if overlap and self._guard.overlaps:
+                return InputCheck(verdict, pending)
+            return InputCheck(await pending)
+        if verdict.action is not Action.ALLOW:
+            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
+        return InputCheck(verdict)
+
+    async def _finish_input(self, msg: IncomingMessage, rules: Verdict) -> Verdict:
+        verdict = _worse(rules, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
         if verdict.action is not Action.ALLOW:
             verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
         return verdict
