@@ -360,7 +360,11 @@ class ChatService:
                         answer += event.text  # amortized O(1): CPython appends in place
                         timing.generated_tokens += 1
                         if allowed.is_set():  # else the input verdict is still out: show nothing yet
-                            coalescer.push(answer.strip())
+                            text_so_far = answer.strip()
+                            # Up to HOLD_BACK_CHARS nothing would be shown: such a publish would only
+                            # spend the edit interval, and delay the first visible text by one interval.
+                            if len(text_so_far) > HOLD_BACK_CHARS:
+                                coalescer.push(text_so_far)
                     if event.finish_reason is not None:
                         finish_reason = event.finish_reason
                         if event.generated_tokens is not None:

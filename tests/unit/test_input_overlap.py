@@ -177,3 +177,24 @@ async def test_shutdown_during_the_overlap_cancels_both_and_leaves_no_task_behin
     assert sink.of("update") == [] and sink.of("finish") == []
     leftover = {t for t in before if not t.done()} - {handling}
     assert leftover == set()
+
+
+async def test_the_first_visible_text_does_not_wait_an_edit_interval() -> None:
+    """Text held back (the newest 80 characters) is not published: a publish that shows nothing must not
+    spend the platform's edit interval, or the first words appear one interval late."""
+    service, guard, generator, _store = setup()
+    guard.verdict.set_result(ALLOW)
+    generator.enqueue(Script([f" word{i}" for i in range(60)], delay_s=0.005))  # ~20 tokens pass 80 chars
+
+    class Timed(RecordingSink):
+        first: float | None = None
+
+        async def update(self, text_so_far: str) -> None:
+            if self.first is None:
+                self.first = asyncio.get_running_loop().time()
+            await super().update(text_so_far)
+
+    sink = Timed(min_edit_interval_s=1.0)
+    started = asyncio.get_running_loop().time()
+    await service.handle(message("tell me a story"), sink)
+    assert sink.first is not None and sink.first - started < 0.5  # ~0.1 s of tokens, not 1 s
