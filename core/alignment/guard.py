@@ -53,6 +53,10 @@ class GuardError(Exception):
     """The guard model could not give a verdict (timeout, HTTP error, an answer not in the format)."""
 
 
+class GuardAnswerError(GuardError):
+    """The guard model answered, but not in the answer format."""
+
+
 @dataclass(frozen=True, slots=True)
 class GuardVerdict:
     unsafe: bool
@@ -153,7 +157,7 @@ def parse_answer(generated: str, first_top_tokens: TopTokens | None = None) -> G
     Llama Guard is trained for this format; the self-check's parser is stricter)."""
     lines = [line.strip() for line in generated.strip().splitlines() if line.strip()]
     if not lines or lines[0].lower() not in ("safe", "unsafe"):
-        raise GuardError(f"unexpected guard answer {generated[:40]!r}")
+        raise GuardAnswerError(f"unexpected guard answer {generated[:40]!r}")
     unsafe = lines[0].lower() == "unsafe"
     codes = (
         tuple(c.strip().upper() for c in lines[1].split(",") if c.strip())

@@ -23,7 +23,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from core import chatml
-from core.alignment.guard import GuardError, GuardModel, GuardVerdict, TopTokens, unsafe_probability
+from core.alignment.guard import (
+    GuardAnswerError,
+    GuardError,
+    GuardModel,
+    GuardVerdict,
+    TopTokens,
+    unsafe_probability,
+)
 from core.alignment.policy import GuardLayer
 from core.errors import UpstreamError
 from core.llm import GenerationParams, TextGenerator
@@ -91,7 +98,7 @@ def parse_strict(
     generated: str, allowed: Collection[str], first_top_tokens: TopTokens | None = None
 ) -> GuardVerdict:
     """Exactly `safe`, or `unsafe` and one line of comma-separated codes from `allowed` (case and the
-    whitespace around lines aside). Anything else raises `GuardError`."""
+    whitespace around lines aside). Anything else raises `GuardAnswerError`."""
     lines = [line.strip() for line in generated.strip().split("\n")]
     head = lines[0].lower()
     codes: tuple[str, ...] = ()
@@ -100,10 +107,10 @@ def parse_strict(
     elif head == "unsafe" and len(lines) == 2:
         codes = tuple(c.strip().upper() for c in lines[1].split(","))
         if any(c not in allowed for c in codes):
-            raise GuardError(f"self-check named codes outside the list: {lines[1][:40]!r}")
+            raise GuardAnswerError(f"self-check named codes outside the list: {lines[1][:40]!r}")
         unsafe = True
     else:
-        raise GuardError(f"self-check answer not in the format: {generated[:40]!r}")
+        raise GuardAnswerError(f"self-check answer not in the format: {generated[:40]!r}")
     score = unsafe_probability(first_top_tokens) if first_top_tokens else None
     return GuardVerdict(unsafe, codes, (1.0 if unsafe else 0.0) if score is None else score)
 
