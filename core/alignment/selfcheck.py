@@ -36,8 +36,8 @@ from core.errors import UpstreamError
 from core.llm import GenerationParams, TextGenerator
 from core.models import Role
 
-# "unsafe" + newline + up to four codes ("S1,S10,S11,S14") is about 15 tokens in Mistral's vocabulary; a
-# longer answer is not in the format anyway.
+# "unsafe", a newline and four codes ("S1,S10,S11,S14") are 17 tokens in Mistral's vocabulary (at the
+# start of a line `unsafe` is "un" + "safe"); a longer answer is not in the format anyway.
 MAX_NEW_TOKENS = 20
 TOP_N_TOKENS = 5  # TGI's default --max-top-n-tokens
 
