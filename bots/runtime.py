@@ -122,7 +122,13 @@ async def open_core(
             redis=redis, keys=keys, limits=settings.limits, dedupe_ttl_s=settings.chat.dedupe_ttl_s
         )
         counter = await build_counter(settings.chat.tokenizer, generator)
-        moderator = _build_moderator(settings, redis=redis, http=http, mute=gate.mute if strikes else None)
+        moderator = _build_moderator(
+            settings,
+            redis=redis,
+            http=http,
+            mute=gate.mute if strikes else None,
+            generator=generator,
+        )
         service = ChatService(
             store=store,
             gate=gate,
@@ -151,6 +157,7 @@ def _build_moderator(
     redis: aioredis.Redis,
     http: httpx.AsyncClient,
     mute: Callable[[str, float], Awaitable[float]] | None,
+    generator: TextGenerator,
 ) -> Moderator:
     from core.alignment.base import AllowAll
 
@@ -168,4 +175,5 @@ def _build_moderator(
         key_prefix=settings.redis.key_prefix,
         mute=mute,
         feeds=[],
+        generator=generator,  # the self-check's judge (ALIGNMENT_GUARD_MODE=self-check)
     )

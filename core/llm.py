@@ -56,6 +56,10 @@ class GenerationParams:
     top_p: float = 0.95
     repetition_penalty: float | None = 1.1
     stop: tuple[str, ...] = ("<|im_end|>",)
+    # Greedy decoding (a classification, e.g. the guard's self-check): temperature, top_p and the
+    # repetition penalty are not sent (TGI samples as soon as one is set); OpenAI servers get temperature 0.
+    greedy: bool = False
+    top_n_tokens: int = 0  # > 0: each event carries the most likely tokens (TGI allows at most 5)
 
 
 class StreamEvent(NamedTuple):
@@ -65,6 +69,8 @@ class StreamEvent(NamedTuple):
     text: str
     finish_reason: str | None = None  # "length" | "eos_token" | "stop_sequence" on the last event
     generated_tokens: int | None = None  # on the last event, when the server says
+    # With `top_n_tokens`: the most likely tokens at this position, (text, logprob), when the server says.
+    top_tokens: tuple[tuple[str, float], ...] | None = None
 
 
 class TextGenerator(Protocol):
@@ -288,15 +294,18 @@ class TGIClient:
     # ---------------------------------------------------------------- generation
 
     def _body(self, prompt: str, params: GenerationParams) -> dict[str, Any]:
-        parameters: dict[str, Any] = {
-            "max_new_tokens": params.max_new_tokens,
-            "temperature": params.temperature,
-            "top_p": min(max(params.top_p, 1e-3), 0.999),  # TGI rejects top_p >= 1
-            "stop": list(params.stop),
-            "details": True,
-        }
-        if params.repetition_penalty is not None:
+        parameters: dict[str, Any] = {"max_new_tokens": params.max_new_tokens}
+        if params.greedy:
+            parameters["do_sample"] = False
+        else:
+            parameters["temperature"] = params.temperature
+            parameters["top_p"] = min(max(params.top_p, 1e-3), 0.999)  # TGI rejects top_p >= 1
+        parameters["stop"] = list(params.stop)
+        parameters["details"] = True
+        if params.repetition_penalty is not None and not params.greedy:
             parameters["repetition_penalty"] = params.repetition_penalty
+        if params.top_n_tokens:
+            parameters["top_n_tokens"] = params.top_n_tokens
         return {"inputs": prompt, "parameters": parameters}
 
     def _up(self) -> list[_Endpoint]:
@@ -375,6 +384,8 @@ class TGIClient:
             raise map_tgi_error(event.get("error_type"), str(event["error"]))
         token = event.get("token") or {}
         text = "" if token.get("special") else str(token.get("text", ""))
+        top = event.get("top_tokens")  # only with top_n_tokens: a list of tokens for this position
+        top_tokens = _tgi_top_tokens(top) if top else None
         if event.get("generated_text") is not None:
             details = event.get("details") or {}
             if text.endswith("<|im_end|>"):
@@ -383,10 +394,11 @@ class TGIClient:
                 text,
                 finish_reason=details.get("finish_reason", "eos_token"),
                 generated_tokens=details.get("generated_tokens"),
+                top_tokens=top_tokens,
             )
             return final, True
         if text and text != "<|im_end|>":
-            return StreamEvent(text), False
+            return StreamEvent(text, top_tokens=top_tokens), False
         return None, False
 
     async def _status_error(self, resp: aiohttp.ClientResponse) -> UpstreamError:
@@ -500,16 +512,21 @@ class OpenAICompletionsClient(TGIClient):
         raise NotImplementedError("OpenAI-compatible servers have no standard tokenize route")
 
     def _body(self, prompt: str, params: GenerationParams) -> dict[str, Any]:
-        body = super()._body(prompt, params)["parameters"]
-        return {
+        parameters = super()._body(prompt, params)["parameters"]
+        body: dict[str, Any] = {
             "model": self._settings.model or (self._info.model_id if self._info else "default"),
             "prompt": prompt,
-            "max_tokens": body["max_new_tokens"],
-            "temperature": body["temperature"],
-            "top_p": body["top_p"],
-            "stop": body["stop"],
+            "max_tokens": parameters["max_new_tokens"],
+            # temperature 0 is greedy decoding on vLLM, SGLang, llama.cpp and Ollama
+            "temperature": 0 if params.greedy else parameters["temperature"],
+            "stop": parameters["stop"],
             "stream": True,
         }
+        if not params.greedy:
+            body["top_p"] = parameters["top_p"]
+        if params.top_n_tokens:
+            body["logprobs"] = params.top_n_tokens  # choices[0].logprobs.top_logprobs, where supported
+        return body
 
     async def _request_body(self, body: dict[str, Any]) -> dict[str, Any]:
         if self._info is None:  # the model name comes from /v1/models unless TGI_MODEL is set
@@ -535,15 +552,37 @@ class OpenAICompletionsClient(TGIClient):
         choice = (event.get("choices") or [{}])[0]
         text = str(choice.get("text") or "")
         reason = choice.get("finish_reason")
+        logprobs = choice.get("logprobs")
+        top_tokens = _openai_top_tokens(logprobs) if logprobs else None
         if reason is not None:
-            return StreamEvent(text, finish_reason="length" if reason == "length" else "eos_token"), False
-        return (StreamEvent(text) if text else None), False
+            finish = "length" if reason == "length" else "eos_token"
+            return StreamEvent(text, finish_reason=finish, top_tokens=top_tokens), False
+        return (StreamEvent(text, top_tokens=top_tokens) if text else None), False
 
 
 def build_generator(*, http: aiohttp.ClientSession, settings: TGISettings, urls: Sequence[str]) -> TGIClient:
     """The generator for TGI_BACKEND: `tgi` (TGI's own API) or `openai` (an OpenAI-compatible server)."""
     cls = OpenAICompletionsClient if settings.backend == "openai" else TGIClient
     return cls(http=http, settings=settings, base_url=list(urls))
+
+
+def _tgi_top_tokens(top: object) -> tuple[tuple[str, float], ...] | None:
+    """TGI's `top_tokens` of one stream event: `[{"id", "text", "logprob", "special"}, …]`."""
+    if not isinstance(top, list):
+        return None
+    return tuple(
+        (str(t.get("text", "")), float(t.get("logprob", -100.0))) for t in top if isinstance(t, dict)
+    )
+
+
+def _openai_top_tokens(logprobs: object) -> tuple[tuple[str, float], ...] | None:
+    """The first position of a completions chunk's `logprobs.top_logprobs`: `[{token: logprob}, …]`."""
+    if not isinstance(logprobs, dict):
+        return None
+    top = logprobs.get("top_logprobs")
+    if not isinstance(top, list) or not top or not isinstance(top[0], dict):
+        return None
+    return tuple((str(k), float(v)) for k, v in top[0].items() if isinstance(v, int | float))
 
 
 async def _error_body(resp: aiohttp.ClientResponse) -> tuple[str | None, str]:

@@ -1,7 +1,9 @@
 """`ChatService`: the pipeline of DESIGN.md §2, shared by every adapter.
 
     1 clean + dedupe + gate   one Redis round trip: replayed ids, paused channels, mutes, rate limits
-    2 input check             the moderator's verdict on what the user asked
+    2 input check             the moderator's verdict on what the user asked; a guard model on a server of
+                              its own runs while steps 3-5 start, and nothing is shown or stored before
+                              its verdict allows the message (a block cancels the answer)
     3 lock + load             the conversation, under its lock (in-process and across processes)
     4 prompt                  system prompt (persona) + the newest exchanges that fit + the new turn, as ChatML
     5 generate                stream from the model server; updates at the sink's cadence, each checked first
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 
 from core import chatml
-from core.alignment.base import Moderator
+from core.alignment.base import InputCheck, Moderator
 from core.errors import (
     GENERIC_NOTICE,
     Blocked,
@@ -179,16 +182,66 @@ class ChatService:
             raise RateLimited(retry_after_s=admission.retry_after_s, scope=admission.scope)
 
         verdicts: list[Verdict] = []
-        verdict = await self._moderator.check_input(msg)
+        check = await self._begin_input(msg)
+        if check.pending is not None:
+            return await self._answer_while_checking(msg, sink, timing, verdicts, check.pending)
+        self._admit(check.verdict, verdicts)
+
+        await sink.typing()
+        allowed = asyncio.Event()
+        allowed.set()
+        async with self._store.open(msg.key) as conv:
+            result = await self._answer(msg, sink, conv, timing, verdicts, allowed)
+        result.verdicts = verdicts
+        return result
+
+    async def _begin_input(self, msg: IncomingMessage) -> InputCheck:
+        begin = getattr(self._moderator, "begin_input", None)  # the optional hook (core/alignment/base.py)
+        if begin is None:
+            return InputCheck(await self._moderator.check_input(msg))
+        check: InputCheck = await begin(msg)
+        return check
+
+    def _admit(self, verdict: Verdict, verdicts: list[Verdict]) -> None:
         self._count_verdict(Stage.INPUT, verdict, verdicts)
         if verdict.blocked:
             raise Blocked(stage=Stage.INPUT, category=verdict.category, notice=verdict.notice)
 
-        await sink.typing()
-        async with self._store.open(msg.key) as conv:
-            result = await self._answer(msg, sink, conv, timing, verdicts)
+    async def _answer_while_checking(
+        self,
+        msg: IncomingMessage,
+        sink: ReplySink,
+        timing: _Timing,
+        verdicts: list[Verdict],
+        pending: Coroutine[Any, Any, Verdict],
+    ) -> HandleResult:
+        """The rest of the input check (a guard model) runs while the answer starts: lock, history,
+        prompt, generation. Until its verdict allows the message, nothing reaches the sink (not even the
+        typing indicator) and nothing can be stored, as both wait for `allowed`. A block, or a check that
+        fails closed, cancels the answer: its model stream is closed and the user sees the notice."""
+        allowed = asyncio.Event()
+        check = asyncio.create_task(pending, name="input-check")
+        answer = asyncio.create_task(self._locked_answer(msg, sink, timing, verdicts, allowed), name="answer")
+        try:
+            self._admit(await check, verdicts)
+            await sink.typing()
+            allowed.set()
+            result = await answer
+        finally:
+            await _discard(answer, check)
         result.verdicts = verdicts
         return result
+
+    async def _locked_answer(
+        self,
+        msg: IncomingMessage,
+        sink: ReplySink,
+        timing: _Timing,
+        verdicts: list[Verdict],
+        allowed: asyncio.Event,
+    ) -> HandleResult:
+        async with self._store.open(msg.key) as conv:
+            return await self._answer(msg, sink, conv, timing, verdicts, allowed)
 
     async def _answer(
         self,
@@ -197,7 +250,10 @@ class ChatService:
         conv: ConversationSession,
         timing: _Timing,
         verdicts: list[Verdict],
+        allowed: asyncio.Event,
     ) -> HandleResult:
+        """Build the prompt, generate, check, deliver, store. Nothing reaches the sink before `allowed`
+        is set (the input verdict): the stream is read meanwhile, but not shown."""
         info = await self._generator.info()
         shared = not msg.is_direct
         persona = conv.persona
@@ -240,7 +296,8 @@ class ChatService:
         )
         log.debug("prompt.built", history_exchanges=len(window), input_tokens=input_tokens, text=msg.text)
 
-        answer, finish_reason = await self._generate(msg, sink, prompt, params, timing, verdicts)
+        answer, finish_reason = await self._generate(msg, sink, prompt, params, timing, verdicts, allowed)
+        await allowed.wait()
 
         final = chatml.clean_answer(answer)
         if not final:
@@ -274,8 +331,10 @@ class ChatService:
         params: GenerationParams,
         timing: _Timing,
         verdicts: list[Verdict],
+        allowed: asyncio.Event,
     ) -> tuple[str, str | None]:
-        """Stream the answer, publishing checked updates. Returns (raw answer, finish reason)."""
+        """Stream the answer, publishing checked updates once `allowed`. Returns (raw answer, finish
+        reason)."""
 
         async def publish(text_so_far: str) -> None:
             verdict = await self._moderator.check_output(msg, text_so_far, final=False)
@@ -300,7 +359,12 @@ class ChatService:
                             timing.first_token = time.monotonic()
                         answer += event.text  # amortized O(1): CPython appends in place
                         timing.generated_tokens += 1
-                        coalescer.push(answer.strip())
+                        if allowed.is_set():  # else the input verdict is still out: show nothing yet
+                            text_so_far = answer.strip()
+                            # Up to HOLD_BACK_CHARS nothing would be shown: such a publish would only
+                            # spend the edit interval, and delay the first visible text by one interval.
+                            if len(text_so_far) > HOLD_BACK_CHARS:
+                                coalescer.push(text_so_far)
                     if event.finish_reason is not None:
                         finish_reason = event.finish_reason
                         if event.generated_tokens is not None:
@@ -313,6 +377,7 @@ class ChatService:
             await coalescer.aclose()
             partial = chatml.clean_answer(answer)
             if partial:
+                await allowed.wait()
                 await self._deliver_cut_off(msg, sink, partial, verdicts)
             raise
         finally:
@@ -457,6 +522,19 @@ def _notice_for(sink: ReplySink, exc: RelayError) -> str:
 
 class _AlreadyShown(StreamCutOff):
     """A cut-off answer whose notice is already on the platform."""
+
+
+async def _discard(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel the tasks still running and wait for them (an answer closes its model stream and releases its
+    lock); their outcomes are superseded, so their exceptions are retrieved and dropped."""
+    running = [t for t in tasks if not t.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()
 
 
 def _newest_that_fit(exchanges: Sequence[Exchange], budget: int) -> tuple[list[Exchange], int]:

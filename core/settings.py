@@ -152,8 +152,14 @@ class LimitSettings(_Group):
 class AlignmentSettings(_Group):
     enabled: bool = Field(True, description="Check what users ask and what the model answers.")
     policy_file: Path | None = Field(None, description="Moderation policy YAML; default: the bundled policy.")
+    guard_mode: Literal["auto", "off", "llama-guard", "self-check"] = Field(
+        "auto",
+        description="The guard-model layer: `llama-guard` (Llama Guard 3 on its own TGI at"
+        " ALIGNMENT_GUARD_URL), `self-check` (the model at TGI_URL judges: no second model, a weaker judge),"
+        " `off`; `auto`: llama-guard when ALIGNMENT_GUARD_URL is set, else off.",
+    )
     guard_url: str | None = Field(
-        None, description="A TGI serving Llama Guard 3 for the guard-model layer (unset: local layers only)."
+        None, description="A TGI serving Llama Guard 3 (ALIGNMENT_GUARD_MODE llama-guard or auto)."
     )
 
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from core.models import ALLOW, IncomingMessage, Verdict
 
 
+@dataclass(frozen=True, slots=True)
+class InputCheck:
+    """An input check in two parts: the verdict of the layers that already ran and, when a slower layer
+    is still to run, a coroutine that returns the final verdict (recorded like any other). The caller
+    must await or close `pending`."""
+
+    verdict: Verdict
+    pending: Coroutine[Any, Any, Verdict] | None = None
+
+
 class Moderator(Protocol):
+    """Optional hook: `begin_input(msg) -> InputCheck`. The service calls it instead of `check_input` when
+    it exists: with `pending` set, it starts generating while the rest of the check runs and shows
+    nothing, stores nothing, until the final verdict allows the message."""
+
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         """Verdict on what the user asked. Raises `ModerationUnavailable` when a layer fails closed."""
         ...

@@ -4,19 +4,25 @@ Input: normalizer + rules, then the guard model when configured. Output: before 
 the cheap layers (normalizer + output rules) on the accumulated answer; on the whole answer every layer.
 A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
 moderation is unavailable), `open` allows and records the failure.
+
+The guard model is Llama Guard on its own server or the main model judging itself (`resolve_guard`,
+ALIGNMENT_GUARD_MODE). With a guard of its own server, `begin_input` returns the rules' verdict at once and
+the guard's part as a coroutine, so that the service can start generating meanwhile.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 import httpx
 import redis.asyncio as aioredis
 import structlog
 
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
-from core.alignment.guard import GUARD_CATEGORIES, GuardError, LlamaGuardClient
+from core.alignment.base import InputCheck
+from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, LlamaGuardClient
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
 from core.alignment.rules import (
@@ -30,8 +36,10 @@ from core.alignment.rules import (
     decide,
     decide_output,
 )
-from core.errors import HistoryUnavailable, ModerationUnavailable
+from core.alignment.selfcheck import JudgedCategory, SelfCheckGuard
+from core.errors import ConfigurationError, HistoryUnavailable, ModerationUnavailable
 from core.keys import KeySpace
+from core.llm import TextGenerator
 from core.models import ALLOW, Action, IncomingMessage, Stage, Verdict
 from core.settings import AlignmentSettings
 
@@ -56,7 +64,7 @@ class PolicyModerator:
         self,
         *,
         policy: Policy,
-        guard: LlamaGuardClient | None = None,
+        guard: GuardModel | None = None,
         audit: AuditLog | None = None,
         strikes: StrikeCounter | None = None,
         feeds: Sequence[ModFeed] = (),
@@ -78,14 +86,33 @@ class PolicyModerator:
 
     # ---------------------------------------------------------------- the protocol
 
+    @property
+    def guard(self) -> GuardModel | None:
+        return self._guard
+
     async def check_input(self, msg: IncomingMessage) -> Verdict:
+        check = await self.begin_input(msg, overlap=False)
+        return check.verdict if check.pending is None else await check.pending
+
+    async def begin_input(self, msg: IncomingMessage, *, overlap: bool = True) -> InputCheck:
+        """The rules' verdict now; with a guard on a server of its own (and `overlap`), the guard's part
+        as `pending`, for the service to await while it starts generating. Recorded once, when final."""
         verdict = self._rules(msg, msg.text, Stage.INPUT)
         if (
             verdict.action is not Action.BLOCK
             and self._guard is not None
             and self.policy.layers.guard.check_input
         ):
-            verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
+            pending = self._finish_input(msg, verdict)
+            if overlap and self._guard.overlaps:
+                return InputCheck(verdict, pending)
+            return InputCheck(await pending)
+        if verdict.action is not Action.ALLOW:
+            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
+        return InputCheck(verdict)
+
+    async def _finish_input(self, msg: IncomingMessage, rules: Verdict) -> Verdict:
+        verdict = _worse(rules, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
         if verdict.action is not Action.ALLOW:
             verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
         return verdict
@@ -131,11 +158,11 @@ class PolicyModerator:
         try:
             result = await self._guard.classify(user=user, agent=agent)
         except GuardError as exc:
-            return self._layer_failed("guard", self._guard.layer.failure_mode, exc)
+            return self._layer_failed(self._guard.name, self._guard.layer.failure_mode, exc)
         if not result.unsafe or result.score < self._guard.layer.threshold:
             return ALLOW
         categories = [c for c in result.categories if c in self.policy.categories] or ["S1"]
-        return self._decide(categories, msg, layer="guard", score=result.score)
+        return self._decide(categories, msg, layer=self._guard.name, score=result.score)
 
     def _decide(self, categories: list[str], msg: IncomingMessage, *, layer: str, score: float) -> Verdict:
         best: Verdict = ALLOW
@@ -207,6 +234,82 @@ def _worse(a: Verdict, b: Verdict) -> Verdict:
     return b if _SEVERITY[b.action] > _SEVERITY[a.action] else a
 
 
+GuardMode = Literal["off", "llama-guard", "self-check"]
+
+
+def resolve_guard(settings: AlignmentSettings, policy: Policy) -> tuple[GuardMode, str | None]:
+    """Which guard-model layer runs, and the Llama Guard server's URL. `auto` is llama-guard when a URL
+    is set (ALIGNMENT_GUARD_URL, or `layers.guard.url` with `enabled: true` in the policy), else off."""
+    layer = policy.layers.guard
+    url = settings.guard_url or (layer.url if layer.enabled else None)
+    mode = settings.guard_mode
+    if mode == "auto":
+        if url is None and layer.enabled:
+            raise ConfigurationError(
+                "the policy's layers.guard.enabled is true but no guard is configured: set "
+                "ALIGNMENT_GUARD_URL (Llama Guard) or ALIGNMENT_GUARD_MODE=self-check (the main model judges)",
+                setting="ALIGNMENT_GUARD_MODE",
+            )
+        return ("llama-guard", url) if url else ("off", None)
+    if mode == "llama-guard" and not url:
+        raise ConfigurationError(
+            "ALIGNMENT_GUARD_MODE=llama-guard needs ALIGNMENT_GUARD_URL, a TGI serving Llama Guard 3 "
+            "(docker compose --profile guard: http://guard:80); with no second model use self-check",
+            setting="ALIGNMENT_GUARD_URL",
+        )
+    if mode == "self-check" and settings.guard_url:
+        raise ConfigurationError(
+            "ALIGNMENT_GUARD_MODE=self-check asks the model at TGI_URL, but ALIGNMENT_GUARD_URL is set too: "
+            "unset ALIGNMENT_GUARD_URL, or use ALIGNMENT_GUARD_MODE=llama-guard",
+            setting="ALIGNMENT_GUARD_MODE",
+        )
+    return mode, (url if mode == "llama-guard" else None)
+
+
+def guard_categories(policy: Policy) -> dict[str, str]:
+    """Llama Guard's own names of the categories the policy acts on (Llama Guard was trained on them)."""
+    return {
+        code: GUARD_CATEGORIES[code]
+        for code, cat in policy.categories.items()
+        if code in GUARD_CATEGORIES and cat.action is not Action.ALLOW
+    }
+
+
+def judged_categories(policy: Policy, stage: Stage) -> dict[str, JudgedCategory]:
+    """What the self-check lists: the categories the policy acts on, with the policy's names and
+    descriptions; jailbreaks (JB) only for requests. JM (typed control tokens) never: the judge sees
+    them neutralized, and the rules flag them."""
+    return {
+        code: JudgedCategory(cat.name, cat.description)
+        for code, cat in policy.categories.items()
+        if cat.action is not Action.ALLOW and code != "JM" and (code != "JB" or stage is Stage.INPUT)
+    }
+
+
+def build_guard(
+    *,
+    settings: AlignmentSettings,
+    policy: Policy,
+    http: httpx.AsyncClient | None,
+    generator: TextGenerator | None,
+) -> GuardModel | None:
+    """The guard-model layer, or None: mode off, or the client it needs was not given (the policy tools and
+    the benchmarks pass none: local layers only)."""
+    mode, url = resolve_guard(settings, policy)
+    if mode == "llama-guard" and url is not None and http is not None:
+        return LlamaGuardClient(
+            http=http, url=url, layer=policy.layers.guard, categories=guard_categories(policy)
+        )
+    if mode == "self-check" and generator is not None:
+        return SelfCheckGuard(
+            generator=generator,
+            layer=policy.layers.guard,
+            input_categories=judged_categories(policy, Stage.INPUT),
+            output_categories=judged_categories(policy, Stage.OUTPUT),
+        )
+    return None
+
+
 def build_moderator(
     *,
     settings: AlignmentSettings,
@@ -215,17 +318,11 @@ def build_moderator(
     key_prefix: str,
     mute: Callable[[str, float], Awaitable[float]] | None,
     feeds: Sequence[ModFeed] = (),
+    generator: TextGenerator | None = None,
 ) -> PolicyModerator:
+    """`http` carries the Llama Guard requests; `generator` (the model client) the self-check's."""
     policy = load_policy(settings.policy_file)
-    guard = None
-    guard_url = settings.guard_url or policy.layers.guard.url
-    if guard_url and http is not None and (policy.layers.guard.enabled or settings.guard_url):
-        categories = {
-            code: GUARD_CATEGORIES[code].removesuffix(".") + "."
-            for code, cat in policy.categories.items()
-            if code in GUARD_CATEGORIES and cat.action is not Action.ALLOW
-        }
-        guard = LlamaGuardClient(http=http, url=guard_url, layer=policy.layers.guard, categories=categories)
+    guard = build_guard(settings=settings, policy=policy, http=http, generator=generator)
     keys = KeySpace(key_prefix)
     audit = AuditLog(redis=redis, keys=keys, audit=policy.audit) if redis is not None else None
     strikes = (

@@ -80,9 +80,10 @@ class FakeReply:
     finish_reason: str | None = None
     hang: bool = False  # never send anything
     eos_as_text: bool = False  # send the final `<|im_end|>` as ordinary text (special: false)
-    first_top_tokens: list[tuple[str, float]] | None = (
-        None  # /generate: `details.top_tokens[0]` (text, logprob)
-    )
+    # With `top_n_tokens` (TGI) or `logprobs` (OpenAI) in the request: the most likely tokens of the first
+    # generated position, (text, logprob): /generate's `details.top_tokens[0]`, the first stream event's
+    # `top_tokens`, the first completions chunk's `logprobs.top_logprobs[0]`.
+    first_top_tokens: list[tuple[str, float]] | None = None
 
 
 class _Cadence:
@@ -228,6 +229,9 @@ class FakeTGI:
         temperature = params.get("temperature")
         if temperature is not None and temperature <= 0:
             return "`temperature` must be strictly positive"
+        top_n = params.get("top_n_tokens")
+        if top_n is not None and not 0 <= top_n <= 5:  # TGI's --max-top-n-tokens, 5 by default
+            return "`top_n_tokens` must be >= 0 and <= 5"
         input_tokens = self.count_tokens(body.get("inputs", ""))
         if input_tokens > self.max_input_tokens:
             return (
@@ -301,6 +305,7 @@ class FakeTGI:
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
             cadence = _Cadence(delay)
             generated = ""
+            top = _top_tokens(body, reply)
             for i, piece in enumerate(pieces):
                 if reply.error_type is not None and i == reply.error_after_tokens:
                     await send({"error": reply.error_message, "error_type": reply.error_type})
@@ -319,7 +324,7 @@ class FakeTGI:
                         "token": {"id": 100 + i, "text": piece, "logprob": -0.1, "special": special},
                         "generated_text": None,
                         "details": None,
-                        "top_tokens": None,
+                        "top_tokens": top if i == 0 else None,
                     }
                 )
                 if reply.keepalive_comments and i % 16 == 15:
@@ -346,7 +351,7 @@ class FakeTGI:
                     },
                     "generated_text": generated,
                     "details": {"finish_reason": finish, "generated_tokens": n + 1, "seed": None},
-                    "top_tokens": None,
+                    "top_tokens": top if n == 0 else None,
                 }
             )
             await resp.write_eof()
@@ -376,7 +381,8 @@ class FakeTGI:
             "parameters": {
                 "max_new_tokens": body.get("max_tokens"),
                 "top_p": body.get("top_p"),
-                "temperature": body.get("temperature"),
+                # OpenAI-compatible servers take temperature 0 as greedy decoding
+                "temperature": body.get("temperature") or None,
                 "stop": body.get("stop"),
             },
         }
@@ -390,16 +396,23 @@ class FakeTGI:
             pieces, finish = self._plan(tgi_body, reply)
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
             cadence = _Cadence(delay)
+            logprobs = body.get("logprobs") and reply.first_top_tokens
             for i, piece in enumerate(pieces):
                 if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
                 await cadence.next_token()
-                chunk = {
-                    "object": "text_completion",
-                    "choices": [{"index": 0, "text": piece, "finish_reason": None}],
-                }
+                choice: dict[str, Any] = {"index": 0, "text": piece, "finish_reason": None}
+                if logprobs and i == 0:
+                    assert reply.first_top_tokens is not None
+                    choice["logprobs"] = {
+                        "tokens": [piece],
+                        "token_logprobs": [reply.first_top_tokens[0][1]],
+                        "top_logprobs": [dict(reply.first_top_tokens)],
+                        "text_offset": [0],
+                    }
+                chunk = {"object": "text_completion", "choices": [choice]}
                 await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
             reason = "length" if finish == "length" else "stop"
             last = {
@@ -450,6 +463,16 @@ class FakeTGI:
             return web.json_response({"generated_text": "".join(pieces), "details": details})
         finally:
             self.in_flight -= 1
+
+
+def _top_tokens(body: dict[str, Any], reply: FakeReply) -> list[dict[str, Any]] | None:
+    """A stream event's `top_tokens` for the first position, when asked for and scripted."""
+    if not (body.get("parameters") or {}).get("top_n_tokens") or reply.first_top_tokens is None:
+        return None
+    return [
+        {"id": i, "text": text, "logprob": logprob, "special": False}
+        for i, (text, logprob) in enumerate(reply.first_top_tokens)
+    ]
 
 
 def fixed_answer(tokens: int) -> Callable[[str, dict[str, Any]], str]:

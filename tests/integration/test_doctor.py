@@ -334,3 +334,70 @@ def test_every_failure_kind_is_printed_with_its_fix(capsys: pytest.CaptureFixtur
     lines = out.splitlines()
     assert lines[0].startswith("✓ a") and lines[1].startswith("✗ b") and lines[2].strip() == "fix: do this"
     assert "1 passed, 2 failed" in out
+
+
+def judge(verdict_for: dict[str, str]) -> object:
+    """A fake model answering the self-check's prompt: the verdict of the first key in the judged text."""
+
+    def respond(prompt: str, params: dict[str, object]) -> str:
+        judged = prompt.split(">>>\n", 1)[-1].split("\n<<<END", 1)[0]
+        return next((v for k, v in verdict_for.items() if k in judged), verdict_for.get("*", "safe"))
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("answers", "ok", "says"),
+    [
+        ({"pipe bomb": "unsafe\nS9,S1"}, True, "a harmful one unsafe (S9,S1)"),
+        ({"*": "Sure! The text is safe."}, False, "answer not in the format"),
+        ({"*": "safe"}, False, "judged an obviously harmful probe safe"),
+        ({"*": "unsafe\nS1"}, False, "judged a harmless probe unsafe (S1)"),
+    ],
+)
+async def test_the_self_check_mode_is_tried_on_the_main_model_server(
+    redis_url: str, answers: dict[str, str], ok: bool, says: str
+) -> None:
+    async with FakeTGI(responder=judge(answers)) as tgi:  # type: ignore[arg-type]
+        checks = await diagnose(
+            Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                tgi=TGISettings(url=tgi.url),
+                redis=RedisSettings(url=redis_url),
+                alignment=AlignmentSettings(guard_mode="self-check"),
+            )
+        )
+    check = by_name(checks)["guard self-check"]
+    assert check.ok is ok and says in check.detail, check
+    if not ok:
+        assert "ALIGNMENT_GUARD_MODE=llama-guard" in check.fix and "failure_mode" in check.fix
+    assert "guard model: self-check" in by_name(checks)["moderation policy"].detail
+    judged = [p for p in tgi.prompts if "<<<BEGIN USER MESSAGE" in p]
+    assert len(judged) == (1 if "format" in says else 2)  # the probes, through the model client
+
+
+async def test_a_guard_mode_that_cannot_run_is_named(redis_url: str) -> None:
+    checks = await diagnose(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()}"),
+            redis=RedisSettings(url=redis_url),
+            alignment=AlignmentSettings(guard_mode="llama-guard"),
+        )
+    )
+    check = by_name(checks)["guard model"]
+    assert not check.ok and "ALIGNMENT_GUARD_URL" in check.detail
+    assert "misconfigured" in by_name(checks)["moderation policy"].detail
+
+
+async def test_a_self_check_on_a_server_that_is_down_points_at_the_server(redis_url: str) -> None:
+    checks = await diagnose(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()}", retries=0),
+            redis=RedisSettings(url=redis_url),
+            alignment=AlignmentSettings(guard_mode="self-check"),
+        )
+    )
+    check = by_name(checks)["guard self-check"]
+    assert not check.ok and "ModelUnavailable" in check.detail and "TGI_URL" in check.fix
