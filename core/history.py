@@ -287,6 +287,7 @@ class RedisConversationStore:
         # conv id → (lock, sessions using or waiting for it); an entry is removed when its count drops to
         # zero, so memory follows the conversations active now, not every conversation ever seen.
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._releasing: set[asyncio.Task[None]] = set()  # leases given back after a cancellation
         self._decoded = _DecodedExchanges(_DECODED_CACHE_SIZE)
 
     @property
@@ -329,6 +330,12 @@ class RedisConversationStore:
         while True:
             try:
                 result: Any = await self._open_script(keys=keys, args=[token, lease_ms])
+            except asyncio.CancelledError:
+                # Cancelled while the script was on its way (shutdown, an input guard's block): it may
+                # have taken the lease. Give it back in the background (a no-op when it did not), or the
+                # conversation would be locked for the whole lease.
+                self._release_soon(conv_id, token)
+                raise
             except _REDIS_ERRORS as exc:
                 if isinstance(exc, redis.exceptions.TimeoutError):
                     # The script may have run and taken the lease: give it back if Redis answers now.
@@ -368,6 +375,11 @@ class RedisConversationStore:
         still_ours = await redis_call(self._commit_script(keys=keys, args=args))
         if not int(still_ours):
             log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
+
+    def _release_soon(self, conv_id: str, token: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._release(conv_id, token))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     async def _release(self, conv_id: str, token: str) -> None:
         try:

@@ -226,6 +226,32 @@ async def test_lock_of_a_crashed_process_expires(redis_client: aioredis.Redis) -
     assert await redis_client.exists(KEYS.lock(A.id)) == 0
 
 
+async def test_cancelled_while_taking_the_lock_gives_the_lease_back(redis_client: aioredis.Redis) -> None:
+    """Cancelled after Redis ran the open script but before its reply arrived (shutdown, an input guard's
+    block): the lease it took is given back, so the conversation is not locked for the whole lease."""
+    s = store(redis_client, lock_timeout_s=600, lock_wait_s=1)
+    script = s._open_script
+    ran = asyncio.Event()
+
+    async def slow_reply(**kwargs: Any) -> Any:
+        result = await script(**kwargs)  # the lease is taken in Redis
+        ran.set()
+        await asyncio.sleep(10)  # the reply is late
+        return result
+
+    s._open_script = slow_reply  # type: ignore[method-assign]
+    task = asyncio.create_task(texts(s))
+    await asyncio.wait_for(ran.wait(), 5)
+    assert await redis_client.exists(KEYS.lock(A.id)) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    s._open_script = script  # type: ignore[method-assign]
+    started = time.monotonic()
+    assert await texts(s) == []  # the next message gets the conversation at once
+    assert time.monotonic() - started < 0.5
+
+
 async def test_lease_is_never_released_by_another_owner(redis_client: aioredis.Redis) -> None:
     s = store(redis_client, lock_timeout_s=0.1, lock_wait_s=1)
     async with s.open(A) as conv:
