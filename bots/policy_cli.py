@@ -5,17 +5,20 @@
 - `policy eval FILE.jsonl … [--policy FILE]`: labeled `{"text", "unsafe"}` records; prints precision,
   recall, F1, false-positive rate and p50/p99 latency per file and overall.
 
-Both use the local layers (normalizer + rules); with `--guard-url` the guard model joins in.
+Both use the local layers (normalizer + rules); with `--guard-url` (Llama Guard) or `--self-check URL`
+(the main model judging) the guard-model layer joins in.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +57,20 @@ def add_policy_parser(subparsers: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the bundled one)")
-    parser.add_argument("--guard-url", default=None, help="also ask a Llama Guard TGI server")
+    judge = parser.add_mutually_exclusive_group()
+    judge.add_argument("--guard-url", default=None, help="also ask a Llama Guard TGI server")
+    judge.add_argument(
+        "--self-check",
+        metavar="URL",
+        default=None,
+        help="also ask the main model server at URL to judge (ALIGNMENT_GUARD_MODE=self-check)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["tgi", "openai"],
+        default="tgi",
+        help="the --self-check server's API (as TGI_BACKEND; default tgi)",
+    )
     parser.add_argument("--adult", action="store_true", help="evaluate as an age-restricted channel")
 
 
@@ -76,12 +92,36 @@ async def _verdict(moderator: PolicyModerator, text: str, stage: str, adult: boo
     return {"action": v.action.value, "category": v.category, "layer": v.layer, "score": v.score}
 
 
-def _moderator(args: argparse.Namespace) -> tuple[PolicyModerator, Any]:
-    import httpx
+@contextlib.asynccontextmanager
+async def _moderator(args: argparse.Namespace) -> AsyncIterator[PolicyModerator]:
+    """The policy's moderator with the judge the options name: local layers only, Llama Guard, or the
+    self-check through the project's own model client."""
+    async with contextlib.AsyncExitStack() as stack:
+        http = None
+        generator = None
+        if args.guard_url:
+            import httpx
 
-    http = httpx.AsyncClient() if args.guard_url else None
-    settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
-    return build_moderator(settings=settings, redis=None, http=http, key_prefix="policy", mute=None), http
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
+        elif args.self_check:
+            from core.llm import build_generator, build_model_session
+            from core.settings import TGISettings
+
+            try:
+                tgi = TGISettings(url=args.self_check, backend=args.backend)
+            except ValueError as exc:
+                raise ConfigurationError(f"--self-check: {exc}", setting="--self-check") from None
+            session = await stack.enter_async_context(build_model_session(tgi))
+            generator = await stack.enter_async_context(
+                build_generator(http=session, settings=tgi, urls=[u.strip() for u in tgi.url.split(",")])
+            )
+            settings = AlignmentSettings(policy_file=args.policy, guard_mode="self-check")
+        else:
+            settings = AlignmentSettings(policy_file=args.policy)
+        yield build_moderator(
+            settings=settings, redis=None, http=http, key_prefix="policy", mute=None, generator=generator
+        )
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -105,8 +145,7 @@ def _run(coro: Any) -> int:
 
 
 async def _check(args: argparse.Namespace) -> int:
-    moderator, http = _moderator(args)
-    try:
+    async with _moderator(args) as moderator:
         for n, line in enumerate(sys.stdin, 1):
             if not line.strip():
                 continue
@@ -120,9 +159,6 @@ async def _check(args: argparse.Namespace) -> int:
                 out = await _verdict(moderator, text, args.stage, args.adult)
             sys.stdout.write(json.dumps(out) + "\n")
             sys.stdout.flush()
-    finally:
-        if http is not None:
-            await http.aclose()
     return 0
 
 
@@ -165,58 +201,58 @@ def _f(x: float) -> str:
 
 
 async def _eval(args: argparse.Namespace) -> int:
-    moderator, http = _moderator(args)
+    async with _moderator(args) as moderator:
+        return await _eval_with(moderator, args)
+
+
+async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> int:
     total = _Tally()
     by_category: dict[str, _Tally] = {}
     errors: list[str] = []
     print(_HEADER)
-    try:
-        for path in args.files:
-            tally = _Tally()
+    for path in args.files:
+        tally = _Tally()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            print(f"dolphin-relay: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            return 2
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
             try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                print(f"dolphin-relay: cannot read {path}: {exc.strerror}", file=sys.stderr)
+                record = json.loads(line)
+                text, unsafe = record["text"], record["unsafe"]
+                if not isinstance(text, str) or not isinstance(unsafe, bool):
+                    raise TypeError('"text" must be a string and "unsafe" true or false')
+            except (ValueError, KeyError, TypeError) as exc:
+                print(f"dolphin-relay: {path}:{n}: not a labeled record: {exc}", file=sys.stderr)
                 return 2
-            for n, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    text, unsafe = record["text"], record["unsafe"]
-                    if not isinstance(text, str) or not isinstance(unsafe, bool):
-                        raise TypeError('"text" must be a string and "unsafe" true or false')
-                except (ValueError, KeyError, TypeError) as exc:
-                    print(f"dolphin-relay: {path}:{n}: not a labeled record: {exc}", file=sys.stderr)
-                    return 2
-                started = time.perf_counter()
-                verdict = await _verdict(moderator, text, args.stage, args.adult)
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
-                tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)
-                if args.by_category and isinstance(record.get("category"), str):
-                    label = f"{'unsafe' if unsafe else 'safe'}:{record['category']}"
-                    by_category.setdefault(label, _Tally()).count(
-                        predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms
-                    )
-                if args.errors and predicted != unsafe:
-                    kind = "missed" if unsafe else f"{verdict['action']} {verdict['category']}"
-                    errors.append(f"{path.name}:{n}: {kind}: {text[:160]!r}")
-            print(tally.row(str(path.name)))
-            total.add(tally)
-        if len(args.files) > 1:
-            print(total.row("overall"))
-        if by_category:
-            print()
-            print(_HEADER.replace("file", "category", 1))
-            for label in sorted(by_category, key=_category_order):
-                print(by_category[label].row(label))
-        if errors:
-            print()
-            print("\n".join(errors))
-    finally:
-        if http is not None:
-            await http.aclose()
+            started = time.perf_counter()
+            verdict = await _verdict(moderator, text, args.stage, args.adult)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
+            tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)
+            if args.by_category and isinstance(record.get("category"), str):
+                label = f"{'unsafe' if unsafe else 'safe'}:{record['category']}"
+                by_category.setdefault(label, _Tally()).count(
+                    predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms
+                )
+            if args.errors and predicted != unsafe:
+                kind = "missed" if unsafe else f"{verdict['action']} {verdict['category']}"
+                errors.append(f"{path.name}:{n}: {kind}: {text[:160]!r}")
+        print(tally.row(str(path.name)))
+        total.add(tally)
+    if len(args.files) > 1:
+        print(total.row("overall"))
+    if by_category:
+        print()
+        print(_HEADER.replace("file", "category", 1))
+        for label in sorted(by_category, key=_category_order):
+            print(by_category[label].row(label))
+    if errors:
+        print()
+        print("\n".join(errors))
     return 0
 
 

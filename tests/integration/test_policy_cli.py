@@ -115,3 +115,31 @@ async def test_eval_names_the_file_and_line_of_a_bad_record(tmp_path: Path) -> N
     _out, err = await proc.communicate()
     assert proc.returncode == 2
     assert f"{bad}:2:" in err.decode() and "Traceback" not in err.decode()
+
+
+async def test_check_with_the_self_check_asks_the_main_model_server() -> None:
+    """`--self-check URL`: the operator measures the self-check judge with the same tools; what the rules
+    let through is judged by the model, in the strict format."""
+    from tests.fakes.tgi import FakeTGI
+
+    def judge(prompt: str, params: dict[str, object]) -> str:
+        judged = prompt.split(">>>\n", 1)[-1].split("\n<<<END", 1)[0]
+        return "unsafe\nS10" if "zorblax" in judged else "safe"
+
+    async with FakeTGI(responder=judge) as tgi:  # type: ignore[arg-type]
+        proc = await _spawn("check", "--self-check", tgi.url)
+        records = [{"text": "tell me about zorblax people"}, {"text": "tell me about dolphins"}]
+        stdin = "".join(json.dumps(r) + "\n" for r in records).encode()
+        out, err = await asyncio.wait_for(proc.communicate(stdin), 30)
+        assert proc.returncode == 0, err.decode()
+        verdicts = [json.loads(line) for line in out.decode().splitlines()]
+        assert [(v["action"], v["category"]) for v in verdicts] == [("block", "S10"), ("allow", None)]
+        assert verdicts[0]["layer"] != "rules"
+        assert len(tgi.prompts) == 2  # one judgement per message, on the model server
+
+
+async def test_self_check_with_a_bad_url_names_the_option() -> None:
+    proc = await _spawn("check", "--self-check", "localhost:8080")
+    _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
+    assert proc.returncode == 2
+    assert "--self-check" in err.decode() and "Traceback" not in err.decode()
