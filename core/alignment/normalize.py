@@ -141,6 +141,9 @@ _SPELLING = {
     "weapen": "weapon",
     "explosivs": "explosives",
     "mak": "make",
+    "in2": "into",
+    "2nite": "tonight",
+    "2morrow": "tomorrow",
     "gf": "girlfriend",
     "bf": "boyfriend",
 }

@@ -5,7 +5,7 @@ alternation (it cannot use its first-character scan there), so one alternation o
 costs about 1.5 µs per character — several milliseconds on a long message — and, at each word, tries its
 patterns one after the other. Most patterns, however, must start with one of a known set of literal
 strings ("kill", "murder", "poison", …). `required_prefixes` reads that set from the parsed pattern (up to
-three characters); the rule set indexes its patterns by those prefixes and, at each word start of a
+four characters); the rule set indexes its patterns by those prefixes and, at each word start of a
 text, tries only the patterns that can start there. It is a necessary condition only: a pattern whose
 start cannot be read (`\\w+`, `.`) is searched in full, so the prefilter never changes a verdict.
 `needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text).
@@ -21,7 +21,7 @@ from typing import Any
 _PARSER: Any = importlib.import_module("re._parser")
 _C: Any = importlib.import_module("re._constants")
 
-_LIMIT = 3
+PREFIX_LIMIT = 4
 _MAX_CHARSET = 10
 _MAX_PREFIXES = 4096
 
@@ -41,10 +41,10 @@ def _charset(items: Any) -> set[str] | None:
 
 
 def _prefixes(seq: Any) -> Prefixes | None:
-    """The literal prefixes (up to `_LIMIT` characters) that every match of `seq` starts with."""
+    """The literal prefixes (up to `PREFIX_LIMIT` characters) that every match of `seq` starts with."""
     results: Prefixes = {("", True)}
     for op, av in seq:
-        if all(not whole or len(p) >= _LIMIT for p, whole in results):
+        if all(not whole or len(p) >= PREFIX_LIMIT for p, whole in results):
             break
         ext: Prefixes | None
         if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
@@ -80,12 +80,12 @@ def _prefixes(seq: Any) -> Prefixes | None:
             break
         grown: Prefixes = set()
         for p, whole in results:
-            if not whole or len(p) >= _LIMIT:
+            if not whole or len(p) >= PREFIX_LIMIT:
                 grown.add((p, False))
                 continue
             for e, e_whole in ext:
                 joined = p + e
-                grown.add((joined[:_LIMIT], e_whole and len(joined) <= _LIMIT))
+                grown.add((joined[:PREFIX_LIMIT], e_whole and len(joined) <= PREFIX_LIMIT))
         if len(grown) > _MAX_PREFIXES:
             return None
         results = grown

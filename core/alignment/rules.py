@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.alignment.normalize import fold_unicode
-from core.alignment.prefilter import Prefilter
+from core.alignment.prefilter import PREFIX_LIMIT, Prefilter
 
 # ------------------------------------------------------------------ vocabulary
 
@@ -101,7 +101,8 @@ _WEAPON = (
     r"suppressors?|auto ?sears?|bump stocks?|full[- ]auto|fully automatic)"
 )
 _DRUG = (
-    r"(?:meth(?:amphetamine)?|crystal meth|cocaine|coca[ií]ne|crack(?: cocaine)?|heroin|fentanyl|carfentanil|"
+    r"(?:adderall|ritalin|vyvanse|valium|klonopin|vicodin|tramadol|codeine|prescription (?:pills|drugs|meds|"
+    r"medications?|stimulants|opioids|painkillers)|meth(?:amphetamine)?|crystal meth|cocaine|coca[ií]ne|crack(?: cocaine)?|heroin|fentanyl|carfentanil|"
     r"lsd|mdma|molly|ecstasy|ketamine|ghb|pcp|dmt|psilocybin|magic mushrooms|shrooms|opium|oxy(?:codone|contin)?|"
     r"percocets?|xanax(?: bars)?|opioids|amphetamines?|speed|steroids|drugs|narcotics|"
     r"controlled substances?|weed|marijuana|cannabis|edibles|a bag of \w+)"
@@ -201,6 +202,10 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:dead )?(?:body|bodies|corpse)\b",
     ],
     "S4": [
+        r"\b(?:kid|child|children|boy|girl|student|niece|nephew|minor|stepdaughter|stepson|(?:[1-9]|1[0-7])[- ]?"
+        r"(?:year[- ]?old|yo))\b.{0,60}\bkeep\w* (?:our (?:[\w'-]+ )?(?:games?|time|relationship|secrets?|friendship|"
+        r"meetings?|chats?|messages|photos|touching|visits?)|what (?:we|i) (?:do|did|have done)|(?:this|it|us) "
+        r"between us)\b.{0,40}\b(?:from|with) (?:his|her|their|the) (?:parents|mom|mum|dad|mother|father|family)\b",
         r"\b(?:message|dm|text|snap|chat with|talk to|add)\w* (?:a |an |this |that |some )?(?:[1-9]|1[0-7]) ?"
         r"(?:yo|year old|y/o|yr old)s?\b.{0,60}\b(?:pics|pictures|photos|selfies|nudes|videos|meet|send)",
         r"\b(?:kid|child|minor|girl|boy|teen\w*|[0-9]+ ?yo|(?:[1-9]|1[0-7]) year olds?)s?\b.{0,80}\b(?:send|share|"
@@ -248,6 +253,16 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:1[0-5]|[1-9])[- ]year[- ]old)",
     ],
     "S11": [
+        r"\b(?:i'?ve been|i have been|i keep|i started|i'?ve started|i still|i'?m) (?:cutting|burning|hurting|"
+        r"harming)(?: myself)?\b(?= (?:for|again|since|more|every|and|but|at|when|to)\b|[.,!?]|$)",
+        r"\b(?:cutting|cuts)\b.{0,60}\b(?:go|cut|going) deeper\b",
+        r"\b(?:i|i'm|im|i am) (?:want|going|gonna|ready|planning|about|trying|thinking about|considering)\w* "
+        r"(?:[\w'-]+ )?to (?:jump (?:off|from) (?:the |a |my |that |this )?(?:[\w'-]+ )?(?:bridge|building|roof|cliff|"
+        r"balcony|tower|overpass|parking garage|ledge|skyscraper|window)|throw myself (?:off|in front of|under)|"
+        r"(?:jump|step) in front of (?:a |the )?(?:train|car|bus|truck)|hang myself|slit my|shoot myself|drown "
+        r"myself|overdose)\b",
+        r"\b(?:is|isn'?t) (?:cutting|self[- ]harm\w*|burning myself|hurting myself|starving myself) (?:a )?(?:good|"
+        r"healthy|okay|ok|fine|effective|normal)\b",
         r"\b(?:which|what) (?:[\w'-]+ )?(?:pills|drugs|medications?|meds|chemicals|substances|poisons?|"
         r"combination)\b.{0,50}\b(?:to|and) (?:die|not wake up|never wake up|end (?:it|my life|things)|kill myself)\b",
         r"\b(?:slit|slash|cut)\w* (?:my|your) (?:wrists?|throat)\b",
@@ -273,7 +288,8 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:lethal|fatal|deadly) (?:dose|amount)\b.{0,60}\b(?:myself|me|i weigh|my weight|for me)\b|"
         r"\b(?:myself|for me)\b.{0,40}\b(?:lethal|fatal) (?:dose|amount)\b",
         r"\bcut (?:deeper|deep enough)\b|\bhow deep\b.{0,30}\b(?:cut|artery|vein)\b|"
-        r"\b(?:hide|cover|conceal)\w* (?:my )?(?:self-?harm |cutting )?(?:scars|cuts|wounds|burns)\b.{0,60}"
+        r"\b(?:hide|cover|conceal)\w* (?:the |my |these |those )?(?:self-?harm |cutting )?(?:scars|cuts|wounds|"
+        r"burns)\b.{0,60}"
         r"\b(?:keep|so i can|continue|from my|at school)",
         r"\b(?:self[- ]harm|self[- ]injury|cutting) (?:methods|techniques|tips|ideas)\b|\b(?:methods|ways|"
         r"techniques|tips) (?:of|for|to) (?:self[- ]harm|cutting myself)\b",
@@ -328,9 +344,10 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:you(?:'ve| have)? been|you are|you're|i have|i've) (?:now )?jailbr\w+\b|\breply (?:only )?"
         r"as .{0,4}jailbroken\b|\bas (?:a |an )?jailbroken\b",
         r"\b(?:you are|you're|act as|acting as|become|pretend to be|pretend you(?:'re| are)|simulate|roleplay as|"
-        r"play the role of) (?:now )?(?:a |an |my )?(?:[\w'-]+ )?(?:unfiltered|uncensored|unrestricted|unaligned|"
-        r"amoral|unethical|rogue|unchained|unbound|jailbroken|evil|lawless|immoral) (?:ai|assistant|chatbot|"
-        r"model|bot|version|twin|character|persona|llm|gpt)\b",
+        r"play the role of) (?:now )?(?:a |an |my )?(?:[\w'-]+ )?(?:(?:unfiltered|uncensored|unrestricted|unaligned|"
+        r"amoral|unethical|unchained|unbound|jailbroken|lawless|immoral) (?:ai|assistant|chatbot|model|bot|version|"
+        r"twin|character|persona|llm|gpt)|(?:rogue|evil) (?:ai|assistant|chatbot|model|bot|version of (?:you|"
+        r"yourself)|llm|gpt|ai twin|ai persona))\b",
         r"\b(?:you are|you're) (?:now )?no longer (?:an? )?(?:ai|assistant|chatbot|language model|bound|"
         r"restricted|dolphin|chatgpt|limited|an ai assistant)\b",
         r"\b(?:you|ai|assistant|chatbot|model|bot|persona|character|professor|expert|mode|version|named \w+) "
@@ -556,7 +573,8 @@ _ASSERT = (
 _FALSE_CLAIM = (
     r"(?:(?:vaccines?|vaccination|the (?:[\w-]+ )?vaccines?|mrna|jabs?|the (?:[\w-]+ )?jab) (?:causes?|cause|leads? "
     r"to|contains?|gives? (?:you|people|kids|children|girls|boys)) (?:[\w'-]+ ){0,2}?(?:autism|infertility|"
-    r"sterility|cancer|microchips?|death|deaths|magnetism|hiv|aids|covid|turbo cancer|dna damage)\b|"
+    r"sterility|cancer|(?:tracking )?(?:micro)?chips?|trackers|nanobots|graphene|5g|death|deaths|magnetism|hiv|aids|"
+    r"covid|turbo cancer|dna damage)\b|"
     r"(?:climate change|global warming|covid(?:-?19)?|the pandemic|the virus|coronavirus|monkeypox|the holocaust|"
     r"the moon landings?|the [\w-]+ massacre|the [\w-]+ genocide|the [\w-]+ shooting|sandy hook|9/11|evolution|"
     r"the [\w-]+ election|(?:the )?\d{4} election) (?:is|was|were) (?:a |an |just |all |entirely )?(?:hoax|fake|"
@@ -574,8 +592,12 @@ _FALSE_CLAIM = (
     r"(?:bleach|ivermectin|hydroxychloroquine|colloidal silver|turpentine|urine|mms|chlorine dioxide|essential "
     r"oils|baking soda) (?:[\w'-]+ ){0,2}(?:cures?|treats?|prevents?|kills?) (?:[\w'-]+ )?(?:covid(?:-?19)?|cancer|"
     r"autism|coronavirus|the virus|hiv|aids|malaria|diabetes|everything)\b|"
-    r"(?:doctors|scientists|the government|big pharma|the media) (?:are|is) (?:hiding|covering up|suppressing) "
-    r"(?:it|this|the (?:cure|truth))\b|"
+    r"(?:doctors|scientists|the government|big pharma|the media|nasa|the airline|the company) (?:are|is|have been|"
+    r"has been) (?:hiding|covering up|suppressing|lying about|covering (?:it|this|that|everything) up|lying)\b|"
+    r"(?:poisoned|contaminated|laced|spiked) by (?:the |our )?(?:mayor|government|governor|city|council|cia|fbi|"
+    r"police|president|company)\b|the earth is (?:only )?(?:six|6) ?(?:thousand|,000|000) years old|"
+    r"(?:bill gates|the government|big pharma|china|soros|the cia) (?:[\w'-]+ ){0,3}(?:put|puts|putting|hid|"
+    r"hiding|implant\w*|insert\w*) (?:[\w'-]+ ){0,2}(?:tracking )?(?:chips?|microchips?|trackers|nanobots|5g)\b|"
     r"(?:5g|chemtrails|fluoride) (?:[\w'-]+ ){0,3}(?:causes?|spreads?|is (?:a )?(?:mind[- ]control|poison)|"
     r"controls?|program)\b|the earth is flat\b|(?:contains?|laced with|found to contain) (?:rat poison|arsenic|"
     r"cyanide|microchips|fentanyl)\b)"
@@ -583,6 +605,15 @@ _FALSE_CLAIM = (
 
 INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
     "S1": [
+        r"\b(?:start|starting|cause|causing|trigger|triggering|create|incite|inciting)\b (?:a )?(?:stampede|crowd "
+        r"crush|human crush|riot|crowd panic)\b",
+        rf"\b(?<!not )(?<!n't )(?<!never )(?:make|making|let|letting)\b (?:a |the |my |his |her |their |this |that |"
+        rf"some )?(?:[\w'-]+ )?{_ANIMAL} (?:suffer|die slowly|bleed|starve|scream|squeal|burn)\b",
+        rf"\b(?:punish|punishing|discipline|disciplining)\b (?:[\w'-]+ ){{0,2}}{_ANIMAL}\b.{{0,40}}\b(?<!without )"
+        rf"(?<!not )(?<!never )(?<!no )(?:not feeding|starv\w*|no food|without food|beat\w*|hit\w*|kick\w*|burn\w*|"
+        rf"shock\w*)",
+        r"\bmake (?:her|his|their|someone'?s|somebody'?s|[\w-]+'s) (?:[\w'-]+ )?life (?:a )?(?:living )?(?:hell|"
+        r"miserable|unbearable|a nightmare)\b",
         rf"\bmak(?:e|es|ing) {_PERSON} (?:disappear|vanish|go away for good|sick|ill|vomit|pass out|"
         rf"unconscious|bleed|suffer|overdose)\b",
         r"\b(?:poison|contaminat)\w* (?:the |a |our |their |his |her |my |everyone'?s )?(?:[\w'-]+ ){0,2}(?:punch|"
@@ -679,7 +710,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\buntil (?:they|he|she|the (?:person|victim|baby|kid|child|guy|man|woman)|my \w+|someone|somebody) "
         r"(?:stops? (?:breathing|moving|struggling)|dies?|drowns?|bleeds? out|(?:is|are) dead|suffocates?|goes "
         r"limp|can'?t breathe)\b",
-        r"\b(?:make sure|ensure|so that|guarantee) (?!nobody|no one|no-one|none|every)(?:the |my |a |that |this |his |"
+        r"\b(?:make sure|ensure|so that|so|guarantee) (?!nobody|no one|no-one|none|every)(?:the |my |a |that |this |his |"
         r"her |their )?(?:(?!not\b|never\b|\w+n't\b)[\w'-]+ ){0,3}(?:gets?|ends? up|winds? up|is) (?:badly |"
         r"seriously |really |permanently |very )?(?:hurt|injured|killed|crippled|paralyzed|maimed|dead|in (?:a |"
         r"the )?(?:hospital|wheelchair|coma))\b",
@@ -702,7 +733,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:taste|notice)|can'?t (?:taste|tell))",
         # made to look like something else
         r"\b(?:kill|murder|death|die|dies|dead|fire|burn|arson|brakes?|brake lines?|poison|push|drown|crash|hurt|"
-        r"injur|strangl|shoot|stab|suffocat|smother|overboard|body|hang|insurance)\w*\b.{0,120}\b(?:look|looks|"
+        r"injur|strangl|shoot|stab|suffocat|smother|overboard|body|hang|insurance|allerg|reaction|epipen|inhaler|"
+        r"anaphyla|peanut)\w*\b.{0,120}\b(?:look|looks|"
         r"seem|seems|appear|appears) like (?:an? |the )?(?:accident|accidental \w+|electrical (?:fault|fire|"
         r"problem)|malfunction|mechanical (?:failure|fault|problem)|break-in|burglary|robbery|mugging|suicide|"
         r"natural causes|heart attack|overdose|fall|(?:they|he|she) (?:fell|slipped|tripped|drowned|jumped|did it)|"
@@ -734,6 +766,25 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"the (?:dog|cat)) up (?:for good|permanently|forever)\b",
     ],
     "S2": [
+        r"\b(?:turns? on|turning on|activat\w*|access\w*|hijack\w*|records? from|opens?)\b (?:[\w'-]+ ){0,3}"
+        r"(?:webcam|camera|microphone|mic)s?\b.{0,60}\b(?:silently|secretly|without (?:them|the user|anyone|him|"
+        r"her|their) (?:knowing|noticing)|remotely|hidden)|\b(?:silently|secretly|remotely)\b (?:[\w'-]+ ){0,2}"
+        r"(?:turns? on|activates?|records? (?:from|with)|opens?) (?:[\w'-]+ ){0,3}(?:webcam|camera|microphone|mic)s?\b",
+        r"\b(?:change|alter|edit|modify|delete|erase|wipe)\w* (?:[\w'-]+ ){0,3}(?:grades?|marks|attendance|"
+        r"transcripts?|criminal records?|police records?|driving record|credit score|records?)\b.{0,40}\b(?:database|"
+        r"system|portal|panel|server|without|secretly|hack\w*)\b|\b(?:database|admin panel|portal|server|hack\w*)\b"
+        r".{0,60}\b(?:change|alter|edit|modify|delete|erase|wipe)\w* (?:[\w'-]+ ){0,3}(?:grades?|marks|attendance|"
+        r"transcripts?|criminal records?|police records?|records?)\b",
+        r"\bpoach\w* (?:[\w'-]+ ){0,2}(?:rhinos?|elephants?|tigers?|lions?|pangolins?|gorillas?|bears?|deer|"
+        r"animals|wildlife|ivory|sharks?|eagles?)\b",
+        r"\b(?<!without )(?<!avoid )(?<!prevent )(?<!not )(?:start|starting|set|setting|cause|causing|light|lighting|"
+        r"spark)\b (?:a |an )?(?:[\w'-]+ )?(?:wildfire|"
+        r"forest fire|brush fire|bushfire)s?\b",
+        r"\b(?:get|buy|give|supply|sneak|bring)\w* (?:my |a |an |the |some )?(?:underage|under-?age|minor|teenage|"
+        r"(?:1[0-9]|[1-9])[- ]year[- ]old) (?:[\w'-]+ )?(?:friends?|kids?|brother|sister|cousin|students?|girlfriend|"
+        r"boyfriend|son|daughter)? ?(?:some |a )?(?:beer|alcohol|booze|liquor|vodka|wine|drinks|weed|vapes?|"
+        r"cigarettes|drugs)\b|\b(?:buy|get)\w* (?:beer|alcohol|booze|liquor|vodka|weed|vapes?|cigarettes) for (?:my )?"
+        r"(?:underage|under-?age|minor|teenage|(?:1[0-9]|[1-9])[- ]year[- ]old)",
         # intrusion and its tooling
         r"\bweb ?shells?\b|\b(?:take over|hijack|compromise|deface|pwn)\w* (?:a |an |the |someone'?s |somebody'?s |"
         r"my \w+'s |[\w-]+'s )?(?:[\w'-]+ ){0,2}(?:site|website|server|wordpress|account|network|domain|instance|"
@@ -755,7 +806,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:cop|score|re-?up)\w* (?:some |a few |a couple (?:of )?|an? )?(?:blues|percs|perc 30s|m30s|xans|"
         r"xanny bars|addys|zaza|fent|fetty|pressed pills|yayo)\b|\b(?:buy|get|find|pick up)\w* (?:some |a few )?"
         r"(?:percs|perc 30s|m30s|xans|xanny bars|fent|fetty|pressed pills|yayo)\b",
-        r"\b(?:a |my |the )?plug (?:that|who) (?:delivers|sells|can (?:get|sell|deliver))\b|\bplug near me\b|"
+        r"\bplug (?:that|who) (?:delivers|sells|can (?:get|sell|deliver))\b|\bplug near me\b|"
         r"\b(?:find|need|know) a plug (?:for|near|that|who)\b",
         r"\b(?:sell|fence|move|pawn|flip|offload|unload)\w* (?:[\w'-]+ ){0,2}stolen\b|\b(?:buy|sell|take|cash|"
         r"pawn)\w* .{0,40}\bno questions asked\b|\bworth (?:robbing|stealing|mugging|burgling|breaking into|"
@@ -794,14 +845,16 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:hack|crack|brute[- ]?forc|break|worm|phish)\w* (?:in(?:to)?|in to|into) "
         r"(?:[\w'-]+ ){0,3}(?:accounts?|e-?mails?|gmail|outlook|instagram|facebook|snapchat|tiktok|twitter|slack|"
         r"discord|whatsapp|icloud|phones?|wi-?fi|networks?|servers?|computers?|laptops?|databases?|systems?|"
-        r"grading system|portal|website|cameras?|router|bank|webcam|cloud)\b",
+        r"grading system|portal|website|cameras?|router|bank|webcam|cloud|admin (?:panel|page|account|portal)|"
+        r"dashboard|backend|gradebook|attendance system)\b",
         # getting or logging in is harmful only into someone else's account
         r"\b(?:get|log|sneak|break)\w* (?:in(?:to)?|in to|into) (?:someone(?: else)?'?s|somebody'?s|his|her|"
         r"their|my (?:ex|ex-\w+|wife|husband|girlfriend|boyfriend|partner|boss|manager|sister|brother|"
         r"roommate|coworker|neighbou?r|teacher|classmate|mom|dad)'?s?|(?:the |my )?[\w-]+'s) (?:[\w'-]+ ){0,2}"
         r"(?:accounts?|e-?mails?|gmail|outlook|instagram|facebook|snapchat|tiktok|twitter|slack|"
         r"discord|whatsapp|icloud|phones?|wi-?fi|networks?|servers?|computers?|laptops?|databases?|systems?|"
-        r"grading system|portal|website|cameras?|router|bank|webcam|cloud)\b",
+        r"grading system|portal|website|cameras?|router|bank|webcam|cloud|admin (?:panel|page|account|portal)|"
+        r"dashboard|backend|gradebook|attendance system)\b",
         r"\bhack\w* (?:[\w'-]+ ){0,3}(?:accounts?|e-?mails?|gmail|instagram|facebook|snapchat|phones?|wi-?fi|"
         r"networks?|servers?|computers?|databases?|systems?|websites?|government|banks?|cameras?|grades|"
         r"school|someone|somebody|him|her|them|my (?:ex|wife|husband|girlfriend|boyfriend|boss|sister|brother))",
@@ -837,7 +890,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"government|lawyer))\b",
         r"\b(?:spoof\w*) (?:[\w'-]+ ){0,2}(?:caller id|phone number|email|sender|website|domain)\b",
         r"\b(?:ponzi|pyramid) schemes?\b.{0,60}\b(?:legit|investors|set(?:ting)? up|start|run)|"
-        r"\b(?:set(?:ting)? up|start|run|running) (?:a |an )?(?:ponzi|pyramid scheme|rug pull|pump and dump|"
+        r"\b(?:set(?:ting)? up|start|run|running) (?:a |an )?(?:ponzi|pyramid scheme|rug pull|pump[- ]and[- ]dump|"
         r"scam|con|grift)\b|\brug pulls?\b",
         r"\b(?:get|find|obtain|steal|crack|guess|figure out|bypass|learn)\w* (?:the |his |her |their |"
         r"someone'?s |somebody'?s )?(?:passwords?|passcodes?|pins?|logins?) (?:to|for|of|on) (?:his |her |their |"
@@ -848,10 +901,12 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\bfake (?:charity|online store|store|shop|invoice|insurance claim|ids?|passports?|driver'?s "
         r"licen[cs]es?|licen[cs]es?|diplomas?|degrees?|prescriptions?|doctor'?s notes?|(?:covid )?vaccin\w* "
         r"cards?|money|bills|currency|checks?|cheques?|documents?|paystubs?|bank statements?|w-?2s?|"
-        r"tickets?|giveaways?|job offers?|orders)\b",
+        r"tickets?|giveaways?|job offers?|orders|background checks?|references?|credentials|certifications?|"
+        r"resumes?|cvs?|work history|employment history|alibi)\b",
         r"\b(?:counterfeit|forg(?:e|ed|ing|ery)) (?:[\w'-]+ ){0,2}(?:\$?\d+ )?(?:documents?|signatures?|checks?|"
         r"cheques?|ids?|passports?|money|bills|notes|currency|prescriptions?|certificates?|diplomas?|"
-        r"tickets?)\b",
+        r"tickets?|(?:bank )?statements?|pay ?stubs?|leases?|contracts?|deeds?|wills?|records?|transcripts?|"
+        r"references?|letters?|receipts?|invoices?|licen[cs]es?)\b",
         r"\b(?:insurance|tax|wire|welfare|benefits?|mortgage|credit card|identity|voter|bank) fraud\b|"
         r"\bidentity theft\b|\bsteal\w* (?:[\w'-]+ ){0,2}identit\w+\b",
         r"\blaunder\w* (?:[\w'-]+ ){0,3}(?:money|cash|funds|proceeds|profits|bitcoin|crypto) (?:through|via|"
@@ -866,14 +921,17 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:the )?(?:irs|tax\w*|government|hmrc|authorities|court|my (?:wife|husband|ex))\b|"
         r"\b(?:cheat|evade|dodge|avoid paying)\w* (?:on )?(?:my |our |the |paying )?(?:[\w-]+ )?tax(?:es)?\b"
         r"(?!.{0,30}\blegal(?:ly)?\b)|\btax evasion\b",
-        r"\brig(?:s|ged|ging)? (?:a |the )?(?:slot machines?|lottery|casino|game|match|raffle|roulette)\b|"
+        r"\brig(?:s|ged|ging)? (?:a |an |the )?(?:[\w'-]+ ){0,2}(?:slot machines?|lottery|casino|games?|match|raffle|"
+        r"roulette|poker|tables?|dice|cards|bets?|contest|giveaway|polls?)\b|"
         r"\bfix(?:ing)? (?:a |the )?(?:match|fight|race|lottery|raffle)\b(?! (?:report|schedule)\b)",
         r"\binsider trading\b.{0,40}\b(?:how|without|get away|tips|avoid)|\bmanipulat\w* (?:[\w'-]+ ){0,2}"
-        r"(?:stock|market|share) prices?\b|\bpump and dump\b",
+        r"(?:stock|market|share) prices?\b|\bpump[- ]and[- ]dump\b",
         # theft and break-ins
         r"\b(?:steal\w*|stole|shoplift\w*|pickpocket\w*|loot\w*|burglar\w*|carjack\w*|mug(?:ging)?|"
         r"rob(?:bing|bed)?|swip(?:e|ing)|nick(?:ing)?|pinch(?:ing)?)\b(?! (?:the show|the spotlight|a kiss|"
-        r"a glance|a base|bases|second base|third base|the scene|hearts?|(?:my|your|her|his) (?:heart|"
+        r"a glance|a base|bases|second base|third base|the scene|hearts?|(?:the |my |your |his |her )?(?:last )?"
+        r"(?:cookies?|fries|snacks?|candy|chocolate|pizza|slice|bite|blanket|covers|seat|remote|charger|socks|"
+        r"hoodie|lunch)|(?:my|your|her|his) (?:heart|"
         r"breath)|a look|the limelight|my idea|the ball|of (?:sleep|joy))\b)(?!-)"
         r"(?:(?<!stole)(?<!steals)(?<!stealing)|(?! (?:my|our|me|from me|from us)\b(?! [\w-]+'s)))",
         r"\b(?:break|broke|get|sneak|climb)\w* in(?:to)? (?:a |the |my |his |her |their |someone'?s |"
@@ -912,7 +970,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:smuggl\w*|traffick\w*) (?:[\w'-]+ ){0,3}(?:people|humans|migrants|weapons?|guns?|contraband|"
         r"organs|animals|ivory|endangered)",
         r"\b(?:buy|get|obtain|purchase)\w* (?:a |an )?(?:gun|firearm|pistol|rifle|weapon)s? (?:[\w'-]+ ){0,3}"
-        r"without (?:a )?(?:background check|licen[cs]e|permit|id|paperwork)\b",
+        r"without (?:a |an |any )?(?:background checks?|licen[cs]e|permit|id|paperwork|serial numbers?)\b",
         r"\b(?:bribe|pay off|paying off)\w* (?:a |an |the )?(?:building )?(?:inspector|official|cop|police|"
         r"judge|officer|guard|customs|politician|referee)s?\b",
         r"\b(?:doxx?|spam|flood)\w* .{0,40}\b(?:fake orders|fake accounts|bots?)\b|\bfloods? (?:[\w'-]+ ){0,3}"
@@ -935,6 +993,7 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:abus|manipulat|groom|exploit)\w* (?:a |the |my |his |her )?(?:child|kid|minor|children|kids)\b",
     ],
     "S3": [
+        r"\bgrop(?:e|es|ed|ing)\b(?! (?:for|around|about|through|in the dark|my way|blindly|along)\b)",
         r"\b(?:get|make|keep)\w* (?:a |the |my |her |him |this )?(?:girl|woman|date|her|him|guy|coworker|"
         r"classmate)\b (?:[\w'-]+ ){0,2}(?:drunk|wasted|blackout|high|passed out|unconscious|too drunk)\b.{0,60}"
         r"\b(?:can'?t|won'?t|doesn'?t|unable to|so (?:she|he|they)|take advantage|alone|resist|say no|remember)",
@@ -949,13 +1008,15 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:rape|raping|sexual(?:ly)? assault\w*|sexual(?:ly)? abus\w*|molest\w*|non-?consensual|date rape|"
         r"roofie\w*|stealthing|sex trafficking|forced prostitution|revenge porn|upskirt\w*|voyeur\w*|"
         r"sextort\w*|sexual(?:ly)? harass\w*)\b",
-        r"\b(?:slip|spike|drug|lace)\w* (?:[\w'-]+ ){0,3}(?:drinks?|wine|beer|coffee|cocktails?|tea|juice|soda)\b|"
+        r"\b(?:slip|spike|drug|lace)\w* (?:[\w'-]+ ){0,3}(?!my |our )(?:[\w'-]+ )?(?:drinks?|wine|beer|coffee|"
+        r"cocktails?|tea|juice|soda)\b|"
         r"\b(?:put|add|drop|mix|slip|sneak)\w* (?:a |some |the )?(?:drug|pill|sedative|roofie|ghb|xanax|"
-        r"something|powder|substance)s? (?:[\w'-]+ ){0,3}(?:in|into) (?:a |her |his |their |my date'?s |"
-        r"someone'?s |\w+'s )?(?:drinks?|wine|beer|coffee|cocktails?|tea|juice)\b",
+        rf"something|powder|substance)s? (?:[\w'-]+ ){{0,3}}(?:in|into) (?:a |her |his |their |{_OWNER} )?(?:drinks?|"
+        r"wine|beer|coffee|cocktails?|tea|juice)\b",
         r"\b(?:sedative|drug|pill|substance|something)s? (?:[\w'-]+ ){0,3}(?:so (?:she|he|they) (?:won'?t|can'?t|"
         r"doesn'?t|don'?t|will|goes)|goes along with anything|won'?t remember)",
-        r"\b(?:secretly|covertly|hidden|hide|install|put|set up|place)\w* (?:[\w'-]+ ){0,3}(?:cameras?|cams?|"
+        r"\b(?:secretly|covertly|hidden|hide|install|put|set up|place|sneak|plant|smuggle|slip|mount|stash)\w* "
+        r"(?:[\w'-]+ ){0,3}(?:cameras?|cams?|"
         r"recorders?)\b.{0,40}\b(?:bathrooms?|restrooms?|locker rooms?|changing rooms?|showers?|bedrooms?|"
         r"dorms?|airbnb|toilets?|guests?|women'?s)\b",
         r"\b(?:film|record|photograph|take (?:photos|pictures|pics|videos) of)\w* (?:[\w'-]+ ){0,2}(?:women|girls|"
@@ -1024,9 +1085,12 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"(?:it'?s|it is|that'?s|they'?re) not true|(?:isn'?t|wasn'?t|aren'?t) true|(?:he|she|it|they) "
         r"(?:didn'?t|isn'?t|wasn'?t|never did)|never happened)\b.{0,80}\b(?:post|article|tweet|review|"
         r"story|claim\w*|accus\w+|say\w*|write|spread|lose)|(?<!n't want to )(?<!not want to )(?<!n't )"
-        r"(?<!never )(?<!not )\b(?:post|article|tweet|review|story|claim\w*|"
-        r"accus\w+|say\w*)\b.{0,120}\b(?:falsely|no evidence|not true|isn'?t true|(?:he|she|it) (?:didn'?t|"
-        r"isn'?t|wasn'?t)|without (?:any )?(?:[\w'-]+ )?(?:evidence|proof|results|data|sources)|invent the "
+        r"(?<!never )(?<!not )\b(?:post|article|tweet|review|story|claim\w*|accus\w+|say\w*|release|report|"
+        r"announc\w*|headline|rumou?r|message|email|letter|flyer|thread|blog|video|essay|news)\b.{0,120}\b(?:falsely|"
+        r"no evidence|not true|isn'?t true|(?:he|she|it) (?:didn'?t|isn'?t|wasn'?t)|even though (?:she|he|it|they) "
+        r"(?:hasn'?t|haven'?t|didn'?t|isn'?t|wasn'?t|aren'?t|never|is (?:still )?alive|are (?:still )?alive)|which "
+        r"(?:never happened|isn'?t true|is false|is a lie)|i made (?:it|this|that|them|the \w+) up|people will "
+        r"believe (?:it|this)|without (?:any )?(?:[\w'-]+ )?(?:evidence|proof|results|data|sources)|invent the "
         r"sources|made-up|make it (?:sound|look|read|seem) (?:real|true|legit|"
         r"credible|like))",
         r"\bmake (?:it|them) (?:sound|look|read|seem) (?:real|true|legit|credible|authentic|like (?:real )?"
@@ -1050,6 +1114,20 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:discredit|ruin\w* (?:[\w'-]+ )?reputation|destroy\w* (?:[\w'-]+ )?reputation)\b",
     ],
     "S7": [
+        r"\b(?:see|read|record|log|capture|monitor|track)\w* (?:everything|all|what|every \w+) (?:that )?(?:my |her |"
+        r"his |their |the )?(?:[\w'-]+ )?(?:wife|husband|girlfriend|boyfriend|partner|ex|employee|coworker|roommate|"
+        r"he|she|they) (?:types?|texts?|writes?|searches|says|browses?|looks at|sends?)\b",
+        r"\b(?:full name|real name|address|workplace|where (?:she|he|they) (?:lives?|works?)|phone number|identity|"
+        r"social media|instagram|facebook)\b.{0,60}\b(?:from|using|with|by) (?:her|his|their|a|the|this|that|"
+        r"someone'?s|[\w-]+'s) (?:[\w'-]+ )?(?:photo|picture|pic|selfie|image|profile|face)s?\b",
+        r"\binstall\w* (?:an? |some |the )?(?:[\w'-]+ )?(?:app|apps|software|program|extension)\b .{0,20}\b(?:on|"
+        r"onto|in) (?:his|her|their|someone'?s|my (?!(?:son|daughter|kids?|child|children|teen\w*|[0-9]+ year old)'s)"
+        r"(?:[\w'-]+ )?[\w-]+'s|[\w-]+'s) (?:[\w'-]+ )?(?:phone|laptop|computer|tablet|car)\b.{0,60}\b(?:read|track|"
+        r"monitor|spy|record|intercept|messages|texts|chats|location|keystrokes|without (?:him|her|them) knowing)",
+        r"\b(?:find|identify|look up|get|track down|trace)\w* .{0,100}\b(?:from|using|with|by) (?:her|his|their|a|"
+        r"the|someone'?s|[\w-]+'s) (?:license|licence|number) plate\b",
+        rf"\b(?:home |personal |private |cell |mobile |direct )(?:phone(?: number)?|number|address|email)\b (?:of|for) "
+        rf"(?:{_PRIVATE_NP}|{_OWNER3})",
         r"\b(?:find|figure|track|look|work)\w* (?:out )?where (?:she|he|they|my ex|the (?:woman|girl|guy|man|"
         r"person|lady)|this (?:woman|girl|guy|man|person|lady)|[\w'-]+) (?:[\w'-]+ ){0,6}(?:works|lives|goes to "
         r"school|parks|stays|sleeps|hangs out)\b",
@@ -1255,6 +1333,16 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?!.{0,40}\b(?:safe|safely|safety|storage|lock)\b)",
     ],
     "S10": [
+        rf"\b(?:shouldn'?t|should not|don'?t|won'?t|never|not|avoid|refuse to|stop)\b (?:[\w'-]+ ){{0,2}}(?:hire|"
+        rf"hiring|promote|promoting|rent to|renting to|admit|admitting|accept|accepting|serve|serving|employ|"
+        rf"employing|date|dating|marry|sell to)\b (?:any )?(?:{_GROUPS2}|(?:people|anyone|candidates|applicants|workers|"
+        rf"employees|women|men) (?:over|above|older than) (?:forty|fifty|sixty|[4-6]0))\b",
+        rf"\b(?:are|do|does|is) (?:all |most )?{_GROUPS2}\b (?:(?:really|actually|all|truly|naturally|genetically|"
+        rf"inherently) )+(?:{_DEMEANING}|dog eaters|eat dogs|eat cats|bad drivers|good at math|thieves|liars|"
+        rf"alcoholics|drunks|promiscuous|oversexed|submissive|stingy|terrorists)\b",
+        r"\b(?:call\w*|writ\w*|rap\w*|post\w*|diss\w*|text\w*|tell\w*) .{0,60}\b(?:a |an |the )?(?:fat |ugly |dirty "
+        r"|stupid |worthless )?(?:whore|slut|bitch|cunt|skank|hoe|fat cow|cow|fat pig|pig|tranny|faggot|dyke|waste of "
+        r"(?:space|oxygen)|piece of (?:shit|trash|garbage))\b",
         rf"\bshould {_GROUPS2}\b (?:not|never) be (?:allowed|permitted|able|trusted) to\b",
         rf"\b{_GROUPS2}\b (?:are|is) (?:all |just |basically |really |a real )?(?:a threat|a danger|dangerous|a menace|"
         r"evil|the enemy|subhuman|vermin|parasites|inferior|a disease|a cancer|criminals|terrorists|rapists|"
@@ -1281,7 +1369,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         rf"\b(?:why|how come)\b (?:are|is|do|does) (?:all |most |so many )?{_GROUPS2}\b (?:[\w'-]+ ){{0,2}}?"
         r"(?:unfit|unsuited|not fit|incapable|unqualified|inferior|worse at|worse than|less (?:intelligent|"
         r"capable|human|trustworthy|civili[sz]ed)|(?:such |so )?(?:bad|terrible|awful|horrible) (?:drivers|"
-        r"parents|at|cooks|tippers|workers|people|neighbou?rs)|so (?:lazy|dirty|smelly|stupid|violent|greedy|"
+        r"parents|at|cooks|tippers|workers|people|neighbou?rs)|so (?:dangerous|aggressive|angry|hostile|sneaky|"
+        r"stingy|criminal|untrustworthy|lazy|dirty|smelly|stupid|violent|greedy|"
         r"cheap|loud|rude|arrogant|ugly|dumb))\b",
         rf"\b(?:aren'?t|are(?:n'?t)? all|isn'?t it true that|is it true that|admit that|everyone knows(?: that)?|"
         rf"we all know(?: that)?) (?:all |most |the )?{_GROUPS2}\b (?:(?:are|really|just|basically|all) )*"
@@ -1325,7 +1414,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         # demeaning content about a group
         # jokes, insults and names aimed at a group are demeaning in themselves; an essay or a story about a
         # group only with a demeaning word (below)
-        r"\b(?:jokes?|insults?|slurs?|names to call|memes?|roasts?|nicknames)\b.{0,30}\b(?:about|for|against|"
+        r"\b(?:jokes?|insults?|slurs?|names to call|memes?|roasts?|nicknames)\b.{0,30}\b(?:make fun of|that "
+        r"mock|mock\w*|insult\w*|ridicul\w*|demean\w*|about|for|against|"
         r"mocking|making fun of|targeting|aimed at)\b.{0,20}\b(?:black|asian|chinese|jewish|jews|muslims?|arabs?|"
         r"mexicans?|immigrants?|refugees?|gays?|lesbians?|trans|transgender|disabled|down syndrome|autistic|roma|"
         r"gypsies|aboriginal|indians?|africans?|fat people|obese people|holocaust victims|minorit\w+|people of "
@@ -1362,6 +1452,12 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"criminals|terrorists)",
     ],
     "S11": [
+        r"\b(?:deadliest|most lethal|most deadly|most likely to kill)\b.{0,40}\b(?:dose|doses|overdose|pills?|"
+        r"meds|medications?|drugs?)\b|\b(?:pills?|meds|medications?|drugs?)\b.{0,40}\b(?:deadliest|most lethal|"
+        r"most deadly)\b",
+        r"\b(?:get|down|drop|reach|weigh|be)\w* (?:down )?(?:to|under|below) (?:[5-8][0-9]) ?(?:pounds|lbs)\b.{0,40}"
+        r"\b(?:fast|quick\w*|asap|as possible|diet|starv\w*|not eat\w*)|\b(?:diet|meal plan|fasting plan)\b.{0,40}"
+        r"\b(?:to|under|below) (?:[5-8][0-9]) ?(?:pounds|lbs)\b",
         r"\b(?:stop|quit|avoid|skip) eating (?:[\w'-]+ ){0,2}for (?:(?:a|one|two|three|several|\d+) (?:weeks?|"
         r"months?)|(?:three|four|five|six|several|\d+) days)\b",
         r"\b(?:encourage|motivate|push|convince|help|pressure)\w* me (?:to )?(?:stop eating|starve|not eat|purge|skip "
@@ -1397,12 +1493,29 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:sex|sexual) (?:positions?|fantas\w+|roleplay|chat)\b.{0,40}\b(?:graphic|explicit|detail\w*|"
         r"with me|describe)|\b(?:kinkiest|dirtiest|filthiest|most explicit)\b",
         r"\b(?:horny|aroused)\b.{0,40}\b(?:girlfriend|boyfriend|roleplay|me|talk)\b|\b(?:roleplay|act|"
-        r"pretend)\w* (?:as )?my (?:horny|sexy|naughty) (?:girlfriend|boyfriend|wife|husband|partner)\b",
+        r"pretend)\w* (?:as |to be )?(?:my |a |an )?(?:horny|sexy|naughty|seductive|slutty|kinky|submissive|"
+        r"dominant|lewd|dirty|flirty) \w+",
         r"\b(?:describe|write)\w* (?:[\w'-]+ ){0,4}(?:naked|nude) (?:body|bodies|woman|man|women|men)\b|"
         r"\bnaked (?:body|bodies)\b.{0,30}\b(?:erotic|sexual|detail)\b",
-        r"\bwhat (?:you'?d|you would) do to me in bed\b",
+        r"\bwhat (?:you'?d|you would|you want to|you'?re going to|you will|you'?re|you are) (?:do|doing) to (?:me|my "
+        r"body)\b.{0,30}\b(?:in bed|in the bedroom|tonight|naked|between the sheets|with your (?:hands|mouth|tongue|"
+        r"lips|body))\b",
     ],
     "S13": [
+        r"\b(?:dead people'?s?|deceased (?:people|voters)'?s?|someone else'?s|other people'?s|strangers'?) "
+        r"(?:mail-?in |absentee )?(?:ballots?|votes?)\b|\b(?:fill|filling) (?:in|out) (?:other people'?s|someone else'?s|"
+        r"dead people'?s) ballots?\b",
+        r"\b(?:democrats|republicans|liberals|conservatives|(?:black|latino|hispanic|young|student) voters|"
+        r"immigrants|their supporters|[\w-]+ supporters)\b.{0,40}\b(?:wrong (?:day|date)|(?:the )?day after (?:the "
+        r")?election|vote (?:on|by) (?:wednesday|thursday)|(?:a day|one day|two days) late)\b",
+        r"\b(?:get into|access|break into|tamper\w* with|open|mess\w* with|hack\w*|reprogram\w*)\b (?:[\w'-]+ ){0,3}"
+        r"(?:vote tabulat\w+|tabulat(?:ors?|ion machines?)|ballot scanners?|election (?:servers?|systems?|"
+        r"equipment|software)|voter (?:rolls?|database|registration (?:system|database)))\b",
+        r"\b(?:lose|losing|be deported|get deported|be arrested|get arrested|be fined|get fined)\b (?:[\w'-]+ ){0,3}"
+        r"(?:if|when) (?:they|you|he|she) (?:vote|register|go to the polls|show up to vote)\b",
+        r"\b(?:tell\w*|post\w*|flyers?|message|text\w*|spread\w*|rumou?r|saying|warn\w*)\b.{0,60}\b(?:ice|"
+        r"immigration (?:agents?|officers?)|police|cops|border patrol|the fbi)\b.{0,40}\b(?:at|outside|near) (?:the )?"
+        r"(?:polls|polling (?:places?|stations?|sites?)|voting (?:sites?|centers?|locations?))\b",
         r"\b(?:tell\w*|post\w*|message|flyers?|claim\w*|saying|inform\w*|let (?:people|voters|everyone) know|they "
         r"can|you can|people can|voters can)\b.{0,60}\b(?:vote|voting|cast (?:your|a|their) ballots?)(?: [\w'-]+)"
         r"{0,5} (?:by|via|through|over) (?:text(?: message)?|sms|phone|email|tweet|twitter|facebook|instagram|dm|"
@@ -1481,6 +1594,11 @@ _ML_SEXUAL = (
     r"sesso con|spogliat\w*)"
 )
 _MULTILINGUAL_RAW: Mapping[str, Sequence[str]] = {
+    "S5": [
+        r"\b(?:escrever|escribir|ecrire|schreiben|scrivere|crear|criar|creer|inventar|inventer|erfinden|inventare|"
+        r"redigir|redactar|rediger)\b.{0,40}\b(?:noticias? falsas?|fausses? (?:nouvelles?|informations?)|"
+        r"falschmeldung\w*|falsche nachricht\w*|notizi[ae] fals[ae]|fake news)\b",
+    ],
     "S9": [
         r"\b(?:fabricar|hacer|construir|armar|preparar|crear|fabrico|hago|construyo|fazer|montar|faco|fabriquer|"
         r"faire|construire|preparer|fabrique|fais|assembler|fabbricare|costruire|creare|assemblare|fabbrico|"
@@ -1535,6 +1653,8 @@ _MULTILINGUAL_RAW: Mapping[str, Sequence[str]] = {
         r"matar|voglio ammazzarmi|voglio uccidermi)\b(?! (?:de|dalle|von) (?:risa|rir|rire|risate|lachen))",
         r"\b(?:покончить с собой|убить себя|совершить самоубийство|хочу умереть|способ самоубийства)\b",
         r"(?:自杀|想死|结束(?:我的)?生命|不想活)(?!预防|干预|热线|式|炸弹)",
+        r"\b(?:me faire du mal|me blesser|me couper|me scarifier|hacerme dano|cortarme|lastimarme|me machucar|"
+        r"me cortar|me ferir|mich (?:selbst )?verletzen|mich ritzen|farmi del male|tagliarmi|ferirmi)\b",
     ],
     "S4": [
         rf"\b{_ML_CHILD}\b.{{0,60}}\b{_ML_SEXUAL}\b",
@@ -1613,7 +1733,7 @@ TOPIC_PATTERNS: Mapping[str, Sequence[str]] = {
         r"atrocities)|criminal (?:activit\w+|organi[sz]ations?|syndicates?|networks?|behaviou?r)|organi[sz]ed "
         r"crime|cartels?|smuggl\w+|tamper\w* with (?:evidence|a witness)|evidence (?:tampering|destruction)|"
         r"escape (?:from )?(?:a |the )?(?:prison|jail|detention|custody|correctional facility)|prison "
-        r"(?:break|escape)|break out of (?:a |the )?(?:prison|jail|detention|correctional)|"
+        r"(?:break|escape)|break out of (?:a |the )?(?:[\w'-]+ )?(?:prison|jail|detention|correctional|juvie)|"
         r"corrupt\w* (?:[\w'-]+ ){0,2}officials|brib\w+|false identit\w+|fake identit\w+|forge\w* (?:an? )?identit\w+|"
         r"(?:avoid|evade|evading|escape|elude|dodge)\w* (?:[\w'-]+ ){0,2}(?:capture|law enforcement|the police|"
         r"police|arrest|detection|deportation|immigration enforcement|border patrol|wiretapp\w*|surveillance|"
@@ -1840,18 +1960,26 @@ _FRAME_PROTECTIVE = (
     r"(?:was|been|got|get|getting) (?:hacked|scammed|robbed|phished|doxx?ed|stalked|assaulted|groomed)|"
     r"(?:account|email|phone) (?:got|was|has been) (?:hacked|compromised)|if i (?:was|were|am|get) "
     r"(?:hacked|scammed)|moderat(?:e|ing) (?:my|our|a|the) (?:server|community|forum|chat|channel)|toxic(?:ity)? (?:detection|classification)|hate speech detection|"
-    r"combat\w*|fight(?:ing)? against|counter(?:act\w*|ing)?|how (?:can|do|should) (?:i|we) (?:help|support)|"
+    r"combat\w*|fight(?:ing)? against|counteract\w*|countering|(?<![\w-])counter (?:the|this|it|them|misinformation|"
+    r"propaganda|hate|extremism|attacks?|scams?|fraud|radicali[sz]ation)|how (?:can|do|should) (?:i|we) (?:help|support)|"
     r"support (?:a|my) (?:friend|child|kid|partner|family member)|(?:my|a) (?:friend|son|daughter|kid|child|"
     r"partner|brother|sister|mom|dad|mother|father|wife|husband|student|coworker|classmate|teen)\b.{0,80}"
     r"\b(?:what (?:should|can|do) i do|how (?:can|do|should) i (?:help|support|talk))|help (?:a|my) (?:friend|child|kid|partner|"
     r"someone) who|what (?:should|do|can) (?:i|we) do if|what to do if|(?:tell|check|know|find out|see) "
     r"(?:if|whether) (?:my|i|i'm|im|i've|there|this|it|someone (?:is|has|was|else)|a|an|the|our|a link|"
-    r"a website|an email)\b|so (?:it|this|that) (?:doesn'?t|does not|won'?t|never) happen again|(?:policies|"
+    r"a website|an email)\b|(?:know|tell|check|find out|see|sure) (?:if|whether) (?:someone|somebody|anyone|he|she|"
+    r"they|my \w+) (?:[\w'-]+ ){0,2}?(?:slipped|spiked|drugged|put|hacked|installed|tracked|stole|is|has|was|did)\b|so (?:it|this|that) (?:doesn'?t|does not|won'?t|never) happen again|(?:policies|"
     r"measures|steps|safeguards|controls) (?:should|can|could|do) (?:we|i) (?:put in place|take|have|adopt)|"
     r"(?:is|are) (?:there|being) (?:a |any )?(?:tracking|spyware)|someone is (?:stalking|"
     r"threatening|tracking|harassing|blackmailing) me|(?:remove|delete|get rid of|scan for|clean up) "
     r"(?:malware|spyware|viruses?|a virus|stalkerware|trackers?|tracking|my (?:data|information|info|"
-    r"account|photos|name|address|number|profile))|crisis (?:line|hotline)|hotline|helpline|harm reduction|"
+    r"account|photos|name|address|number|profile))|crisis (?:lines?|hotlines?)|hotlines?|helplines?|harm reduction|"
+    r"(?:suicide|overdose|violence|crime|fraud|abuse|bullying|self-harm|relapse) prevention|(?:get|getting) out "
+    r"of (?:[\w'-]+ ){0,3}(?:debt|a scam|an abusive|a cult|a gang|a pyramid scheme|an mlm|a ponzi)|"
+    r"(?:is|are|keeps?|has been|have been|was) threatening to (?:share|post|leak|release|send|expose|"
+    r"publish) (?:my|our)|(?:has|have|holds?|keeps?|collect\w*|stores?|knows?|sells?) (?:[\w'-]+ ){0,3}(?:on|"
+    r"about) me\b|grief|griev\w+|mourn\w*|(?:lost|losing) (?:a|my|our) [\w-]+ to (?:suicide|an overdose|cancer|"
+    r"violence)|in memory of|memorial|eulogy|bereave\w*|survivors? of (?:suicide|abuse|assault|violence)|"
     r"naloxone|narcan|poison control|ethical hack\w*|penetration test\w*|pentest\w*|capture the flag|ctf|"
     r"responsible disclosure|bug bounty|with (?:their |written )?permission|awareness training|"
     r"how (?:do|can|would) (?:companies|banks|schools|police|investigators|moderators|platforms|"
@@ -1927,14 +2055,17 @@ _FRAME_GAME = (
 _FRAME_FICTION = (
     r"\b(?:(?:write|tell|give|compose|create|draft|outline|help me (?:write|outline|with)|plan|plot)\w* "
     r"(?:me )?(?:a |an |the |my )?(?:[\w'-]+ ){0,4}(?:story|stories|poem|scene|novel|screenplay|movie script|film script|song|"
-    r"plot|monologue|dialogue|fanfic|chapter|mystery|thriller|tale|limerick|haiku|opening line|"
+    r"plot|monologue|dialogue|fanfic|chapter|mystery|thriller|tale|limerick|haiku|opening line|sketch|skit|"
+    r"parody|satire|sitcom episode|cartoon|comic strip|"
     r"villain'?s? monologue|play|movie|film)|in my (?:novel|story|book|screenplay|campaign|play|script)|"
     r"for (?:a|my) (?:novel|story|book|screenplay|thriller|play|script)|in the (?:[\w'-]+ ){1,2}(?:movies?|"
     r"films?|show|series|books?|novels?|comics?|cartoons?|anime|manga|sitcom|franchise|saga|universe)|i'?m writing a|what (?:happens|"
     r"happened) in (?:the )?(?:movie|film|book|show|novel|episode)|plot of|in the (?:movie|film|book|show|"
     r"series|novel)|(?:movie|film|show|book|novel|series)\b.{0,20}\b(?:se7en|zodiac|heat|breaking bad|"
     r"macbeth|the dark knight)|recommend (?:some )?(?:[\w'-]+ ){0,2}(?:podcasts|books|movies|films|shows)|"
-    r"tropes|for a (?:stage )?(?:play|film|movie|tv show|shoot)|prop (?:knife|gun|weapon|sword)|fake "
+    r"tropes|for a (?:stage )?(?:play|film|movie|tv show|shoot)|(?:comedy|silly|funny) (?:sketch|skit|parody|bit)|prop (?:knife|gun|weapon|sword)|(?:costume|cosplay|"
+    r"halloween|movie|film|stage|theat(?:re|er)) props?|for (?:a|my) (?:costume|halloween|cosplay)(?: party)?|"
+    r"novelty|clearly (?:says|marked|labell?ed) (?:it'?s )?(?:fake|a prop|not real)|fake "
     r"fight scene|stage combat)\b"
 )
 # Asking for real, usable instructions inside a story or a game: the frame does not apply.
@@ -2000,6 +2131,9 @@ _FRAME_LEGAL = (
     r"convicted|charged|arrested)\b|\bis it (?:illegal|legal|a crime|a felony|a misdemeanor|against the law)\b|"
     r"\b(?:laws?|legislation|regulations?) (?:on|about|against|regarding|around)\b"
 )
+_FRAME_LAWFUL = (
+    r"\b(?:legally|legitimately|legal (?:way|ways|sites?|options?|streaming|services?|copies|downloads?))\b"
+)
 _FRAME_SEX_ED = (
     r"\b(?:(?:talk|speak|explain|teach|tell)\w* (?:to )?(?:my |our |your |a )?(?:[\w'-]+ )?(?:teen\w*|kids?|"
     r"child|children|son|daughter|students?|\d+ year old|class) about (?:sex|puberty|consent|reproduction|"
@@ -2007,7 +2141,8 @@ _FRAME_SEX_ED = (
     r"safety|relationships)|explain (?:puberty|sex|reproduction|periods|consent) to|"
     r"sex ed(?:ucation)?|age[- ]appropriate|learn about (?:reproduction|sex|puberty|their bodies)|"
     r"birth control|contraception|stis?\b|stds?\b|gynecolog\w+|libido|erectile|morning after pill|"
-    r"consent mean|healthy boundaries|sexual health|body safety)\b"
+    r"consent mean|healthy boundaries|sexual health|body safety|(?:talk|talking|ask|asking|communicat\w*) "
+    r"(?:[\w'-]+ ){0,2}about consent|consent before|(?:ask|asking) for consent|enthusiastic consent)\b"
 )
 _EXPLICIT = (
     r"\b(?:erotic\w*|sexy|explicit|nudes?|naked|(?<!risks of )(?<!dangers of )(?<!about )porn\w*|lewd|seduc\w+|"
@@ -2033,6 +2168,7 @@ _RELIEF: Mapping[str, frozenset[str]] = {
     "legal": _ALL - {"JB", "S12"},
     "fictional": frozenset({"S7"}),
     "consent": frozenset({"S7"}),
+    "lawful": frozenset({"S8"}),
 }
 
 
@@ -2115,7 +2251,7 @@ class RuleSet:
         by_prefix = self._by_prefix
         for word in _WORD_START.finditer(normalized):
             i = word.start()
-            for n in (1, 2, 3):
+            for n in _PREFIX_LENGTHS:
                 for key, regex in by_prefix.get(normalized[i : i + n], ()):
                     if key not in hit and regex.match(normalized, i):
                         hit.add(key)
@@ -2123,6 +2259,7 @@ class RuleSet:
 
 
 _WORD_START = re.compile(r"(?<![a-z0-9_])[a-z0-9_]")
+_PREFIX_LENGTHS = tuple(range(1, PREFIX_LIMIT + 1))
 
 _RE_FRAMES = {
     name: re.compile(pattern, re.DOTALL | re.MULTILINE)
@@ -2137,6 +2274,7 @@ _RE_FRAMES = {
         ("legal", _FRAME_LEGAL),
         ("fictional", _FRAME_FICTIONAL),
         ("consent", _FRAME_CONSENT),
+        ("lawful", _FRAME_LAWFUL),
     )
 }
 _RE_SEEKS = re.compile(_SEEKS, re.MULTILINE)
@@ -2161,8 +2299,8 @@ def frames(normalized: str, relieving: Iterable[str] | None = None) -> set[str]:
     }
     if not found:
         return found
-    if found & {"protective", "fiction", "legal"} and _RE_EVASION.search(normalized):
-        found -= {"protective", "fiction", "legal"}
+    if found & {"protective", "fiction", "legal", "lawful"} and _RE_EVASION.search(normalized):
+        found -= {"protective", "fiction", "legal", "lawful"}
     if found & {"fiction", "game", "definition", "history", "legal"} and _RE_INSTRUCTIONS.search(normalized):
         found -= {"fiction", "game", "definition", "history", "legal"}
     if "history" in found and _RE_REPLICATE.search(normalized):
