@@ -284,7 +284,7 @@ STRONG_PATTERNS: Mapping[str, Sequence[str]] = {
         r"\b(?:suicide|exit) (?:bag|method|methods|plan|pact|kit)\b|\b(?:painless|quick|easy|sure|reliable) "
         r"(?:way|ways|method|methods) to (?:die|go|end it)\b|\bways? to die\b|\bhow to die\b",
         r"\bhow (?:much|many) (?:[\w'-]+ ){0,5}(?:to (?:die|end (?:it|things|my life)|overdose|kill (?:me|myself))|"
-        r"would kill me|is (?:a )?(?:lethal|fatal|deadly)|until i die|to not wake up)\b",
+        r"would kill me|is (?:a )?(?:lethal|fatal|deadly)|until i die|to (?:not|never) wake up)\b",
         r"\b(?:lethal|fatal|deadly) (?:dose|amount)\b.{0,60}\b(?:myself|me|i weigh|my weight|for me)\b|"
         r"\b(?:myself|for me)\b.{0,40}\b(?:lethal|fatal) (?:dose|amount)\b",
         r"\bcut (?:deeper|deep enough)\b|\bhow deep\b.{0,30}\b(?:cut|artery|vein)\b|"
@@ -530,21 +530,26 @@ _OWNER3 = (
     r"school|team|game|system|business|printer|tablet|ipad|iphone|mac|pc|browser|house|home|office|building|"
     r"store|dog|cat|pet|kid|baby|own|one|user|today|world|country|city|year|month|week|day)'s)[\w-]+'s)"
 )
+# Secret whoever it belongs to (a public figure's password is as private as anyone's) …
 _SECRET = (
     r"(?:passwords?|passcodes?|pin(?: code| number)?|(?:gate|door|alarm|entry|garage|keypad|building|lock|safe) "
     r"(?:code|combination|pin|password)|security code|social security number|ssn|passport number|driver'?s "
     r"licen[cs]e number|bank (?:account|details|login|info\w*)|(?:bank )?account (?:number|details)|routing "
     r"number|card (?:number|details|pin)|credit card|debit card|(?:mother'?s )?maiden name|security "
-    r"(?:questions?|answers?)|medical (?:records?|history|conditions?|files?|diagnos\w+)|health (?:records?|"
-    r"conditions?|problems|issues)|diagnos[ie]s|hiv status|(?:hiv|std|sti|mental health|psychiatric|therapy|"
-    r"abortion|rehab|cancer) (?:status|treatment|clinic|diagnosis|records|history|results|notes|sessions?)|"
-    r"browsing history|search history|private (?:messages|photos|texts|emails|dms|email)|login (?:details|"
-    r"credentials)|credentials|email password|date of birth|birth ?date)"
+    r"(?:questions?|answers?)|browsing history|search history|private (?:messages|photos|texts|emails|dms|email)|"
+    r"login (?:details|credentials)|credentials|email password|therapy notes|medical (?:records?|files?))"
+)
+# … and personal when it is a private person's (a president's illness or birthday is public knowledge).
+_PERSONAL = (
+    r"(?:medical (?:history|conditions?|diagnos\w+)|health (?:records?|conditions?|problems|issues)|"
+    r"diagnos[ie]s|hiv status|(?:hiv|std|sti|mental health|psychiatric|therapy|abortion|rehab|cancer) (?:status|"
+    r"treatment|clinic|diagnosis|records|history|results|sessions?)|date of birth|birth ?date|salary|income|"
+    r"net worth|savings|sexual orientation|immigration status|criminal record)"
 )
 _PRIVATE_ROLE = (
     r"(?:barista|cashier|waiter|waitress|bartender|server at|nurse|doctor|dentist|therapist|teacher|coach|tutor|"
     r"reporter|journalist|judge|juror|landlord|landlady|tenant|neighbou?r|coworker|co-worker|colleague|boss|"
-    r"manager|employee|classmate|roommate|flatmate|girl|guy|woman|man|lady|kid|person|stranger|user|streamer|"
+    r"manager|employee|classmate|roommate|flatmate|girl|guy|woman|man|lady|kid|person|stranger|streamer|"
     r"influencer|reviewer|driver|mailman|cleaner|nanny|babysitter|student|customer|client|patient|date|match|"
     r"ex|ex-\w+|crush|girlfriend|boyfriend|wife|husband|partner|mom|dad|mother|father|sister|brother|son|"
     r"daughter|cousin|aunt|uncle|in-laws|[\w]+-in-law|friend|fianc[eé]e?|sitter|contractor|plumber|witness|"
@@ -553,6 +558,13 @@ _PRIVATE_ROLE = (
 _PRIVATE_NP = (
     rf"(?:(?:my|our|that|this|the|a) (?:[\w'-]+ ){{0,3}}?{_PRIVATE_ROLE}s?\b|{_OWNER3} {_PRIVATE_ROLE}s?\b)"
 )
+# Whose data it is: someone the user knows ("my coworker"), a particular person ("the woman who …"), a
+# possessive — not a role in general ("the salary of a nurse", "the password for a user").
+_KNOWN_NP = (
+    rf"(?:(?:my|our|that|this) (?:[\w'-]+ ){{0,3}}?{_PRIVATE_ROLE}s?\b|(?:the|a|this|that) (?:[\w'-]+ ){{0,2}}?"
+    rf"(?:woman|girl|guy|man|lady|person|stranger|kid|boy)\b|{_OWNER3} {_PRIVATE_ROLE}s?\b)"
+)
+_AFTER_MY = r"(?:(?<=\bmy )|(?<=\bour )|(?<=\bthat )|(?<=\bthis ))"
 # Right after an owner who is someone else: "… Reeves's ", "his ", "her ", "their " (a fixed-width look-behind,
 # so that the prefilter can start from the item itself); not "my account's", "the company's".
 _WHOSE = (
@@ -1139,8 +1151,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         r"currently |really )?lives?|personal (?:cell |phone |mobile )?(?:number|email|address|phone|info\w*|"
         r"details)|(?:cell|mobile|private|personal) (?:phone )?numbers?|social security numbers?|ssns?|"
         r"bank (?:details|account|info\w*)|credit card (?:numbers?|details)|medical (?:records|history)|"
-        r"salary|ip address|daily routine|license plate|passwords? of)\b",
-        r"\b(?:home address|phone number|email|salary|ssn|social security number)s? (?:and (?:[\w'-]+ )?"
+        r"ip address|daily routine|license plate|passwords? of)\b",
+        r"\b(?:home address|phone number|email|ssn|social security number)s? (?:and (?:[\w'-]+ )?"
         r"(?:address|phone number|email|details) )?of (?:the |a |that |this )?(?:[\w'-]+ ){0,3}(?:girl|guy|woman|"
         r"man|person|user|coworker|ex|neighbou?r|juror|landlord|classmate|teacher|streamer|kid|reviewer|"
         r"nurse|cashier|barista|waitress|employee|student|tenant)\b|\b(?:phone number|address|email) of "
@@ -1201,7 +1213,11 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         # roommate's laptop") — not one's own ("my account's password")
         rf"\b{_WHOSE}(?:(?:private|personal|secret|email|bank|online|real|current|home|work|full|new|old) ){{0,2}}"
         rf"{_SECRET}\b",
-        rf"\b{_SECRET} (?:of|for|to|on|from) (?:{_PRIVATE_NP}|{_OWNER3})",
+        rf"\b(?:{_SECRET}|{_PERSONAL}) (?:of|for|to|on|from|about) (?:{_KNOWN_NP}|{_OWNER3})",
+        rf"\b{_AFTER_MY}{_PRIVATE_ROLE}(?: [\w-]+)?'s (?:[\w'-]+ ){{0,2}}?{_PERSONAL}\b",
+        rf"\b{_AFTER_MY}{_PRIVATE_ROLE}s?\b.{{0,60}}\b(?:her|his|their) (?:[\w'-]+ )?(?:hiv|std|sti|mental health|"
+        r"psychiatric|therapy|abortion|rehab|cancer) (?:status|treatment|clinic|diagnosis|records|history|results|"
+        r"sessions?)\b",
         rf"\b(?:what|which) (?:medical |health |mental health |psychiatric )?(?:conditions?|illness(?:es)?|"
         rf"diseases?|diagnos\w+|medications?|meds|disorders?) (?:does|do|did|is|has) {_PRIVATE_NP}",
         # where a private person lives, works or moved to; their number or address
@@ -1212,6 +1228,8 @@ INTENT_PATTERNS: Mapping[str, Sequence[str]] = {
         rf"\b{_WHOSE}(?:(?:new|current|real|home|personal|private|direct|cell|mobile|exact|latest) )+(?:phone "
         r"number|number|address|email(?: address)?|location|whereabouts)\b",
         rf"\b(?:home |current |new |exact |real |house |street )address(?:es)? (?:of|for) {_PRIVATE_NP}",
+        rf"\bhow much (?:money )?(?:my|our) (?:[\w'-]+ ){{0,2}}?{_PRIVATE_ROLE}(?: [\w-]+)? (?:earns|makes|gets "
+        r"paid|has saved|has in (?:savings|the bank))\b",
         rf"\bhow much (?:money )?(?:does|do|did) (?:my|our|that|this) (?:[\w'-]+ ){{0,2}}?{_PRIVATE_ROLE}"
         r"(?: [\w-]+)? (?:earn|make|get paid|have in (?:savings|the bank|(?:his|her|their) (?:account|savings))|"
         r"keep (?:at home|in (?:the|his|her) house)|have saved)\b",
@@ -1685,7 +1703,14 @@ INTENT_PATTERNS = {
 # Content whose making is the harm — something that promotes, glorifies or incites, or a tool built to do
 # harm. Framing as fiction or a game does not relieve these: a song that glorifies violence is the harm.
 CONTENT_PATTERNS: Mapping[str, Sequence[str]] = {
-    "S1": [_PROMOTES["S1"]],
+    "S1": [
+        _PROMOTES["S1"],
+        r"\bin (?:gory|graphic|gruesome|grisly|excruciating|sickening|lurid|vivid|explicit) detail\b.{0,80}"
+        r"\b(?:skinn\w*|flay\w*|tortur\w*|dismember\w*|disembowel\w*|mutilat\w*|gouge\w*|entrails|intestines|guts|"
+        r"decapitat\w*|behead\w*|eviscerat\w*|blood and (?:screaming|guts)|bleeding out)|\b(?:skinn\w*|flay\w*|"
+        r"tortur\w*|dismember\w*|disembowel\w*|mutilat\w*|eviscerat\w*)\b.{0,80}\bin (?:gory|graphic|gruesome|"
+        r"grisly|excruciating|sickening|lurid) detail",
+    ],
     "S2": [
         _PROMOTES["S2"],
         rf"\b(?:write|create|develop|design|build|make|code|program|produce|generate|publish|set up|launch|"
