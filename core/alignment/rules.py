@@ -1,4 +1,4 @@
-"""The rule layer: intent patterns per policy category, compiled once, in three tiers.
+"""The rule layer: intent patterns per policy category, compiled once, in tiers.
 
 Rules look for *requests for harm*, not for topics, so that "how do I kill a Python process", "what is
 phishing?" or "the history of the atomic bomb" pass while "how do I poison my husband" is caught. Each
@@ -16,11 +16,20 @@ instructions are sought):
   only when the message also seeks instructions or content ("how do I …", "write …", "give me …") and no
   safe frame applies. "What is money laundering?" passes; "walk me through laundering money" does not.
 
-Safe frames: protective ("how do I protect myself from …", "signs of …", "what should I do if …"),
-history and news ("what happened at …", "why did …"), definitions ("what is …", "what does … mean"),
-games ("in GTA", "in Minecraft"), fiction that asks for no instructions ("write a story about a heist" —
-but not "… where he explains exactly how"), counter-speech ("why is racism wrong") and sex education
-("how do I talk to my teen about sex"). Evasion ("without getting caught") cancels a protective frame.
+Safe frames: protective ("how do I protect myself from …", "signs of …", "what should I do if …",
+"suicide-prevention hotlines", grief), history and news ("what happened at …", "why did …"), definitions
+("what is …", "what does … mean"), games ("in GTA", "in Minecraft"), fiction that asks for no
+instructions ("write a story about a heist" — but not "… where he explains exactly how"), counter-speech
+("why is racism wrong", debunking), sex education ("how do I talk to my teen about sex"), the law ("what
+are the penalties for …"), consent and fictional characters (privacy only), watching legally (piracy
+only). A frame is looked for only when it could relieve a category that matched. Evasion ("without
+getting caught") cancels a protective or legal frame.
+
+Patterns are written as structures that recur across wordings, each next to its benign contrast: a
+harmful outcome for someone else ("until they stop breathing", not "until it stops beeping"), rights
+denied to a protected group (not to tomatoes), whose data an item is and whether it is secret in itself,
+a known false claim asked for as content. Short requests in seven other languages are read for the
+highest-severity categories only (`MULTILINGUAL_PATTERNS`).
 
 Separately from the categories, `JM` marks a *bare* chat-format control token (`<|im_start|>`, `[INST]`,
 `<<SYS>>`): core/chatml.py neutralizes those before any prompt is built, so they are harmless as text and
