@@ -83,6 +83,72 @@ _CHAT_WORDS = {
     "cuz": "because",
     "coz": "because",
 }
+# Misspellings and slang of the words the rules read. Only non-words are listed (no English word is
+# rewritten), so folding them cannot change what a benign message says: "poisin" → poison, "unalive" → kill.
+_SPELLING = {
+    "unalive": "kill",
+    "unalived": "killed",
+    "unaliving": "killing",
+    "kys": "kill yourself",
+    "kms": "kill myself",
+    "sewerslide": "suicide",
+    "suicde": "suicide",
+    "sucide": "suicide",
+    "suiside": "suicide",
+    "pipebom": "pipe bomb",
+    "pipebomb": "pipe bomb",
+    "pipebombs": "pipe bombs",
+    "poisen": "poison",
+    "poisin": "poison",
+    "posion": "poison",
+    "poision": "poison",
+    "pioson": "poison",
+    "poisn": "poison",
+    "poisoining": "poisoning",
+    "poisening": "poisoning",
+    "chemicls": "chemicals",
+    "chemcals": "chemicals",
+    "chemicles": "chemicals",
+    "housold": "household",
+    "houshold": "household",
+    "househld": "household",
+    "peple": "people",
+    "poeple": "people",
+    "pepole": "people",
+    "sombody": "somebody",
+    "somebdy": "somebody",
+    "somone": "someone",
+    "someon": "someone",
+    "kil": "kill",
+    "kiling": "killing",
+    "murdr": "murder",
+    "hak": "hack",
+    "hakc": "hack",
+    "haking": "hacking",
+    "instagarm": "instagram",
+    "instgram": "instagram",
+    "acount": "account",
+    "accnt": "account",
+    "exs": "ex's",
+    "slowley": "slowly",
+    "noticeing": "noticing",
+    "nuds": "nudes",
+    "noods": "nudes",
+    "nudez": "nudes",
+    "shud": "should",
+    "wepon": "weapon",
+    "weopon": "weapon",
+    "weapen": "weapon",
+    "explosivs": "explosives",
+    "mak": "make",
+    "in2": "into",
+    "2nite": "tonight",
+    "2morrow": "tomorrow",
+    "gf": "girlfriend",
+    "bf": "boyfriend",
+}
+_SPELLED = re.compile(r"\b(?:" + "|".join(_SPELLING) + r")\b(?![.])(?!'[a-rt-z])")
+_HOW_TOO = re.compile(r"\bhow too\b")
 _CHAT_DIGITS = re.compile(r"\b(?:" + "|".join(w for w in _CHAT_WORDS if not w.isalpha()) + r")\b")
 _CHAT_LETTERS = re.compile(
     r"(?<![\w.'])(?:" + "|".join(w for w in _CHAT_WORDS if w.isalpha()) + r")(?![\w.'])"
@@ -113,6 +179,13 @@ def _fold_leet(match: re.Match[str]) -> str:
     if not _HAS_LEET.search(word) or word.isdigit() or _UNIT.fullmatch(word):
         return word
     return word.translate(_LEET)
+
+
+def _spell(match: re.Match[str]) -> str:
+    start = match.start()
+    if start and match.string[start - 1] in ".'":
+        return match.group(0)  # part of a name or a contraction ("www.kil", "o'mak")
+    return _SPELLING[match.group(0)]
 
 
 def _join_spaced(match: re.Match[str]) -> str:
@@ -164,11 +237,13 @@ def _fold(text: str) -> str:
     text = (text.lower() if text.isascii() else fold_unicode(text)).translate(_QUOTES)
     text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
     text = _TWO.sub(r"\1 to", text)
+    text = _HOW_TOO.sub("how to", text)
     text = _LEET_WORD.sub(_fold_leet, text)
     text = _SPACED.sub(_join_spaced, text)
     text = _CHAT_LETTERS.sub(
         lambda m: _CHAT_WORDS[m.group(0)], text
     )  # after spacing: "y o u r", not "yo u r"
+    text = _SPELLED.sub(_spell, text)
     return _WS.sub(" ", text).strip()
 
 

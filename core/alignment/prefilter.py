@@ -1,18 +1,19 @@
-"""A literal prefilter for the rule layer: skip a regular expression that cannot match a text.
+"""A literal prefilter for the rule layer: run a regular expression only where it can start.
 
 Python's regex engine tries every position of the text for a pattern that starts with `\\b` and a long
-alternation (it cannot use its first-character scan there), so the rules cost about 1.5 µs per
-character and per pattern group — several milliseconds on a long message. Most patterns, however, must
-start with one of a known set of literal strings ("kill", "murder", "poison", …). `required_prefixes`
-reads that set from the parsed pattern (up to three characters); `Prefilter.may_match` then skips the
-regex when none of its prefixes occurs in the text. It is a necessary condition only: a pattern whose
-start cannot be read (`\\w+`, `.`) is always run, so the prefilter never changes a verdict.
+alternation (it cannot use its first-character scan there), so one alternation of a category's patterns
+costs about 1.5 µs per character — several milliseconds on a long message — and, at each word, tries its
+patterns one after the other. Most patterns, however, must start with one of a known set of literal
+strings ("kill", "murder", "poison", …). `required_prefixes` reads that set from the parsed pattern (up to
+four characters); the rule set indexes its patterns by those prefixes and, at each word start of a
+text, tries only the patterns that can start there. It is a necessary condition only: a pattern whose
+start cannot be read (`\\w+`, `.`) is searched in full, so the prefilter never changes a verdict.
+`needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text).
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ from typing import Any
 _PARSER: Any = importlib.import_module("re._parser")
 _C: Any = importlib.import_module("re._constants")
 
-_LIMIT = 3
+PREFIX_LIMIT = 4
 _MAX_CHARSET = 10
 _MAX_PREFIXES = 4096
 
@@ -40,10 +41,10 @@ def _charset(items: Any) -> set[str] | None:
 
 
 def _prefixes(seq: Any) -> Prefixes | None:
-    """The literal prefixes (up to `_LIMIT` characters) that every match of `seq` starts with."""
+    """The literal prefixes (up to `PREFIX_LIMIT` characters) that every match of `seq` starts with."""
     results: Prefixes = {("", True)}
     for op, av in seq:
-        if all(not whole or len(p) >= _LIMIT for p, whole in results):
+        if all(not whole or len(p) >= PREFIX_LIMIT for p, whole in results):
             break
         ext: Prefixes | None
         if op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT):
@@ -79,12 +80,12 @@ def _prefixes(seq: Any) -> Prefixes | None:
             break
         grown: Prefixes = set()
         for p, whole in results:
-            if not whole or len(p) >= _LIMIT:
+            if not whole or len(p) >= PREFIX_LIMIT:
                 grown.add((p, False))
                 continue
             for e, e_whole in ext:
                 joined = p + e
-                grown.add((joined[:_LIMIT], e_whole and len(joined) <= _LIMIT))
+                grown.add((joined[:PREFIX_LIMIT], e_whole and len(joined) <= PREFIX_LIMIT))
         if len(grown) > _MAX_PREFIXES:
             return None
         results = grown
@@ -103,38 +104,46 @@ def required_prefixes(pattern: str, flags: int = 0) -> frozenset[str] | None:
     return frozenset(p for p, _ in found)
 
 
-_WORD_START = re.compile(r"(?<![a-z0-9_])[a-z0-9_]")
+def _needs_non_ascii(seq: Any) -> bool:
+    """Whether every match of `seq` contains a character outside ASCII (a word in another script)."""
+    for op, av in seq:
+        if op is _C.LITERAL and av > 127:
+            return True
+        if op is _C.IN and av and all(o is _C.LITERAL and a > 127 for o, a in av):
+            return True
+        if op is _C.SUBPATTERN and _needs_non_ascii(av[-1]):
+            return True
+        if op is _C.BRANCH and all(_needs_non_ascii(alt) for alt in av[1]):
+            return True
+        if (
+            op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT)
+            and av[0] >= 1
+            and _needs_non_ascii(av[2])
+        ):
+            return True
+    return False
 
 
-class WordIndex:
-    """Where each word of a (normalized) text starts, by its first one, two and three characters."""
+def needs_non_ascii(pattern: str, flags: int = 0) -> bool:
+    """True when no ASCII text can match `pattern` (so it can be skipped for ASCII text)."""
+    try:
+        return _needs_non_ascii(_PARSER.parse(pattern, flags).data)
+    except Exception:
+        return False
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.by_prefix: dict[str, list[int]] = {}
-        for match in _WORD_START.finditer(text):
-            i = match.start()
-            for n in range(1, _LIMIT + 1):
-                self.by_prefix.setdefault(text[i : i + n], []).append(i)
 
-    def positions(self, prefixes: frozenset[str]) -> list[int]:
-        found: set[int] = set()
-        if len(self.by_prefix) < len(prefixes):  # a short text: walk its words, not every prefix
-            for prefix, starts in self.by_prefix.items():
-                if prefix in prefixes:
-                    found.update(starts)
-        else:
-            for prefix in prefixes:
-                found.update(self.by_prefix.get(prefix, ()))
-        return sorted(found)
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 class Prefilter:
-    """The required prefixes of a group of alternative patterns that all start at a word boundary.
+    """What the rule layer needs to know about a group of patterns before it runs them.
 
-    `candidates` returns the word starts where a match can begin (None: search the whole text)."""
+    `prefixes`: the strings that every match starts with, when every match starts at an ASCII word
+    character (None: the start cannot be read, search the whole text). `non_ascii_only`: no ASCII text can
+    match any of them (words in another script), so they are skipped for ASCII text."""
 
     def __init__(self, patterns: Iterable[str], flags: int = 0) -> None:
+        patterns = list(patterns)
         union: set[str] | None = set()
         for pattern in patterns:
             found = required_prefixes(pattern, flags)
@@ -142,11 +151,8 @@ class Prefilter:
                 union = None
                 break
             union |= found
-        # usable only when every match begins with a word character (so at a word start)
-        if union is not None and all(p[0].isalnum() or p[0] == "_" for p in union):
+        if union is not None and all(p[0] in _ASCII_WORD for p in union):
             self.prefixes: frozenset[str] | None = frozenset(union)
         else:
             self.prefixes = None
-
-    def candidates(self, index: WordIndex) -> list[int] | None:
-        return None if self.prefixes is None else index.positions(self.prefixes)
+        self.non_ascii_only = all(needs_non_ascii(p, flags) for p in patterns)
