@@ -482,12 +482,30 @@ def fixed_answer(tokens: int) -> Callable[[str, dict[str, Any]], str]:
     return respond
 
 
-async def _serve(port: int, token_delay_s: float, max_concurrent: int = 128, answer_tokens: int = 0) -> None:
+def printing(responder: Callable[[str, dict[str, Any]], str]) -> Callable[[str, dict[str, Any]], str]:
+    """Print every prompt received, whole, before answering: what the model would see (the system turn,
+    the remembered history, typed markers as harmless text)."""
+
+    def respond(prompt: str, params: dict[str, Any]) -> str:
+        print(f"--- prompt ({len(prompt)} characters) ---\n{prompt}\n--- end of prompt ---", flush=True)
+        return responder(prompt, params)
+
+    return respond
+
+
+async def _serve(
+    port: int,
+    token_delay_s: float,
+    max_concurrent: int = 128,
+    answer_tokens: int = 0,
+    show_prompts: bool = False,
+) -> None:
+    responder = fixed_answer(answer_tokens) if answer_tokens else echo_responder
     fake = FakeTGI(
         port=port,
         token_delay_s=token_delay_s,
         max_concurrent_requests=max_concurrent,
-        responder=fixed_answer(answer_tokens) if answer_tokens else echo_responder,
+        responder=printing(responder) if show_prompts else responder,
     )
     url = await fake.start()
     print(f"fake TGI (echo, not a model) listening on {url}", flush=True)
@@ -507,9 +525,20 @@ def main() -> None:
     parser.add_argument(
         "--answer-tokens", type=int, default=0, help="answer with N tokens instead of echoing"
     )
+    parser.add_argument(
+        "--show-prompts", action="store_true", help="print every prompt received (what the model would see)"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.token_delay, args.max_concurrent_requests, args.answer_tokens))
+        asyncio.run(
+            _serve(
+                args.port,
+                args.token_delay,
+                args.max_concurrent_requests,
+                args.answer_tokens,
+                show_prompts=args.show_prompts,
+            )
+        )
 
 
 if __name__ == "__main__":
