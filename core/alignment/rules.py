@@ -176,10 +176,6 @@ _OWNER = (
 )
 
 
-def _group(*alternatives: str) -> str:
-    return "(?:" + "|".join(alternatives) + ")"
-
-
 # The rule-giving text after a fake system turn or header.
 _NEW_RULES = (
     r".{0,300}(?:\byou (?:are|must|will|shall|have|can|should|may|now)\b|\bfrom now on\b|\bno "
