@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
 from tests.fakes.tgi import FakeTGI
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def run_console(
@@ -113,7 +107,7 @@ async def test_reset_and_persona_commands(redis_client: object, redis_url: str) 
 
 async def test_unreachable_redis_names_the_setting(redis_client: object, redis_url: str) -> None:
     async with FakeTGI() as tgi:
-        bad = f"redis://127.0.0.1:{_free_port()}/0"
+        bad = f"redis://127.0.0.1:{free_port()}/0"
         code, out, err = await run_console(["hi"], tgi_url=tgi.url, redis_url=bad)
     assert code != 0
     assert out == ""
@@ -123,7 +117,7 @@ async def test_unreachable_redis_names_the_setting(redis_client: object, redis_u
 
 
 async def test_unreachable_model_server_names_the_setting(redis_client: object, redis_url: str) -> None:
-    bad = f"http://127.0.0.1:{_free_port()}"
+    bad = f"http://127.0.0.1:{free_port()}"
     code, _out, err = await run_console(["hi"], tgi_url=bad, redis_url=redis_url)
     assert code != 0
     assert "TGI_URL" in err and bad in err
@@ -162,7 +156,7 @@ async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt
 ) -> None:
     """README's no-GPU trial: `python -m tests.fakes.tgi --show-prompts` prints what the model would see,
     so a new user watches the history come back after a restart and a typed marker arrive as text."""
-    port = _free_port()
+    port = free_port()
     fake = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

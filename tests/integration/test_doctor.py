@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from core.settings import (
     TGISettings,
 )
 from tests.fakes.tgi import FakeTGI
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_DISCORD = "discord-good-token"
@@ -109,12 +109,6 @@ async def persistent_redis(redis_client: aioredis.Redis) -> AsyncIterator[aiored
     await redis_client.config_set("save", before)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def by_name(checks: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in checks}
 
@@ -166,8 +160,8 @@ async def test_each_failure_names_its_fix(
     ):
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()},{wrong_model.url}"),
-            redis=RedisSettings(url=f"redis://:hunter2@127.0.0.1:{closed_port()}/0"),
+            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()},{wrong_model.url}"),
+            redis=RedisSettings(url=f"redis://:hunter2@127.0.0.1:{free_port()}/0"),
             discord=DiscordSettings(token="bad-token"),  # type: ignore[arg-type]
             slack=SlackSettings(bot_token="xoxb-revoked", app_token="xoxb-pasted-twice", api_url=slack_api),  # type: ignore[arg-type]
             alignment=AlignmentSettings(guard_url=not_a_guard.url),
@@ -380,7 +374,7 @@ async def test_a_guard_mode_that_cannot_run_is_named(redis_url: str) -> None:
     checks = await diagnose(
         Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()}"),
+            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}"),
             redis=RedisSettings(url=redis_url),
             alignment=AlignmentSettings(guard_mode="llama-guard"),
         )
@@ -394,7 +388,7 @@ async def test_a_self_check_on_a_server_that_is_down_points_at_the_server(redis_
     checks = await diagnose(
         Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()}", retries=0),
+            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=0),
             redis=RedisSettings(url=redis_url),
             alignment=AlignmentSettings(guard_mode="self-check"),
         )

@@ -27,15 +27,10 @@ from core.settings import ChatSettings, HistorySettings, LimitSettings, RedisSet
 from core.tokens import EstimatingCounter
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.ports import free_port
 
 KEYS = KeySpace("relay")
 KEY = ConversationKey(Platform.DISCORD, "g", "c")
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def msg(text: str, mid: str) -> IncomingMessage:
@@ -84,7 +79,7 @@ async def test_model_down_at_start_the_bot_starts_and_users_get_a_notice(
     redis_client: aioredis.Redis, redis_url: str
 ) -> None:
     settings = Settings(
-        tgi=TGISettings(url=f"http://127.0.0.1:{closed_port()}", retries=1, retry_backoff_s=0.01),
+        tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=1, retry_backoff_s=0.01),
         redis=RedisSettings(url=redis_url),
     )
     async with open_core(settings) as core:  # starts although TGI is down
@@ -144,7 +139,7 @@ async def test_silent_model_overload_storm_and_validation_errors(
 def own_redis() -> Iterator[tuple[int, Path]]:
     """A redis-server with AOF on, that the test may stop and start again on the same port and data."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = closed_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         yield port, Path(tmp)
         subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)

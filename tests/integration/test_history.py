@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from core.history import RedisConversationStore, decode_exchange, encode_exchang
 from core.keys import KeySpace
 from core.models import ConversationKey, Exchange, Platform, Role, Turn
 from core.settings import HistorySettings, RedisSettings, Settings
+from tests.ports import free_port
 
 A = ConversationKey(Platform.DISCORD, "g1", "c1")
 B = ConversationKey(Platform.DISCORD, "g2", "c1")  # the same channel id in another guild
@@ -384,15 +384,9 @@ async def test_round_trips_open_commit_and_release(redis_client: aioredis.Redis,
         await client.aclose()
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_unreachable_redis_is_history_unavailable_quickly() -> None:
     # the client exactly as the composition root builds it (bounded retries)
-    client = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{_closed_port()}/0")))
+    client = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")))
     try:
         s = store(client)
         started = time.monotonic()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -15,6 +14,7 @@ from core.llm import GenerationParams, StreamEvent, TGIClient, build_model_sessi
 from core.settings import TGISettings
 from core.tokens import SentencePieceCounter, TGITokenCounter, build_counter
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.ports import free_port
 
 PARAMS = GenerationParams(max_new_tokens=200)
 PROMPT = "<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n"
@@ -37,10 +37,7 @@ async def collect(client: TGIClient, prompt: str = PROMPT) -> list[StreamEvent]:
 
 
 def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 async def test_stream_builds_text_from_non_special_tokens(tgi: FakeTGI) -> None:

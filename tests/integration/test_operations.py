@@ -11,7 +11,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -38,14 +37,9 @@ from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID
 from tests.fakes.memory import MemoryGate, MemoryStore, RecordingSink, WordCounter
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -89,7 +83,7 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
                 for line in text.splitlines():  # bounded labels only: never an id
                     assert 'channel="' not in line and 'user="' not in line and 'guild="' not in line
 
-        down = aioredis.Redis(host="127.0.0.1", port=closed_port(), retry=Retry(NoBackoff(), 0))
+        down = aioredis.Redis(host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0))
         async with build_model_session(TGISettings()) as http:
             generator = TGIClient(http=http, settings=TGISettings(), base_url=tgi.url)
             async with HealthServer(
@@ -225,7 +219,7 @@ async def test_all_runs_both_adapters_on_one_core_and_sigterm_finishes_both_answ
     """`dolphin-relay all`: one process, Discord and Slack answering at the same time from one core;
     /healthz, /readyz and /metrics on METRICS_PORT; SIGTERM while both answers are streaming: intake stops,
     /readyz turns 503, both answers finish and are stored, the process exits 0 within the grace period."""
-    secret, slack_port, metrics_port = "shutdown-secret", closed_port(), closed_port()
+    secret, slack_port, metrics_port = "shutdown-secret", free_port(), free_port()
     slow = " ".join(f"w{i}" for i in range(40))  # 40 tokens x 0.05 s: about 2 s each
     async with FakeSlackAPI() as slack, FakeTGI() as tgi, FakeDiscord() as discord_api:
         tgi.enqueue(FakeReply(text=slow, token_delay_s=0.05), FakeReply(text=slow, token_delay_s=0.05))
@@ -298,7 +292,7 @@ async def test_sigint_past_the_grace_period_tells_the_user_and_stores_nothing(
 ) -> None:
     """An answer longer than RUNTIME_SHUTDOWN_GRACE_S: on SIGINT the process still exits 0 soon after
     the grace period, the user sees a notice instead of a half answer that never ends, nothing is stored."""
-    secret, port = "grace-secret", closed_port()
+    secret, port = "grace-secret", free_port()
     async with FakeSlackAPI() as slack, FakeTGI() as tgi:
         tgi.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(400)), token_delay_s=0.05))  # ~20 s
         env = bot_env(
@@ -337,7 +331,7 @@ async def test_an_unconfigured_platform_stays_idle_instead_of_crash_looping(redi
     """The compose `slack` service of an admin who only set up Discord: `slack --optional` without any
     Slack token says so once, stays healthy, and exits 0 on SIGTERM. Without --optional it exits 2 with
     the setting to fix; `all` with no platform at all names both settings."""
-    metrics_port = closed_port()
+    metrics_port = free_port()
     env = bot_env(REDIS_URL=redis_url, TGI_URL="http://127.0.0.1:9", METRICS_PORT=str(metrics_port))
     proc = await start_bot(
         sys.executable, "-m", "bots", "--env-file", os.devnull, "slack", "--optional", env=env

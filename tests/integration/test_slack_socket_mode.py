@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from core.settings import SlackSettings
 from tests.fakes.slack_api import TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.integration.slack_harness import mention, open_core
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_TOKEN = "xapp-1-A1-test"
@@ -114,9 +114,7 @@ async def test_bad_credentials_stop_start_up_with_the_setting_named(
     async with FakeSlackAPI() as slack, FakeTGI() as tgi:
         slack.rejected_tokens |= {"xoxb-revoked", "xapp-revoked"}
         if settings.get("api_url") == "closed":
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                settings = {"api_url": f"http://127.0.0.1:{s.getsockname()[1]}/api/"}
+            settings = {"api_url": f"http://127.0.0.1:{free_port()}/api/"}
         async with open_core(redis_client, slack=slack, tgi=tgi, **settings) as core:
             with pytest.raises(ConfigurationError) as err:
                 await asyncio.wait_for(run_slack(core, stop=asyncio.Event(), port=0, host="127.0.0.1"), 10)
