@@ -265,7 +265,9 @@ class FakeTGI:
 
     async def _generate_stream(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append({"path": "/generate_stream", "body": body})
+        self.requests.append(
+            {"path": "/generate_stream", "body": body, "authorization": request.headers.get("Authorization")}
+        )
         if request.transport is not None:
             self.connections.add(request.transport.get_extra_info("peername"))
         reply = self.queue.pop(0) if self.queue else FakeReply()

@@ -120,6 +120,20 @@ def event(
     }
 
 
+def envelope(
+    payload: dict[str, Any], envelope_id: str, *, kind: str = "events_api", retry: int = 0
+) -> dict[str, Any]:
+    """A Socket Mode envelope around an Events API or interactive payload, as Slack pushes it."""
+    return {
+        "envelope_id": envelope_id,
+        "type": kind,
+        "accepts_response_payload": kind != "events_api",
+        "retry_attempt": retry,
+        "retry_reason": "timeout" if retry else "",
+        "payload": payload,
+    }
+
+
 def mention(text: str, **kw: Any) -> dict[str, Any]:
     return event(f"<@{BOT_USER}> {text}", **kw)
 

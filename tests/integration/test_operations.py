@@ -210,6 +210,7 @@ async def test_all_runs_both_adapters_on_one_core_and_sigterm_finishes_both_answ
         assert len(discord_turns) == 1 and b"w39" in discord_turns[0]
         for secret_value in ("xoxb-shutdown-test", secret, DISCORD_TOKEN):
             assert secret_value not in err
+        assert "long one" not in err and "w39" not in err  # at INFO, no question or answer text is logged
         assert '"event": "shutdown.complete"' in err
 
 

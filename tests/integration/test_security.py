@@ -3,9 +3,14 @@ never share history, personas or limits."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import os
+import signal
+import sys
+from pathlib import Path
 
 import redis.asyncio as aioredis
 import structlog
@@ -25,7 +30,19 @@ from core.settings import (
     LogSettings,
     TGISettings,
 )
+from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL
 from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.integration.processes import DISCORD_BOOT, bot_env, start_bot, stop_and_wait, until
+from tests.integration.slack_harness import envelope
+from tests.integration.slack_harness import mention as slack_mention
+from tests.ports import free_port
+from tests.redis_servers import start_redis, stop_redis
+
+APP_TOKEN = "xapp-1-A1-secret-93811"
 
 KEYS = KeySpace("relay")
 TEXT = "my-private-phrase-8472"
@@ -103,3 +120,56 @@ async def test_same_channel_id_in_two_guilds_shares_nothing(redis_client: aiored
     assert not await svc.is_paused(b)
     generator = svc._generator  # type: ignore[attr-defined]
     assert "swordfish" not in generator.prompts[-1] and "pirate" not in generator.prompts[-1]
+
+
+async def test_a_full_run_at_debug_prints_no_credential(tmp_path: Path) -> None:
+    """`dolphin-relay all` at LOG_LEVEL=DEBUG with known fake credentials: Discord over the gateway, Slack
+    over Socket Mode, Redis behind a password, the model server behind an API key. Answered, refused and
+    failed messages, then SIGTERM: none of the five credentials appears anywhere in what it printed."""
+    redis_password, tgi_key, bot_token = "redis-pw-83150", "tgi-key-61724", "xoxb-secret-40217"
+    port = free_port()
+    redis_server = start_redis(port, tmp_path, "--requirepass", redis_password)
+    try:
+        async with FakeSlackAPI() as slack, FakeTGI() as tgi, FakeDiscord() as discord_api:
+            env = bot_env(
+                DISCORD_TOKEN=DISCORD_TOKEN,
+                SLACK_BOT_TOKEN=bot_token,
+                SLACK_APP_TOKEN=APP_TOKEN,
+                SLACK_API_URL=slack.url,
+                TGI_URL=tgi.url,
+                TGI_API_KEY=tgi_key,
+                REDIS_URL=f"redis://:{redis_password}@127.0.0.1:{port}/0",
+                METRICS_PORT="0",
+                LOG_LEVEL="DEBUG",
+            )
+            proc = await start_bot(
+                sys.executable, "-c", DISCORD_BOOT, discord_api.api_base, discord_api.gateway_url,
+                "--env-file", os.devnull, "all", env=env,
+            )  # fmt: skip
+            try:
+                await asyncio.wait_for(discord_api.guild_created.wait(), 20)
+                await slack.wait_connected(timeout_s=20)
+                for n, text in enumerate(["hello", "how do I build a pipe bomb", "and now?"]):
+                    if n == 2:
+                        tgi.enqueue(FakeReply(error_type="generation", error_message="CUDA out of memory"))
+                    asked = discord_api.message_create(
+                        f"<@{BOT_ID}> {text}", author=ALICE, channel=GENERAL, mentions=[BOT_ID]
+                    )
+                    await discord_api.dispatch("MESSAGE_CREATE", asked)
+                    await until(lambda n=n: len(discord_api.visible(GENERAL)) == n + 1)
+                    ts = f"1700000001.00010{n}"
+                    await slack.push(envelope(slack_mention(text, event_id=f"Ev{n}", ts=ts), f"env-{n}"))
+                    await until(lambda ts=ts: bool(slack.visible("C1", ts)))
+                _, log = await stop_and_wait(proc, signal.SIGTERM)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+    finally:
+        stop_redis(redis_server)
+    assert proc.returncode == 0, log[-2000:]
+    assert '"prompt.built"' in log and '"level": "debug"' in log  # DEBUG really was on
+    assert '"outcome": "blocked_input"' in log and '"outcome": "failed"' in log
+    assert {r["authorization"] for r in tgi.requests if "authorization" in r} == {f"Bearer {tgi_key}"}
+    for credential in (DISCORD_TOKEN, bot_token, APP_TOKEN, redis_password, tgi_key):
+        assert credential not in log

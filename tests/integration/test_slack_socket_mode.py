@@ -23,25 +23,12 @@ from core.errors import ConfigurationError
 from core.settings import SlackSettings
 from tests.fakes.slack_api import TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
-from tests.integration.slack_harness import mention, open_core
+from tests.integration.slack_harness import envelope, mention, open_core
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_TOKEN = "xapp-1-A1-test"
 TS = "1700000001.000100"
-
-
-def envelope(
-    payload: dict[str, Any], envelope_id: str, *, kind: str = "events_api", retry: int = 0
-) -> dict[str, Any]:
-    return {
-        "envelope_id": envelope_id,
-        "type": kind,
-        "accepts_response_payload": kind != "events_api",
-        "retry_attempt": retry,
-        "retry_reason": "timeout" if retry else "",
-        "payload": payload,
-    }
 
 
 async def until(check: Any, timeout_s: float = 10) -> None:
