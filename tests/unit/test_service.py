@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
 
 from core.alignment.base import AllowAll
+from core.alignment.moderator import PolicyModerator
+from core.alignment.policy import load_policy
 from core.errors import Busy, GenerationFailed, GenerationTimeout, ModelUnavailable, StreamCutOff
 from core.llm import ModelInfo
 from core.models import (
@@ -21,8 +24,10 @@ from core.models import (
 from core.service import ChatService
 from core.settings import ChatSettings, TGISettings
 from tests.fakes.memory import MemoryGate, MemoryStore, RecordingSink, Script, ScriptedGenerator, WordCounter
+from tests.strategies import hostile_text
 
 KEY = ConversationKey(Platform.DISCORD, "g1", "c1")
+MODERATOR = PolicyModerator(policy=load_policy())  # compiling the rules once keeps the property fast
 
 
 def message(text: str, *, mid: str = "m1", author: str = "u1", name: str = "Ann", direct: bool = False):
@@ -276,3 +281,28 @@ async def test_length_limited_answer_is_marked() -> None:
     _, sink = await h.ask("hello")
     assert "length limit" in sink.of("finish")[0]
     assert h.history[0].assistant.text == "long answer"
+
+
+@settings(max_examples=150, deadline=None)
+@given(question=hostile_text, answer=hostile_text)
+def test_any_question_and_any_answer_end_in_an_answer_or_a_notice(question: str, answer: str) -> None:
+    """With the real policy moderator on both sides, whatever is asked and whatever the model streams
+    back: the pipeline never raises, the user sees a finished answer or a notice (nothing, only for an empty
+    message), and history holds one whole exchange for an answer and nothing otherwise."""
+
+    async def run() -> tuple[Outcome, RecordingSink, Harness]:
+        h = Harness(moderator=MODERATOR)
+        h.generator.enqueue(Script([answer[i : i + 7] for i in range(0, len(answer), 7)]))
+        result, sink = await h.ask(question)
+        return result.outcome, sink, h
+
+    outcome, sink, h = asyncio.run(run())
+    if outcome is Outcome.IGNORED:
+        assert not question.strip() and sink.events == []
+    else:
+        assert len(sink.of("finish")) + len(sink.of("fail")) == 1, sink.events
+    if outcome is Outcome.ANSWERED:
+        (exchange,) = h.history
+        assert exchange.user.text and exchange.assistant.text.strip()
+    else:
+        assert h.history == []
