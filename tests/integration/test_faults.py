@@ -4,12 +4,8 @@ restarted under load. Users always get an answer or a short notice; history neve
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +24,7 @@ from core.tokens import EstimatingCounter
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.ports import free_port
+from tests.redis_server import own_redis, start_redis  # noqa: F401  (own_redis: a fixture)
 
 KEYS = KeySpace("relay")
 KEY = ConversationKey(Platform.DISCORD, "g", "c")
@@ -135,47 +132,7 @@ async def test_silent_model_overload_storm_and_validation_errors(
         assert await stored(redis_client) == []
 
 
-@pytest.fixture
-def own_redis() -> Iterator[tuple[int, Path]]:
-    """A redis-server with AOF on, that the test may stop and start again on the same port and data."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        yield port, Path(tmp)
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)
-        _ = binary
-
-
-def start_redis(port: int, data: Path) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(data),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
-async def test_redis_restarted_under_load(own_redis: tuple[int, Path], tgi: FakeTGI) -> None:
+async def test_redis_restarted_under_load(own_redis: tuple[int, Path], tgi: FakeTGI) -> None:  # noqa: F811
     port, data = own_redis
     proc = start_redis(port, data)
     settings = Settings(
