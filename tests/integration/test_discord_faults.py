@@ -1,0 +1,138 @@
+"""Faults through the real discord.py client (over the fake gateway and REST API, the real core and Redis):
+malformed gateway events. What the member sees in the channel, what is stored, what is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from structlog.testing import capture_logs
+
+from tests.fakes.discord_api import IDENTIFY, FakeDiscord
+from tests.fakes.discord_harness import CHANNEL_KEY, Bot, discord_bot, mention, slash
+from tests.fakes.discord_payloads import ALICE, GENERAL
+from tests.fakes.tgi import FakeReply
+
+PRIVATE = "my-private-words-7f3a"  # in each malformed payload; must never reach a log line
+
+
+@pytest.fixture
+async def bot(
+    request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
+) -> AsyncIterator[Bot]:
+    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
+        yield b
+
+
+def assert_no_tracebacks(logs: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
+    """Neither our log lines nor discord.py's (standard logging, INFO and up) carry a traceback or an error."""
+    assert not [e for e in logs if e.get("exc_info") or e["log_level"] in ("error", "critical")], logs
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
+
+
+async def ask(bot: Bot, text: str, answer: str) -> dict[str, Any]:
+    """A member mentions the bot; returns once the answer `answer` is shown and everything has settled."""
+    bot.tgi.enqueue(FakeReply(text=answer))
+    asked = mention(bot.api, text)
+    await bot.api.dispatch("MESSAGE_CREATE", asked)
+    await bot.api.wait_until(lambda: bot.api.visible(GENERAL)[-1:] == [answer], timeout_s=5)
+    await bot.settled()
+    return asked
+
+
+# ---------------------------------------------------------------- malformed gateway events
+
+
+def _without_author(api: FakeDiscord) -> dict[str, Any]:
+    payload = mention(api, PRIVATE)
+    del payload["author"]
+    return payload
+
+
+def _bad_channel_id(api: FakeDiscord) -> dict[str, Any]:
+    return {**mention(api, PRIVATE), "channel_id": "not-a-number"}
+
+
+def _bad_mentions(api: FakeDiscord) -> dict[str, Any]:
+    return {**mention(api, "hi"), "mentions": [PRIVATE]}
+
+
+def _content_not_a_string(api: FakeDiscord) -> dict[str, Any]:
+    return {**mention(api, "hi"), "content": 12345}
+
+
+def _interaction_without_token(api: FakeDiscord) -> dict[str, Any]:
+    payload = slash(api, "ask", member_id=ALICE, options={"prompt": PRIVATE})
+    del payload["token"]
+    return payload
+
+
+MALFORMED: list[tuple[str, Callable[[FakeDiscord], Any], str | None]] = [
+    # (gateway event, payload, the warning expected: None for an event type discord.py does not know)
+    ("MESSAGE_CREATE", _without_author, "discord.event_dropped"),
+    ("MESSAGE_CREATE", _bad_channel_id, "discord.event_dropped"),
+    ("MESSAGE_CREATE", _bad_mentions, "discord.event_dropped"),
+    ("MESSAGE_CREATE", lambda api: f"garbage {PRIVATE}", "discord.event_dropped"),  # `d` not an object
+    ("MESSAGE_CREATE", _content_not_a_string, "discord.message_dropped"),  # parsed; not translatable
+    ("INTERACTION_CREATE", _interaction_without_token, "discord.event_dropped"),
+    ("SOMETHING_NEW", lambda api: {"content": PRIVATE}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "warning"),
+    MALFORMED,
+    ids=["no-author", "bad-channel-id", "bad-mentions", "d-not-an-object", "content-a-number",
+         "interaction-without-token", "unknown-event-type"],
+)  # fmt: skip
+async def test_a_malformed_event_is_dropped_with_one_warning_and_the_bot_keeps_answering(
+    bot: Bot,
+    caplog: pytest.LogCaptureFixture,
+    event: str,
+    payload: Callable[[FakeDiscord], Any],
+    warning: str | None,
+) -> None:
+    api = bot.api
+    caplog.set_level(logging.INFO)
+    with capture_logs() as logs:
+        await api.dispatch(event, payload(api))
+        await asyncio.sleep(0.1)
+        await ask(bot, "are you still there?", "Still here.")
+
+    # the session stayed up: no crash, no reconnect; the next question was answered and stored
+    assert not bot.task.done()
+    assert api.ready_sessions == 1 and [f["op"] for f in api.gateway_received].count(IDENTIFY) == 1
+    assert api.visible(GENERAL) == ["Still here."]
+    assert len(await bot.turns(CHANNEL_KEY)) == 1
+    assert not api.interaction_log  # nothing was answered for the malformed interaction either
+
+    dropped = [e for e in logs if e["event"] in ("discord.event_dropped", "discord.message_dropped")]
+    if warning is None:  # Discord sends event types newer than discord.py: ignored, no warning for each
+        assert dropped == []
+    else:
+        assert [(e["event"], e["log_level"]) for e in dropped] == [(warning, "warning")]
+        assert dropped[0].get("gateway_event", event) == event and dropped[0]["error"]
+        errors = bot.core.metrics.registry.get_sample_value(
+            "dolphin_relay_errors_total", {"kind": "DiscordEventDropped"}
+        )
+        assert errors == 1
+    assert_no_tracebacks(logs, caplog)
+    assert not [e for e in logs if PRIVATE in repr(e)]
+    assert PRIVATE not in caplog.text
+
+
+@pytest.mark.parametrize("bot", [{"shard_count": 1}], indirect=True)
+async def test_the_sharded_client_drops_a_malformed_event_too(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with capture_logs() as logs:
+        await bot.api.dispatch("MESSAGE_CREATE", _without_author(bot.api))
+        await ask(bot, "still sharded?", "Yes.")
+    assert not bot.task.done() and bot.api.ready_sessions == 1
+    assert [e["gateway_event"] for e in logs if e["event"] == "discord.event_dropped"] == ["MESSAGE_CREATE"]
+    assert_no_tracebacks(logs, caplog)
