@@ -1,21 +1,27 @@
 """Faults through the real discord.py client (over the fake gateway and REST API, the real core and Redis):
-malformed gateway events. What the member sees in the channel, what is stored, what is logged."""
+malformed gateway events, the model server dying or down, Redis going away. What the member
+sees in the channel, what is stored, what is logged."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
+from core.errors import HistoryUnavailable, ModelUnavailable, StreamCutOff
+from core.settings import TGISettings
 from tests.fakes.discord_api import IDENTIFY, FakeDiscord
 from tests.fakes.discord_harness import CHANNEL_KEY, Bot, discord_bot, mention, slash
 from tests.fakes.discord_payloads import ALICE, GENERAL
 from tests.fakes.tgi import FakeReply
+from tests.ports import free_port
+from tests.redis_server import own_redis, start_redis  # noqa: F401  (own_redis: a fixture)
 
 PRIVATE = "my-private-words-7f3a"  # in each malformed payload; must never reach a log line
 
@@ -136,3 +142,89 @@ async def test_the_sharded_client_drops_a_malformed_event_too(
     assert not bot.task.done() and bot.api.ready_sessions == 1
     assert [e["gateway_event"] for e in logs if e["event"] == "discord.event_dropped"] == ["MESSAGE_CREATE"]
     assert_no_tracebacks(logs, caplog)
+
+
+# ---------------------------------------------------------------- the model server
+
+
+async def test_a_model_that_dies_mid_stream_leaves_the_partial_answer_marked_and_nothing_stored(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, tgi = bot.api, bot.tgi
+    caplog.set_level(logging.INFO)
+    tgi.enqueue(FakeReply(text="Dolphins sleep with half of their brain at a time.", drop_after_tokens=3))
+    with capture_logs() as logs:
+        asked = mention(api, "how do dolphins sleep?")
+        await api.dispatch("MESSAGE_CREATE", asked)
+        await api.wait_until(lambda: any(StreamCutOff.notice in m for m in api.visible(GENERAL)))
+        await bot.settled()
+        assert api.visible(GENERAL) == [f"Dolphins sleep with\n\n{StreamCutOff.notice}"]
+        cut = next(iter(api.messages.values()))
+        assert cut.reference == int(asked["id"])  # still a reply to the asker
+        assert await bot.turns(CHANNEL_KEY) == []
+
+        await ask(bot, "and do they dream?", "Nobody knows.")
+    assert api.visible(GENERAL)[-1] == "Nobody knows."
+    assert "Dolphins sleep with" not in tgi.prompts[-1]  # the cut-off half is not in the history
+    (turn,) = await bot.turns(CHANNEL_KEY)
+    assert b"and do they dream?" in turn and b"how do dolphins sleep?" not in turn
+    assert_no_tracebacks(logs, caplog)
+
+
+async def test_with_the_model_server_down_the_bot_starts_and_replies_with_a_notice(
+    redis_url: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    down = TGISettings(url=f"http://127.0.0.1:{free_port()}", retry_backoff_s=0.05)  # nothing listens
+    with capture_logs() as logs:
+        async with discord_bot(redis_url, tgi_settings=down) as bot:  # it starts: connected to the gateway
+            api = bot.api
+            asked = mention(api, "anyone home?")
+            await api.dispatch("MESSAGE_CREATE", asked)
+            await api.wait_until(lambda: bool(api.visible(GENERAL)))
+            await bot.settled()
+            assert api.visible(GENERAL) == [ModelUnavailable.notice]
+            (notice,) = api.messages.values()
+            assert notice.reference == int(asked["id"])
+            assert await bot.turns(CHANNEL_KEY) == []
+            assert not bot.task.done()
+    assert_no_tracebacks(logs, caplog)
+
+
+# ---------------------------------------------------------------- Redis
+
+
+async def test_while_redis_is_away_members_get_a_notice_and_the_bot_recovers_by_itself(
+    own_redis: tuple[int, Path],  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port, data = own_redis
+    proc = start_redis(port, data)
+    caplog.set_level(logging.INFO)
+    try:
+        with capture_logs() as logs:
+            async with discord_bot(f"redis://127.0.0.1:{port}/0") as bot:
+                api = bot.api
+                await ask(bot, "remember the word coral", "I will remember coral.")
+
+                proc.terminate()  # Redis goes away (its AOF is on disk)
+                proc.wait(10)
+                during = mention(api, "are you there?")
+                await api.dispatch("MESSAGE_CREATE", during)
+                await api.wait_until(lambda: len(api.visible(GENERAL)) == 2)
+                await bot.settled()
+                assert api.visible(GENERAL)[1] == HistoryUnavailable.notice
+                assert list(api.messages.values())[1].reference == int(during["id"])
+                assert not bot.task.done() and api.ready_sessions == 1
+
+                proc = start_redis(port, data)  # back on the same port and data: no restart of the bot
+                await ask(bot, "which word did I ask you to remember?", "Coral.")
+                assert "remember the word coral" in bot.tgi.prompts[-1]  # history from before is intact
+                turns = await bot.turns(CHANNEL_KEY)
+                assert len(turns) == 2
+                assert b"remember the word coral" in turns[0] and b"which word" in turns[1]
+                assert len(bot.tgi.requests) == 2  # the question during the outage never reached the model
+        assert_no_tracebacks(logs, caplog)
+    finally:
+        proc.terminate()
+        proc.wait(10)
