@@ -1,5 +1,5 @@
 """Faults through the real discord.py client (over the fake gateway and REST API, the real core and Redis):
-malformed gateway events, the model server dying or down, Redis going away. What the member
+malformed gateway events, the model server dying or down, Redis going away, Discord's 429s. What the member
 sees in the channel, what is stored, what is logged."""
 
 from __future__ import annotations
@@ -228,3 +228,26 @@ async def test_while_redis_is_away_members_get_a_notice_and_the_bot_recovers_by_
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ---------------------------------------------------------------- Discord's rate limits
+
+
+@pytest.mark.parametrize("scope", ["user", "global"])
+async def test_a_rate_limited_first_post_is_waited_out_and_the_answer_arrives_once(
+    bot: Bot, scope: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = bot.api
+    caplog.set_level(logging.INFO)
+    limited = api.fail("POST", f"/channels/{GENERAL}/messages", status=429, retry_after_s=0.4, scope=scope)
+    with capture_logs() as logs:
+        await ask(bot, "hello?", "Hello, patient member.")
+    assert limited.times == 0  # Discord did answer 429 to the first post
+    first, retry = api.calls("POST", f"/channels/{GENERAL}/messages")  # and discord.py posted once more
+    assert retry.at - first.at >= 0.35  # after waiting (about) as long as it was told
+    assert retry.json == first.json  # the same reply
+    assert api.visible(GENERAL) == ["Hello, patient member."]
+    assert len(await bot.turns(CHANNEL_KEY)) == 1
+    assert_no_tracebacks(logs, caplog)
+    if scope == "global":  # discord.py took it for the global limit (it holds every request meanwhile)
+        assert "Global rate limit has been hit" in caplog.text
