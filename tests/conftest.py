@@ -8,12 +8,17 @@ database is flushed for the next test."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 from pytest_redis import factories
+
+from tests.ports import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -56,3 +61,13 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[tuple[int, Path]]:
+    """A free port and a data directory for a redis-server of the test's own (tests/redis_servers.py), which
+    the test may stop and start again; whatever still runs there is shut down at the end."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        yield port, Path(tmp)
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)

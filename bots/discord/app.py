@@ -1,7 +1,9 @@
 """The Discord bot: triggers, access control, streamed answers, application commands, shutdown.
 
 `run_discord(core, stop=…)` is what `dolphin-relay discord` runs. Message handling never blocks the
-gateway: each answer runs in a tracked task (`core.tasks`), drained on shutdown.
+gateway: each answer runs in a tracked task (`core.tasks`), drained on shutdown. A gateway event that
+discord.py cannot parse (a field missing or of the wrong type) is dropped with one warning: discord.py
+would otherwise let the error out of `connect()` and end the gateway session, and with it the process.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import asyncio
 import contextlib
 import math
 import time
+import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -82,6 +86,32 @@ def intents() -> discord.Intents:
 
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+Parser = Callable[[Any], None]
+# What a malformed payload makes discord.py's parsers or our translation raise (a missing key, a field of
+# the wrong type or value).
+MALFORMED: tuple[type[Exception], ...] = (AttributeError, LookupError, TypeError, ValueError)
+
+
+def raised_at(exc: BaseException) -> str:
+    """Where an exception was raised (`message.py:2161`), to report a parser bug without its payload."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+def dropping(event: str, parse: Parser, *, on_drop: Callable[[], None]) -> Parser:
+    """`parse`, except that an event it cannot parse is dropped with one warning line that names the
+    gateway event and the error (never the payload: it holds message text), and the session stays up."""
+
+    def parse_or_drop(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as exc:  # the per-event boundary: nothing of a bad event may end the session
+            log.warning(
+                "discord.event_dropped", gateway_event=event, error=type(exc).__name__, at=raised_at(exc)
+            )
+            on_drop()
+
+    return parse_or_drop
 
 
 class DiscordModFeed:
@@ -177,6 +207,19 @@ class RelayClient(discord.Client):
         self.accepting = True
         _register_commands(self)
 
+    def _get_state(self, **options: Any) -> Any:
+        """The connection state (discord.py's, or the sharded one), its event parsers made to drop an event
+        they cannot parse. Each gateway connection reads `state.parsers` when it opens."""
+        state = super()._get_state(**options)
+        state.parsers = {
+            event: dropping(event, parse, on_drop=self._count_dropped)
+            for event, parse in state.parsers.items()
+        }
+        return state
+
+    def _count_dropped(self) -> None:
+        self.core.metrics.errors.labels(kind="DiscordEventDropped").inc()
+
     @property
     def syncs_commands(self) -> bool:
         """One process syncs the commands: the one running shard 0 (or the only one)."""
@@ -240,7 +283,14 @@ class RelayClient(discord.Client):
 
     async def _answer(self, message: discord.Message) -> None:
         assert self.user is not None
-        incoming = to_incoming(message, bot_id=self.user.id, settings=self.settings)
+        try:
+            incoming = to_incoming(message, bot_id=self.user.id, settings=self.settings)
+        except MALFORMED as exc:  # e.g. a content that is not a string: nothing sensible to answer
+            log.warning(
+                "discord.message_dropped", message_id=message.id, error=type(exc).__name__, at=raised_at(exc)
+            )
+            self._count_dropped()
+            return
         gate = self._notice_gate(incoming)
         interval = self.settings.edit_interval_s
         if (

@@ -11,7 +11,9 @@ REST: what the bot uses, with Discord's own refusals: an empty message is 400 co
 160004; a thread started from a message gets the message's id, as on Discord. `fail(...)` makes the next
 matching requests fail the way Discord does: 403 code 50013 (Missing Permissions), 404 code 10008 (Unknown
 Message), or 429 with `retry_after` and the `Via` header of Discord's edge (which discord.py requires to
-treat it as a rate limit to wait out, not a ban). Every request and every gateway frame received is
+treat it as a rate limit to wait out, not a ban): a route's limit (`scope="user"`, with the route's bucket
+headers) or the global one (`scope="global"`: `"global": true`, `X-RateLimit-Global`, no bucket headers,
+as Discord answers when the bot exceeds its requests per second across all routes). Every request and every gateway frame received is
 recorded; `messages` holds each message's current content as users would see it.
 """
 
@@ -54,6 +56,7 @@ class Fault:
     times: int = 1
     retry_after_s: float = 0.05
     when: Callable[[Any], bool] | None = None  # on the JSON body; None: every matching request
+    scope: str = "user"  # of a 429: "user" (the route's limit), "shared" or "global"
 
 
 @dataclass
@@ -175,9 +178,10 @@ class FakeDiscord:
         times: int = 1,
         retry_after_s: float = 0.05,
         when: Callable[[Any], bool] | None = None,
+        scope: str = "user",
     ) -> Fault:
         """Make the next `times` requests matching method and path prefix (and `when`) fail."""
-        fault = Fault(method, prefix, status, code, times, retry_after_s, when)
+        fault = Fault(method, prefix, status, code, times, retry_after_s, when, scope)
         self.faults.append(fault)
         return fault
 
@@ -533,16 +537,29 @@ _FAULT_MESSAGES = {403: "Missing Permissions", 404: "Unknown Message", 500: "Int
 
 def _fault(fault: Fault) -> web.Response:
     if fault.status == 429:
-        body = {"message": "You are being rate limited.", "retry_after": fault.retry_after_s, "global": False}
+        is_global = fault.scope == "global"
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": fault.retry_after_s,
+            "global": is_global,
+        }
         headers = {
             "Content-Type": "application/json",
             "Via": "1.1 google",  # Discord's edge; without it discord.py takes a 429 for a Cloudflare ban
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset-After": str(fault.retry_after_s),
-            "X-RateLimit-Bucket": "fake-bucket",
-            "X-RateLimit-Limit": "5",
             "Retry-After": str(max(1, round(fault.retry_after_s))),
+            "X-RateLimit-Scope": fault.scope,
         }
+        if is_global:  # not the route's limit: Discord sends no bucket headers
+            headers["X-RateLimit-Global"] = "true"
+        else:
+            headers.update(
+                {
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset-After": str(fault.retry_after_s),
+                    "X-RateLimit-Bucket": "fake-bucket",
+                    "X-RateLimit-Limit": "5",
+                }
+            )
         return web.Response(body=json.dumps(body).encode(), status=429, headers=headers)
     return _error(fault.status, fault.code, _FAULT_MESSAGES.get(fault.status, "Error"))
 

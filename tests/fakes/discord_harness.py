@@ -1,5 +1,5 @@
 """Run the real bot (`run_discord` over the real core: Redis, the fake TGI) against the loopback fake Discord,
-and build INTERACTION_CREATE payloads for the commands it synced. Shared by the Discord integration tests."""
+and build MESSAGE_CREATE and INTERACTION_CREATE payloads. Shared by the Discord integration tests."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yarl
 from bots.discord.app import run_discord
 from bots.runtime import Core, open_core
 from core.keys import KeySpace
-from core.models import ConversationKey
+from core.models import ConversationKey, Platform
 from core.settings import (
     DiscordSettings,
     LimitSettings,
@@ -26,11 +26,12 @@ from core.settings import (
     TGISettings,
 )
 from tests.fakes.discord_api import TOKEN, FakeDiscord
-from tests.fakes.discord_payloads import BOT_ID, GENERAL, GUILD_ID, MOD, user
+from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID, MOD, user
 from tests.fakes.tgi import FakeTGI
 
 EDIT_INTERVAL_S = 0.25
 MANAGE_GUILD = 1 << 5
+CHANNEL_KEY = ConversationKey(Platform.DISCORD, str(GUILD_ID), str(GENERAL))  # #general's conversation
 
 
 @contextlib.contextmanager
@@ -79,12 +80,20 @@ class Bot:
 
 
 def settings_for(
-    api: FakeDiscord, tgi: FakeTGI, redis_url: str, *, limits: LimitSettings | None = None, **discord_: Any
+    api: FakeDiscord,
+    tgi: FakeTGI,
+    redis_url: str,
+    *,
+    limits: LimitSettings | None = None,
+    tgi_settings: TGISettings | None = None,
+    **discord_: Any,
 ) -> Settings:
+    """The bot's settings: Discord's token and options, Redis at `redis_url`, the model server at `tgi`
+    (unless `tgi_settings` says otherwise)."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         redis=RedisSettings(url=redis_url),
-        tgi=TGISettings(url=tgi.url),
+        tgi=tgi_settings or TGISettings(url=tgi.url),
         discord=DiscordSettings(token=TOKEN, edit_interval_s=EDIT_INTERVAL_S, **discord_),  # type: ignore[arg-type]
         limits=limits or LimitSettings(),
         runtime=RuntimeSettings(shutdown_grace_s=3),
@@ -106,6 +115,23 @@ async def bot_running(
             stop.set()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 15)
+
+
+@contextlib.asynccontextmanager
+async def discord_bot(redis_url: str, **overrides: Any) -> AsyncIterator[Bot]:
+    """The `bot` fixture of the Discord tests: a fake Discord and a fake TGI, and the bot connected to them,
+    with `settings_for`'s overrides (`limits`, `tgi_settings`, any DiscordSettings field)."""
+    async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002) as tgi:
+        with pointed_at(api):
+            async with bot_running(api, tgi, settings_for(api, tgi, redis_url, **overrides)) as b:
+                yield b
+
+
+def mention(
+    api: FakeDiscord, text: str, *, author: int = ALICE, channel: int = GENERAL, **kw: Any
+) -> dict[str, Any]:
+    """A MESSAGE_CREATE in which a member mentions the bot."""
+    return api.message_create(f"<@{BOT_ID}> {text}", author=author, channel=channel, mentions=[BOT_ID], **kw)
 
 
 # ---------------------------------------------------------------- interactions

@@ -13,11 +13,10 @@ import redis.asyncio as aioredis
 
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Platform
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.discord_harness import Bot, bot_running, ephemeral_texts, pointed_at, settings_for, slash
+from tests.fakes.discord_harness import Bot, discord_bot, ephemeral_texts, slash
 from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID, MOD, THREAD
 from tests.fakes.memory import RecordingSink
-from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.fakes.tgi import FakeReply
 
 CHANNEL = ConversationKey(Platform.DISCORD, str(GUILD_ID), str(GENERAL))
 IN_THREAD = ConversationKey(Platform.DISCORD, str(GUILD_ID), str(GENERAL), str(THREAD))
@@ -35,11 +34,8 @@ EPHEMERAL = 64
 async def bot(
     request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
 ) -> AsyncIterator[Bot]:
-    overrides: dict[str, Any] = dict(getattr(request, "param", {}))
-    async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002) as tgi:
-        with pointed_at(api):
-            async with bot_running(api, tgi, settings_for(api, tgi, redis_url, **overrides)) as b:
-                yield b
+    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
+        yield b
 
 
 async def command(bot: Bot, name: str, *, member_id: int, **kw: Any) -> list[str]:

@@ -26,9 +26,12 @@ from core.models import ConversationKey, Platform
 from core.settings import LimitSettings
 from tests.fakes.discord_api import HEARTBEAT, IDENTIFY, FakeDiscord
 from tests.fakes.discord_harness import (
+    CHANNEL_KEY,
     EDIT_INTERVAL_S,
     Bot,
     bot_running,
+    discord_bot,
+    mention,
     pointed_at,
     settings_for,
     slash,
@@ -46,27 +49,14 @@ ANSWER = (
     + PARAGRAPH * 14
     + "\n```python\nprint('hello, @here')\n```\nEnjoy."
 )
-CHANNEL_KEY = ConversationKey(Platform.DISCORD, str(GUILD_ID), str(GENERAL))
 
 
 @pytest.fixture
 async def bot(
     request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
 ) -> AsyncIterator[Bot]:
-    overrides: dict[str, Any] = dict(getattr(request, "param", {}))
-    limits = overrides.pop("limits", None)
-    async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002) as tgi:
-        with pointed_at(api):
-            async with bot_running(
-                api, tgi, settings_for(api, tgi, redis_url, limits=limits, **overrides)
-            ) as b:
-                yield b
-
-
-def mention(
-    api: FakeDiscord, text: str, *, author: int = ALICE, channel: int = GENERAL, **kw: Any
-) -> dict[str, Any]:
-    return api.message_create(f"<@{BOT_ID}> {text}", author=author, channel=channel, mentions=[BOT_ID], **kw)
+    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
+        yield b
 
 
 def writes(api: FakeDiscord, channel: int) -> list[Any]:

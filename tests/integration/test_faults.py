@@ -4,9 +4,8 @@ restarted under load. Users always get an answer or a short notice; history neve
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -131,13 +130,6 @@ async def test_silent_model_overload_storm_and_validation_errors(
         assert sink.of("fail") == ["The model could not answer that. Please try again."]
         assert "top_p" not in sink.of("fail")[0]
         assert await stored(redis_client) == []
-
-
-@pytest.fixture
-def own_redis() -> Iterator[tuple[int, Path]]:
-    """A port and a data directory for a redis-server the test stops and starts again."""
-    with tempfile.TemporaryDirectory() as tmp:
-        yield free_port(), Path(tmp)
 
 
 async def test_redis_restarted_under_load(own_redis: tuple[int, Path], tgi: FakeTGI) -> None:

@@ -1,0 +1,251 @@
+"""Faults through the real discord.py client (over the fake gateway and REST API, the real core and Redis):
+malformed gateway events, the model server dying or down, Redis going away, Discord's 429s. What the member
+sees in the channel, what is stored, what is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from structlog.testing import capture_logs
+
+from core.errors import HistoryUnavailable, ModelUnavailable, StreamCutOff
+from core.settings import TGISettings
+from tests.fakes.discord_api import IDENTIFY, FakeDiscord
+from tests.fakes.discord_harness import CHANNEL_KEY, Bot, discord_bot, mention, slash
+from tests.fakes.discord_payloads import ALICE, GENERAL
+from tests.fakes.tgi import FakeReply
+from tests.ports import free_port
+from tests.redis_servers import start_redis, stop_redis
+
+PRIVATE = "my-private-words-7f3a"  # in each malformed payload; must never reach a log line
+
+
+@pytest.fixture
+async def bot(
+    request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
+) -> AsyncIterator[Bot]:
+    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
+        yield b
+
+
+def assert_no_tracebacks(logs: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
+    """Neither our log lines nor discord.py's (standard logging, INFO and up) carry a traceback or an error."""
+    assert not [e for e in logs if e.get("exc_info") or e["log_level"] in ("error", "critical")], logs
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
+
+
+async def ask(bot: Bot, text: str, answer: str) -> dict[str, Any]:
+    """A member mentions the bot; returns once the answer `answer` is shown and everything has settled."""
+    bot.tgi.enqueue(FakeReply(text=answer))
+    asked = mention(bot.api, text)
+    await bot.api.dispatch("MESSAGE_CREATE", asked)
+    await bot.api.wait_until(lambda: bot.api.visible(GENERAL)[-1:] == [answer], timeout_s=5)
+    await bot.settled()
+    return asked
+
+
+# ---------------------------------------------------------------- malformed gateway events
+
+
+def _without_author(api: FakeDiscord) -> dict[str, Any]:
+    payload = mention(api, PRIVATE)
+    del payload["author"]
+    return payload
+
+
+def _bad_channel_id(api: FakeDiscord) -> dict[str, Any]:
+    return {**mention(api, PRIVATE), "channel_id": "not-a-number"}
+
+
+def _bad_mentions(api: FakeDiscord) -> dict[str, Any]:
+    return {**mention(api, "hi"), "mentions": [PRIVATE]}
+
+
+def _content_not_a_string(api: FakeDiscord) -> dict[str, Any]:
+    return {**mention(api, "hi"), "content": 12345}
+
+
+def _interaction_without_token(api: FakeDiscord) -> dict[str, Any]:
+    payload = slash(api, "ask", member_id=ALICE, options={"prompt": PRIVATE})
+    del payload["token"]
+    return payload
+
+
+MALFORMED: list[tuple[str, Callable[[FakeDiscord], Any], str | None]] = [
+    # (gateway event, payload, the warning expected: None for an event type discord.py does not know)
+    ("MESSAGE_CREATE", _without_author, "discord.event_dropped"),
+    ("MESSAGE_CREATE", _bad_channel_id, "discord.event_dropped"),
+    ("MESSAGE_CREATE", _bad_mentions, "discord.event_dropped"),
+    ("MESSAGE_CREATE", lambda api: f"garbage {PRIVATE}", "discord.event_dropped"),  # `d` not an object
+    ("MESSAGE_CREATE", _content_not_a_string, "discord.message_dropped"),  # parsed; not translatable
+    ("INTERACTION_CREATE", _interaction_without_token, "discord.event_dropped"),
+    ("SOMETHING_NEW", lambda api: {"content": PRIVATE}, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "warning"),
+    MALFORMED,
+    ids=["no-author", "bad-channel-id", "bad-mentions", "d-not-an-object", "content-a-number",
+         "interaction-without-token", "unknown-event-type"],
+)  # fmt: skip
+async def test_a_malformed_event_is_dropped_with_one_warning_and_the_bot_keeps_answering(
+    bot: Bot,
+    caplog: pytest.LogCaptureFixture,
+    event: str,
+    payload: Callable[[FakeDiscord], Any],
+    warning: str | None,
+) -> None:
+    api = bot.api
+    caplog.set_level(logging.INFO)
+    with capture_logs() as logs:
+        await api.dispatch(event, payload(api))
+        await asyncio.sleep(0.1)
+        await ask(bot, "are you still there?", "Still here.")
+
+    # the session stayed up: no crash, no reconnect; the next question was answered and stored
+    assert not bot.task.done()
+    assert api.ready_sessions == 1 and [f["op"] for f in api.gateway_received].count(IDENTIFY) == 1
+    assert api.visible(GENERAL) == ["Still here."]
+    assert len(await bot.turns(CHANNEL_KEY)) == 1
+    assert not api.interaction_log  # nothing was answered for the malformed interaction either
+
+    dropped = [e for e in logs if e["event"] in ("discord.event_dropped", "discord.message_dropped")]
+    if warning is None:  # Discord sends event types newer than discord.py: ignored, no warning for each
+        assert dropped == []
+    else:
+        assert [(e["event"], e["log_level"]) for e in dropped] == [(warning, "warning")]
+        assert dropped[0].get("gateway_event", event) == event and dropped[0]["error"]
+        errors = bot.core.metrics.registry.get_sample_value(
+            "dolphin_relay_errors_total", {"kind": "DiscordEventDropped"}
+        )
+        assert errors == 1
+    assert_no_tracebacks(logs, caplog)
+    assert not [e for e in logs if PRIVATE in repr(e)]
+    assert PRIVATE not in caplog.text
+
+
+@pytest.mark.parametrize("bot", [{"shard_count": 1}], indirect=True)
+async def test_the_sharded_client_drops_a_malformed_event_too(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with capture_logs() as logs:
+        await bot.api.dispatch("MESSAGE_CREATE", _without_author(bot.api))
+        await ask(bot, "still sharded?", "Yes.")
+    assert not bot.task.done() and bot.api.ready_sessions == 1
+    assert [e["gateway_event"] for e in logs if e["event"] == "discord.event_dropped"] == ["MESSAGE_CREATE"]
+    assert_no_tracebacks(logs, caplog)
+
+
+# ---------------------------------------------------------------- the model server
+
+
+async def test_a_model_that_dies_mid_stream_leaves_the_partial_answer_marked_and_nothing_stored(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, tgi = bot.api, bot.tgi
+    caplog.set_level(logging.INFO)
+    tgi.enqueue(FakeReply(text="Dolphins sleep with half of their brain at a time.", drop_after_tokens=3))
+    with capture_logs() as logs:
+        asked = mention(api, "how do dolphins sleep?")
+        await api.dispatch("MESSAGE_CREATE", asked)
+        await api.wait_until(lambda: any(StreamCutOff.notice in m for m in api.visible(GENERAL)))
+        await bot.settled()
+        assert api.visible(GENERAL) == [f"Dolphins sleep with\n\n{StreamCutOff.notice}"]
+        cut = next(iter(api.messages.values()))
+        assert cut.reference == int(asked["id"])  # still a reply to the asker
+        assert await bot.turns(CHANNEL_KEY) == []
+
+        await ask(bot, "and do they dream?", "Nobody knows.")
+    assert api.visible(GENERAL)[-1] == "Nobody knows."
+    assert "Dolphins sleep with" not in tgi.prompts[-1]  # the cut-off half is not in the history
+    (turn,) = await bot.turns(CHANNEL_KEY)
+    assert b"and do they dream?" in turn and b"how do dolphins sleep?" not in turn
+    assert_no_tracebacks(logs, caplog)
+
+
+async def test_with_the_model_server_down_the_bot_starts_and_replies_with_a_notice(
+    redis_url: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    down = TGISettings(url=f"http://127.0.0.1:{free_port()}", retry_backoff_s=0.05)  # nothing listens
+    with capture_logs() as logs:
+        async with discord_bot(redis_url, tgi_settings=down) as bot:  # it starts: connected to the gateway
+            api = bot.api
+            asked = mention(api, "anyone home?")
+            await api.dispatch("MESSAGE_CREATE", asked)
+            await api.wait_until(lambda: bool(api.visible(GENERAL)))
+            await bot.settled()
+            assert api.visible(GENERAL) == [ModelUnavailable.notice]
+            (notice,) = api.messages.values()
+            assert notice.reference == int(asked["id"])
+            assert await bot.turns(CHANNEL_KEY) == []
+            assert not bot.task.done()
+    assert_no_tracebacks(logs, caplog)
+
+
+# ---------------------------------------------------------------- Redis
+
+
+async def test_while_redis_is_away_members_get_a_notice_and_the_bot_recovers_by_itself(
+    own_redis: tuple[int, Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port, data = own_redis
+    proc = start_redis(port, data)
+    caplog.set_level(logging.INFO)
+    try:
+        with capture_logs() as logs:
+            async with discord_bot(f"redis://127.0.0.1:{port}/0") as bot:
+                api = bot.api
+                await ask(bot, "remember the word coral", "I will remember coral.")
+
+                stop_redis(proc)  # Redis goes away (its AOF is on disk)
+                during = mention(api, "are you there?")
+                await api.dispatch("MESSAGE_CREATE", during)
+                await api.wait_until(lambda: len(api.visible(GENERAL)) == 2)
+                await bot.settled()
+                assert api.visible(GENERAL)[1] == HistoryUnavailable.notice
+                assert list(api.messages.values())[1].reference == int(during["id"])
+                assert not bot.task.done() and api.ready_sessions == 1
+
+                proc = start_redis(port, data)  # back on the same port and data: no restart of the bot
+                await ask(bot, "which word did I ask you to remember?", "Coral.")
+                assert "remember the word coral" in bot.tgi.prompts[-1]  # history from before is intact
+                turns = await bot.turns(CHANNEL_KEY)
+                assert len(turns) == 2
+                assert b"remember the word coral" in turns[0] and b"which word" in turns[1]
+                assert len(bot.tgi.requests) == 2  # the question during the outage never reached the model
+        assert_no_tracebacks(logs, caplog)
+    finally:
+        stop_redis(proc)
+
+
+# ---------------------------------------------------------------- Discord's rate limits
+
+
+@pytest.mark.parametrize("scope", ["user", "global"])
+async def test_a_rate_limited_first_post_is_waited_out_and_the_answer_arrives_once(
+    bot: Bot, scope: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = bot.api
+    caplog.set_level(logging.INFO)
+    limited = api.fail("POST", f"/channels/{GENERAL}/messages", status=429, retry_after_s=0.4, scope=scope)
+    with capture_logs() as logs:
+        await ask(bot, "hello?", "Hello, patient member.")
+    assert limited.times == 0  # Discord did answer 429 to the first post
+    first, retry = api.calls("POST", f"/channels/{GENERAL}/messages")  # and discord.py posted once more
+    assert retry.at - first.at >= 0.35  # after waiting (about) as long as it was told
+    assert retry.json == first.json  # the same reply
+    assert api.visible(GENERAL) == ["Hello, patient member."]
+    assert len(await bot.turns(CHANNEL_KEY)) == 1
+    assert_no_tracebacks(logs, caplog)
+    if scope == "global":  # discord.py took it for the global limit (it holds every request meanwhile)
+        assert "Global rate limit has been hit" in caplog.text
