@@ -138,8 +138,9 @@ class ChatService:
                     Outcome.BLOCKED_OUTPUT if exc.stage == Stage.OUTPUT else Outcome.BLOCKED_INPUT
                 )
             if not isinstance(exc, Blocked | RateLimited | Muted | MessageTooLong):
-                self._metrics.errors.labels(kind=type(exc).__name__).inc()
-                log.warning("message.failed", error=type(exc).__name__, detail=str(exc))
+                kind = _public_name(exc)
+                self._metrics.errors.labels(kind=kind).inc()
+                log.warning("message.failed", error=kind, detail=str(exc))
             if not isinstance(exc, _AlreadyShown):
                 await self._safe_fail(sink, _notice_for(sink, exc))
         except Exception as exc:
@@ -522,6 +523,12 @@ def _notice_for(sink: ReplySink, exc: RelayError) -> str:
 
 class _AlreadyShown(StreamCutOff):
     """A cut-off answer whose notice is already on the platform."""
+
+
+def _public_name(exc: BaseException) -> str:
+    """The error's name for logs and metric labels: the nearest public class (`StreamCutOff`, not the
+    internal `_AlreadyShown`)."""
+    return next(c.__name__ for c in type(exc).__mro__ if not c.__name__.startswith("_"))
 
 
 async def _discard(*tasks: asyncio.Task[Any]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from bots.runtime import open_core
 from core.alignment.base import AllowAll
@@ -94,8 +95,10 @@ async def test_model_dies_mid_stream_then_recovers(redis_client: aioredis.Redis,
         svc = service_for(redis_client, http, tgi.url, cfg)
         tgi.enqueue(FakeReply(text="one two three four five six", drop_after_tokens=3))
         sink = RecordingSink()
-        result = await svc.handle(msg("first question", "1"), sink)
+        with capture_logs() as logs:
+            result = await svc.handle(msg("first question", "1"), sink)
         assert result.outcome is Outcome.CUT_OFF
+        assert [e["error"] for e in logs if e["event"] == "message.failed"] == ["StreamCutOff"]
         assert sink.of("finish")[-1].startswith("one two three") and "cut off" in sink.of("finish")[-1]
         assert await stored(redis_client) == []
         result = await svc.handle(msg("second question", "2"), RecordingSink())
