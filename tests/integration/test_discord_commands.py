@@ -76,17 +76,33 @@ async def seed(bot: Bot, key: ConversationKey, author: int, text: str, mid: str)
     await bot.core.service.handle(msg, RecordingSink())
 
 
+def leaf_commands(definitions: list[dict[str, Any]]) -> set[str]:
+    """Every command a member can run, as typed ("relay mute"), from the synced definitions."""
+
+    def walk(prefix: str, options: list[dict[str, Any]]) -> set[str]:
+        subs = [o for o in options if o["type"] in (1, 2)]  # SUB_COMMAND, SUB_COMMAND_GROUP
+        if not subs:
+            return {prefix}
+        return set().union(*(walk(f"{prefix} {o['name']}", o.get("options", [])) for o in subs))
+
+    return set().union(*(walk(d["name"], d.get("options", [])) for d in definitions))
+
+
 async def test_members_without_rights_are_refused_every_moderator_command(bot: Bot) -> None:
     await seed(bot, CHANNEL, ALICE, "keep me", "s1")
-    for name, options in [
-        ("reset", {}),
-        ("persona set", {"text": "pirate"}),
-        ("persona clear", {}),
-        ("relay pause", {}),
-        ("relay resume", {}),
-        ("relay mute", {"user": MOD, "duration": "1h"}),
-        ("relay unmute", {"user": MOD}),
-    ]:
+    moderator_commands = {
+        "reset": {},
+        "persona set": {"text": "pirate"},
+        "persona clear": {},
+        "relay pause": {},
+        "relay resume": {},
+        "relay mute": {"user": MOD, "duration": "1h"},
+        "relay unmute": {"user": MOD},
+    }
+    everyones = {"ask", "persona show", "forget-me"}
+    # a command added later is either everyone's or refused here: the list cannot silently fall behind
+    assert leaf_commands(bot.api.commands["global"]) == set(moderator_commands) | everyones
+    for name, options in moderator_commands.items():
         shown = await command(bot, name, member_id=ALICE, options=options)
         assert shown == [
             "Only moderators (Manage Server, or a configured moderator role or user) can do that."
