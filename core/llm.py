@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -365,7 +366,8 @@ class TGIClient:
                     raise
                 if isinstance(exc, ModelUnavailable):
                     endpoint.down_until = time.monotonic() + _DOWN_FOR_S
-            delay = self._settings.retry_backoff_s * (2**attempt)
+            # Exponential, with jitter: replicas that hit the same overloaded server do not retry in step.
+            delay = self._settings.retry_backoff_s * (2**attempt) * random.uniform(0.5, 1.0)
             attempt += 1
             log.info("tgi.retry", attempt=attempt, delay_s=delay, endpoint=redact_url(endpoint.url))
             await asyncio.sleep(delay)

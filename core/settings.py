@@ -70,7 +70,11 @@ class TGISettings(_Group):
         description="With several URLs: seconds between health checks of each; a failing server gets no"
         " new requests until it passes again (0: off).",
     )
-    retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles each retry.")
+    retry_backoff_s: float = Field(
+        0.5,
+        ge=0,
+        description="First retry delay in seconds (up to; half of it at least); doubles each retry.",
+    )
     max_new_tokens: int = Field(
         1024, ge=16, description="Upper bound on the length of one answer, in tokens."
     )

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -266,7 +267,12 @@ class FakeTGI:
     async def _generate_stream(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(
-            {"path": "/generate_stream", "body": body, "authorization": request.headers.get("Authorization")}
+            {
+                "path": "/generate_stream",
+                "body": body,
+                "authorization": request.headers.get("Authorization"),
+                "at": time.monotonic(),
+            }
         )
         if request.transport is not None:
             self.connections.add(request.transport.get_extra_info("peername"))

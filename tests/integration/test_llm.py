@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -92,11 +93,15 @@ async def test_overload_is_retried_then_succeeds(tgi: FakeTGI) -> None:
 
 async def test_overload_storm_ends_as_busy(tgi: FakeTGI) -> None:
     tgi.enqueue(*[FakeReply(error_type="overloaded") for _ in range(4)])
-    client, http = client_for(tgi.url, retries=3)
+    client, http = client_for(tgi.url, retries=3, retry_backoff_s=0.04)
     async with http:
         with pytest.raises(Busy):
             await collect(client)
     assert len(tgi.prompts) == 4
+    # backing off: each wait at least half of 0.04 s × 2^n (jitter), at most the whole
+    at = [r["at"] for r in tgi.requests if r["path"] == "/generate_stream"]
+    for n, (a, b) in enumerate(itertools.pairwise(at)):
+        assert 0.02 * 2**n <= b - a < 0.04 * 2**n + 0.1, (n, b - a)
 
 
 async def test_http_429_on_stream_route_is_overload(tgi: FakeTGI) -> None:
