@@ -268,7 +268,7 @@ async def http_harness(
         ) as core,
     ):
         relay = SlackRelay(core, settings=core.settings.slack, http_mode=True)
-        runner, url = await start_http(relay.app, host="127.0.0.1", port=0)
+        runner, url = await start_http(relay, host="127.0.0.1", port=0)
         try:
             yield Harness(slack, tgi, relay, url, core)
             await core.tasks.drain(5)
