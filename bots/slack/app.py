@@ -6,6 +6,8 @@ verification. `run_slack(core, stop=…)` is what `dolphin-relay slack` runs.
 - Intake: every event is acknowledged at once (bolt acks before the listener runs); the work runs in a
   tracked task (`core.tasks`), drained on shutdown. Slack's retries and Socket Mode redeliveries carry the
   same `event_id`, which the core's gate claims with `SET NX` in Redis: several replicas answer once.
+  What cannot be handled (not JSON, a field missing or of the wrong type) is dropped before bolt sees it,
+  with one `slack.event_dropped` warning (bots/slack/intake.py, bots/slack/payloads.py).
 - Conversations: one per thread in channels, keyed by the installation's workspace (not the poster's team:
   shared channels), channel and thread. The threads the bot takes part in are a sorted set per channel in
   Redis (`ThreadIndex`): follow-ups there need no mention, `/dolphin reset` clears them all, and the channel's
@@ -36,6 +38,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.runtime import Core
+from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
 from bots.slack.sink import SlackReplySink, slack_error
 from bots.slack.translate import (
     MrkdwnRenderer,
@@ -654,15 +657,15 @@ class SlackRelay:
 # ------------------------------------------------------------------------------------------ running
 
 
-async def start_http(app: AsyncApp, *, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(
-        app.web_app(path="/slack/events", port=port), handle_signals=False, shutdown_timeout=5
-    )
+async def start_http(relay: SlackRelay, *, host: str, port: int) -> tuple[web.AppRunner, str]:
+    assert relay.settings.signing_secret is not None  # SlackRelay refuses HTTP mode without it
+    web_app = http_app(relay.app, signing_secret=relay.settings.signing_secret.get_secret_value())
+    runner = web.AppRunner(web_app, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://{host}:{bound}/slack/events"
+    return runner, f"http://{host}:{bound}{EVENTS_PATH}"
 
 
 async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: str = "0.0.0.0") -> None:
@@ -674,17 +677,15 @@ async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: 
     try:
         await relay.verify()
         if socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
             assert settings.app_token is not None
             app_token = settings.app_token.get_secret_value()
             url = await relay.open_socket_url(app_token)
-            handler = AsyncSocketModeHandler(relay.app, app_token)
+            handler = CheckedSocketModeHandler(relay.app, app_token)
             handler.client.wss_uri = url  # checked above; connect() uses it instead of asking again
             await handler.connect_async()
             log.info("slack.socket_mode_connected")
         else:
-            runner, url = await start_http(relay.app, host=host, port=port)
+            runner, url = await start_http(relay, host=host, port=port)
             log.info("slack.http_listening", url=url)
         await stop.wait()
     finally:

@@ -5,7 +5,7 @@ It keeps the messages it was sent (posts, updates, deletions) so a test can read
 see it (`visible()`), answers Slack's errors where the real API does (`no_text`, `message_not_found`,
 `not_in_channel`, `invalid_auth`, `not_allowed_token_type`), serves `response_url`s (`response_url()`), and
 runs a Socket Mode WebSocket: `apps.connections.open` hands out its URL, `push()` sends an envelope to the
-connected app and `wait_ack()` waits for the app's acknowledgement.
+connected app (`push_raw()`: any text frame) and `wait_ack()` waits for the app's acknowledgement.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class Message:
 class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.timeline: list[tuple[float, str]] = []  # (time.monotonic(), method) of every call
+        # (time.monotonic(), method) of every call; a call answered with a 429 as "method:429"
+        self.timeline: list[tuple[float, str]] = []
         self.admins: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}  # user id → users.info `user` object (else a default)
         self.rate_limited: dict[str, int] = {}  # method → how many 429s to answer before succeeding
@@ -105,8 +106,12 @@ class FakeSlackAPI:
 
     async def push(self, envelope: dict[str, Any]) -> None:
         """Send a Socket Mode envelope (`type`, `envelope_id`, `payload`, …) to the connected app."""
+        await self.push_raw(json.dumps(envelope))
+
+    async def push_raw(self, frame: str) -> None:
+        """Send one text frame as is (which need not be JSON)."""
         await self.wait_connected()
-        await self._sockets[-1].send_str(json.dumps(envelope))
+        await self._sockets[-1].send_str(frame)
 
     async def wait_ack(self, envelope_id: str, timeout_s: float = 5) -> dict[str, Any]:
         async def acked() -> dict[str, Any]:
@@ -166,6 +171,7 @@ class FakeSlackAPI:
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
             self.calls[f"{method}:429"].append(body)
+            self.timeline.append((time.monotonic(), f"{method}:429"))
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
                 status=429,

@@ -1,5 +1,6 @@
 """The Slack app over loopback, for the test_slack_* modules: the real core on real Redis and the fake TGI,
-bolt's real HTTP endpoint (signed requests) or its real Socket Mode client, answers into the fake Web API."""
+bolt's real HTTP endpoint (signed requests) or its real Socket Mode client, answers into the fake Web API;
+and what a test reads besides the channel: every log line (structlog's and the standard library's)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from bots.runtime import Core
-from bots.slack.app import SlackRelay, start_http
+from bots.slack.app import SlackRelay, run_slack, start_http
 from bots.tasks import TaskTracker
 from core.alignment.audit import AuditEvent, publish_all
 from core.alignment.base import AllowAll, Moderator
 from core.gate import RedisGate
-from core.history import RedisConversationStore
+from core.history import RedisConversationStore, decode_exchange
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Platform, Verdict
@@ -35,6 +38,7 @@ from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeTGI
 
 SECRET = "test-signing-secret"
+APP_TOKEN = "xapp-1-A1-test"
 BLOCK_NOTICE = "I can't help with that here."
 
 
@@ -120,10 +124,9 @@ def event(
     }
 
 
-def envelope(
-    payload: dict[str, Any], envelope_id: str, *, kind: str = "events_api", retry: int = 0
-) -> dict[str, Any]:
-    """A Socket Mode envelope around an Events API or interactive payload, as Slack pushes it."""
+def envelope(payload: Any, envelope_id: str, *, kind: str = "events_api", retry: int = 0) -> dict[str, Any]:
+    """A Socket Mode envelope around an Events API or interactive payload (or, to test what the app does
+    with it, anything else), as Slack pushes it."""
     return {
         "envelope_id": envelope_id,
         "type": kind,
@@ -138,11 +141,85 @@ def mention(text: str, **kw: Any) -> dict[str, Any]:
     return event(f"<@{BOT_USER}> {text}", **kw)
 
 
+async def until(check: Callable[[], object], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+class _Records(logging.Handler):
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class Logs:
+    """Every log line while `watch_logs()` is open: structlog's events (what the app logs) and the standard
+    library's records (bolt, slack_sdk, aiohttp)."""
+
+    events: list[dict[str, Any]]
+    records: list[logging.LogRecord]
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+    def tracebacks(self) -> list[str]:
+        """Entries with a traceback, and errors: none may appear for an expected condition."""
+        bad = [
+            f"{e['event']} ({e['log_level']})"
+            for e in self.events
+            if e.get("exc_info") or e["log_level"] in ("error", "critical")
+        ]
+        bad += [
+            f"{r.name}: {r.getMessage()[:200]}"
+            for r in self.records
+            if r.exc_info or r.levelno >= logging.ERROR
+        ]
+        return bad
+
+    def text(self) -> str:
+        """Everything logged, as one string (to check that a message's text is not in it)."""
+        return "\n".join([*(repr(e) for e in self.events), *(r.getMessage() for r in self.records)])
+
+
+@contextmanager
+def watch_logs(level: int = logging.WARNING) -> Iterator[Logs]:
+    """Logs while open; standard-library records from `level` up (production logs INFO and up)."""
+    handler = _Records(level)
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(min(previous, level))
+    root.addHandler(handler)
+    try:
+        with capture_logs() as events:
+            yield Logs(events, handler.records)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+async def stored_texts(redis: aioredis.Redis, conversation: ConversationKey) -> list[str]:
+    """The user turns stored for `conversation`, oldest first; every entry must be a whole exchange."""
+    out = []
+    for raw in await redis.lrange(KeySpace("relay").turns(conversation.id), 0, -1):
+        exchange = decode_exchange(raw)
+        assert exchange is not None and exchange.user.text and exchange.assistant.text, "a broken turn"
+        out.append(exchange.user.text)
+    return out
+
+
 def signed_headers(
-    body: str, *, secret: str = SECRET, age_s: float = 0, form: bool = False
+    body: str | bytes, *, secret: str = SECRET, age_s: float = 0, form: bool = False
 ) -> dict[str, str]:
     ts = str(int(time.time() - age_s))
-    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    base = f"v0:{ts}:".encode() + (body.encode() if isinstance(body, str) else body)
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     return {
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": signature,
@@ -153,19 +230,26 @@ def signed_headers(
 class Harness:
     def __init__(self, slack: FakeSlackAPI, tgi: FakeTGI, relay: SlackRelay, url: str, core: Core) -> None:
         self.slack, self.tgi, self.relay, self.url, self.core = slack, tgi, relay, url, core
+        self.response_headers: dict[str, str] = {}  # of the last `post()`
+        self.response_body = ""
 
     async def post(
         self,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | str | bytes,
         *,
         secret: str = SECRET,
         age_s: float = 0,
         headers: dict[str, str] | None = None,
         form: bool = False,
     ) -> int:
-        body = urlencode(payload) if form else json.dumps(payload)
+        """A signed request with `payload` as JSON (or form fields); a str or bytes payload is sent as is."""
+        if isinstance(payload, dict):
+            payload = urlencode(payload) if form else json.dumps(payload)
+        body = payload if isinstance(payload, bytes) else payload.encode()
         h = {**signed_headers(body, secret=secret, age_s=age_s, form=form), **(headers or {})}
         async with aiohttp.ClientSession() as session, session.post(self.url, data=body, headers=h) as resp:
+            self.response_headers = dict(resp.headers)
+            self.response_body = await resp.text()
             return resp.status
 
     async def command(self, text: str, *, user: str = "U1", channel: str = "C1", trigger: str = "") -> int:
@@ -206,8 +290,12 @@ async def open_core(
     tgi: FakeTGI,
     moderator: Moderator | None = None,
     limits: LimitSettings | None = None,
+    tgi_url: str | None = None,
+    tgi_settings: TGISettings | None = None,
     **slack_settings: Any,
 ) -> AsyncIterator[Core]:
+    """The core's parts as `bots.runtime.open_core` wires them, on `redis_client`; the model server is the
+    fake TGI, or `tgi_url` (e.g. a closed port)."""
     settings = Settings(
         slack=SlackSettings(
             **{
@@ -221,10 +309,10 @@ async def open_core(
         ),
     )
     keys = KeySpace("relay")
-    cfg = TGISettings()
+    cfg = tgi_settings or TGISettings()
     moderator = moderator or AllowAll()
     async with build_model_session(cfg) as http:
-        generator = TGIClient(http=http, settings=cfg, base_url=tgi.url)
+        generator = TGIClient(http=http, settings=cfg, base_url=tgi_url or tgi.url)
         service = ChatService(
             store=RedisConversationStore(redis=redis_client, keys=keys, settings=HistorySettings()),
             gate=RedisGate(
@@ -258,19 +346,48 @@ async def http_harness(
     *,
     moderator: Moderator | None = None,
     limits: LimitSettings | None = None,
-    **slack_settings: Any,
+    **core_settings: Any,
 ) -> AsyncIterator[Harness]:
+    """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings`, or Slack settings."""
     async with (
         FakeSlackAPI() as slack,
         FakeTGI() as tgi,
         open_core(
-            redis_client, slack=slack, tgi=tgi, moderator=moderator, limits=limits, **slack_settings
+            redis_client, slack=slack, tgi=tgi, moderator=moderator, limits=limits, **core_settings
         ) as core,
     ):
         relay = SlackRelay(core, settings=core.settings.slack, http_mode=True)
-        runner, url = await start_http(relay.app, host="127.0.0.1", port=0)
+        runner, url = await start_http(relay, host="127.0.0.1", port=0)
         try:
             yield Harness(slack, tgi, relay, url, core)
             await core.tasks.drain(5)
         finally:
             await runner.cleanup()
+
+
+@dataclass
+class SocketHarness:
+    slack: FakeSlackAPI
+    tgi: FakeTGI
+    core: Core
+
+
+@asynccontextmanager
+async def socket_harness(redis_client: aioredis.Redis, **slack_settings: Any) -> AsyncIterator[SocketHarness]:
+    """`run_slack` in Socket Mode, as `dolphin-relay slack` runs it, connected to the fake's socket; stopped
+    (intake closed, answers drained) at the end."""
+    async with (
+        FakeSlackAPI() as slack,
+        FakeTGI() as tgi,
+        open_core(
+            redis_client, slack=slack, tgi=tgi, app_token=APP_TOKEN, signing_secret=None, **slack_settings
+        ) as core,
+    ):
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_slack(core, stop=stop))
+        try:
+            await slack.wait_connected()
+            yield SocketHarness(slack, tgi, core)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -44,6 +45,19 @@ async def test_bad_signature_and_stale_timestamp_are_rejected(harness: Harness) 
     await harness.settle()
     assert harness.tgi.prompts == []
     assert harness.slack.calls["chat.postMessage"] == []
+
+
+async def test_request_url_verification_and_ssl_check_are_answered(harness: Harness) -> None:
+    challenge = {
+        "token": "x",
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+        "type": "url_verification",
+    }
+    assert await harness.post(challenge) == 200
+    assert json.loads(harness.response_body) == {"challenge": challenge["challenge"]}
+    assert await harness.post({"ssl_check": "1", "token": "x"}, form=True) == 200
+    await harness.settle()
+    assert harness.tgi.prompts == [] and harness.slack.calls["chat.postMessage"] == []
 
 
 async def test_mention_gets_a_threaded_streamed_answer(harness: Harness) -> None:
@@ -244,10 +258,13 @@ async def test_rate_limited_user_is_told_when_to_come_back(redis_client: aioredi
 
 async def test_rate_limited_web_api_is_waited_out(harness: Harness) -> None:
     harness.slack.rate_limited["chat.postMessage"] = 1
+    harness.slack.retry_after_s = 1
     await harness.post(mention("hi"))
     await harness.settle()
-    assert harness.slack.calls["chat.postMessage:429"]
-    assert harness.slack.visible("C1", TS) == ["You said: U1: hi"]
+    posts = [(t, m) for t, m in harness.slack.timeline if m.startswith("chat.postMessage")]
+    assert [m for _, m in posts] == ["chat.postMessage:429", "chat.postMessage"]  # refused, then posted once
+    assert posts[1][0] - posts[0][0] >= 1.0  # not before Retry-After
+    assert harness.slack.visible("C1", TS) == ["You said: U1: hi"]  # one message in the thread, no duplicate
 
 
 async def test_a_failing_update_mid_stream_does_not_end_the_answer(harness: Harness) -> None:

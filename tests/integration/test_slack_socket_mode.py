@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,11 @@ from core.errors import ConfigurationError
 from core.settings import SlackSettings
 from tests.fakes.slack_api import TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
-from tests.integration.slack_harness import envelope, mention, open_core
+from tests.integration.slack_harness import APP_TOKEN, envelope, mention, open_core, until
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_TOKEN = "xapp-1-A1-test"
 TS = "1700000001.000100"
-
-
-async def until(check: Any, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)
 
 
 async def test_socket_mode_answers_once_and_shuts_down_gracefully(redis_client: aioredis.Redis) -> None:
