@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bots.slack.payloads import COMMAND, EVENT_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = [ROOT / "slack" / "manifest.yml", ROOT / "slack" / "manifest-http.yml"]
 
@@ -65,8 +67,10 @@ def test_manifest_scopes_and_events_are_exactly_what_is_used(path: Path) -> None
     needed = {s for s in (*METHOD_SCOPES.values(), *HELPER_SCOPES.values(), *EVENT_SCOPES.values()) if s}
     needed.add("commands")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+    # the intake drops any other event type as malformed: it must accept every subscribed one
+    assert {e.split(".")[0] for e in events} == EVENT_TYPES
     (command,) = manifest["features"]["slash_commands"]
-    assert command["command"] == "/dolphin"
+    assert command["command"] == COMMAND
     assert "assistant_view" in manifest["features"]
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_read_only_enabled"] is False

@@ -1,0 +1,62 @@
+"""The docs point at tests that exist: every `tests/….py` a doc names is there, every `file::test` of the
+threat model (docs/security.md) names a test in that file, and every threat the model must cover has a row
+whose "proven by" cell names at least one test."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = sorted([*ROOT.glob("docs/*.md"), ROOT / "README.md"])
+SECURITY = ROOT / "docs" / "security.md"
+TEST_REF = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
+FILE_REF = re.compile(r"tests/[\w/]+\.py")
+
+
+def defined_tests(path: Path) -> set[str]:
+    return set(re.findall(r"^(?:async )?def (test_\w+)\(", path.read_text(), re.M))
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_test_file_a_doc_names_exists(doc: Path) -> None:
+    missing = {ref for ref in FILE_REF.findall(doc.read_text()) if not (ROOT / ref).is_file()}
+    assert not missing, f"{doc.name} names files that do not exist: {sorted(missing)}"
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    refs = TEST_REF.findall(SECURITY.read_text())
+    assert len(refs) > 30
+    missing = [f"{path}::{name}" for path, name in refs if name not in defined_tests(ROOT / path)]
+    assert not missing, f"docs/security.md names tests that do not exist: {missing}"
+
+
+def rows(table_heading: str) -> dict[str, str]:
+    """First cell → last cell of each row of the table under `table_heading`."""
+    section = SECURITY.read_text().split(table_heading, 1)[1].split("\n## ", 1)[0]
+    out = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) >= 3 and not set(cells[0]) <= set("-: "):
+            out[cells[0]] = cells[-1]
+    return out
+
+
+def test_every_threat_has_a_control_and_a_test() -> None:
+    threats = rows("## Threat model")
+    for needed in (
+        "ChatML injection", "Mention abuse", "Moderation bypass", "Secret leakage", "Cross-workspace",
+        "long prompts", "floods", "Malformed",
+    ):  # fmt: skip
+        assert any(needed.lower() in t.lower() for t in threats), needed
+    for threat, proof in list(threats.items())[1:]:  # the first row is the header
+        assert TEST_REF.search(proof), f"no test proves: {threat}"
+
+
+def test_every_fault_has_a_test() -> None:
+    faults = rows("## Faults survived")
+    assert len(faults) > 10
+    for fault, proof in list(faults.items())[1:]:
+        assert TEST_REF.search(proof), f"no test proves: {fault}"
