@@ -95,8 +95,11 @@ def event(
     channel_type: str = "channel",
     user: str = "U1",
     team: str = TEAM,
+    installation: str = TEAM,
     **extra: Any,
 ) -> dict[str, Any]:
+    """An Events API request; `team` is the poster's workspace, `installation` the one the app is installed
+    in (they differ in a shared channel)."""
     ev: dict[str, Any] = {
         "type": kind,
         "user": user,
@@ -119,7 +122,7 @@ def event(
         "event_id": event_id,
         "event_time": int(time.time()),
         "authorizations": [
-            {"team_id": TEAM, "user_id": BOT_USER, "is_bot": True, "is_enterprise_install": False}
+            {"team_id": installation, "user_id": BOT_USER, "is_bot": True, "is_enterprise_install": False}
         ],
     }
 
@@ -252,12 +255,14 @@ class Harness:
             self.response_body = await resp.text()
             return resp.status
 
-    async def command(self, text: str, *, user: str = "U1", channel: str = "C1", trigger: str = "") -> int:
+    async def command(
+        self, text: str, *, user: str = "U1", channel: str = "C1", trigger: str = "", team: str = TEAM
+    ) -> int:
         trigger = trigger or f"trig-{time.monotonic_ns()}"
         payload = {
             "command": "/dolphin",
             "text": text,
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "t1",
             "channel_id": channel,
             "channel_name": "directmessage" if channel.startswith("D") else "general",

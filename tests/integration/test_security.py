@@ -37,7 +37,7 @@ from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.integration.processes import DISCORD_BOOT, bot_env, start_bot, stop_and_wait, until
-from tests.integration.slack_harness import envelope
+from tests.integration.slack_harness import envelope, http_harness
 from tests.integration.slack_harness import mention as slack_mention
 from tests.ports import free_port
 from tests.redis_servers import start_redis, stop_redis
@@ -173,3 +173,37 @@ async def test_a_full_run_at_debug_prints_no_credential(tmp_path: Path) -> None:
     assert {r["authorization"] for r in tgi.requests if "authorization" in r} == {f"Bearer {tgi_key}"}
     for credential in (DISCORD_TOKEN, bot_token, APP_TOKEN, redis_password, tgi_key):
         assert credential not in log
+
+
+async def test_the_same_slack_channel_and_thread_in_two_workspaces_share_nothing(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Channel C1, thread 1.1 in workspace T1 and in workspace T2 (ids are only unique per workspace): no
+    history, persona, channel rate limit or pause of one reaches the other."""
+    limits = LimitSettings(user_per_minute=0, channel_per_minute=2)
+    async with http_harness(redis_client, limits=limits) as h:
+
+        async def ask(text: str, n: int, team: str, thread: str | None = None) -> None:
+            payload = slack_mention(
+                text, event_id=f"Ev{team}{n}", ts=f"1.{n}", thread_ts=thread, team=team, installation=team
+            )
+            assert await h.post(payload) == 200
+            await h.settle()
+
+        await h.command("persona set You are a pirate.", user="UADMIN", team="T1")
+        await ask("remember swordfish", 1, "T1")
+        await ask("what did I tell you?", 2, "T2", thread="1.1")
+        assert "swordfish" not in h.tgi.prompts[-1] and "pirate" not in h.tgi.prompts[-1]
+        assert "swordfish" not in h.slack.visible("C1", "1.1")[-1]
+
+        await ask("second in T1", 3, "T1")  # T1's C1 has used its 2 per minute; T2's C1 has used 1
+        await ask("third in T1", 4, "T1")
+        assert len(h.tgi.prompts) == 3
+        await ask("second in T2", 5, "T2")
+        assert len(h.tgi.prompts) == 4
+
+        await h.command("pause", user="UADMIN", team="T2")
+        await h.settle()
+        assert await h.core.service.is_paused(ConversationKey(Platform.SLACK, "T2", "C1"))
+        assert not await h.core.service.is_paused(ConversationKey(Platform.SLACK, "T1", "C1"))
+        assert await h.core.service.get_persona(ConversationKey(Platform.SLACK, "T2", "C1")) is None
