@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Platform
-from tests.fakes.discord_harness import Bot, discord_bot, ephemeral_texts, slash
+from tests.fakes.discord_harness import Bot, ephemeral_texts, slash
 from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID, MOD, THREAD
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply
@@ -28,14 +26,6 @@ THREAD_CHANNEL = {
     "name": "a thread",
 }
 EPHEMERAL = 64
-
-
-@pytest.fixture
-async def bot(
-    request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
-) -> AsyncIterator[Bot]:
-    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
-        yield b
 
 
 async def command(bot: Bot, name: str, *, member_id: int, **kw: Any) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,6 @@ from tests.ports import free_port
 from tests.redis_servers import start_redis, stop_redis
 
 PRIVATE = "my-private-words-7f3a"  # in each malformed payload; must never reach a log line
-
-
-@pytest.fixture
-async def bot(
-    request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
-) -> AsyncIterator[Bot]:
-    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
-        yield b
 
 
 def assert_no_tracebacks(logs: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:

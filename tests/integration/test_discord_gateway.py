@@ -10,7 +10,6 @@ import signal
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from tests.fakes.discord_harness import (
     EDIT_INTERVAL_S,
     Bot,
     bot_running,
-    discord_bot,
     mention,
     pointed_at,
     settings_for,
@@ -49,14 +47,6 @@ ANSWER = (
     + PARAGRAPH * 14
     + "\n```python\nprint('hello, @here')\n```\nEnjoy."
 )
-
-
-@pytest.fixture
-async def bot(
-    request: pytest.FixtureRequest, redis_url: str, redis_client: aioredis.Redis
-) -> AsyncIterator[Bot]:
-    async with discord_bot(redis_url, **getattr(request, "param", {})) as b:
-        yield b
 
 
 def writes(api: FakeDiscord, channel: int) -> list[Any]:
