@@ -298,8 +298,13 @@ class FakeTGI:
         self.in_flight += 1
         self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
         try:
-            if reply.hang:
-                await asyncio.sleep(3600)
+            if reply.hang:  # silent until the client gives up and closes the connection; TGI frees the slot
+                for _ in range(72_000):  # an hour at most
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    await asyncio.sleep(0.05)
+                self.disconnects += 1
+                return resp
             if reply.keepalive_comments:
                 await resp.write(b": keep-alive\n\n")
             if reply.first_token_delay_s:
