@@ -171,6 +171,8 @@ async def soak(minutes: float, conversations: int, seed: int) -> dict[str, objec
             back_at = float("inf")  # when Redis accepted connections again
             restart: dict[str, int] = {}
             rss_start = 0.0
+            step = max(1.0, minutes * 6)  # RSS sampled ten times over the run
+            rss_samples: list[float] = []
 
             async with open_core(settings) as core:
 
@@ -241,6 +243,9 @@ async def soak(minutes: float, conversations: int, seed: int) -> dict[str, objec
                     nonlocal rss_start
                     await asyncio.sleep(min(10.0, minutes * 6))
                     rss_start = rss_mb()
+                    while time.monotonic() < deadline - step / 2:  # a plateau is warm-up; a slope, a leak
+                        await asyncio.sleep(step)
+                        rss_samples.append(round(rss_mb(), 1))
 
                 talkers = [talker(c, f"u{c % 7}") for c in range(conversations)]
                 talkers += [talker(c, f"v{c % 5}") for c in range(0, conversations, 4)]  # two at once
@@ -287,6 +292,11 @@ async def soak(minutes: float, conversations: int, seed: int) -> dict[str, objec
         "rss_mb_start": round(rss_start, 1),
         "rss_mb_end": round(rss_end, 1),
         "memory_growth_mb": round(rss_end - rss_start, 1),
+        "rss_mb_samples": rss_samples,
+        # the second half only: past the warm-up of pools and caches
+        "memory_growth_second_half_mb": round(rss_end - rss_samples[len(rss_samples) // 2], 1)
+        if rss_samples
+        else 0.0,
     }
 
 
