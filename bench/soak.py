@@ -156,7 +156,8 @@ async def soak(minutes: float, conversations: int, seed: int) -> dict[str, objec
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         redis_proc = await asyncio.to_thread(start_redis, port, data, fsync="everysec")
-        async with FakeTGI(token_delay_s=0.003) as tgi:
+        # The fake keeps no memo of token counts: its memory is not the service's
+        async with FakeTGI(token_delay_s=0.003, remember_counts=False) as tgi:
             settings = Settings(
                 tgi=TGISettings(url=tgi.url, retries=2, retry_backoff_s=0.05, first_token_timeout_s=1.0),
                 redis=RedisSettings(url=f"redis://127.0.0.1:{port}/0", socket_timeout_s=1.0),
@@ -223,6 +224,7 @@ async def soak(minutes: float, conversations: int, seed: int) -> dict[str, objec
                         await asyncio.sleep(rng.uniform(0.2, 1.0))
                         tgi.enqueue(*[random_fault(rng) for _ in range(rng.randint(1, 4))])
                         tgi.requests.clear()  # the fake records every request; not the service's memory
+                        tgi.connections.clear()
                         if not restart and time.monotonic() > restart_at:
                             before = await stored_ids(core.redis, keys, conv_ids)
                             await asyncio.to_thread(stop_redis, redis_proc)

@@ -117,6 +117,7 @@ class FakeTGI:
         legacy_info: bool = False,
         tokenize: bool = True,
         responder: Callable[[str, dict[str, Any]], str] = echo_responder,
+        remember_counts: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -135,7 +136,9 @@ class FakeTGI:
         self.max_in_flight_seen = 0
         self.disconnects = 0
         self.connections: set[object] = set()  # client sockets (peer addresses) that asked for streams
-        self._segment_counts: dict[str, int] = {}
+        # Token counts of prompt segments seen before (up to 100,000): fast validation of long prompts.
+        # Off for the soak, which measures the memory of the process the fake runs in.
+        self._segment_counts: dict[str, int] | None = {} if remember_counts else None
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
