@@ -10,7 +10,6 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -81,13 +80,6 @@ async def post_mention(port: int, secret: str, *, event_id: str, ts: str, text: 
     url = f"http://127.0.0.1:{port}/slack/events"
     async with aiohttp.ClientSession() as s, s.post(url, data=body, headers=signed(body, secret)) as r:
         assert r.status == 200
-
-
-async def until(predicate: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def stop_and_wait(proc: asyncio.subprocess.Process, sig: int) -> tuple[float, str]:

@@ -10,7 +10,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,14 +142,6 @@ def envelope(payload: Any, envelope_id: str, *, kind: str = "events_api", retry:
 
 def mention(text: str, **kw: Any) -> dict[str, Any]:
     return event(f"<@{BOT_USER}> {text}", **kw)
-
-
-async def until(check: Callable[[], object], timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.02)
 
 
 class _Records(logging.Handler):

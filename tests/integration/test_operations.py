@@ -39,9 +39,9 @@ from tests.integration.processes import (
     post_mention,
     start_bot,
     stop_and_wait,
-    until,
     wait_http,
 )
+from tests.polling import until
 from tests.ports import free_port
 
 

@@ -36,9 +36,10 @@ from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL
 from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
-from tests.integration.processes import DISCORD_BOOT, bot_env, start_bot, stop_and_wait, until
+from tests.integration.processes import DISCORD_BOOT, bot_env, start_bot, stop_and_wait
 from tests.integration.slack_harness import envelope, http_harness
 from tests.integration.slack_harness import mention as slack_mention
+from tests.polling import until
 from tests.ports import free_port
 from tests.redis_servers import start_redis, stop_redis
 

@@ -31,9 +31,9 @@ from tests.integration.slack_harness import (
     mention,
     socket_harness,
     stored_texts,
-    until,
     watch_logs,
 )
+from tests.polling import until
 from tests.ports import free_port
 from tests.redis_servers import start_redis, stop_redis
 

@@ -22,7 +22,8 @@ from core.errors import ConfigurationError
 from core.settings import SlackSettings
 from tests.fakes.slack_api import TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
-from tests.integration.slack_harness import APP_TOKEN, envelope, mention, open_core, until
+from tests.integration.slack_harness import APP_TOKEN, envelope, mention, open_core
+from tests.polling import until
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
