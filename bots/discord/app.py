@@ -90,6 +90,9 @@ Parser = Callable[[Any], None]
 # What a malformed payload makes discord.py's parsers or our translation raise (a missing key, a field of
 # the wrong type or value).
 MALFORMED: tuple[type[Exception], ...] = (AttributeError, LookupError, TypeError, ValueError)
+# Reconnecting after a gateway frame that could not be read: 1, 2, 4 … 30 s; back to 1 s after 5 quiet minutes.
+GATEWAY_RETRY_MAX_S = 30.0
+GATEWAY_RETRY_RESET_S = 300.0
 
 
 def raised_at(exc: BaseException) -> str:
@@ -579,6 +582,34 @@ def _check_shards(settings: DiscordSettings) -> None:
         )
 
 
+async def stay_connected(client: RelayClient) -> None:
+    """`client.connect()`, connected again after a gateway frame discord.py could not read before any parser
+    ran (a malformed READY or RESUMED: the error leaves `connect()` and would end the process). Every other
+    error ends it as before: discord.py reconnects by itself after network errors, and its own refusals
+    (a revoked token, a missing intent) are configuration errors. The sharded client closes itself on such
+    a frame, so there the error still ends the process (and its restart policy starts it again)."""
+    failures, last_failure = 0, 0.0
+    while True:
+        try:
+            await client.connect(reconnect=True)
+            return
+        except MALFORMED as exc:
+            if client.is_closed():  # the sharded client closes itself on such an error: it cannot go on
+                raise
+            now = time.monotonic()
+            failures = 1 if now - last_failure > GATEWAY_RETRY_RESET_S else failures + 1
+            last_failure = now
+            delay = min(GATEWAY_RETRY_MAX_S, 2.0 ** (failures - 1))
+            log.warning(
+                "discord.gateway_frame_dropped", error=type(exc).__name__, at=raised_at(exc), retry_in_s=delay
+            )
+            client._count_dropped()
+            if client.ws is not None:
+                with contextlib.suppress(Exception):  # the old socket, whatever state it is in
+                    await client.ws.close(code=4000)
+            await asyncio.sleep(delay)
+
+
 async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
     settings = core.settings.discord
     if settings.token is None:
@@ -604,7 +635,7 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
     except BaseException:  # e.g. the command sync failed or Discord is unreachable: close the HTTP session
         await client.close()
         raise
-    connection = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+    connection = asyncio.create_task(stay_connected(client), name="discord-gateway")
     stopper = asyncio.create_task(stop.wait(), name="discord-stop")
     try:
         done, _ = await asyncio.wait({connection, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -632,4 +663,11 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
                 await task
 
 
-__all__ = ["DeliveryFailed", "RelayClient", "ShardedRelayClient", "invite_url", "run_discord"]
+__all__ = [
+    "DeliveryFailed",
+    "RelayClient",
+    "ShardedRelayClient",
+    "invite_url",
+    "run_discord",
+    "stay_connected",
+]

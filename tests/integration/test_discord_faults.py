@@ -136,6 +136,36 @@ async def test_the_sharded_client_drops_a_malformed_event_too(
     assert_no_tracebacks(logs, caplog)
 
 
+@pytest.mark.parametrize("frame", ["READY", "RESUMED"])
+async def test_a_malformed_handshake_frame_reconnects_instead_of_ending_the_process(
+    bot: Bot, caplog: pytest.LogCaptureFixture, frame: str
+) -> None:
+    """discord.py reads READY's session id and RESUMED's payload before any parser runs: a malformed one
+    leaves `connect()`. The bot connects again (after 1 s) and keeps answering."""
+    api = bot.api
+    caplog.set_level(logging.INFO)
+    with capture_logs() as logs:
+        await api.dispatch(frame, {"v": 10} if frame == "READY" else f"garbage {PRIVATE}")
+        await api.wait_until(lambda: [f["op"] for f in api.gateway_received].count(IDENTIFY) == 2)
+        await ask(bot, "did you come back?", "I did.")
+    assert not bot.task.done()
+    assert api.visible(GENERAL) == ["I did."]
+    assert len(await bot.turns(CHANNEL_KEY)) == 1
+    (dropped,) = [e for e in logs if e["event"] == "discord.gateway_frame_dropped"]
+    assert dropped["log_level"] == "warning" and dropped["retry_in_s"] == 1.0
+    assert_no_tracebacks(logs, caplog)
+    assert PRIVATE not in repr(logs) and PRIVATE not in caplog.text
+
+
+@pytest.mark.parametrize("bot", [{"shard_count": 1}], indirect=True)
+async def test_the_sharded_client_ends_on_a_malformed_handshake_frame_with_the_error(bot: Bot) -> None:
+    """AutoShardedClient closes itself on such a frame: the error ends `run_discord` (the process exits
+    non-zero and its restart policy starts it again) instead of leaving a closed client that looks up."""
+    await bot.api.dispatch("READY", {"v": 10})
+    await asyncio.wait_for(asyncio.wait({bot.task}), 10)
+    assert isinstance(bot.task.exception(), KeyError)
+
+
 # ---------------------------------------------------------------- the model server
 
 
