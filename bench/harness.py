@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from core.models import SinkLimits
 from core.service import ChatService
 from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
 from core.tokens import build_counter
+from tests.ports import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,22 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
 
 
 @contextlib.contextmanager
@@ -76,7 +60,7 @@ def redis_server() -> Iterator[str]:
             stdout=subprocess.DEVNULL,
         )
         try:
-            _wait_port(port)
+            wait_listening(port, timeout_s=15)
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             proc.terminate()
@@ -105,7 +89,7 @@ def fake_tgi(*, token_delay_s: float, answer_tokens: int = 50, max_concurrent: i
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        _wait_port(port)
+        wait_listening(port, timeout_s=15)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

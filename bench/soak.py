@@ -35,7 +35,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bench.harness import free_port, rss_mb
+from bench.harness import rss_mb
 from bots.runtime import open_core
 from core.history import decode_exchange
 from core.keys import KeySpace
@@ -43,6 +43,7 @@ from core.models import ConversationKey, IncomingMessage, Outcome, Platform, Sin
 from core.observability import configure_logging
 from core.settings import HistorySettings, LimitSettings, LogSettings, RedisSettings, Settings, TGISettings
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.ports import free_port
 from tests.redis_servers import start_redis, stop_redis
 
 MAX_TURNS = 20

@@ -4,10 +4,10 @@ AOF on (fsynced on every write unless asked otherwise), so a restart keeps what 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
+
+from tests.ports import wait_listening
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -20,16 +20,12 @@ def start_redis(port: int, data: Path, *extra: str, fsync: str = "always") -> su
          "--appendonly", "yes", "--appendfsync", fsync, "--save", "", *extra],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"redis-server did not start on port {port}")
+    try:
+        wait_listening(port, proc=proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc
 
 
 def stop_redis(proc: subprocess.Popen[bytes]) -> None:
