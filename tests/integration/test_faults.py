@@ -35,11 +35,6 @@ def msg(text: str, mid: str) -> IncomingMessage:
     return IncomingMessage(key=KEY, message_id=mid, author_id="u", author_name="Ann", text=text)
 
 
-def build(redis: aioredis.Redis, url: str, **tgi: object) -> tuple[ChatService, TGISettings]:
-    cfg = TGISettings(url=url, retry_backoff_s=0.01, **tgi)  # type: ignore[arg-type]
-    return cfg, cfg  # type: ignore[return-value]
-
-
 async def stored(redis: aioredis.Redis, key: ConversationKey = KEY) -> list[str]:
     rows = await redis.lrange(KEYS.turns(key.id), 0, -1)
     out = []
