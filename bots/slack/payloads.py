@@ -6,7 +6,8 @@ A payload this app cannot handle is *dropped*: `check_payload()` and `check_fram
 that is not JSON, an `event` that is not an object or a `user` that is a number raised inside bolt (a 500
 and a traceback; in Socket Mode an envelope that was never acknowledged, so Slack sent it again), and an
 event without `channel` or `ts`, or with a `text` that is not a string, was answered and stored under a
-made-up conversation (`…:None`, `"42"`, `"['a']"`).
+made-up conversation (`…:None`, `"42"`, `"['a']"`). JSON nested deeper than Python's recursion limit (a
+signed body of 200,000 `[`) made the parser raise RecursionError: a 500 and a traceback; it is dropped too.
 
 What is checked is what the code reads: the fields bolt's context builder and middleware look into (they
 assume Slack's types), and, for the events the app answers, the fields that make the conversation and the
@@ -32,6 +33,7 @@ COMMAND = "/dolphin"
 EVENT_TYPES = frozenset({"app_mention", "message", "assistant_thread_started"})
 # Socket Mode envelopes that carry a payload and want an acknowledgement.
 ENVELOPE_TYPES = frozenset({"events_api", "slash_commands", "interactive"})
+NESTED_TOO_DEEPLY = "the JSON is nested too deeply"
 _TS = re.compile(r"\d{1,12}\.\d{1,9}")
 # Fields bolt reads as "a string or an object with an id"; a number or a list there raises inside bolt.
 _ID_FIELDS = ("user", "channel", "team", "enterprise")
@@ -54,6 +56,8 @@ def to_payload(text: str, content_type: str | None) -> dict[str, Any] | Dropped:
         parsed: object = parse_body(text, content_type)
     except ValueError:  # json.JSONDecodeError
         return Dropped("request", "the body is not JSON")
+    except RecursionError:  # a signed body nested deeper than the parser's recursion limit
+        return Dropped("request", NESTED_TOO_DEEPLY)
     if not isinstance(parsed, dict):
         return Dropped("request", "the body is not a JSON object")
     return parsed
@@ -66,6 +70,8 @@ def check_frame(raw: str) -> Dropped | None:
         frame: object = json.loads(raw)
     except ValueError:
         return Dropped("frame", "not JSON")
+    except RecursionError:
+        return Dropped("frame", NESTED_TOO_DEEPLY)
     if not isinstance(frame, dict):
         return Dropped("frame", "not a JSON object")
     kind, envelope_id = frame.get("type"), frame.get("envelope_id")
