@@ -55,18 +55,27 @@ def build_redis(settings: Settings) -> aioredis.Redis:
         "socket_connect_timeout": cfg.socket_timeout_s,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
     }
-    if cfg.cluster:
-        from redis.asyncio.cluster import RedisCluster
+    try:
+        if cfg.cluster:
+            from redis.asyncio.cluster import RedisCluster
 
-        return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
-    # A blocking pool: a burst of concurrent messages waits for a free connection instead of failing.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        cfg.url,
-        max_connections=cfg.max_connections,
-        timeout=cfg.socket_timeout_s,
-        health_check_interval=30,
-        **options,
-    )
+            return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
+        # A blocking pool: a burst of concurrent messages waits for a free connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            cfg.url,
+            max_connections=cfg.max_connections,
+            timeout=cfg.socket_timeout_s,
+            health_check_interval=30,
+            **options,
+        )
+    except ValueError:
+        # Not the parser's text: for a password with an unencoded `/` it quotes a piece of the password
+        # ("Port could not be cast to integer value as '…'").
+        raise ConfigurationError(
+            f"REDIS_URL {redact_url(cfg.url)} is not a valid Redis URL: use"
+            " redis://[:password@]host:port/db, with `@`, `:` and `/` in the password percent-encoded",
+            setting="REDIS_URL",
+        ) from None
     return aioredis.Redis.from_pool(pool)
 
 
@@ -87,7 +96,8 @@ async def check_model(generator: TextGenerator, url: str) -> ModelInfo:
         return await generator.info()
     except ModelUnavailable as exc:
         raise ConfigurationError(
-            f"cannot reach the model server at {redact_url(url)} ({exc}): start TGI or set TGI_URL",
+            f"cannot reach the model server at {redact_url(url)} ({redact_url(str(exc))}): start TGI or set"
+            " TGI_URL",
             setting="TGI_URL",
         ) from None
 

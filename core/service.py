@@ -55,7 +55,7 @@ from core.models import (
     Turn,
     Verdict,
 )
-from core.observability import Metrics
+from core.observability import Metrics, redact_url
 from core.settings import ChatSettings, TGISettings
 from core.streaming import Coalescer
 from core.tokens import TokenCounter
@@ -140,7 +140,7 @@ class ChatService:
             if not isinstance(exc, Blocked | RateLimited | Muted | MessageTooLong):
                 kind = _public_name(exc)
                 self._metrics.errors.labels(kind=kind).inc()
-                log.warning("message.failed", error=kind, detail=str(exc))
+                log.warning("message.failed", error=kind, detail=redact_url(str(exc)))
             if not isinstance(exc, _AlreadyShown):
                 await self._safe_fail(sink, _notice_for(sink, exc))
         except Exception as exc:

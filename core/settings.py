@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigurationError
+from core.redact import redact_url
 
 DEFAULT_SYSTEM_PROMPT = "You are Dolphin, a helpful AI assistant."
 
@@ -103,7 +104,8 @@ class TGISettings(_Group):
             raise ValueError("give at least one URL, e.g. http://localhost:8080")
         for url in urls:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} must start with http:// or https://")
+                # Redacted: a mistyped scheme must not print the password of the URL it is part of.
+                raise ValueError(f"{redact_url(url)!r} must start with http:// or https://")
         return value
 
 
