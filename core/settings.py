@@ -125,7 +125,10 @@ class HistorySettings(_Group):
         7 * 24 * 3600, ge=60, description="Seconds a conversation is kept after its last message."
     )
     lock_timeout_s: float = Field(
-        600.0, gt=0, description="Lease of the per-conversation lock (longer than any answer takes)."
+        15.0,
+        gt=0,
+        description="Lease of the per-conversation lock, renewed every third of it while an answer runs: a"
+        " lock whose holder is gone (a crash, a Redis outage) frees itself within this time.",
     )
     lock_wait_s: float = Field(
         120.0, gt=0, description="Seconds a message waits for its conversation's lock."
