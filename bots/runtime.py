@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+import redis.exceptions
 import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -61,7 +62,7 @@ def build_redis(settings: Settings) -> aioredis.Redis:
 
             return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
         # A blocking pool: a burst of concurrent messages waits for a free connection instead of failing.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        pool = QueuingPool.from_url(
             cfg.url,
             max_connections=cfg.max_connections,
             timeout=cfg.socket_timeout_s,
@@ -77,6 +78,24 @@ def build_redis(settings: Settings) -> aioredis.Redis:
             setting="REDIS_URL",
         ) from None
     return aioredis.Redis.from_pool(pool)
+
+
+class QueuingPool(aioredis.BlockingConnectionPool):
+    """redis-py's blocking pool, whose wait for a free connection, when it times out, is
+    `MaxConnectionsError` (the pool is busy: the core tells the member the bot is busy) rather than the
+    `ConnectionError` redis-py raises, which reads as Redis being unreachable."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except redis.exceptions.ConnectionError as exc:
+            if isinstance(exc, redis.exceptions.MaxConnectionsError) or not isinstance(
+                exc.__cause__, TimeoutError
+            ):
+                raise  # a connection that could not be opened: Redis is unreachable
+            raise redis.exceptions.MaxConnectionsError(
+                f"no free connection within {self.timeout} s"
+            ) from None
 
 
 async def check_redis(client: aioredis.Redis, url: str) -> None:
@@ -148,6 +167,7 @@ async def open_core(
             chat=settings.chat,
             tgi=settings.tgi,
             metrics=metrics,
+            max_in_flight=max_in_flight(settings),
         )
         yield Core(
             settings=settings,
@@ -159,6 +179,12 @@ async def open_core(
             metrics=metrics,
             key_prefix=settings.redis.key_prefix,
         )
+
+
+def max_in_flight(settings: Settings) -> int:
+    """RUNTIME_MAX_IN_FLIGHT, but at most half the Redis pool: a message uses up to two connections at a
+    time (its lock's renewal beside its own calls), so the messages in flight cannot exhaust the pool."""
+    return max(1, min(settings.runtime.max_in_flight, settings.redis.max_connections // 2))
 
 
 def _build_moderator(

@@ -25,7 +25,7 @@ import redis.exceptions
 import structlog
 from redis.asyncio.cluster import RedisCluster
 
-from core.errors import HistoryUnavailable
+from core.errors import Busy, HistoryUnavailable
 from core.keys import KeySpace
 from core.models import ConversationKey, Exchange, Role, Turn
 from core.settings import HistorySettings
@@ -155,7 +155,10 @@ _BUSY_NOTICE = "This conversation is busy with another answer. Please try again 
 
 
 def unavailable(exc: BaseException) -> HistoryUnavailable:
-    """The one mapping from a Redis failure to the error the user sees a notice for."""
+    """The one mapping from a Redis failure to the error the user sees a notice for. No free connection in
+    the pool is not Redis being unreachable: those members are told the bot is busy."""
+    if isinstance(exc, redis.exceptions.MaxConnectionsError):
+        return HistoryUnavailable(f"redis pool: {exc}", notice=Busy.notice)
     return HistoryUnavailable(f"redis: {type(exc).__name__}: {exc}")
 
 

@@ -91,6 +91,11 @@ class _Timing:
     delivered: bool = False  # the final answer reached the sink
 
 
+# Messages one service handles at once unless told otherwise (bots/runtime.py derives it from
+# RUNTIME_MAX_IN_FLIGHT and REDIS_MAX_CONNECTIONS): a burst of events waits its turn in front of the core
+# instead of queueing at the Redis connection pool, where waits time out.
+DEFAULT_MAX_IN_FLIGHT = 32
+
 # Shown when shutdown's grace period ends before the answer does (the task is cancelled).
 INTERRUPTED_NOTICE = "The bot restarted before it could finish this answer. Please ask again in a minute."
 
@@ -108,6 +113,7 @@ class ChatService:
         tgi: TGISettings,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self._store = store
         self._gate = gate
@@ -119,6 +125,8 @@ class ChatService:
         self._metrics = metrics or Metrics()
         self._clock = clock
         self._count_cache: dict[str, int] = {}
+        # Messages handled at once; the rest wait here, in arrival order, rather than at the Redis pool.
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -130,7 +138,8 @@ class ChatService:
         self._metrics.in_flight.inc()
         result = HandleResult(Outcome.FAILED)
         try:
-            result = await self._handle(msg, sink, timing)
+            async with self._slots:
+                result = await self._handle(msg, sink, timing)
         except RelayError as exc:
             result = HandleResult(self._outcome_for(exc), exc.notice)
             if isinstance(exc, Blocked):

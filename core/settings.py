@@ -267,6 +267,12 @@ class RuntimeSettings(_Group):
     shutdown_grace_s: float = Field(
         30.0, ge=0, description="Seconds in-flight answers get to finish on shutdown."
     )
+    max_in_flight: int = Field(
+        50,
+        ge=1,
+        description="Messages one process handles at once; more wait their turn, in order. At most half of"
+        " REDIS_MAX_CONNECTIONS (a message uses up to two Redis connections at a time).",
+    )
 
 
 class Settings(BaseSettings):
