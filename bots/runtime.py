@@ -22,7 +22,7 @@ from redis.backoff import ExponentialBackoff
 from bots.tasks import TaskTracker
 from core.alignment.base import Moderator
 from core.errors import ConfigurationError, ModelUnavailable
-from core.gate import RedisGate
+from core.gate import NoticeThrottle, RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
@@ -45,6 +45,10 @@ class Core:
     metrics: Metrics
     key_prefix: str
     tasks: TaskTracker = field(default_factory=TaskTracker)
+    notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
+
+    def __post_init__(self) -> None:
+        self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
 
 
 def build_redis(settings: Settings) -> aioredis.Redis:

@@ -256,6 +256,33 @@ async def test_rate_limited_user_is_told_when_to_come_back(redis_client: aioredi
         )
 
 
+async def test_a_burst_from_one_member_gets_one_notice_and_one_user_lookup(
+    redis_client: aioredis.Redis,
+) -> None:
+    """200 mentions from one member at once: as on Discord, the rate-limit notice is posted once per
+    cooldown (it was 194 times), and the member's name is looked up with one `users.info` call (it was up
+    to 200: concurrent lookups of one user now share one call)."""
+    limits = LimitSettings(user_per_minute=6, channel_per_minute=0)
+    async with http_harness(redis_client, limits=limits) as h:
+        started = time.time()
+        statuses = await asyncio.gather(
+            *(
+                h.post(mention(f"message {n}", event_id=f"EvB{n}", ts=f"1700000100.{n:06d}"))
+                for n in range(200)
+            )
+        )
+        await h.settle(30)
+        windows = int(time.time() // 60) - int(started // 60) + 1  # the burst may straddle a minute
+    assert statuses == [200] * 200
+    posted = h.slack.texts("chat.postMessage")
+    notices = [t for t in posted if t.startswith("You're sending messages faster than I can answer")]
+    answers = [t for t in h.slack.texts("chat.update") if t.startswith("You said: U1: message")]
+    assert 1 <= len(notices) <= windows, len(notices)
+    assert 6 <= len(answers) <= 6 * windows and len(h.tgi.prompts) == len(answers)
+    looked_up = [c["user"] for c in h.slack.calls["users.info"]]
+    assert sorted(looked_up) == sorted([BOT_USER, "U1"])  # the member, and the bot mentioned in each message
+
+
 async def test_rate_limited_web_api_is_waited_out(harness: Harness) -> None:
     harness.slack.rate_limited["chat.postMessage"] = 1
     harness.slack.retry_after_s = 1
