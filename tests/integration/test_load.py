@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import redis.asyncio as aioredis
 
-from bots.runtime import open_core
-from core.history import decode_exchange
+from bots.runtime import build_redis, open_core
+from core.errors import Busy, HistoryUnavailable
+from core.history import decode_exchange, redis_call
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.settings import LimitSettings, RedisSettings, Settings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeTGI
+from tests.ports import free_port
 
 KEYS = KeySpace("relay")
 UNREACHABLE = "I can't reach my memory store right now, so I can't answer. Please try again shortly."
@@ -67,3 +70,38 @@ async def test_a_burst_far_above_the_redis_pool_is_queued_not_refused(redis_clie
         assert [decode_exchange(r).user.text for r in rows] == [f"q{n}"], f"answer {n} shown, not stored"  # type: ignore[union-attr]
     assert [k async for k in redis_client.scan_iter(match="*:lock")] == []
     print(f"{BURST} messages with {POOL} connections: {took:.1f} s")
+
+
+async def test_a_wait_for_a_pooled_connection_that_times_out_is_busy_not_unreachable(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Every connection of the pool is taken: the next command waits
+    REDIS_SOCKET_TIMEOUT_S for one, then the member is told the bot is busy, not that Redis is unreachable
+    (redis-py raises the same ConnectionError for both)."""
+    url = redis_client.connection_pool.connection_kwargs
+    settings = Settings(
+        redis=RedisSettings(
+            url=f"redis://{url['host']}:{url['port']}/0", max_connections=4, socket_timeout_s=0.5
+        )
+    )
+    client = build_redis(settings)
+    pool = client.connection_pool
+    try:
+        taken = [await pool.get_connection() for _ in range(4)]  # e.g. four slow commands
+        started = time.monotonic()
+        with pytest.raises(HistoryUnavailable) as waited:
+            await redis_call(client.get("relay:test:x"))
+        assert waited.value.notice == Busy.notice
+        assert time.monotonic() - started >= 0.4  # it did wait its turn first
+        for connection in taken:
+            await pool.release(connection)
+        assert await redis_call(client.get("relay:test:x")) is None  # the pool serves again
+    finally:
+        await client.aclose()
+    with pytest.raises(HistoryUnavailable) as down:  # a Redis that is really not there stays "unreachable"
+        dead = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")))
+        try:
+            await redis_call(dead.get("x"))
+        finally:
+            await dead.aclose()
+    assert down.value.notice == UNREACHABLE
