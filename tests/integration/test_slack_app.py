@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.slack.app import UserDirectory
 from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from core.keys import KeySpace
 from core.settings import LimitSettings
-from tests.fakes.slack_api import BOT_ID, BOT_USER
+from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI
 from tests.fakes.tgi import FakeReply
 from tests.integration.slack_harness import (
     BLOCK_NOTICE,
@@ -380,3 +382,27 @@ async def test_concurrent_mentions_in_two_channels_do_not_mix(harness: Harness) 
     shown = harness.slack.visible("CA", TS) + harness.slack.visible("CB", TS)
     assert sorted(s.split()[0] for s in shown) == ["alpha", "beta"]
     assert all(len(set(s.split())) == 1 for s in shown)
+
+
+async def test_user_lookups_are_shared_cached_and_bounded() -> None:
+    """Concurrent lookups of one user share one `users.info` call; the cache keeps the most recently used
+    users up to its bound; a failed lookup is retried after a few seconds, not five minutes."""
+    now = [0.0]
+    async with FakeSlackAPI() as slack:
+        client = AsyncWebClient(token="xoxb-test-token", base_url=slack.url)
+        users = UserDirectory(client, clock=lambda: now[0], max_users=2)
+        found = await asyncio.gather(*(users.get("U1") for _ in range(50)))
+        assert {u.id for u in found if u is not None} == {"U1"}
+        await users.get("U2")
+        await users.get("U1")  # cached, and now the most recently used
+        await users.get("U3")  # the cache is full: U2 goes
+        await users.get("U1")
+        await users.get("U2")
+        assert [c["user"] for c in slack.calls["users.info"]] == ["U1", "U2", "U3", "U2"]
+
+        slack.failing["users.info"] = "ratelimited"
+        assert await users.get("U9") is None and await users.get("U9") is None
+        del slack.failing["users.info"]
+        now[0] += 11
+        assert (await users.get("U9")) is not None
+        assert [c["user"] for c in slack.calls["users.info"]][4:] == ["U9", "U9"]
