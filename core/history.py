@@ -28,6 +28,7 @@ from redis.asyncio.cluster import RedisCluster
 from core.errors import Busy, HistoryUnavailable
 from core.keys import KeySpace
 from core.models import ConversationKey, Exchange, Role, Turn
+from core.redact import redact_url
 from core.settings import HistorySettings
 
 
@@ -159,7 +160,7 @@ def unavailable(exc: BaseException) -> HistoryUnavailable:
     the pool is not Redis being unreachable: those members are told the bot is busy."""
     if isinstance(exc, redis.exceptions.MaxConnectionsError):
         return HistoryUnavailable(f"redis pool: {exc}", notice=Busy.notice)
-    return HistoryUnavailable(f"redis: {type(exc).__name__}: {exc}")
+    return HistoryUnavailable(redact_url(f"redis: {type(exc).__name__}: {exc}"))  # logged as its detail
 
 
 async def redis_call(op: Awaitable[T]) -> T:

@@ -230,17 +230,22 @@ def leaked(text: str) -> list[str]:
 
 
 async def test_a_password_in_tgi_url_is_in_no_log_line_when_the_model_server_goes_away(
-    redis_url: str,
+    own_redis: tuple[int, Path],
 ) -> None:
-    """The model server answers, then goes away: the members get a notice, and no line logged at the
-    default level (nor any notice) carries the password of TGI_URL (it was in every `message.failed`)."""
+    """The model server answers, then goes away, then Redis (behind the same password) goes away too: the
+    members get a notice each time, and no line logged at the default level (nor any notice) carries the
+    password of TGI_URL (it was in every `message.failed`) or of REDIS_URL."""
+    port, data = own_redis
+    redis_server = start_redis(port, data, "--requirepass", PASSWORD)
     tgi = FakeTGI()
     await tgi.start()
     url = tgi.url.replace("http://", f"http://relay:{WORKING}@")
+    redis_password = WORKING.replace("@", "%40").replace(":", "%3A")
     settings = Settings(
-        tgi=TGISettings(url=url, retries=1, retry_backoff_s=0.01), redis=RedisSettings(url=redis_url)
+        tgi=TGISettings(url=url, retries=1, retry_backoff_s=0.01),
+        redis=RedisSettings(url=f"redis://:{redis_password}@127.0.0.1:{port}/0", socket_timeout_s=1),
     )
-    sinks = [RecordingSink() for _ in range(3)]
+    sinks = [RecordingSink() for _ in range(4)]
     with watch_logs(logging.INFO) as logs:
         try:
             async with open_core(settings, require_model=True) as core:
@@ -251,11 +256,18 @@ async def test_a_password_in_tgi_url_is_in_no_log_line_when_the_model_server_goe
                 for n in (2, 3):
                     result = await core.service.handle(msg(key, f"still there {n}?", str(n)), sinks[n - 1])
                     assert result.outcome is Outcome.FAILED
+                stop_redis(redis_server)  # and then Redis
+                result = await core.service.handle(msg(key, "anyone?", "4"), sinks[3])
+                assert result.outcome is Outcome.FAILED
         finally:
             await tgi.close()
+            stop_redis(redis_server)
     assert sinks[2].of("fail") == ["The model is unavailable right now. Please try again shortly."]
+    assert sinks[3].of("fail") == [
+        "I can't reach my memory store right now, so I can't answer. Please try again shortly."
+    ]
     failed = logs.named("message.failed")
-    assert [e["error"] for e in failed] == ["ModelUnavailable", "ModelUnavailable"]
+    assert [e["error"] for e in failed] == ["ModelUnavailable", "ModelUnavailable", "HistoryUnavailable"]
     assert "http://***@127.0.0.1" in failed[0]["detail"]  # which server, without its password
     shown = "\n".join(text for sink in sinks for _, text in sink.events)
     assert leaked(logs.text()) == [] and leaked(shown) == []
