@@ -108,6 +108,13 @@ HTTP_CASES = [
         "nested too deeply",
         id="objects-nested-deep",
     ),
+    pytest.param(  # deep enough to worry bolt's own parse, which runs deeper in the stack than ours
+        body_with(blocks=[json.loads("[" * 500 + "]" * 500)]),
+        400,
+        "request",
+        "nested too deeply",
+        id="event-nested-500-deep",
+    ),
     pytest.param(
         {k: v for k, v in mention(SECRET).items() if k != "event"},
         200,
@@ -228,6 +235,13 @@ SOCKET_CASES = [
     pytest.param('{"type": "events_api", "payload": ' + SECRET, None, "frame", "not JSON", id="broken-json"),
     pytest.param(json.dumps([SECRET]), None, "frame", "not a JSON object", id="frame-a-json-array"),
     pytest.param("[" * 200_000 + "]" * 200_000, None, "frame", "nested too deeply", id="frame-nested-deep"),
+    pytest.param(
+        json.dumps(envelope(body_with(blocks=json.loads("[" * 500 + "]" * 500)), "env-bad")),
+        "env-bad",
+        "events_api",
+        "nested too deeply",
+        id="envelope-nested-500-deep",
+    ),
     pytest.param(
         json.dumps({"envelope_id": "env-bad", "type": "events_api"}),
         "env-bad",
