@@ -65,11 +65,13 @@ def build_redis(settings: Settings) -> aioredis.Redis:
             from redis.asyncio.cluster import RedisCluster
 
             return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
-        # A blocking pool: a burst of concurrent messages waits for a free connection instead of failing.
+        # A blocking pool: a message holds a connection for a command, never while its answer streams, so
+        # many more messages than connections are in flight (RUNTIME_MAX_IN_FLIGHT) and their commands
+        # queue here for a free one (REDIS_POOL_WAIT_S at most) instead of failing.
         pool = QueuingPool.from_url(
             cfg.url,
             max_connections=cfg.max_connections,
-            timeout=cfg.socket_timeout_s,
+            timeout=cfg.pool_wait_s,
             health_check_interval=30,
             **options,
         )
@@ -171,7 +173,7 @@ async def open_core(
             chat=settings.chat,
             tgi=settings.tgi,
             metrics=metrics,
-            max_in_flight=max_in_flight(settings),
+            max_in_flight=settings.runtime.max_in_flight,
         )
         yield Core(
             settings=settings,
@@ -183,12 +185,6 @@ async def open_core(
             metrics=metrics,
             key_prefix=settings.redis.key_prefix,
         )
-
-
-def max_in_flight(settings: Settings) -> int:
-    """RUNTIME_MAX_IN_FLIGHT, but at most half the Redis pool: a message uses up to two connections at a
-    time (its lock's renewal beside its own calls), so the messages in flight cannot exhaust the pool."""
-    return max(1, min(settings.runtime.max_in_flight, settings.redis.max_connections // 2))
 
 
 def _build_moderator(

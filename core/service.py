@@ -17,6 +17,7 @@ whole, after the answer was delivered, or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
@@ -91,11 +92,6 @@ class _Timing:
     delivered: bool = False  # the final answer reached the sink
 
 
-# Messages one service handles at once unless told otherwise (bots/runtime.py derives it from
-# RUNTIME_MAX_IN_FLIGHT and REDIS_MAX_CONNECTIONS): a burst of events waits its turn in front of the core
-# instead of queueing at the Redis connection pool, where waits time out.
-DEFAULT_MAX_IN_FLIGHT = 32
-
 # Shown when shutdown's grace period ends before the answer does (the task is cancelled).
 INTERRUPTED_NOTICE = "The bot restarted before it could finish this answer. Please ask again in a minute."
 
@@ -113,7 +109,7 @@ class ChatService:
         tgi: TGISettings,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
-        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_in_flight: int | None = None,
     ) -> None:
         self._store = store
         self._gate = gate
@@ -125,8 +121,11 @@ class ChatService:
         self._metrics = metrics or Metrics()
         self._clock = clock
         self._count_cache: dict[str, int] = {}
-        # Messages handled at once; the rest wait here, in arrival order, rather than at the Redis pool.
-        self._slots = asyncio.Semaphore(max_in_flight)
+        # Messages handled at once (RUNTIME_MAX_IN_FLIGHT; None: no bound); the rest wait here, in arrival
+        # order: a burst of events queues in front of the core, not inside it at the Redis pool.
+        self._slots: asyncio.Semaphore | contextlib.nullcontext[None] = (
+            contextlib.nullcontext() if max_in_flight is None else asyncio.Semaphore(max_in_flight)
+        )
 
     # ------------------------------------------------------------------ the pipeline
 

@@ -117,6 +117,12 @@ class RedisSettings(_Group):
     max_connections: int = Field(
         100, ge=4, description="Connections to Redis per process; more concurrent commands wait for one."
     )
+    pool_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a command waits for a free connection when all are in use; past it the member"
+        " is told the bot is busy (not that Redis is unreachable).",
+    )
 
 
 class HistorySettings(_Group):
@@ -268,10 +274,10 @@ class RuntimeSettings(_Group):
         30.0, ge=0, description="Seconds in-flight answers get to finish on shutdown."
     )
     max_in_flight: int = Field(
-        50,
+        256,
         ge=1,
-        description="Messages one process handles at once; more wait their turn, in order. At most half of"
-        " REDIS_MAX_CONNECTIONS (a message uses up to two Redis connections at a time).",
+        description="Messages one process handles at once (answers streaming included); more wait their"
+        " turn, in arrival order.",
     )
 
 

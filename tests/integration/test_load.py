@@ -26,10 +26,11 @@ POOL = 8
 
 
 async def test_a_burst_far_above_the_redis_pool_is_queued_not_refused(redis_client: aioredis.Redis) -> None:
-    """500 messages at once over 500 channels, with 8 Redis connections per process: each waits its
-    turn. Nobody is told that the memory store is unreachable while Redis is healthy (a wait for a pooled
-    connection used to time out as "unreachable"), every answer shown is stored, and no conversation lock is
-    left behind."""
+    """500 messages at once over 500 channels, with 8 Redis connections per process and the default
+    RUNTIME_MAX_IN_FLIGHT (256): the rest wait their turn in front of the core, and the commands of those
+    in flight wait for a pooled connection. Nobody is told that the memory store is unreachable while Redis
+    is healthy (a wait for a pooled connection used to time out after REDIS_SOCKET_TIMEOUT_S as
+    "unreachable"), every answer shown is stored, and no conversation lock is left behind."""
     url = redis_client.connection_pool.connection_kwargs
     async with FakeTGI() as tgi:
         settings = Settings(
@@ -76,13 +77,11 @@ async def test_a_wait_for_a_pooled_connection_that_times_out_is_busy_not_unreach
     redis_client: aioredis.Redis,
 ) -> None:
     """Every connection of the pool is taken: the next command waits
-    REDIS_SOCKET_TIMEOUT_S for one, then the member is told the bot is busy, not that Redis is unreachable
+    REDIS_POOL_WAIT_S for one, then the member is told the bot is busy, not that Redis is unreachable
     (redis-py raises the same ConnectionError for both)."""
     url = redis_client.connection_pool.connection_kwargs
     settings = Settings(
-        redis=RedisSettings(
-            url=f"redis://{url['host']}:{url['port']}/0", max_connections=4, socket_timeout_s=0.5
-        )
+        redis=RedisSettings(url=f"redis://{url['host']}:{url['port']}/0", max_connections=4, pool_wait_s=0.5)
     )
     client = build_redis(settings)
     pool = client.connection_pool

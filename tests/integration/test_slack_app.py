@@ -14,10 +14,11 @@ import pytest
 import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.runtime import build_redis
 from bots.slack.app import UserDirectory
 from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from core.keys import KeySpace
-from core.settings import LimitSettings
+from core.settings import LimitSettings, RedisSettings, Settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI
 from tests.fakes.tgi import FakeReply
 from tests.integration.slack_harness import (
@@ -258,29 +259,32 @@ async def test_rate_limited_user_is_told_when_to_come_back(redis_client: aioredi
         )
 
 
-async def test_a_burst_from_one_member_gets_one_notice_and_one_user_lookup(
-    redis_client: aioredis.Redis,
-) -> None:
+async def test_a_burst_from_one_member_gets_one_notice_and_one_user_lookup(redis_url: str) -> None:
     """200 mentions from one member at once: as on Discord, the rate-limit notice is posted once per
     cooldown (it was 194 times), and the member's name is looked up with one `users.info` call (it was up
     to 200: concurrent lookups of one user now share one call)."""
     limits = LimitSettings(user_per_minute=6, channel_per_minute=0)
-    async with http_harness(redis_client, limits=limits) as h:
-        started = time.time()
-        statuses = await asyncio.gather(
-            *(
-                h.post(mention(f"message {n}", event_id=f"EvB{n}", ts=f"1700000100.{n:06d}"))
-                for n in range(200)
+    redis = build_redis(Settings(redis=RedisSettings(url=redis_url)))  # the bot's own pool: it queues
+    try:
+        async with http_harness(redis, limits=limits) as h:
+            started = time.time()
+            statuses = await asyncio.gather(
+                *(
+                    h.post(mention(f"message {n}", event_id=f"EvB{n}", ts=f"1700000100.{n:06d}"))
+                    for n in range(200)
+                )
             )
-        )
-        await h.settle(30)
-        windows = int(time.time() // 60) - int(started // 60) + 1  # the burst may straddle a minute
+            await h.settle(30)
+            windows = int(time.time() // 60) - int(started // 60) + 1  # the burst may straddle a minute
+    finally:
+        await redis.aclose()
     assert statuses == [200] * 200
     posted = h.slack.texts("chat.postMessage")
     notices = [t for t in posted if t.startswith("You're sending messages faster than I can answer")]
     answers = [t for t in h.slack.texts("chat.update") if t.startswith("You said: U1: message")]
     assert 1 <= len(notices) <= windows, len(notices)
     assert 6 <= len(answers) <= 6 * windows and len(h.tgi.prompts) == len(answers)
+    assert set(posted) - set(notices) == {PLACEHOLDER}  # nothing else: the answers' placeholders
     looked_up = [c["user"] for c in h.slack.calls["users.info"]]
     assert sorted(looked_up) == sorted([BOT_USER, "U1"])  # the member, and the bot mentioned in each message
 
