@@ -14,9 +14,10 @@ import json
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote, unquote
 
@@ -331,9 +332,7 @@ class RedisConversationStore:
         try:
             async with lock:
                 session = await self._acquire(conv_id)
-                renewing = asyncio.get_running_loop().create_task(
-                    self._keep_lease(session), name=f"lease-{conv_id}"
-                )
+                renewing = _Renewal(partial(self._keep_lease, session), self._settings.lock_timeout_s / 3)
                 try:
                     yield session
                 finally:
@@ -413,11 +412,10 @@ class RedisConversationStore:
             log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
 
     async def _keep_lease(self, session: _RedisSession) -> None:
-        """Extend the session's lease every third of it until cancelled (the session ended)."""
+        """Extend the session's lease now and every third of it until cancelled (the session ended)."""
         interval = self._settings.lock_timeout_s / 3
         failing = False
         while True:
-            await asyncio.sleep(interval)
             try:
                 kept = await redis_call(
                     self._renew_script(
@@ -430,13 +428,15 @@ class RedisConversationStore:
                 if not failing:
                     log.warning("history.lease_renew_failed")  # retried at the next interval
                 failing = True
-                continue
-            failing = False
-            if not int(kept):
-                # Expired while Redis could not be reached, or lost with a Redis that restarted without it.
-                log.warning("history.lease_lost", lease_s=self._settings.lock_timeout_s)
-                return
-            session.renewed_at = time.monotonic()
+            else:
+                failing = False
+                if not int(kept):
+                    # Expired while Redis could not be reached, or lost with a Redis that restarted
+                    # without it.
+                    log.warning("history.lease_lost", lease_s=self._settings.lock_timeout_s)
+                    return
+                session.renewed_at = time.monotonic()
+            await asyncio.sleep(interval)
 
     def _release_soon(self, conv_id: str, token: str, renewed_at: float) -> None:
         """Give the lease back in the background, retrying while Redis cannot be reached, until the lease
@@ -498,6 +498,24 @@ class RedisConversationStore:
         self._decoded.clear()
         log.info("history.forget_user", conversations=len(members), removed=removed)
         return removed
+
+
+class _Renewal:
+    """Runs `keep` (a session's lease renewal) from `delay` seconds on, unless cancelled first: most
+    sessions end sooner, and then cost a timer, not a task."""
+
+    def __init__(self, keep: Callable[[], Coroutine[Any, Any, None]], delay: float) -> None:
+        self._keep = keep
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._keep(), name="conversation-lease")
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _scoped_user(conv_id: str, author_id: str | None) -> str | None:
