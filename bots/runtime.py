@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+import redis.exceptions
 import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -21,7 +22,7 @@ from redis.backoff import ExponentialBackoff
 from bots.tasks import TaskTracker
 from core.alignment.base import Moderator
 from core.errors import ConfigurationError, ModelUnavailable
-from core.gate import RedisGate
+from core.gate import NoticeThrottle, RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
@@ -44,6 +45,10 @@ class Core:
     metrics: Metrics
     key_prefix: str
     tasks: TaskTracker = field(default_factory=TaskTracker)
+    notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
+
+    def __post_init__(self) -> None:
+        self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
 
 
 def build_redis(settings: Settings) -> aioredis.Redis:
@@ -55,19 +60,48 @@ def build_redis(settings: Settings) -> aioredis.Redis:
         "socket_connect_timeout": cfg.socket_timeout_s,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
     }
-    if cfg.cluster:
-        from redis.asyncio.cluster import RedisCluster
+    try:
+        if cfg.cluster:
+            from redis.asyncio.cluster import RedisCluster
 
-        return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
-    # A blocking pool: a burst of concurrent messages waits for a free connection instead of failing.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        cfg.url,
-        max_connections=cfg.max_connections,
-        timeout=cfg.socket_timeout_s,
-        health_check_interval=30,
-        **options,
-    )
+            return RedisCluster.from_url(cfg.url, max_connections=cfg.max_connections, **options)  # type: ignore[return-value]
+        # A blocking pool: a message holds a connection for a command, never while its answer streams, so
+        # many more messages than connections are in flight (RUNTIME_MAX_IN_FLIGHT) and their commands
+        # queue here for a free one (REDIS_POOL_WAIT_S at most) instead of failing.
+        pool = QueuingPool.from_url(
+            cfg.url,
+            max_connections=cfg.max_connections,
+            timeout=cfg.pool_wait_s,
+            health_check_interval=30,
+            **options,
+        )
+    except ValueError:
+        # Not the parser's text: for a password with an unencoded `/` it quotes a piece of the password
+        # ("Port could not be cast to integer value as '…'").
+        raise ConfigurationError(
+            f"REDIS_URL {redact_url(cfg.url)} is not a valid Redis URL: use"
+            " redis://[:password@]host:port/db, with `@`, `:` and `/` in the password percent-encoded",
+            setting="REDIS_URL",
+        ) from None
     return aioredis.Redis.from_pool(pool)
+
+
+class QueuingPool(aioredis.BlockingConnectionPool):
+    """redis-py's blocking pool, whose wait for a free connection, when it times out, is
+    `MaxConnectionsError` (the pool is busy: the core tells the member the bot is busy) rather than the
+    `ConnectionError` redis-py raises, which reads as Redis being unreachable."""
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except redis.exceptions.ConnectionError as exc:
+            if isinstance(exc, redis.exceptions.MaxConnectionsError) or not isinstance(
+                exc.__cause__, TimeoutError
+            ):
+                raise  # a connection that could not be opened: Redis is unreachable
+            raise redis.exceptions.MaxConnectionsError(
+                f"no free connection within {self.timeout} s"
+            ) from None
 
 
 async def check_redis(client: aioredis.Redis, url: str) -> None:
@@ -87,7 +121,8 @@ async def check_model(generator: TextGenerator, url: str) -> ModelInfo:
         return await generator.info()
     except ModelUnavailable as exc:
         raise ConfigurationError(
-            f"cannot reach the model server at {redact_url(url)} ({exc}): start TGI or set TGI_URL",
+            f"cannot reach the model server at {redact_url(url)} ({redact_url(str(exc))}): start TGI or set"
+            " TGI_URL",
             setting="TGI_URL",
         ) from None
 
@@ -138,6 +173,7 @@ async def open_core(
             chat=settings.chat,
             tgi=settings.tgi,
             metrics=metrics,
+            max_in_flight=settings.runtime.max_in_flight,
         )
         yield Core(
             settings=settings,

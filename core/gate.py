@@ -31,6 +31,10 @@ burst of at most twice the limit across a window boundary is harmless for a chat
 
 Every key has a TTL: seen ids `dedupe_ttl_s`, windows 65 s, mutes their duration, the paused flag a year
 (refreshed on every pause).
+
+`NoticeThrottle` keeps the notices of a cooldown to one per cooldown: a member who sends 200 messages in a
+burst is told once that they are over the limit, not 194 times (one `SET NX EX` per refused message, shared
+by every process and platform). Adapters pass its `gate(msg)` to their reply sinks.
 """
 
 from __future__ import annotations
@@ -39,14 +43,14 @@ import enum
 import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
 
-from core.errors import HistoryUnavailable
+from core.errors import HistoryUnavailable, Muted, RateLimited, RelayError
 from core.history import redis_call
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage
@@ -187,3 +191,43 @@ class RedisGate:
 
     async def unmute(self, user_id: str) -> None:
         await redis_call(self._redis.delete(self._keys.mute(user_id)))
+
+
+# (error) -> whether its notice should be shown now
+NoticeGate = Callable[[RelayError], Awaitable[bool]]
+MAX_MUTE_NOTICE_GAP_S = 3600  # a long mute is mentioned again after an hour
+
+
+class NoticeThrottle:
+    """Whether the notice of a refused message is shown: a cooldown's notice (rate limited, muted) once per
+    cooldown and scope (the user, or the channel for a channel limit), across every process; any other
+    notice always. When Redis cannot be reached the notice is shown (a notice too many beats none)."""
+
+    def __init__(
+        self, *, redis: aioredis.Redis, keys: KeySpace, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._clock = clock
+
+    async def first(self, msg: IncomingMessage, error: RelayError) -> bool:
+        if isinstance(error, RateLimited):
+            who = msg.user_id if error.scope == "user" else msg.key.channel_id
+            scope, ttl = f"rl:{error.scope}:{who}", error.retry_after_s
+        elif isinstance(error, Muted):
+            scope, ttl = f"mute:{msg.user_id}", min(error.until - self._clock(), MAX_MUTE_NOTICE_GAP_S)
+        else:
+            return True
+        name = self._keys.notice(scope)
+        try:
+            return bool(await redis_call(self._redis.set(name, 1, nx=True, ex=max(1, math.ceil(ttl)))))
+        except HistoryUnavailable:
+            return True
+
+    def gate(self, msg: IncomingMessage) -> NoticeGate:
+        """`first` for one message: what a reply sink asks before it shows a cooldown notice."""
+
+        async def first(error: RelayError) -> bool:
+            return await self.first(msg, error)
+
+        return first

@@ -3,7 +3,8 @@
 An exchange (the user's turn and the answer) is one list element, appended atomically after the answer
 was delivered: history never holds half a turn. A per-conversation lock (an asyncio lock in the process
 plus a lease in Redis, shared by every bot process) makes messages of one conversation be answered and
-stored in order.
+stored in order. The lease is short and renewed while its holder works, so a lease that nobody gives back (a
+crashed process, a release lost in a Redis outage and restored from the AOF) frees itself within seconds.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote, unquote
 
@@ -24,9 +26,10 @@ import redis.exceptions
 import structlog
 from redis.asyncio.cluster import RedisCluster
 
-from core.errors import HistoryUnavailable
+from core.errors import Busy, HistoryUnavailable
 from core.keys import KeySpace
 from core.models import ConversationKey, Exchange, Role, Turn
+from core.redact import redact_url
 from core.settings import HistorySettings
 
 
@@ -101,6 +104,13 @@ end
 return 0
 """
 
+# Extend the lease only if it is still ours (never take it back: a renewal that arrives after the commit or
+# the release must not lock the conversation again). KEYS: lock. ARGV: token, lease_ms. → 1 or 0.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
 # Release the lease only if it is still ours. KEYS: lock. ARGV: token.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -147,8 +157,11 @@ _BUSY_NOTICE = "This conversation is busy with another answer. Please try again 
 
 
 def unavailable(exc: BaseException) -> HistoryUnavailable:
-    """The one mapping from a Redis failure to the error the user sees a notice for."""
-    return HistoryUnavailable(f"redis: {type(exc).__name__}: {exc}")
+    """The one mapping from a Redis failure to the error the user sees a notice for. No free connection in
+    the pool is not Redis being unreachable: those members are told the bot is busy."""
+    if isinstance(exc, redis.exceptions.MaxConnectionsError):
+        return HistoryUnavailable(f"redis pool: {exc}", notice=Busy.notice)
+    return HistoryUnavailable(redact_url(f"redis: {type(exc).__name__}: {exc}"))  # logged as its detail
 
 
 async def redis_call(op: Awaitable[T]) -> T:
@@ -240,6 +253,7 @@ class _RedisSession:
     persona: str | None
     committed: bool = False  # commit() was called (successfully or not): at most once
     released: bool = False  # the lease was given back by a successful commit
+    renewed_at: float = 0.0  # time.monotonic() when the lease was last taken or extended
 
     async def commit(self, exchange: Exchange) -> None:
         if self.committed:
@@ -261,9 +275,15 @@ class RedisConversationStore:
     cluster mode. On Redis Cluster a script may only touch one slot, so the index is updated first, in
     its own transaction (one more round trip); index before turns, so forget-me never misses a turn.
 
-    The lease (`lock_timeout_s`) must outlast the longest answer: it is not renewed, and a process that
-    crashes holding it blocks the conversation until it expires. Waiters poll with backoff for at most
-    `lock_wait_s`, then get `HistoryUnavailable` with a "busy" notice.
+    The lease (`lock_timeout_s`, seconds) is short and renewed every third of it while the session is
+    open, so an answer of any length keeps it, and a lease that nobody gives back expires soon: a process
+    that crashed holding it, or a release lost because Redis was down (Redis restores the lease from its
+    AOF with its expiry time). A release that fails is retried in the background until Redis answers or
+    the lease has expired anyway. A renewal never takes a lease back: when it finds the lease gone (expired
+    in an outage, or lost with a Redis that restarted without it) the session goes on, and its commit is
+    appended all the same (logged). Waiters poll with backoff for at most `lock_wait_s`, then get
+    `HistoryUnavailable` with a "busy" notice; a lease whose holder is gone lets them in within
+    `lock_timeout_s`.
     """
 
     def __init__(
@@ -283,16 +303,21 @@ class RedisConversationStore:
         self._open_script = redis.register_script(_OPEN)
         self._commit_script = redis.register_script(_COMMIT)
         self._release_script = redis.register_script(_RELEASE)
+        self._renew_script = redis.register_script(_RENEW)
         self._forget_script = redis.register_script(_FORGET)
         # conv id → (lock, sessions using or waiting for it); an entry is removed when its count drops to
         # zero, so memory follows the conversations active now, not every conversation ever seen.
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._releasing: set[asyncio.Task[None]] = set()  # leases given back after a cancellation
+        self._releasing: set[asyncio.Task[None]] = set()  # leases given back in the background
         self._decoded = _DecodedExchanges(_DECODED_CACHE_SIZE)
 
     @property
     def _ttl_ms(self) -> int:
         return self._settings.ttl_s * 1000
+
+    @property
+    def _lease_ms(self) -> int:
+        return max(1, int(self._settings.lock_timeout_s * 1000))
 
     def _conv_keys(self, conv_id: str) -> list[str]:
         return [self._keys.lock(conv_id), self._keys.turns(conv_id), self._keys.persona(conv_id)]
@@ -307,13 +332,20 @@ class RedisConversationStore:
         try:
             async with lock:
                 session = await self._acquire(conv_id)
+                renewing = _Renewal(partial(self._keep_lease, session), self._settings.lock_timeout_s / 3)
                 try:
                     yield session
                 finally:
+                    renewing.cancel()
                     if not session.released:
-                        # Nothing committed, or the commit failed: give the lease back (best effort;
-                        # if Redis is unreachable the lease expires by itself).
-                        await self._release(conv_id, session.token)
+                        # Nothing committed, or the commit failed: give the lease back; if Redis cannot
+                        # be reached, again in the background until it can or the lease has expired.
+                        released = False
+                        try:
+                            released = await self._release(conv_id, session.token)
+                        finally:
+                            if not released:
+                                self._release_soon(conv_id, session.token, session.renewed_at)
         finally:
             lock, users = self._local[conv_id]
             if users <= 1:
@@ -324,7 +356,7 @@ class RedisConversationStore:
     async def _acquire(self, conv_id: str) -> _RedisSession:
         token = secrets.token_hex(8)
         keys = self._conv_keys(conv_id)
-        lease_ms = max(1, int(self._settings.lock_timeout_s * 1000))
+        lease_ms = self._lease_ms
         deadline = time.monotonic() + self._settings.lock_wait_s
         delay = 0.01
         while True:
@@ -334,16 +366,19 @@ class RedisConversationStore:
                 # Cancelled while the script was on its way (shutdown, an input guard's block): it may
                 # have taken the lease. Give it back in the background (a no-op when it did not), or the
                 # conversation would be locked for the whole lease.
-                self._release_soon(conv_id, token)
+                self._release_soon(conv_id, token, time.monotonic())
                 raise
             except _REDIS_ERRORS as exc:
-                if isinstance(exc, redis.exceptions.TimeoutError):
-                    # The script may have run and taken the lease: give it back if Redis answers now.
-                    await self._release(conv_id, token)
+                # A timed-out script may have run and taken the lease: give it back (now, or once Redis
+                # answers again).
+                if isinstance(exc, redis.exceptions.TimeoutError) and not await self._release(conv_id, token):
+                    self._release_soon(conv_id, token, time.monotonic())
                 raise unavailable(exc) from None
             if int(result[0]) == 1:
                 exchanges = [ex for ex in map(self._decoded.decode, result[1]) if ex is not None]
-                return _RedisSession(self, conv_id, token, exchanges, _text(result[2]) or None)
+                session = _RedisSession(self, conv_id, token, exchanges, _text(result[2]) or None)
+                session.renewed_at = time.monotonic()
+                return session
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 log.warning("history.lock_wait_exceeded", wait_s=self._settings.lock_wait_s)
@@ -376,16 +411,61 @@ class RedisConversationStore:
         if not int(still_ours):
             log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
 
-    def _release_soon(self, conv_id: str, token: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._release(conv_id, token))
+    async def _keep_lease(self, session: _RedisSession) -> None:
+        """Extend the session's lease now and every third of it until cancelled (the session ended)."""
+        interval = self._settings.lock_timeout_s / 3
+        failing = False
+        while True:
+            try:
+                kept = await redis_call(
+                    self._renew_script(
+                        keys=[self._keys.lock(session.conv_id)], args=[session.token, self._lease_ms]
+                    )
+                )
+            except Exception as exc:  # HistoryUnavailable, or a bug: never an unretrieved task error
+                if not isinstance(exc, HistoryUnavailable):
+                    log.warning("history.lease_renew_error", error=type(exc).__name__)
+                if not failing:
+                    log.warning("history.lease_renew_failed")  # retried at the next interval
+                failing = True
+            else:
+                failing = False
+                if not int(kept):
+                    # Expired while Redis could not be reached, or lost with a Redis that restarted
+                    # without it.
+                    log.warning("history.lease_lost", lease_s=self._settings.lock_timeout_s)
+                    return
+                session.renewed_at = time.monotonic()
+            await asyncio.sleep(interval)
+
+    def _release_soon(self, conv_id: str, token: str, renewed_at: float) -> None:
+        """Give the lease back in the background, retrying while Redis cannot be reached, until the lease
+        (last taken or extended at `renewed_at`, monotonic) has expired by itself."""
+        task = asyncio.get_running_loop().create_task(
+            self._release_until(conv_id, token, renewed_at + self._settings.lock_timeout_s)
+        )
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 
-    async def _release(self, conv_id: str, token: str) -> None:
+    async def _release_until(self, conv_id: str, token: str, expires_at: float) -> None:
+        delay = 0.05
+        while not await self._release(conv_id, token, quiet=True):
+            remaining = expires_at - time.monotonic()
+            if remaining <= 0:
+                log.warning("history.release_failed")  # the lease has expired by itself
+                return
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 1.0)
+
+    async def _release(self, conv_id: str, token: str, *, quiet: bool = False) -> bool:
+        """Give the lease back if it is still ours; False when Redis could not be reached."""
         try:
             await redis_call(self._release_script(keys=[self._keys.lock(conv_id)], args=[token]))
         except HistoryUnavailable:
-            log.warning("history.release_failed")  # the lease expires by itself
+            if not quiet:
+                log.info("history.release_retrying")
+            return False
+        return True
 
     # ---------------------------------------------------------------- commands
 
@@ -418,6 +498,24 @@ class RedisConversationStore:
         self._decoded.clear()
         log.info("history.forget_user", conversations=len(members), removed=removed)
         return removed
+
+
+class _Renewal:
+    """Runs `keep` (a session's lease renewal) from `delay` seconds on, unless cancelled first: most
+    sessions end sooner, and then cost a timer, not a task."""
+
+    def __init__(self, keep: Callable[[], Coroutine[Any, Any, None]], delay: float) -> None:
+        self._keep = keep
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._keep(), name="conversation-lease")
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _scoped_user(conv_id: str, author_id: str | None) -> str | None:

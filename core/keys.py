@@ -51,6 +51,11 @@ class KeySpace:
     def channel_rate(self, channel_id: str, window: int) -> str:
         return f"{self._p}:rl:chan:{channel_id}:{window}"
 
+    def notice(self, scope: str) -> str:
+        """A cooldown notice already shown (`NoticeThrottle`): `rl:user:<user id>`, `rl:channel:<channel
+        id>` or `mute:<user id>`; the ids are the platform- and space-scoped ones."""
+        return f"{self._p}:notice:{scope}"
+
     # moderation
     def audit(self) -> str:
         return f"{self._p}:audit"

@@ -468,10 +468,10 @@ class TGIClient:
                             while await content.readany():
                                 pass
         except aiohttp.ClientConnectorError as exc:
-            raise ModelUnavailable(f"{endpoint.url}: {_describe(exc)}") from None
+            raise ModelUnavailable(f"{redact_url(endpoint.url)}: {_describe(exc)}") from None
         except aiohttp.ConnectionTimeoutError:
             raise ModelUnavailable(
-                f"{endpoint.url}: no connection within {settings.connect_timeout_s:g} s"
+                f"{redact_url(endpoint.url)}: no connection within {settings.connect_timeout_s:g} s"
             ) from None
         except aiohttp.ServerTimeoutError:
             raise GenerationTimeout("the model server stopped sending") from None
@@ -602,7 +602,8 @@ async def _error_body(resp: aiohttp.ClientResponse) -> tuple[str | None, str]:
 
 
 def _describe(exc: BaseException | None) -> str:
+    """The error's type and text, without credentials: aiohttp's texts may quote the request URL."""
     if exc is None:
         return "no endpoint answered"
-    text = str(exc)
+    text = redact_url(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -10,21 +10,14 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from core.redact import redact_url as redact_url  # `redis://user:secret@host` → `redis://***@host`
 from core.settings import LogSettings
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^@/\s]+)@", re.IGNORECASE)
-
-
-def redact_url(url: str) -> str:
-    """`redis://user:secret@host:6379/0` → `redis://***@host:6379/0` (for messages and logs)."""
-    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", url)
 
 
 def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:

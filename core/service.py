@@ -17,6 +17,7 @@ whole, after the answer was delivered, or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
@@ -55,7 +56,7 @@ from core.models import (
     Turn,
     Verdict,
 )
-from core.observability import Metrics
+from core.observability import Metrics, redact_url
 from core.settings import ChatSettings, TGISettings
 from core.streaming import Coalescer
 from core.tokens import TokenCounter
@@ -108,6 +109,7 @@ class ChatService:
         tgi: TGISettings,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        max_in_flight: int | None = None,
     ) -> None:
         self._store = store
         self._gate = gate
@@ -119,6 +121,11 @@ class ChatService:
         self._metrics = metrics or Metrics()
         self._clock = clock
         self._count_cache: dict[str, int] = {}
+        # Messages handled at once (RUNTIME_MAX_IN_FLIGHT; None: no bound); the rest wait here, in arrival
+        # order: a burst of events queues in front of the core, not inside it at the Redis pool.
+        self._slots: asyncio.Semaphore | contextlib.nullcontext[None] = (
+            contextlib.nullcontext() if max_in_flight is None else asyncio.Semaphore(max_in_flight)
+        )
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -130,7 +137,8 @@ class ChatService:
         self._metrics.in_flight.inc()
         result = HandleResult(Outcome.FAILED)
         try:
-            result = await self._handle(msg, sink, timing)
+            async with self._slots:
+                result = await self._handle(msg, sink, timing)
         except RelayError as exc:
             result = HandleResult(self._outcome_for(exc), exc.notice)
             if isinstance(exc, Blocked):
@@ -140,7 +148,7 @@ class ChatService:
             if not isinstance(exc, Blocked | RateLimited | Muted | MessageTooLong):
                 kind = _public_name(exc)
                 self._metrics.errors.labels(kind=kind).inc()
-                log.warning("message.failed", error=kind, detail=str(exc))
+                log.warning("message.failed", error=kind, detail=redact_url(str(exc)))
             if not isinstance(exc, _AlreadyShown):
                 await self._safe_fail(sink, _notice_for(sink, exc))
         except Exception as exc:

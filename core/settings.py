@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigurationError
+from core.redact import redact_url
 
 DEFAULT_SYSTEM_PROMPT = "You are Dolphin, a helpful AI assistant."
 
@@ -103,7 +104,8 @@ class TGISettings(_Group):
             raise ValueError("give at least one URL, e.g. http://localhost:8080")
         for url in urls:
             if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r} must start with http:// or https://")
+                # Redacted: a mistyped scheme must not print the password of the URL it is part of.
+                raise ValueError(f"{redact_url(url)!r} must start with http:// or https://")
         return value
 
 
@@ -115,6 +117,12 @@ class RedisSettings(_Group):
     max_connections: int = Field(
         100, ge=4, description="Connections to Redis per process; more concurrent commands wait for one."
     )
+    pool_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a command waits for a free connection when all are in use; past it the member"
+        " is told the bot is busy (not that Redis is unreachable).",
+    )
 
 
 class HistorySettings(_Group):
@@ -123,7 +131,10 @@ class HistorySettings(_Group):
         7 * 24 * 3600, ge=60, description="Seconds a conversation is kept after its last message."
     )
     lock_timeout_s: float = Field(
-        600.0, gt=0, description="Lease of the per-conversation lock (longer than any answer takes)."
+        15.0,
+        gt=0,
+        description="Lease of the per-conversation lock, renewed every third of it while an answer runs: a"
+        " lock whose holder is gone (a crash, a Redis outage) frees itself within this time.",
     )
     lock_wait_s: float = Field(
         120.0, gt=0, description="Seconds a message waits for its conversation's lock."
@@ -261,6 +272,12 @@ class DeploySettings(_Group):
 class RuntimeSettings(_Group):
     shutdown_grace_s: float = Field(
         30.0, ge=0, description="Seconds in-flight answers get to finish on shutdown."
+    )
+    max_in_flight: int = Field(
+        256,
+        ge=1,
+        description="Messages one process handles at once (answers streaming included); more wait their"
+        " turn, in arrival order.",
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 import traceback
 from collections.abc import Callable, Coroutine
@@ -45,8 +44,8 @@ from bots.discord.translate import (
 )
 from bots.runtime import Core
 from core.alignment.audit import AuditEvent
-from core.errors import ConfigurationError, HistoryUnavailable, Muted, RateLimited, RelayError
-from core.history import redis_call, unavailable
+from core.errors import ConfigurationError, RelayError
+from core.history import unavailable
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform, scoped_user_id
 from core.service import MAX_PERSONA_CHARS
@@ -294,7 +293,7 @@ class RelayClient(discord.Client):
             )
             self._count_dropped()
             return
-        gate = self._notice_gate(incoming)
+        gate = self.core.notices.gate(incoming)  # cooldown notices once per cooldown, in every process
         interval = self.settings.edit_interval_s
         if (
             self.settings.auto_thread
@@ -334,28 +333,6 @@ class RelayClient(discord.Client):
                 **describe_error(exc),
             )
             return message.channel
-
-    def _notice_gate(self, msg: IncomingMessage) -> Callable[[RelayError], Any]:
-        """Cooldown notices once per cooldown (shared by every process), not once per message."""
-
-        async def first_time(error: RelayError) -> bool:
-            now = time.time()
-            if isinstance(error, RateLimited):
-                scope = f"rl:{error.scope}:" + (msg.user_id if error.scope == "user" else msg.key.channel_id)
-                ttl = error.retry_after_s
-            elif isinstance(error, Muted):
-                scope, ttl = f"mute:{msg.user_id}", min(error.until - now, 3600)
-            else:
-                return True
-            name = f"{self.keys.prefix}:discord:notice:{scope}"
-            try:
-                return bool(
-                    await redis_call(self.core.redis.set(name, 1, nx=True, ex=max(1, math.ceil(ttl))))
-                )
-            except HistoryUnavailable:
-                return True
-
-        return first_time
 
 
 class ShardedRelayClient(RelayClient, discord.AutoShardedClient):

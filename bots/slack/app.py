@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ CANNOT_POST = (
 )
 COMMAND_FAILED = "Sorry, that command failed. Please try again."
 _USER_CACHE_S = 300.0
+_USER_FAILURE_CACHE_S = 10.0  # a failed lookup: the id for a name, not an admin, for a few seconds
 _USER_CACHE_MAX = 10_000
 _CANNOT_POST_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 _BAD_TOKEN_ERRORS = {
@@ -108,18 +110,42 @@ class SlackUser:
 
 class UserDirectory:
     """`users.info`, cached for five minutes: display names (the model sees "name: text"; mentions become
-    @name) and whether someone is a workspace admin. Failures fall back to the id and "not an admin"."""
+    @name) and whether someone is a workspace admin. Failures fall back to the id and "not an admin", and
+    are remembered for a few seconds only.
 
-    def __init__(self, client: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic) -> None:
+    Single flight: concurrent lookups of one user share one `users.info` call (a member's burst of 200
+    messages made up to 200 calls for the same user, each a request against Slack's rate limit). The cache
+    holds at most `max_users`, the least recently used go first."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_users: int = _USER_CACHE_MAX,
+    ) -> None:
         self._client = client
         self._clock = clock
-        self._cache: dict[str, tuple[float, SlackUser | None]] = {}
+        self._max_users = max_users
+        self._cache: OrderedDict[str, tuple[float, SlackUser | None]] = OrderedDict()
+        self._pending: dict[str, asyncio.Task[SlackUser | None]] = {}
 
     async def get(self, user_id: str) -> SlackUser | None:
         cached = self._cache.get(user_id)
         if cached is not None and cached[0] > self._clock():
+            self._cache.move_to_end(user_id)
             return cached[1]
+        lookup = self._pending.get(user_id)
+        if lookup is None:
+            lookup = asyncio.get_running_loop().create_task(self._lookup(user_id), name="slack-users-info")
+            self._pending[user_id] = lookup
+            lookup.add_done_callback(lambda _: self._pending.pop(user_id, None))
+        # shielded: one waiter cancelled (its answer's task) does not cancel the lookup the others share
+        return await asyncio.shield(lookup)
+
+    async def _lookup(self, user_id: str) -> SlackUser | None:
         user: SlackUser | None = None
+        ttl = _USER_FAILURE_CACHE_S
         try:
             info = await self._client.users_info(user=user_id)
         except SlackApiError as exc:
@@ -138,9 +164,11 @@ class UserDirectory:
             )
             admin = bool(raw.get("is_admin") or raw.get("is_owner") or raw.get("is_primary_owner"))
             user = SlackUser(user_id, str(name), admin and not raw.get("is_stranger"))
-        if len(self._cache) >= _USER_CACHE_MAX:
-            self._cache.clear()
-        self._cache[user_id] = (self._clock() + _USER_CACHE_S, user)
+            ttl = _USER_CACHE_S
+        self._cache[user_id] = (self._clock() + ttl, user)
+        self._cache.move_to_end(user_id)
+        while len(self._cache) > self._max_users:
+            self._cache.popitem(last=False)
         return user
 
     async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
@@ -409,6 +437,7 @@ class SlackRelay:
             update_interval_s=self.settings.update_interval_s,
             renderer=self.renderer,
             set_status=set_status,
+            notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
         )
         result = await self.core.service.handle(msg, sink)
         if thread_ts is not None and result.outcome not in (Outcome.DUPLICATE, Outcome.IGNORED):

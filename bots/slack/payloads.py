@@ -6,7 +6,10 @@ A payload this app cannot handle is *dropped*: `check_payload()` and `check_fram
 that is not JSON, an `event` that is not an object or a `user` that is a number raised inside bolt (a 500
 and a traceback; in Socket Mode an envelope that was never acknowledged, so Slack sent it again), and an
 event without `channel` or `ts`, or with a `text` that is not a string, was answered and stored under a
-made-up conversation (`…:None`, `"42"`, `"['a']"`).
+made-up conversation (`…:None`, `"42"`, `"['a']"`). JSON nested deeper than Python's recursion limit (a
+signed body of 200,000 `[`) made the parser raise RecursionError: a 500 and a traceback; it is dropped too,
+and so is JSON the parser could read but that is nested deeper than `MAX_DEPTH` (Slack's payloads are a few
+levels deep): bolt and slack_sdk parse the same text again, deeper in the stack, where it could still fail.
 
 What is checked is what the code reads: the fields bolt's context builder and middleware look into (they
 assume Slack's types), and, for the events the app answers, the fields that make the conversation and the
@@ -32,6 +35,8 @@ COMMAND = "/dolphin"
 EVENT_TYPES = frozenset({"app_mention", "message", "assistant_thread_started"})
 # Socket Mode envelopes that carry a payload and want an acknowledgement.
 ENVELOPE_TYPES = frozenset({"events_api", "slash_commands", "interactive"})
+NESTED_TOO_DEEPLY = "the JSON is nested too deeply"
+MAX_DEPTH = 64  # objects and arrays inside one another; Slack's own payloads stay far below
 _TS = re.compile(r"\d{1,12}\.\d{1,9}")
 # Fields bolt reads as "a string or an object with an id"; a number or a list there raises inside bolt.
 _ID_FIELDS = ("user", "channel", "team", "enterprise")
@@ -54,9 +59,30 @@ def to_payload(text: str, content_type: str | None) -> dict[str, Any] | Dropped:
         parsed: object = parse_body(text, content_type)
     except ValueError:  # json.JSONDecodeError
         return Dropped("request", "the body is not JSON")
+    except RecursionError:  # a signed body nested deeper than the parser's recursion limit
+        return Dropped("request", NESTED_TOO_DEEPLY)
     if not isinstance(parsed, dict):
         return Dropped("request", "the body is not a JSON object")
+    if nested_deeper_than(parsed, MAX_DEPTH):
+        return Dropped("request", NESTED_TOO_DEEPLY)
     return parsed
+
+
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels in `value` (without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def check_frame(raw: str) -> Dropped | None:
@@ -66,8 +92,12 @@ def check_frame(raw: str) -> Dropped | None:
         frame: object = json.loads(raw)
     except ValueError:
         return Dropped("frame", "not JSON")
+    except RecursionError:
+        return Dropped("frame", NESTED_TOO_DEEPLY)
     if not isinstance(frame, dict):
         return Dropped("frame", "not a JSON object")
+    if nested_deeper_than(frame, MAX_DEPTH):
+        return Dropped(str(frame.get("type")), NESTED_TOO_DEEPLY, _envelope_id(frame))
     kind, envelope_id = frame.get("type"), frame.get("envelope_id")
     if envelope_id is None:
         return Dropped(str(kind), "no envelope_id") if kind in ENVELOPE_TYPES else None
@@ -205,3 +235,8 @@ def _optional_strings(obj: Mapping[str, Any], names: tuple[str, ...], where: str
         if value is not None and not isinstance(value, str):
             return f"{where}.{name} is not a string"
     return None
+
+
+def _envelope_id(frame: Mapping[str, Any]) -> str | None:
+    envelope_id = frame.get("envelope_id")
+    return envelope_id if isinstance(envelope_id, str) and envelope_id else None

@@ -7,7 +7,9 @@ What a user sees when things go wrong:
   update or the final text catches up; only the final text's failure ends the answer;
 - `fail(notice)` puts the notice in the first message and removes every continuation already posted
   (deleted, or overwritten with the notice where deleting fails), so no part of a blocked answer stays up;
-- no call ever sends an empty `text` (Slack rejects it with `no_text`).
+- no call ever sends an empty `text` (Slack rejects it with `no_text`);
+- a cooldown's notice (rate limited, muted) is posted once per cooldown, as on Discord: `notice_gate`
+  (core/gate.py `NoticeThrottle`) decides; a member's burst of 200 messages used to get 194 notices.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.translate import MrkdwnRenderer
+from core.errors import Muted, RateLimited, RelayError
+from core.gate import NoticeGate
 from core.models import SinkLimits
 from core.streaming import split_message
 
@@ -53,8 +57,11 @@ class SlackReplySink:
         update_interval_s: float,
         renderer: MrkdwnRenderer,
         set_status: Callable[[str], Awaitable[Any]] | None = None,
+        notice_gate: NoticeGate | None = None,
     ) -> None:
         self._client = client
+        self._notice_gate = notice_gate
+        self._error: RelayError | None = None  # the error whose notice `fail()` is about to show
         self._channel = channel
         self._thread_ts = thread_ts
         self._renderer = renderer
@@ -93,7 +100,22 @@ class SlackReplySink:
     async def finish(self, text: str) -> None:
         await self._show(text)
 
+    def render_notice(self, error: RelayError) -> str | None:
+        """Called by the core right before `fail()` (optional ReplySink hook): the error, for the gate;
+        the notice's text stays the core's."""
+        self._error = error
+        return None
+
     async def fail(self, notice: str) -> None:
+        error, self._error = self._error, None
+        if (
+            not self._ts  # nothing posted yet that the notice would replace
+            and isinstance(error, RateLimited | Muted)
+            and self._notice_gate is not None
+            and not await self._notice_gate(error)
+        ):
+            log.info("slack.notice_suppressed", reason=type(error).__name__)
+            return
         notice = self._renderer.render(notice.strip() or FALLBACK_NOTICE) or FALLBACK_NOTICE
         if not self._ts:
             await self._post(notice)

@@ -24,6 +24,7 @@ from core.settings import ChatSettings, HistorySettings, LimitSettings, RedisSet
 from core.tokens import EstimatingCounter
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.polling import until
 from tests.ports import free_port
 from tests.redis_servers import start_redis, stop_redis
 
@@ -167,5 +168,44 @@ async def test_redis_restarted_under_load(own_redis: tuple[int, Path], tgi: Fake
             texts = await stored(core.redis)
             assert texts[0] == "before the outage" and texts[-1] == "after the outage"
             assert not any(t.startswith("during") for t in texts)
+    finally:
+        stop_redis(proc)
+
+
+async def test_redis_killed_mid_answer_and_restarted_from_its_aof_the_conversation_is_free_at_once(
+    own_redis: tuple[int, Path], tgi: FakeTGI
+) -> None:
+    """Redis dies while an answer streams and comes back from its AOF, which holds the conversation's
+    lease: the answer is shown (not stored), and the next message of that conversation is answered at once,
+    with the default lock settings. The lease used to be ten minutes long and its release was lost in the
+    outage: the conversation stayed "busy" and each message waited HISTORY_LOCK_WAIT_S (120 s) for a
+    notice."""
+    port, data = own_redis
+    proc = start_redis(port, data)  # appendfsync always: the lease is in the AOF when Redis is killed
+    settings = Settings(
+        tgi=TGISettings(url=tgi.url),
+        redis=RedisSettings(url=f"redis://127.0.0.1:{port}/0", socket_timeout_s=1),
+    )
+    try:
+        async with open_core(settings) as core:
+            tgi.enqueue(FakeReply(text=" ".join(f"w{i}" for i in range(40)), token_delay_s=0.05))
+            first = RecordingSink()
+            answering = asyncio.create_task(core.service.handle(msg("a long answer please", "1"), first))
+            await until(lambda: len(tgi.prompts) == 1)  # the lease is taken before the prompt is sent
+            proc.kill()  # dies, mid-answer
+            proc.wait(10)
+            with capture_logs() as logs:
+                assert (await answering).outcome is Outcome.ANSWERED  # shown; it cannot be stored
+            assert first.of("finish")[-1].startswith("w0 w1") and "history.commit_failed" in str(logs)
+
+            proc = start_redis(port, data)  # back, from its AOF
+            started = time.monotonic()
+            second = RecordingSink()
+            result = await asyncio.wait_for(core.service.handle(msg("are you free?", "2"), second), 20)
+            waited = time.monotonic() - started
+            assert result.outcome is Outcome.ANSWERED, second.events
+            assert waited < 3, f"the conversation stayed locked for {waited:.1f} s"
+            assert await stored(core.redis) == ["are you free?"]
+            assert await core.redis.exists(KEYS.lock(KEY.id)) == 0
     finally:
         stop_redis(proc)

@@ -401,3 +401,50 @@ async def test_unreachable_redis_is_history_unavailable_quickly() -> None:
         assert s._local == {}
     finally:
         await client.aclose()
+
+
+async def test_a_lease_shorter_than_the_answer_is_renewed_while_the_answer_runs(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The lease is short (a holder that is gone frees the conversation soon) and renewed by its holder:
+    another process cannot take the conversation in the middle of an answer four leases long, and gets it
+    at once when the answer is stored."""
+    mine, other = store(redis_client, lock_timeout_s=0.3), store(redis_client, lock_wait_s=0.2)
+    async with mine.open(A) as conv:
+        for _ in range(4):
+            await asyncio.sleep(0.3)
+            with pytest.raises(HistoryUnavailable) as busy:
+                async with other.open(A):
+                    pass
+            assert "busy" in busy.value.notice
+        await conv.commit(exchange("a long answer"))
+    async with other.open(A) as conv:
+        assert [e.user.text for e in conv.exchanges] == ["a long answer"]
+    assert await redis_client.exists(KEYS.lock(A.id)) == 0
+
+
+async def test_a_release_lost_in_an_outage_is_retried_until_redis_answers(redis_url: str) -> None:
+    """The session ends while Redis cannot be reached: the lease is given back as soon as it can be, not
+    left to expire (a lease restored from Redis's AOF would otherwise hold the conversation)."""
+    client = aioredis.Redis.from_url(redis_url)
+    s = store(client, lock_timeout_s=30)
+    down = [True]
+    script = s._release_script
+
+    async def release(**kwargs: Any) -> Any:
+        if down[0]:
+            raise redis.exceptions.ConnectionError("Connection refused")
+        return await script(**kwargs)
+
+    s._release_script = release  # type: ignore[method-assign]
+    try:
+        async with s.open(A):
+            pass  # nothing committed: the lease is to be given back, and Redis is "down"
+        assert await client.exists(KEYS.lock(A.id)) == 1
+        down[0] = False  # Redis is back
+        started = time.monotonic()
+        await asyncio.wait(set(s._releasing), timeout=5)  # the background release
+        assert time.monotonic() - started < 2  # retried every second at most, not left to the 30 s lease
+        assert await client.exists(KEYS.lock(A.id)) == 0
+    finally:
+        await client.aclose()

@@ -12,15 +12,18 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 import structlog
 
+from bots.runtime import build_redis, check_redis, open_core
 from core.alignment.moderator import build_moderator
+from core.errors import ConfigurationError
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
-from core.observability import configure_logging
+from core.observability import configure_logging, redact_url
 from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
@@ -28,7 +31,10 @@ from core.settings import (
     HistorySettings,
     LimitSettings,
     LogSettings,
+    RedisSettings,
+    Settings,
     TGISettings,
+    load_settings,
 )
 from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord
@@ -37,7 +43,7 @@ from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
 from tests.fakes.slack_api import FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.integration.processes import DISCORD_BOOT, bot_env, start_bot, stop_and_wait
-from tests.integration.slack_harness import envelope, http_harness
+from tests.integration.slack_harness import envelope, http_harness, watch_logs
 from tests.integration.slack_harness import mention as slack_mention
 from tests.polling import until
 from tests.ports import free_port
@@ -208,3 +214,120 @@ async def test_the_same_slack_channel_and_thread_in_two_workspaces_share_nothing
         assert await h.core.service.is_paused(ConversationKey(Platform.SLACK, "T2", "C1"))
         assert not await h.core.service.is_paused(ConversationKey(Platform.SLACK, "T1", "C1"))
         assert await h.core.service.get_persona(ConversationKey(Platform.SLACK, "T2", "C1")) is None
+
+
+# ------------------------------------------------------------------ credentials inside URLs
+
+# A password with the characters that end a URL part early: `@` (the user info's end), `:` (the user's end),
+# `/` (the host's end; percent-encoded where the URL must work).
+PASSWORD = "Pw8@x:y/31"
+WORKING = PASSWORD.replace("/", "%2F")
+PIECES = ("Pw8", "x:y", "y/31", "y%2F31", "31@")  # any of these in a line is (part of) the password
+
+
+def leaked(text: str) -> list[str]:
+    return [piece for piece in PIECES if piece in text]
+
+
+async def test_a_password_in_tgi_url_is_in_no_log_line_when_the_model_server_goes_away(
+    own_redis: tuple[int, Path],
+) -> None:
+    """The model server answers, then goes away, then Redis (behind the same password) goes away too: the
+    members get a notice each time, and no line logged at the default level (nor any notice) carries the
+    password of TGI_URL (it was in every `message.failed`) or of REDIS_URL."""
+    port, data = own_redis
+    redis_server = start_redis(port, data, "--requirepass", PASSWORD)
+    tgi = FakeTGI()
+    await tgi.start()
+    url = tgi.url.replace("http://", f"http://relay:{WORKING}@")
+    redis_password = WORKING.replace("@", "%40").replace(":", "%3A")
+    settings = Settings(
+        tgi=TGISettings(url=url, retries=1, retry_backoff_s=0.01),
+        redis=RedisSettings(url=f"redis://:{redis_password}@127.0.0.1:{port}/0", socket_timeout_s=1),
+    )
+    sinks = [RecordingSink() for _ in range(4)]
+    with watch_logs(logging.INFO) as logs:
+        try:
+            async with open_core(settings, require_model=True) as core:
+                key = ConversationKey(Platform.DISCORD, "g", "c")
+                first = await core.service.handle(msg(key, "hello", "1"), sinks[0])
+                assert first.outcome is Outcome.ANSWERED
+                await tgi.close()  # the model server goes away after start-up
+                for n in (2, 3):
+                    result = await core.service.handle(msg(key, f"still there {n}?", str(n)), sinks[n - 1])
+                    assert result.outcome is Outcome.FAILED
+                stop_redis(redis_server)  # and then Redis
+                result = await core.service.handle(msg(key, "anyone?", "4"), sinks[3])
+                assert result.outcome is Outcome.FAILED
+        finally:
+            await tgi.close()
+            stop_redis(redis_server)
+    assert sinks[2].of("fail") == ["The model is unavailable right now. Please try again shortly."]
+    assert sinks[3].of("fail") == [
+        "I can't reach my memory store right now, so I can't answer. Please try again shortly."
+    ]
+    failed = logs.named("message.failed")
+    assert [e["error"] for e in failed] == ["ModelUnavailable", "ModelUnavailable", "HistoryUnavailable"]
+    assert "http://***@127.0.0.1" in failed[0]["detail"]  # which server, without its password
+    shown = "\n".join(text for sink in sinks for _, text in sink.events)
+    assert leaked(logs.text()) == [] and leaked(shown) == []
+
+
+async def test_start_up_errors_name_the_url_without_its_password(
+    own_redis: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TGI_URL with a mistyped scheme, the model server down at start, Redis down at start, a REDIS_URL
+    whose password is not percent-encoded: each error names the setting and the URL, never the password
+    (the wrong scheme echoed the whole URL; a Redis password with an `@` was shown from that `@` on)."""
+    port, data = own_redis
+    errors: list[str] = []
+    monkeypatch.setenv("TGI_URL", f"htp://relay:{PASSWORD}@tgi:8080")
+    with pytest.raises(ConfigurationError) as wrong_scheme:
+        load_settings(env_file=None)
+    errors.append(str(wrong_scheme.value))
+    assert "TGI_URL" in errors[-1] and "must start with http:// or https://" in errors[-1]
+    assert "htp://***@tgi:8080" in errors[-1]
+    monkeypatch.delenv("TGI_URL")
+
+    dead = f"http://relay:{WORKING}@127.0.0.1:{free_port()}"
+    redis_server = start_redis(port, data, "--requirepass", PASSWORD)
+    try:
+        redis_url = f"redis://:{WORKING.replace('@', '%40').replace(':', '%3A')}@127.0.0.1:{port}/0"
+        settings = Settings(
+            tgi=TGISettings(url=dead, retries=0, retry_backoff_s=0.01), redis=RedisSettings(url=redis_url)
+        )
+        with watch_logs(logging.INFO) as logs, pytest.raises(ConfigurationError) as model_down:
+            async with open_core(settings, require_model=True):
+                pass
+        errors.append(str(model_down.value))
+        assert "TGI_URL" in errors[-1] and "http://***@127.0.0.1" in errors[-1]
+    finally:
+        stop_redis(redis_server)
+    for redis_password in (PASSWORD, WORKING):  # raw (as typed: not a valid URL) and percent-encoded
+        settings = Settings(redis=RedisSettings(url=f"redis://:{redis_password}@127.0.0.1:{port}/0"))
+        with pytest.raises(ConfigurationError) as redis_down:
+            client = build_redis(settings)
+            try:
+                await check_redis(client, settings.redis.url)
+            finally:
+                await client.aclose()
+        errors.append(str(redis_down.value))
+        assert "REDIS_URL" in errors[-1] and "redis://***@127.0.0.1" in errors[-1]
+    assert [leaked(e) for e in errors] == [[]] * len(errors), errors
+    assert leaked(logs.text()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:Pw8@x:y/31@host:6379/0", "redis://***@host:6379/0"),
+        ("redis://user:Pw8@x:y%2F31@host:6379/0", "redis://***@host:6379/0"),
+        ("rediss://:Pw8x:y/31@host:6380", "rediss://***@host:6380"),
+        ("http://a:Pw8@x@h1:80,http://b:x:y/31@h2:80", "http://***@h1:80,http://***@h2:80"),
+        ("Pw8@x:y/31@host:6379", "***@host:6379"),  # typed without a scheme
+        ("cannot reach ('http://u:Pw8@x:y/31@h:80/info')", "cannot reach ('http://***@h:80/info')"),
+        ("http://localhost:8080", "http://localhost:8080"),
+    ],
+)
+def test_redact_url_hides_passwords_with_at_colon_and_slash(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.runtime import build_redis
+from bots.slack.app import UserDirectory
 from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from core.keys import KeySpace
-from core.settings import LimitSettings
-from tests.fakes.slack_api import BOT_ID, BOT_USER
+from core.settings import LimitSettings, RedisSettings, Settings
+from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI
 from tests.fakes.tgi import FakeReply
 from tests.integration.slack_harness import (
     BLOCK_NOTICE,
@@ -256,6 +259,36 @@ async def test_rate_limited_user_is_told_when_to_come_back(redis_client: aioredi
         )
 
 
+async def test_a_burst_from_one_member_gets_one_notice_and_one_user_lookup(redis_url: str) -> None:
+    """200 mentions from one member at once: as on Discord, the rate-limit notice is posted once per
+    cooldown (it was 194 times), and the member's name is looked up with one `users.info` call (it was up
+    to 200: concurrent lookups of one user now share one call)."""
+    limits = LimitSettings(user_per_minute=6, channel_per_minute=0)
+    redis = build_redis(Settings(redis=RedisSettings(url=redis_url)))  # the bot's own pool: it queues
+    try:
+        async with http_harness(redis, limits=limits) as h:
+            started = time.time()
+            statuses = await asyncio.gather(
+                *(
+                    h.post(mention(f"message {n}", event_id=f"EvB{n}", ts=f"1700000100.{n:06d}"))
+                    for n in range(200)
+                )
+            )
+            await h.settle(30)
+            windows = int(time.time() // 60) - int(started // 60) + 1  # the burst may straddle a minute
+    finally:
+        await redis.aclose()
+    assert statuses == [200] * 200
+    posted = h.slack.texts("chat.postMessage")
+    notices = [t for t in posted if t.startswith("You're sending messages faster than I can answer")]
+    answers = [t for t in h.slack.texts("chat.update") if t.startswith("You said: U1: message")]
+    assert 1 <= len(notices) <= windows, len(notices)
+    assert 6 <= len(answers) <= 6 * windows and len(h.tgi.prompts) == len(answers)
+    assert set(posted) - set(notices) == {PLACEHOLDER}  # nothing else: the answers' placeholders
+    looked_up = [c["user"] for c in h.slack.calls["users.info"]]
+    assert sorted(looked_up) == sorted([BOT_USER, "U1"])  # the member, and the bot mentioned in each message
+
+
 async def test_rate_limited_web_api_is_waited_out(harness: Harness) -> None:
     harness.slack.rate_limited["chat.postMessage"] = 1
     harness.slack.retry_after_s = 1
@@ -353,3 +386,27 @@ async def test_concurrent_mentions_in_two_channels_do_not_mix(harness: Harness) 
     shown = harness.slack.visible("CA", TS) + harness.slack.visible("CB", TS)
     assert sorted(s.split()[0] for s in shown) == ["alpha", "beta"]
     assert all(len(set(s.split())) == 1 for s in shown)
+
+
+async def test_user_lookups_are_shared_cached_and_bounded() -> None:
+    """Concurrent lookups of one user share one `users.info` call; the cache keeps the most recently used
+    users up to its bound; a failed lookup is retried after a few seconds, not five minutes."""
+    now = [0.0]
+    async with FakeSlackAPI() as slack:
+        client = AsyncWebClient(token="xoxb-test-token", base_url=slack.url)
+        users = UserDirectory(client, clock=lambda: now[0], max_users=2)
+        found = await asyncio.gather(*(users.get("U1") for _ in range(50)))
+        assert {u.id for u in found if u is not None} == {"U1"}
+        await users.get("U2")
+        await users.get("U1")  # cached, and now the most recently used
+        await users.get("U3")  # the cache is full: U2 goes
+        await users.get("U1")
+        await users.get("U2")
+        assert [c["user"] for c in slack.calls["users.info"]] == ["U1", "U2", "U3", "U2"]
+
+        slack.failing["users.info"] = "ratelimited"
+        assert await users.get("U9") is None and await users.get("U9") is None
+        del slack.failing["users.info"]
+        now[0] += 11
+        assert (await users.get("U9")) is not None
+        assert [c["user"] for c in slack.calls["users.info"]][4:] == ["U9", "U9"]

@@ -99,6 +99,22 @@ HTTP_CASES = [
     pytest.param(f"this is not JSON: {SECRET}", 400, "request", "not JSON", id="body-not-json"),
     pytest.param(json.dumps([SECRET]), 400, "request", "not a JSON object", id="body-a-json-array"),
     pytest.param("", 400, "request", "empty", id="body-empty"),
+    # nested deeper than Python's recursion limit: json raised RecursionError, a 500 and a traceback
+    pytest.param("[" * 200_000 + "]" * 200_000, 400, "request", "nested too deeply", id="body-nested-deep"),
+    pytest.param(
+        '{"type": "event_callback", "event": ' + '{"a": ' * 100_000 + "1" + "}" * 100_001,
+        400,
+        "request",
+        "nested too deeply",
+        id="objects-nested-deep",
+    ),
+    pytest.param(  # deep enough to worry bolt's own parse, which runs deeper in the stack than ours
+        body_with(blocks=[json.loads("[" * 500 + "]" * 500)]),
+        400,
+        "request",
+        "nested too deeply",
+        id="event-nested-500-deep",
+    ),
     pytest.param(
         {k: v for k, v in mention(SECRET).items() if k != "event"},
         200,
@@ -218,6 +234,14 @@ SOCKET_CASES = [
     pytest.param(SECRET, None, "frame", "not JSON", id="frame-not-json"),
     pytest.param('{"type": "events_api", "payload": ' + SECRET, None, "frame", "not JSON", id="broken-json"),
     pytest.param(json.dumps([SECRET]), None, "frame", "not a JSON object", id="frame-a-json-array"),
+    pytest.param("[" * 200_000 + "]" * 200_000, None, "frame", "nested too deeply", id="frame-nested-deep"),
+    pytest.param(
+        json.dumps(envelope(body_with(blocks=json.loads("[" * 500 + "]" * 500)), "env-bad")),
+        "env-bad",
+        "events_api",
+        "nested too deeply",
+        id="envelope-nested-500-deep",
+    ),
     pytest.param(
         json.dumps({"envelope_id": "env-bad", "type": "events_api"}),
         "env-bad",
