@@ -137,6 +137,7 @@ async def open_core(
             moderator=moderator,
             chat=settings.chat,
             tgi=settings.tgi,
+            alignment=settings.alignment,
             metrics=metrics,
         )
         yield Core(

@@ -1,7 +1,8 @@
 """`PolicyModerator`: the layers in order, the policy's actions, the audit trail, the feed and strikes.
 
-Input: normalizer + rules, then the guard model when configured. Output: before every visible update only
-the cheap layers (normalizer + output rules) on the accumulated answer; on the whole answer every layer.
+Input: normalizer + rules, then the guard model when configured. Output: on the whole answer every layer;
+on a partial answer (before it is shown) the cheap layers (normalizer + output rules), and the guard model
+too when `guard_partial` (ALIGNMENT_STREAM_MODE=strict, where the service checks per chunk, not per update).
 A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
 moderation is unavailable), `open` allows and records the failure.
 
@@ -68,8 +69,10 @@ class PolicyModerator:
         audit: AuditLog | None = None,
         strikes: StrikeCounter | None = None,
         feeds: Sequence[ModFeed] = (),
+        guard_partial: bool = False,
     ) -> None:
         self.policy = policy
+        self._guard_partial = guard_partial
         # The operator's own patterns are strong: no framing relieves them.
         self._input_rules = RuleSet(
             _merge({k: list(v) for k, v in STRONG_PATTERNS.items()}, policy.extra_patterns),
@@ -120,7 +123,7 @@ class PolicyModerator:
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
         verdict = self._rules(msg, text, Stage.OUTPUT)
         if (
-            final
+            (final or self._guard_partial)
             and verdict.action is not Action.BLOCK
             and self._guard is not None
             and self.policy.layers.guard.check_output
@@ -330,4 +333,11 @@ def build_moderator(
         if redis is not None and mute is not None
         else None
     )
-    return PolicyModerator(policy=policy, guard=guard, audit=audit, strikes=strikes, feeds=feeds)
+    return PolicyModerator(
+        policy=policy,
+        guard=guard,
+        audit=audit,
+        strikes=strikes,
+        feeds=feeds,
+        guard_partial=settings.stream_mode == "strict",
+    )
