@@ -110,15 +110,11 @@ class PolicyModerator:
             if overlap and self._guard.overlaps:
                 return InputCheck(verdict, pending)
             return InputCheck(await pending)
-        if verdict.action is not Action.ALLOW:
-            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
-        return InputCheck(verdict)
+        return InputCheck(await self._record(msg, verdict, Stage.INPUT, msg.text))
 
     async def _finish_input(self, msg: IncomingMessage, rules: Verdict) -> Verdict:
         verdict = _worse(rules, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
-        if verdict.action is not Action.ALLOW:
-            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
-        return verdict
+        return await self._record(msg, verdict, Stage.INPUT, msg.text)
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
         verdict = self._rules(msg, text, Stage.OUTPUT)
@@ -129,7 +125,7 @@ class PolicyModerator:
             and self.policy.layers.guard.check_output
         ):
             verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, text, Stage.OUTPUT))
-        if verdict.action is Action.BLOCK or (final and verdict.action is Action.FLAG):
+        if verdict.action is Action.BLOCK or final:  # a partial answer's check is recorded when it blocks
             verdict = await self._record(msg, verdict, Stage.OUTPUT, text)
         return verdict
 
@@ -185,7 +181,13 @@ class PolicyModerator:
     # ---------------------------------------------------------------- records
 
     async def _record(self, msg: IncomingMessage, verdict: Verdict, stage: Stage, text: str) -> Verdict:
+        """Blocks and flags: the audit trail, strikes, the moderators' feeds. Allowed checks: the audit trail
+        only, when the policy records them for replay (`audit.record_allowed`)."""
         audit = self._audit.audit if self._audit is not None else self.policy.audit
+        allowed = verdict.action is Action.ALLOW
+        if allowed and (self._audit is None or not audit.record_allowed):
+            return verdict
+        replay = audit.replay_chars if audit.store_excerpt else 0
         event = AuditEvent(
             time=time.time(),
             platform=msg.key.platform.value,
@@ -205,7 +207,16 @@ class PolicyModerator:
                 if verdict.category in self.policy.categories
                 else ""
             ),
+            text=text[:replay],
+            prompt=msg.text[:replay] if stage is Stage.OUTPUT else "",
+            adult_channel=msg.adult_channel,
         )
+        if allowed and self._audit is not None:
+            try:
+                await self._audit.record(event)
+            except HistoryUnavailable:
+                log.warning("moderation.audit_unavailable")
+            return verdict
         log.info(
             "moderation.verdict",
             stage=stage.value,
