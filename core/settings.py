@@ -172,7 +172,7 @@ class AlignmentSettings(_Group):
         " rules only before each update and holds back the newest 80 characters (docs/moderation.md).",
     )
     stream_lookahead_chars: int = Field(
-        400,
+        600,
         ge=0,
         description="Strict streaming: characters a check sees beyond what is shown (a harmful answer is"
         " stopped before this much of it is visible after the checks first could tell).",
