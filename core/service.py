@@ -354,7 +354,8 @@ class ChatService:
             if shown:
                 await sink.update(shown)
 
-        strict = self._alignment.stream_mode == "strict"
+        # With moderation off (ALIGNMENT_ENABLED=false) there is nothing to check ahead for.
+        strict = self._alignment.enabled and self._alignment.stream_mode == "strict"
         checker: CheckAhead | None = None
         if strict:
             # Strict: the checker decides what may be shown; the coalescer only paces the edits.
