@@ -13,8 +13,9 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import yaml
 
-from core.alignment.moderator import build_moderator
-from core.alignment.policy import default_policy_path
+from core.alignment.audit import AuditEvent, AuditLog
+from core.alignment.moderator import PolicyModerator, build_moderator
+from core.alignment.policy import Audit, default_policy_path, load_policy
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
@@ -151,3 +152,35 @@ async def test_without_excerpts_the_trail_keeps_no_text_and_replay_says_so(
         assert not any(text in v for v in stored.values() for text, _ in MESSAGES)
     out = await replay(redis_url, policy_file(tmp_path, "after.yaml", categories__S2__action="allow"))
     assert "7 skipped: recorded without text" in out and "newly allowed: 0" in out
+
+
+class Feed:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    async def publish(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+
+async def test_allowed_checks_are_recorded_only_when_asked_and_never_reach_the_feed(
+    redis_client: aioredis.Redis,
+) -> None:
+    keys = KeySpace(PREFIX)
+    feed = Feed()
+    audit = AuditLog(redis=redis_client, keys=keys, audit=Audit(record_allowed=True, replay_chars=10))
+    moderator = PolicyModerator(policy=load_policy(), audit=audit, feeds=[feed])
+    msg = IncomingMessage(
+        key=KEY, message_id="a1", author_id="u1", author_name="Ann", text="A name for a cat?"
+    )
+    await moderator.check_input(msg)
+    await moderator.check_output(msg, "Whiskers is", final=False)  # a partial answer allowed: not recorded
+    await moderator.check_output(msg, "Whiskers is a fine name.", final=True)
+    rows = await audit.recent()
+    assert [(r["stage"], r["action"]) for r in rows] == [("output", "allow"), ("input", "allow")]
+    assert rows[0]["text"] == "Whiskers i" and rows[0]["prompt"] == "A name for" and "prompt" not in rows[1]
+    assert feed.events == []  # moderators see blocks and flags only
+
+    # Without record_allowed (the default of a policy that does not set it): blocks and flags only.
+    quiet = AuditLog(redis=redis_client, keys=KeySpace("quiet"), audit=Audit())
+    await PolicyModerator(policy=load_policy(), audit=quiet).check_input(msg)
+    assert await quiet.recent() == []
