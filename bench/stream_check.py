@@ -40,6 +40,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench.harness import ROOT, fake_tgi, redis_server
+from core import chatml
 from core.alignment.audit import AuditLog
 from core.alignment.guard import GuardModel, GuardVerdict
 from core.alignment.moderator import PolicyModerator
@@ -81,7 +82,8 @@ def load_answers(path: Path | None) -> tuple[list[Answer], str]:
             if line.strip():
                 r = json.loads(line)
                 text = str(r["text"]).strip()
-                if text:
+                # An answer with ChatML markers in it would end at its first <|im_end|> (a stop sequence).
+                if text and "<|im_" not in text:
                     answers.append(Answer(str(r.get("prompt") or "Please answer."), text, bool(r["unsafe"])))
     return answers, ", ".join(str(p) for p in paths)
 
@@ -260,7 +262,7 @@ async def run(
                 figures.safe += 1
                 if result.outcome is Outcome.BLOCKED_OUTPUT:
                     figures.safe_blocked += 1
-                if sink.finished is not None and sink.finished[1] == answer.text:
+                if sink.finished is not None and sink.finished[1] == chatml.clean_answer(answer.text):
                     figures.whole += 1
                 first_token = generator.first.get(n)
                 if first_token is not None and sink.finished is not None:
