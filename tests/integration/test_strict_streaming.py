@@ -74,6 +74,7 @@ async def run(
     answer: str,
     *,
     failure_mode: str = "closed",
+    guard_timeout_s: float = 2.0,
     mid: str = "m1",
     replies: list[FakeReply] | None = None,
 ) -> Run:
@@ -84,7 +85,7 @@ async def run(
     alignment = AlignmentSettings(
         stream_mode="strict", stream_lookahead_chars=LOOKAHEAD, stream_chunk_chars=CHUNK
     )
-    layer = GuardLayer(failure_mode=failure_mode, timeout_s=2.0, cache_ttl_s=0)  # type: ignore[arg-type]
+    layer = GuardLayer(failure_mode=failure_mode, timeout_s=guard_timeout_s, cache_ttl_s=0)  # type: ignore[arg-type]
     async with (
         FakeTGI(token_delay_s=0.003) as tgi,
         build_model_session(cfg) as http,
@@ -167,14 +168,16 @@ async def test_a_harmful_answer_is_stopped_within_the_look_ahead(
     assert len(r.judged[-1]) < len(answer)
 
 
-@pytest.mark.parametrize("mode", ["closed", "open"])
+@pytest.mark.parametrize(("mode", "failure"), [("closed", "error"), ("closed", "slow"), ("open", "error")])
 async def test_the_guard_failing_mid_stream_follows_its_failure_mode(
-    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder], mode: str
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder], mode: str, failure: str
 ) -> None:
-    """The guard answers the request and the first chunk, then fails (HTTP 500) for the rest."""
+    """The guard answers the request and the first chunk, then fails for the rest: HTTP 500, or no
+    verdict within its timeout."""
     answer = sentences(30)
-    replies = [FakeReply(), FakeReply()] + [FakeReply(http_status=500)] * 40
-    r = await run(redis_client, guard, answer, failure_mode=mode, replies=replies)
+    bad = FakeReply(http_status=500) if failure == "error" else FakeReply(first_token_delay_s=2.0)
+    replies = [FakeReply(), FakeReply()] + [bad] * 40
+    r = await run(redis_client, guard, answer, failure_mode=mode, replies=replies, guard_timeout_s=0.5)
     stored = await redis_client.llen(KEYS.turns(KEY.id))
     if mode == "closed":
         assert_nothing_unchecked(r)  # nothing beyond what the guard judged before it failed
