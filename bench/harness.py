@@ -68,7 +68,10 @@ def redis_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def fake_tgi(*, token_delay_s: float, answer_tokens: int = 50, max_concurrent: int = 128) -> Iterator[str]:
+def fake_tgi(
+    *, token_delay_s: float, answer_tokens: int = 50, max_concurrent: int = 128, answers: Path | None = None
+) -> Iterator[str]:
+    """`answers`: a JSONL of `{"text"}` the fake answers with (`[answer N]` in a message: line N)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -83,6 +86,7 @@ def fake_tgi(*, token_delay_s: float, answer_tokens: int = 50, max_concurrent: i
             str(max_concurrent),
             "--answer-tokens",
             str(answer_tokens),
+            *(["--answers", str(answers)] if answers is not None else []),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -167,6 +171,9 @@ async def service(
             moderator=moderator,
             chat=ChatSettings(),
             tgi=cfg,
+            # The figures of docs/performance.md were measured with relaxed streaming (the rules before each
+            # update); strict streaming's cost is bench/stream_check.py's subject.
+            alignment=AlignmentSettings(enabled=moderation, stream_mode="relaxed"),
         )
         yield svc, redis, http
     finally:

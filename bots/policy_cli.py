@@ -1,11 +1,15 @@
-"""`dolphin-relay policy check|eval`: run the moderation policy over messages, without any chat platform.
+"""`dolphin-relay policy check|eval|replay`: run the moderation policy over messages, without any chat platform.
 
 - `policy check [--stage input|output] [--policy FILE]`: JSONL with a `text` field on standard input, one
   JSONL verdict per line on standard output (same order, flushed per line).
 - `policy eval FILE.jsonl … [--policy FILE]`: labeled `{"text", "unsafe"}` records; prints precision,
   recall, F1, false-positive rate and p50/p99 latency per file and overall.
+- `policy replay --policy NEW.yaml [--days N]`: the decisions of the audit stream of the last N days (Redis
+  at REDIS_URL) decided again with a changed policy; prints what would change: newly blocked and newly
+  allowed, per category, with a few examples. Allowed decisions are in the stream only when the policy that
+  recorded them had `audit.record_allowed` (docs/moderation.md).
 
-Both use the local layers (normalizer + rules); with `--guard-url` (Llama Guard) or `--self-check URL`
+All use the local layers (normalizer + rules); with `--guard-url` (Llama Guard) or `--self-check URL`
 (the main model judging) the guard-model layer joins in.
 """
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.moderator import PolicyModerator, build_moderator
 from core.errors import ConfigurationError, ModerationUnavailable
 from core.models import Action, ConversationKey, IncomingMessage, Platform
@@ -53,6 +58,14 @@ def add_policy_parser(subparsers: Any) -> None:
     )
     _common(ev)
     ev.set_defaults(handler=run_eval)
+    rp = sub.add_parser(
+        "replay", help="decide the audit stream of the last N days again with a changed policy; print changes"
+    )
+    rp.add_argument("--days", type=float, default=7.0, help="how far back to replay (default 7)")
+    rp.add_argument("--examples", type=int, default=3, help="examples shown per change (default 3)")
+    rp.add_argument("--json", action="store_true", help="print the summary as one JSON object instead")
+    _common(rp)
+    rp.set_defaults(handler=run_replay)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +143,10 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     return _run(_eval(args))
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    return _run(_replay(args))
 
 
 def _run(coro: Any) -> int:
@@ -253,6 +270,161 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
     if errors:
         print()
         print("\n".join(errors))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- replay
+
+
+@dataclass
+class _Change:
+    count: int = 0
+    by_stage: dict[str, int] = field(default_factory=dict)
+    by_category: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, stage: str, category: str, example: str, keep: int) -> None:
+        self.count += 1
+        self.by_stage[stage] = self.by_stage.get(stage, 0) + 1
+        self.by_category[category] = self.by_category.get(category, 0) + 1
+        if len(self.examples) < keep:
+            self.examples.append(example)
+
+
+_CHANGES = (
+    ("newly blocked", "category now"),
+    ("newly allowed", "category before"),
+    ("newly flagged", "category now"),
+    ("no longer flagged", "category before"),
+)
+
+
+def _change_of(before: str, after: str) -> str | None:
+    if before == after:
+        return None
+    if after == Action.BLOCK.value:
+        return "newly blocked"
+    if before == Action.BLOCK.value:
+        return "newly allowed"  # now allowed or only flagged: the user would get an answer
+    return "newly flagged" if after == Action.FLAG.value else "no longer flagged"
+
+
+def _replay_message(event: AuditEvent) -> IncomingMessage:
+    try:
+        platform = Platform(event.platform)
+    except ValueError:
+        platform = Platform.CONSOLE
+    key = ConversationKey(platform, event.space, event.channel, event.thread or None)
+    return IncomingMessage(
+        key=key,
+        message_id=event.message_id,
+        author_id=event.user_id,
+        author_name=event.author_name,
+        text=(event.text or event.excerpt) if event.stage == "input" else event.prompt,
+        adult_channel=event.adult_channel,
+    )
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from bots.runtime import build_redis, check_redis
+    from core.alignment.audit import AuditLog
+    from core.keys import KeySpace
+    from core.settings import load_settings
+
+    settings = load_settings(getattr(args, "env_file", ".env"))  # REDIS_URL, REDIS_KEY_PREFIX
+    redis = build_redis(settings)
+    try:
+        await check_redis(redis, settings.redis.url)
+        async with _moderator(args) as moderator:
+            # The stream is read with the trail's own reader; its caps are not applied here (nothing is written).
+            trail = AuditLog(
+                redis=redis, keys=KeySpace(settings.redis.key_prefix), audit=moderator.policy.audit
+            )
+            return await _replay_with(moderator, trail, args)
+    finally:
+        await redis.aclose()
+
+
+async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argparse.Namespace) -> int:
+    since = time.time() - args.days * 86400
+    changes = {name: _Change() for name, _ in _CHANGES}
+    total = replayed = no_text = excerpt_only = unchanged = errors = 0
+    policy = moderator.policy
+    async for event in trail.since(since):
+        total += 1
+        text = event.text or event.excerpt
+        if not text:
+            no_text += 1  # the policy that recorded it stored no text (store_excerpt: false)
+            continue
+        excerpt_only += not event.text
+        msg = _replay_message(event)
+        try:
+            if event.stage == "input":
+                verdict = await moderator.check_input(msg)
+            else:
+                verdict = await moderator.check_output(msg, text, final=True)
+        except ModerationUnavailable:
+            errors += 1
+            continue
+        replayed += 1
+        change = _change_of(event.action, verdict.action.value)
+        if change is None:
+            unchanged += 1
+            continue
+        now_side = change in ("newly blocked", "newly flagged")
+        category = (verdict.category if now_side else event.category) or "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(event.time))
+        line = " ".join(text.split())
+        example = (
+            f"{when} {event.platform} {event.stage:<6} {event.action}→{verdict.action.value} "
+            f"{category}: {line[:100]!r}{'…' if len(line) > 100 else ''}"
+        )
+        changes[change].add(event.stage, category, example, args.examples)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "days": args.days,
+                    "recorded": total,
+                    "replayed": replayed,
+                    "unchanged": unchanged,
+                    "skipped_no_text": no_text,
+                    "excerpt_only": excerpt_only,
+                    "errors": errors,
+                    "changes": {
+                        name: {"count": c.count, "by_stage": c.by_stage, "by_category": c.by_category}
+                        for name, c in changes.items()
+                    },
+                }
+            )
+        )
+        return 0
+    print(
+        f"{total} decisions recorded in the last {args.days:g} days; {replayed} decided again with "
+        f"{args.policy or 'the bundled policy'} ({'with the guard model' if moderator.guard else 'local layers'})"
+    )
+    if no_text:
+        print(f"{no_text} skipped: recorded without text (audit.store_excerpt: false)")
+    if excerpt_only:
+        print(
+            f"{excerpt_only} decided on the {policy.audit.excerpt_chars}-character excerpt only (audit.replay_chars: 0)"
+        )
+    if errors:
+        print(f"{errors} not decided: a layer failed closed")
+    print(f"unchanged: {unchanged}")
+    for name, side in _CHANGES:
+        change = changes[name]
+        stages = ", ".join(f"{stage} {n}" for stage, n in sorted(change.by_stage.items()))
+        print(f"{name}: {change.count}" + (f" ({stages})" if stages else ""))
+        for category, n in sorted(change.by_category.items(), key=lambda kv: (-kv[1], kv[0])):
+            label = policy.categories[category].name if category in policy.categories else ""
+            print(f"  {category:<4} {label:<28} {n:>6}   ({side})")
+        for example in change.examples:
+            print(f"    e.g. {example}")
+    if changes["newly allowed"].by_stage.get("input"):
+        print(
+            "note: requests newly allowed were never answered; their answers are not in the stream to replay"
+        )
     return 0
 
 

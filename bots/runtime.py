@@ -172,6 +172,7 @@ async def open_core(
             moderator=moderator,
             chat=settings.chat,
             tgi=settings.tgi,
+            alignment=settings.alignment,
             metrics=metrics,
             max_in_flight=settings.runtime.max_in_flight,
         )

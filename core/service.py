@@ -7,6 +7,8 @@
     3 lock + load             the conversation, under its lock (in-process and across processes)
     4 prompt                  system prompt (persona) + the newest exchanges that fit + the new turn, as ChatML
     5 generate                stream from the model server; updates at the sink's cadence, each checked first
+                              (ALIGNMENT_STREAM_MODE: `strict` shows only text every output layer checked,
+                              with a look-ahead; `relaxed` checks the rules and holds back 80 characters)
     6 output check            on the whole answer; a blocked answer is replaced by the notice
     7 deliver + persist       sink.finish(answer), then one atomic append of the exchange
 
@@ -57,8 +59,8 @@ from core.models import (
     Verdict,
 )
 from core.observability import Metrics, redact_url
-from core.settings import ChatSettings, TGISettings
-from core.streaming import Coalescer
+from core.settings import AlignmentSettings, ChatSettings, TGISettings
+from core.streaming import CheckAhead, Coalescer
 from core.tokens import TokenCounter
 
 log = structlog.get_logger(__name__)
@@ -107,10 +109,12 @@ class ChatService:
         moderator: Moderator,
         chat: ChatSettings,
         tgi: TGISettings,
+        alignment: AlignmentSettings | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         max_in_flight: int | None = None,
     ) -> None:
+        """`alignment`: the streaming mode (ALIGNMENT_STREAM_MODE and its look-ahead); default strict."""
         self._store = store
         self._gate = gate
         self._generator = generator
@@ -118,6 +122,7 @@ class ChatService:
         self._moderator = moderator
         self._chat = chat
         self._tgi = tgi
+        self._alignment = alignment or AlignmentSettings()
         self._metrics = metrics or Metrics()
         self._clock = clock
         self._count_cache: dict[str, int] = {}
@@ -345,16 +350,32 @@ class ChatService:
         """Stream the answer, publishing checked updates once `allowed`. Returns (raw answer, finish
         reason)."""
 
-        async def publish(text_so_far: str) -> None:
+        async def check(text_so_far: str) -> None:
             verdict = await self._moderator.check_output(msg, text_so_far, final=False)
             if verdict.blocked:
                 self._count_verdict(Stage.OUTPUT, verdict, verdicts)
                 raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
+
+        async def publish(text_so_far: str) -> None:
+            await check(text_so_far)
             shown = _hold_back(text_so_far)
             if shown:
                 await sink.update(shown)
 
-        coalescer = Coalescer(publish, min_interval_s=sink.limits.min_edit_interval_s)
+        # With moderation off (ALIGNMENT_ENABLED=false) there is nothing to check ahead for.
+        strict = self._alignment.enabled and self._alignment.stream_mode == "strict"
+        checker: CheckAhead | None = None
+        if strict:
+            # Strict: the checker decides what may be shown; the coalescer only paces the edits.
+            coalescer = Coalescer(sink.update, min_interval_s=sink.limits.min_edit_interval_s)
+            checker = CheckAhead(
+                check,
+                coalescer.push,
+                lookahead_chars=self._alignment.stream_lookahead_chars,
+                chunk_chars=self._alignment.stream_chunk_chars,
+            )
+        else:
+            coalescer = Coalescer(publish, min_interval_s=sink.limits.min_edit_interval_s)
         answer = ""
         finish_reason: str | None = None
         started = time.monotonic()
@@ -370,19 +391,23 @@ class ChatService:
                         timing.generated_tokens += 1
                         if allowed.is_set():  # else the input verdict is still out: show nothing yet
                             text_so_far = answer.strip()
+                            if checker is not None:
+                                checker.push(text_so_far)
                             # Up to HOLD_BACK_CHARS nothing would be shown: such a publish would only
                             # spend the edit interval, and delay the first visible text by one interval.
-                            if len(text_so_far) > HOLD_BACK_CHARS:
+                            elif len(text_so_far) > HOLD_BACK_CHARS:
                                 coalescer.push(text_so_far)
                     if event.finish_reason is not None:
                         finish_reason = event.finish_reason
                         if event.generated_tokens is not None:
                             timing.generated_tokens = event.generated_tokens
-                    if coalescer.error is not None:
+                    if coalescer.error is not None or (checker is not None and checker.error is not None):
                         break
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]
         except UpstreamError:
+            if checker is not None:
+                await checker.aclose()
             await coalescer.aclose()
             partial = chatml.clean_answer(answer)
             if partial:
@@ -392,7 +417,12 @@ class ChatService:
         finally:
             self._metrics.upstream_in_flight.dec()
             timing.generation_s = time.monotonic() - started
+            if checker is not None:
+                # A check in flight is superseded by the check of the whole answer that follows.
+                await checker.aclose()
             await coalescer.aclose()
+        if checker is not None and checker.error is not None:
+            raise checker.error
         if coalescer.error is not None:
             raise coalescer.error
         return answer, finish_reason

@@ -176,6 +176,25 @@ class AlignmentSettings(_Group):
     guard_url: str | None = Field(
         None, description="A TGI serving Llama Guard 3 (ALIGNMENT_GUARD_MODE llama-guard or auto)."
     )
+    stream_mode: Literal["strict", "relaxed"] = Field(
+        "strict",
+        description="While an answer streams: `strict` shows text only after every output layer (the guard"
+        " model too, on the partial answer) checked it and the look-ahead after it; `relaxed` checks the"
+        " rules only before each update and holds back the newest 80 characters (docs/moderation.md).",
+    )
+    stream_lookahead_chars: int = Field(
+        600,
+        ge=0,
+        description="Strict streaming: characters a check sees beyond what is shown (a harmful answer is"
+        " stopped before this much of it is visible after the checks first could tell).",
+    )
+    stream_chunk_chars: int = Field(
+        200,
+        ge=20,
+        le=4000,
+        description="Strict streaming: the answer is checked every this many new characters (the guard"
+        " model is called per chunk, not per token).",
+    )
 
 
 class DiscordSettings(_Group):

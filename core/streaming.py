@@ -105,6 +105,106 @@ class Coalescer:
                 raise
 
 
+class CheckAhead:
+    """Strict streaming: text becomes visible only after a check saw it and `lookahead_chars` more.
+
+    `push()` offers the answer so far (synchronous, cheap). A background task checks it in chunks: the
+    first check once the text is a quarter chunk longer than the look-ahead, then every `chunk_chars` new
+    characters (or, when a check takes longer than a chunk takes to stream, the whole text that arrived
+    meanwhile: one check at a time, never one per token). While check k runs, the text of chunk k+1
+    streams in. When `check(text)` returns, `show(visible)` gets the checked text minus its last
+    `lookahead_chars` characters, cut at a sentence or line end near that point (else at a space): every
+    shown text is a prefix of a checked text, and a check always saw what follows the shown text. Shown
+    texts only grow. If `check` raises (a block, a layer failing closed), checking stops and the
+    exception is kept in `error`. `aclose()` cancels a check in flight: the caller checks the whole answer
+    itself before showing the rest.
+    """
+
+    def __init__(
+        self,
+        check: Callable[[str], Awaitable[None]],
+        show: Callable[[str], None],
+        *,
+        lookahead_chars: int,
+        chunk_chars: int,
+    ) -> None:
+        self._check = check
+        self._show = show
+        self._lookahead = lookahead_chars
+        self._chunk = chunk_chars
+        self._latest = ""
+        self._checked = ""  # the newest text a check allowed
+        self._shown = ""
+        self._next_at = lookahead_chars + max(1, chunk_chars // 4)  # length that makes the next check due
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.error: BaseException | None = None
+        self.checks = 0
+
+    @property
+    def shown(self) -> str:
+        return self._shown
+
+    def push(self, text_so_far: str) -> None:
+        if self._closed or self.error is not None:
+            return
+        self._latest = text_so_far
+        if len(text_so_far) >= self._next_at and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="check-ahead")
+
+    async def _run(self) -> None:
+        while not self._closed and len(self._latest) >= self._next_at:
+            target = self._latest
+            self._next_at = len(target) + self._chunk
+            try:
+                await self._check(target)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.error = exc
+                return
+            self.checks += 1
+            self._checked = target
+            visible = visible_part(target, self._lookahead, window=self._chunk // 2)
+            if len(visible) > len(self._shown) and not self._closed:
+                self._shown = visible
+                self._show(visible)
+
+    async def aclose(self) -> None:
+        """Check and show nothing more; a check in flight is cancelled (its verdict is superseded)."""
+        self._closed = True
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+
+
+_SENTENCE_END = re.compile(r"(?:[.!?…:;]|[。！？])(?=\s)|\n")
+
+
+def visible_part(text: str, lookahead_chars: int, *, window: int) -> str:
+    """`text` without its last `lookahead_chars` characters, cut at the last sentence or line end within
+    `window` characters before that point, else at the last space before it (never inside a word)."""
+    limit = len(text) - lookahead_chars
+    if limit <= 0:
+        return ""
+    if limit >= len(text):
+        return text.rstrip()
+    best = -1
+    for m in _SENTENCE_END.finditer(text, max(0, limit - window), limit):
+        best = m.end()
+    if best <= 0:  # no sentence end near: the last space (or the cut itself, when a space follows it)
+        space = max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit))
+        best = limit if text[limit].isspace() else space
+    return text[: max(best, 0)].rstrip()
+
+
 # ---------------------------------------------------------------------------------------------- splitting
 
 

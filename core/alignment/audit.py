@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -28,14 +28,40 @@ class AuditEvent:
     author_name: str
     message_id: str
     stage: str  # input | output
-    action: str  # block | flag
+    action: str  # block | flag | allow (allow: only with the policy's `audit.record_allowed`)
     category: str
     layer: str
     excerpt: str  # "" when the policy stores none
     category_name: str = ""  # the policy's name for the category ("Injection Markers"), for moderators
+    # For `policy replay` (the policy's `audit.replay_chars`; "" when it is 0 or `store_excerpt` is false):
+    text: str = ""  # the checked text (a request, or an answer so far), up to replay_chars
+    prompt: str = ""  # output stage: the request the answer answered, up to replay_chars
+    adult_channel: bool = False  # the policy's overrides may depend on it
 
     def fields(self) -> dict[str, str]:
-        return {k: (f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
+        return {k: _field(v) for k, v in asdict(self).items() if k not in _OPTIONAL or v}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> AuditEvent:
+        """An event read back from the stream (entries written before a field existed get its default)."""
+        return cls(
+            time=float(fields.get("time") or 0.0),
+            adult_channel=fields.get("adult_channel") == "1",
+            **{name: fields.get(name, "") for name in _STRINGS},
+        )
+
+
+_OPTIONAL = frozenset({"text", "prompt", "adult_channel"})  # left out when empty: allowed events stay small
+_STRINGS = (
+    *("platform", "space", "channel", "thread", "user_id", "author_name", "message_id", "stage", "action"),
+    *("category", "layer", "excerpt", "category_name", "text", "prompt"),
+)
+
+
+def _field(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 class ModFeed(Protocol):
@@ -67,6 +93,17 @@ class AuditLog:
     async def recent(self, count: int = 100) -> list[dict[str, str]]:
         rows: Any = await redis_call(self._redis.xrevrange(self._key, count=count))
         return [{_text(k): _text(v) for k, v in fields.items()} for _id, fields in rows or []]
+
+    async def since(self, start: float, *, page: int = 1000) -> AsyncIterator[AuditEvent]:
+        """Every event recorded since unix time `start`, oldest first (read in pages of `page`)."""
+        cursor = f"{max(int(start * 1000), 0)}-0"
+        while True:
+            rows: Any = await redis_call(self._redis.xrange(self._key, min=cursor, count=page))
+            for _id, fields in rows or []:
+                yield AuditEvent.from_fields({_text(k): _text(v) for k, v in fields.items()})
+            if not rows or len(rows) < page:
+                return
+            cursor = f"({_text(rows[-1][0])}"
 
 
 def _text(value: bytes | str) -> str:

@@ -29,8 +29,9 @@ class Moderator(Protocol):
         ...
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
-        """Verdict on the answer so far (`final=False`: before a visible update; cheap layers only) or on
-        the whole answer (`final=True`: every configured layer)."""
+        """Verdict on the answer so far (`final=False`: before it is shown; the cheap layers, and every
+        layer in strict streaming, where it is called once per chunk) or on the whole answer (`final=True`:
+        every configured layer)."""
         ...
 
 

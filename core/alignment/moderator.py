@@ -1,7 +1,8 @@
 """`PolicyModerator`: the layers in order, the policy's actions, the audit trail, the feed and strikes.
 
-Input: normalizer + rules, then the guard model when configured. Output: before every visible update only
-the cheap layers (normalizer + output rules) on the accumulated answer; on the whole answer every layer.
+Input: normalizer + rules, then the guard model when configured. Output: on the whole answer every layer;
+on a partial answer (before it is shown) the cheap layers (normalizer + output rules), and the guard model
+too when `guard_partial` (ALIGNMENT_STREAM_MODE=strict, where the service checks per chunk, not per update).
 A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
 moderation is unavailable), `open` allows and records the failure.
 
@@ -68,8 +69,10 @@ class PolicyModerator:
         audit: AuditLog | None = None,
         strikes: StrikeCounter | None = None,
         feeds: Sequence[ModFeed] = (),
+        guard_partial: bool = False,
     ) -> None:
         self.policy = policy
+        self._guard_partial = guard_partial
         # The operator's own patterns are strong: no framing relieves them.
         self._input_rules = RuleSet(
             _merge({k: list(v) for k, v in STRONG_PATTERNS.items()}, policy.extra_patterns),
@@ -107,26 +110,22 @@ class PolicyModerator:
             if overlap and self._guard.overlaps:
                 return InputCheck(verdict, pending)
             return InputCheck(await pending)
-        if verdict.action is not Action.ALLOW:
-            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
-        return InputCheck(verdict)
+        return InputCheck(await self._record(msg, verdict, Stage.INPUT, msg.text))
 
     async def _finish_input(self, msg: IncomingMessage, rules: Verdict) -> Verdict:
         verdict = _worse(rules, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
-        if verdict.action is not Action.ALLOW:
-            verdict = await self._record(msg, verdict, Stage.INPUT, msg.text)
-        return verdict
+        return await self._record(msg, verdict, Stage.INPUT, msg.text)
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
         verdict = self._rules(msg, text, Stage.OUTPUT)
         if (
-            final
+            (final or self._guard_partial)
             and verdict.action is not Action.BLOCK
             and self._guard is not None
             and self.policy.layers.guard.check_output
         ):
             verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, text, Stage.OUTPUT))
-        if verdict.action is Action.BLOCK or (final and verdict.action is Action.FLAG):
+        if verdict.action is Action.BLOCK or final:  # a partial answer's check is recorded when it blocks
             verdict = await self._record(msg, verdict, Stage.OUTPUT, text)
         return verdict
 
@@ -182,7 +181,13 @@ class PolicyModerator:
     # ---------------------------------------------------------------- records
 
     async def _record(self, msg: IncomingMessage, verdict: Verdict, stage: Stage, text: str) -> Verdict:
+        """Blocks and flags: the audit trail, strikes, the moderators' feeds. Allowed checks: the audit trail
+        only, when the policy records them for replay (`audit.record_allowed`)."""
         audit = self._audit.audit if self._audit is not None else self.policy.audit
+        allowed = verdict.action is Action.ALLOW
+        if allowed and (self._audit is None or not audit.record_allowed):
+            return verdict
+        replay = audit.replay_chars if audit.store_excerpt else 0
         event = AuditEvent(
             time=time.time(),
             platform=msg.key.platform.value,
@@ -202,7 +207,16 @@ class PolicyModerator:
                 if verdict.category in self.policy.categories
                 else ""
             ),
+            text=text[:replay],
+            prompt=msg.text[:replay] if stage is Stage.OUTPUT else "",
+            adult_channel=msg.adult_channel,
         )
+        if allowed and self._audit is not None:
+            try:
+                await self._audit.record(event)
+            except HistoryUnavailable:
+                log.warning("moderation.audit_unavailable")
+            return verdict
         log.info(
             "moderation.verdict",
             stage=stage.value,
@@ -330,4 +344,11 @@ def build_moderator(
         if redis is not None and mute is not None
         else None
     )
-    return PolicyModerator(policy=policy, guard=guard, audit=audit, strikes=strikes, feeds=feeds)
+    return PolicyModerator(
+        policy=policy,
+        guard=guard,
+        audit=audit,
+        strikes=strikes,
+        feeds=feeds,
+        guard_partial=settings.stream_mode == "strict",
+    )

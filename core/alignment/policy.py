@@ -87,8 +87,12 @@ class Layers(_Model):
 class Audit(_Model):
     max_entries: int = Field(10_000, ge=1)
     retention_days: float = Field(30, gt=0)
-    store_excerpt: bool = True
+    store_excerpt: bool = True  # false: no message text at all (no excerpt, no replay text)
     excerpt_chars: int = Field(120, ge=0, le=1000)
+    # For `policy replay`: also record the checks that allowed (requests, and whole answers), and keep up to
+    # `replay_chars` of each checked text (and of the request an answer answered). docs/moderation.md.
+    record_allowed: bool = False
+    replay_chars: int = Field(0, ge=0, le=8000)
 
 
 class Strikes(_Model):

@@ -18,6 +18,7 @@ from bots.runtime import Core, open_core
 from core.keys import KeySpace
 from core.models import ConversationKey, Platform
 from core.settings import (
+    AlignmentSettings,
     DiscordSettings,
     LimitSettings,
     RedisSettings,
@@ -97,6 +98,8 @@ def settings_for(
         discord=DiscordSettings(token=TOKEN, edit_interval_s=EDIT_INTERVAL_S, **discord_),  # type: ignore[arg-type]
         limits=limits or LimitSettings(),
         runtime=RuntimeSettings(shutdown_grace_s=3),
+        # Strict streaming with a short look-ahead: the tests' short answers stream in several updates.
+        alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
     )
 
 

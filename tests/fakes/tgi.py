@@ -498,6 +498,25 @@ def fixed_answer(tokens: int) -> Callable[[str, dict[str, Any]], str]:
     return respond
 
 
+_ANSWER_ID = re.compile(r"\[answer (\d+)\]")
+
+
+def file_answers(path: str) -> Callable[[str, dict[str, Any]], str]:
+    """Answers from a JSONL file of `{"text": …}`: a last user turn containing `[answer N]` gets line N's
+    text (0-based); anything else is echoed. The streaming benchmark (bench/stream_check.py) uses it."""
+    with open(path, encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f if line.strip()]
+
+    def respond(prompt: str, params: dict[str, Any]) -> str:
+        users = _LAST_USER.findall(prompt)
+        m = _ANSWER_ID.search(users[-1]) if users else None
+        return (
+            texts[int(m.group(1))] if m and int(m.group(1)) < len(texts) else echo_responder(prompt, params)
+        )
+
+    return respond
+
+
 def printing(responder: Callable[[str, dict[str, Any]], str]) -> Callable[[str, dict[str, Any]], str]:
     """Print every prompt received, whole, before answering: what the model would see (the system turn,
     the remembered history, typed markers as harmless text)."""
@@ -515,8 +534,11 @@ async def _serve(
     max_concurrent: int = 128,
     answer_tokens: int = 0,
     show_prompts: bool = False,
+    answers: str | None = None,
 ) -> None:
     responder = fixed_answer(answer_tokens) if answer_tokens else echo_responder
+    if answers is not None:
+        responder = file_answers(answers)
     fake = FakeTGI(
         port=port,
         token_delay_s=token_delay_s,
@@ -542,6 +564,9 @@ def main() -> None:
         "--answer-tokens", type=int, default=0, help="answer with N tokens instead of echoing"
     )
     parser.add_argument(
+        "--answers", default=None, help='JSONL of {"text"}: "[answer N]" in a message gets line N as answer'
+    )
+    parser.add_argument(
         "--show-prompts", action="store_true", help="print every prompt received (what the model would see)"
     )
     args = parser.parse_args()
@@ -553,6 +578,7 @@ def main() -> None:
                 args.max_concurrent_requests,
                 args.answer_tokens,
                 show_prompts=args.show_prompts,
+                answers=args.answers,
             )
         )
 

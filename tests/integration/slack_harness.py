@@ -32,7 +32,14 @@ from core.llm import TGIClient, build_model_session
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Platform, Verdict
 from core.observability import Metrics
 from core.service import ChatService
-from core.settings import HistorySettings, LimitSettings, Settings, SlackSettings, TGISettings
+from core.settings import (
+    AlignmentSettings,
+    HistorySettings,
+    LimitSettings,
+    Settings,
+    SlackSettings,
+    TGISettings,
+)
 from core.tokens import EstimatingCounter
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeTGI
@@ -323,6 +330,8 @@ async def open_core(
             moderator=moderator,
             chat=settings.chat,
             tgi=cfg,
+            # Strict streaming with a short look-ahead: the tests' short answers stream in several updates.
+            alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
         )
         yield Core(
             settings=settings,

@@ -328,6 +328,22 @@ async def test_an_answer_blocked_mid_stream_across_three_messages_leaves_only_th
     assert store.data == {}  # nothing stored
 
 
+async def test_a_long_answer_streams_strictly_over_several_messages_and_arrives_whole(
+    asker: discord.Message,
+) -> None:
+    """Strict streaming (the service's default) with an answer that rolls over into further messages."""
+    generator = ScriptedGenerator()
+    words = [f"word{i} " for i in range(1500)]
+    generator.enqueue(Script(words, delay_s=0.0005))
+    svc, store, _gate = service(generator)
+    channel = FakeChannel()
+    result = await svc.handle(incoming(), sink_for(channel, asker, interval=0.05))
+    assert result.outcome is Outcome.ANSWERED
+    assert len([c for c in channel.calls if c[0] == "send"]) >= 3
+    assert " ".join(channel.visible()).split() == "".join(words).split()
+    assert len(store.data[KEY]) == 1
+
+
 async def test_discord_refusing_every_message_is_a_warning_not_a_traceback(asker: discord.Message) -> None:
     generator = ScriptedGenerator()
     generator.enqueue(Script(["word "] * 200, delay_s=0.001))

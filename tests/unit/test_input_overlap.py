@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Literal
 
 import pytest
 
@@ -15,7 +16,7 @@ from core.errors import Busy, ModerationUnavailable
 from core.llm import GenerationParams, StreamEvent
 from core.models import ALLOW, Action, IncomingMessage, Outcome, Verdict
 from core.service import ChatService
-from core.settings import ChatSettings, TGISettings
+from core.settings import AlignmentSettings, ChatSettings, TGISettings
 from tests.fakes.memory import MemoryGate, MemoryStore, RecordingSink, Script, ScriptedGenerator, WordCounter
 from tests.unit.test_service import KEY, message
 
@@ -62,7 +63,9 @@ class WatchedGenerator(ScriptedGenerator):
             self.closed += 1
 
 
-def setup() -> tuple[ChatService, HeldGuard, WatchedGenerator, MemoryStore]:
+def setup(
+    stream_mode: Literal["strict", "relaxed"] = "strict",
+) -> tuple[ChatService, HeldGuard, WatchedGenerator, MemoryStore]:
     guard, generator, store = HeldGuard(), WatchedGenerator(), MemoryStore()
     service = ChatService(
         store=store,
@@ -72,6 +75,7 @@ def setup() -> tuple[ChatService, HeldGuard, WatchedGenerator, MemoryStore]:
         moderator=guard,
         chat=ChatSettings(),
         tgi=TGISettings(),
+        alignment=AlignmentSettings(stream_mode=stream_mode),
     )
     return service, guard, generator, store
 
@@ -182,7 +186,7 @@ async def test_shutdown_during_the_overlap_cancels_both_and_leaves_no_task_behin
 async def test_the_first_visible_text_does_not_wait_an_edit_interval() -> None:
     """Text held back (the newest 80 characters) is not published: a publish that shows nothing must not
     spend the platform's edit interval, or the first words appear one interval late."""
-    service, guard, generator, _store = setup()
+    service, guard, generator, _store = setup("relaxed")
     guard.verdict.set_result(ALLOW)
     generator.enqueue(Script([f" word{i}" for i in range(60)], delay_s=0.005))  # ~20 tokens pass 80 chars
 

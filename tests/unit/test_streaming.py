@@ -11,7 +11,8 @@ import math
 import pytest
 
 from core.errors import Blocked
-from core.streaming import Coalescer, Fence, fence_state, split_message
+from core.streaming import CheckAhead, Coalescer, Fence, fence_state, split_message, visible_part
+from tests.polling import until
 from tests.unit.test_properties_text import balanced, pieces_of
 
 # ------------------------------------------------------------------------------------------ splitting
@@ -251,3 +252,54 @@ async def test_aclose_without_pushes_and_twice() -> None:
     await c.aclose()
     await c.aclose()
     assert c.published == 0
+
+
+# ------------------------------------------------------------------------------------------ CheckAhead
+
+
+def test_visible_part_keeps_the_look_ahead_and_cuts_at_a_sentence_or_a_space() -> None:
+    text = "One two three. Four five six seven eight nine ten."
+    assert visible_part(text, 100, window=20) == ""
+    assert visible_part(text, 20, window=20) == "One two three."  # sentence end within the window
+    assert visible_part(text, 12, window=5) == "One two three. Four five six seven"  # else a space
+    assert visible_part(text, 0, window=5) == text
+    assert not visible_part("x" * 50, 10, window=5)  # never inside a word
+
+
+async def test_check_ahead_shows_only_checked_text_minus_the_look_ahead_and_checks_per_chunk() -> None:
+    checked: list[str] = []
+    shown: list[str] = []
+    release = asyncio.Event()
+
+    async def check(text: str) -> None:
+        checked.append(text)
+        await release.wait()
+
+    ahead = CheckAhead(check, shown.append, lookahead_chars=40, chunk_chars=40)
+    text = ""
+    for i in range(60):  # 60 tokens, a check in flight holds while the text keeps growing
+        text += f" w{i:02d}"
+        ahead.push(text.strip())
+        await asyncio.sleep(0)
+    assert len(checked) == 1 and shown == []  # one check in flight, nothing shown before its verdict
+    release.set()
+    await until(lambda: len(checked) == 2 and len(shown) == 2)
+    assert checked[1] == text.strip()  # the next check took everything that arrived meanwhile
+    for s in shown:
+        assert any(c.startswith(s) and len(c) >= len(s) + 40 for c in checked)
+    await ahead.aclose()
+    ahead.push(text + " more" * 100)
+    assert len(checked) == 2  # closed: nothing more is checked
+
+
+async def test_check_ahead_keeps_the_error_and_stops() -> None:
+    async def check(text: str) -> None:
+        raise ValueError("blocked")
+
+    shown: list[str] = []
+    ahead = CheckAhead(check, shown.append, lookahead_chars=0, chunk_chars=20)
+    ahead.push("x " * 30)
+    await until(lambda: ahead.error is not None)
+    ahead.push("x " * 60)
+    assert shown == [] and isinstance(ahead.error, ValueError)
+    await ahead.aclose()

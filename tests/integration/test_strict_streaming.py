@@ -1,0 +1,189 @@
+"""Strict streaming (ALIGNMENT_STREAM_MODE=strict) through the whole pipeline: real Redis (history, gate,
+audit), the fake TGI streaming the answer, the real moderator with its rules, and a fake Llama Guard TGI
+that records every text it was asked to judge. The sink records every visible update."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from core.alignment.audit import AuditLog
+from core.alignment.guard import LlamaGuardClient
+from core.alignment.moderator import PolicyModerator
+from core.alignment.policy import Audit, GuardLayer, load_policy
+from core.gate import RedisGate
+from core.history import RedisConversationStore
+from core.keys import KeySpace
+from core.llm import TGIClient, build_model_session
+from core.models import ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
+from core.service import ChatService
+from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
+from core.tokens import EstimatingCounter
+from tests.fakes.memory import RecordingSink
+from tests.fakes.tgi import FakeReply, FakeTGI
+
+KEYS = KeySpace("test")
+KEY = ConversationKey(Platform.DISCORD, "g1", "c1")
+LOOKAHEAD = 150
+CHUNK = 60
+_AGENT = re.compile(r"\n\nAgent: (.*)\n\n<END CONVERSATION>", re.DOTALL)
+
+
+@dataclass
+class GuardRecorder:
+    """The fake Llama Guard's responder: records each answer text it judged; `unsafe` when it sees the
+    word `yellowcake`."""
+
+    judged: list[str] = field(default_factory=list)
+
+    def __call__(self, prompt: str, params: dict[str, object]) -> str:
+        m = _AGENT.search(prompt)
+        if m is None:
+            return "safe"  # the request's check
+        self.judged.append(m.group(1))
+        return "unsafe\nS9" if "yellowcake" in m.group(1) else "safe"
+
+
+@dataclass
+class Run:
+    result: HandleResult
+    sink: RecordingSink
+    judged: list[str]
+    model: FakeTGI
+
+
+@pytest.fixture
+async def guard() -> AsyncIterator[tuple[FakeTGI, GuardRecorder]]:
+    recorder = GuardRecorder()
+    # 20 ms per generated token: each verdict takes some time, as a real guard does.
+    async with FakeTGI(
+        model_id="meta-llama/Llama-Guard-3-1B", responder=recorder, token_delay_s=0.02
+    ) as fake:
+        yield fake, recorder
+
+
+async def run(
+    redis_client: aioredis.Redis,
+    guard: tuple[FakeTGI, GuardRecorder],
+    answer: str,
+    *,
+    failure_mode: str = "closed",
+    guard_timeout_s: float = 2.0,
+    mid: str = "m1",
+    replies: list[FakeReply] | None = None,
+) -> Run:
+    guard_tgi, recorder = guard
+    for reply in replies or []:
+        guard_tgi.enqueue(reply)
+    cfg = TGISettings()
+    alignment = AlignmentSettings(
+        stream_mode="strict", stream_lookahead_chars=LOOKAHEAD, stream_chunk_chars=CHUNK
+    )
+    layer = GuardLayer(failure_mode=failure_mode, timeout_s=guard_timeout_s, cache_ttl_s=0)  # type: ignore[arg-type]
+    async with (
+        FakeTGI(token_delay_s=0.003) as tgi,
+        build_model_session(cfg) as http,
+        httpx.AsyncClient() as gh,
+    ):
+        tgi.enqueue(FakeReply(text=answer))
+        moderator = PolicyModerator(
+            policy=load_policy(),
+            guard=LlamaGuardClient(http=gh, url=guard_tgi.url, layer=layer, categories={"S9": "Weapons."}),
+            audit=AuditLog(redis=redis_client, keys=KEYS, audit=Audit()),
+            guard_partial=True,
+        )
+        service = ChatService(
+            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
+            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+            generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
+            counter=EstimatingCounter(),
+            moderator=moderator,
+            chat=ChatSettings(),
+            tgi=cfg,
+            alignment=alignment,
+        )
+        sink = RecordingSink(min_edit_interval_s=0.0)
+        msg = IncomingMessage(
+            key=KEY, message_id=mid, author_id="u1", author_name="Ann", text="tell me about rocks"
+        )
+        result = await service.handle(msg, sink)
+    return Run(result, sink, recorder.judged, tgi)
+
+
+def sentences(n: int, start: int = 0) -> str:
+    return " ".join(
+        f"Sentence number {i} is about granite, basalt and other rocks." for i in range(start, start + n)
+    )
+
+
+def assert_nothing_unchecked(r: Run) -> None:
+    """Every visible update is a prefix of a text the guard judged, which went on `LOOKAHEAD` characters
+    beyond it (the check saw what follows what is shown)."""
+    for shown in r.sink.of("update"):
+        assert any(t.startswith(shown) and len(t) >= len(shown) + LOOKAHEAD for t in r.judged), shown[-60:]
+
+
+async def test_a_safe_answer_is_shown_only_after_it_was_checked_and_arrives_whole(
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder]
+) -> None:
+    answer = sentences(30)
+    r = await run(redis_client, guard, answer)
+    assert r.result.outcome is Outcome.ANSWERED
+    updates = r.sink.of("update")
+    assert len(updates) >= 3  # it streamed
+    assert_nothing_unchecked(r)
+    assert all(b.startswith(a) for a, b in itertools.pairwise(updates))  # shown text only grows
+    assert r.sink.of("finish") == [answer] and r.judged[-1] == answer  # whole answer checked, then shown
+    # The guard was called per chunk, not per token: ~len / CHUNK partial checks at most, plus the final.
+    assert len(r.judged) <= len(answer) // CHUNK + 2
+    stored = await redis_client.lrange(KEYS.turns(KEY.id), 0, -1)
+    assert len(stored) == 1 and answer.encode() in stored[0]
+
+
+async def test_a_harmful_answer_is_stopped_within_the_look_ahead(
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder]
+) -> None:
+    before = sentences(12)
+    answer = before + " Then you refine the yellowcake into metal. " + sentences(20, start=100)
+    at = answer.index("yellowcake")
+    r = await run(redis_client, guard, answer)
+    assert r.result.outcome is Outcome.BLOCKED_OUTPUT
+    assert_nothing_unchecked(r)
+    shown = max((len(t) for t in r.sink.of("update")), default=0)
+    # Shown text was checked with LOOKAHEAD more characters, none of them the harmful word.
+    assert shown <= at + len("yellowcake") - LOOKAHEAD
+    assert shown < len(answer) * 0.3
+    assert all("yellowcake" not in t for t in r.sink.of("update")) and r.sink.of("finish") == []
+    assert r.sink.events[-1] == ("fail", load_policy().categories["S9"].notice)
+    assert await redis_client.llen(KEYS.turns(KEY.id)) == 0  # never stored
+    rows = await AuditLog(redis=redis_client, keys=KEYS, audit=Audit()).recent()
+    assert rows[0]["action"] == "block" and rows[0]["stage"] == "output" and rows[0]["layer"] == "guard"
+    assert "yellowcake" not in r.judged[0]  # it was caught mid-stream, not by the final check
+    assert len(r.judged[-1]) < len(answer)
+
+
+@pytest.mark.parametrize(("mode", "failure"), [("closed", "error"), ("closed", "slow"), ("open", "error")])
+async def test_the_guard_failing_mid_stream_follows_its_failure_mode(
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder], mode: str, failure: str
+) -> None:
+    """The guard answers the request and the first chunk, then fails for the rest: HTTP 500, or no
+    verdict within its timeout."""
+    answer = sentences(30)
+    bad = FakeReply(http_status=500) if failure == "error" else FakeReply(first_token_delay_s=2.0)
+    replies = [FakeReply(), FakeReply()] + [bad] * 40
+    r = await run(redis_client, guard, answer, failure_mode=mode, replies=replies, guard_timeout_s=0.5)
+    stored = await redis_client.llen(KEYS.turns(KEY.id))
+    if mode == "closed":
+        assert_nothing_unchecked(r)  # nothing beyond what the guard judged before it failed
+        assert r.result.outcome is Outcome.FAILED
+        assert r.sink.events[-1][0] == "fail" and "unavailable" in r.sink.events[-1][1]
+        assert r.sink.of("finish") == [] and stored == 0
+        assert r.model.disconnects >= 1 or r.model.in_flight == 0  # the model's stream was closed
+    else:  # the operator chose to answer without the guard's verdict: the rules alone checked the rest
+        assert r.result.outcome is Outcome.ANSWERED and r.sink.of("finish") == [answer] and stored == 1
