@@ -52,6 +52,7 @@ _FLAGS = re.DOTALL | re.MULTILINE
 _FRAGMENT = re.compile(r"\{\{([A-Z][A-Z0-9_]*)\}\}")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when pyyaml was built with it
 
 
 class Tier(StrEnum):
@@ -127,7 +128,7 @@ def _fail(path: Path, rule: str, problem: str, setting: str) -> ConfigurationErr
 
 def _read_yaml(path: Path, setting: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except OSError as exc:
         raise _fail(path, "", f"cannot read it: {exc.strerror}", setting) from None
     except yaml.YAMLError as exc:
