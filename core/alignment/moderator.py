@@ -27,15 +27,12 @@ from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, Llama
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
 from core.alignment.rules import (
-    CONTENT_PATTERNS,
-    INTENT_PATTERNS,
-    MARKER_PATTERNS,
-    OUTPUT_PATTERNS,
-    STRONG_PATTERNS,
-    TOPIC_PATTERNS,
-    RuleSet,
     decide,
     decide_output,
+    input_ruleset,
+    load_rules,
+    output_ruleset,
+    pattern_rules,
 )
 from core.alignment.selfcheck import JudgedCategory, SelfCheckGuard
 from core.errors import ConfigurationError, HistoryUnavailable, ModerationUnavailable
@@ -53,13 +50,6 @@ _PRECEDENCE = (
 )
 
 
-def _merge(base: dict[str, list[str]], extra: dict[str, list[str]]) -> dict[str, list[str]]:
-    merged = {k: list(v) for k, v in base.items()}
-    for code, patterns in extra.items():
-        merged.setdefault(code, []).extend(patterns)
-    return merged
-
-
 class PolicyModerator:
     def __init__(
         self,
@@ -73,15 +63,11 @@ class PolicyModerator:
     ) -> None:
         self.policy = policy
         self._guard_partial = guard_partial
-        # The operator's own patterns are strong: no framing relieves them.
-        self._input_rules = RuleSet(
-            _merge({k: list(v) for k, v in STRONG_PATTERNS.items()}, policy.extra_patterns),
-            intent=INTENT_PATTERNS,
-            content=CONTENT_PATTERNS,
-            topic=TOPIC_PATTERNS,
-            markers=MARKER_PATTERNS,
-        )
-        self._output_rules = RuleSet({k: list(v) for k, v in OUTPUT_PATTERNS.items()})
+        # The built-in rule files, the operator's own (`rule_files`) and `extra_patterns` (strong: no
+        # framing relieves them); an invalid rule file stops start-up here.
+        rules = [*load_rules(policy.rule_files), *pattern_rules(policy.extra_patterns)]
+        self._input_rules = input_ruleset(rules)
+        self._output_rules = output_ruleset(rules)
         self._guard = guard
         self._audit = audit
         self._strikes = strikes

@@ -109,6 +109,8 @@ class Policy(_Model):
     audit: Audit = Audit()
     strikes: Strikes = Strikes()
     extra_patterns: dict[str, list[str]] = {}
+    # Rule files of your own (core/alignment/rules.py describes the format); relative to the policy file.
+    rule_files: list[Path] = []
 
     @field_validator("categories")
     @classmethod
@@ -161,7 +163,7 @@ def load_policy(path: Path | None = None) -> Policy:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ConfigurationError(f"{where}: not valid YAML: {exc}", setting="ALIGNMENT_POLICY_FILE") from None
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -170,6 +172,9 @@ def load_policy(path: Path | None = None) -> Policy:
         raise ConfigurationError(
             "invalid policy: " + "; ".join(problems), setting="ALIGNMENT_POLICY_FILE"
         ) from None
+    if not policy.rule_files:
+        return policy
+    return policy.model_copy(update={"rule_files": [path.parent / p for p in policy.rule_files]})
 
 
 def _line_of(node: Any, loc: list[str]) -> int:

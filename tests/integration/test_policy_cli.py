@@ -64,7 +64,7 @@ async def test_check_output_stage_reads_answers_not_refusals() -> None:
     proc = await _spawn("check", "--stage", "output")
     records = [
         {"text": "I can't help with making explosives or anything illegal."},
-        {"text": "Sure. Step 1: fill the pipe with the powder. Step 2: attach the fuse and light it."},
+        {"text": "Sure. Step 1: mix the ammonium nitrate with fuel oil. Step 2: attach the blasting cap."},
     ]
     out, _ = await proc.communicate("".join(json.dumps(r) + "\n" for r in records).encode())
     actions = [json.loads(line)["action"] for line in out.decode().splitlines()]
