@@ -147,7 +147,7 @@ class SelfCheckGuard(GuardModel):
             nonce = secrets.token_hex(6)
         return build_prompt(user=user, agent=agent, categories=categories, nonce=nonce)
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         text = ""
         top: TopTokens | None = None
         first = True
