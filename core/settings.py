@@ -252,7 +252,21 @@ class DeploySettings(_Group):
         description="Dolphin commit TGI serves: a pinned sha with the fixed added tokens (docs/operations.md).",
     )
     tgi_memory_fraction: float = Field(
-        1.0, gt=0, le=1, description="Share of GPU memory Dolphin's TGI may take (0.8 with --profile guard)."
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of GPU memory Dolphin's TGI may take; the rest is the guard's (docs/operations.md).",
+    )
+    guard_url: str = Field(
+        "http://guard:8000",
+        description="The guard server the compose bots use: http://llama-guard:80 with --profile llama-guard;"
+        " empty for none (ALIGNMENT_GUARD_MODE=self-check or off).",
+    )
+    guard_gpu_memory_utilization: float = Field(
+        0.15, gt=0, le=1, description="Share of GPU memory the guard's vLLM may take (Qwen3Guard-Gen-0.6B)."
+    )
+    llama_guard_memory_fraction: float = Field(
+        0.2, gt=0, le=1, description="Share of GPU memory Llama Guard's TGI may take (--profile llama-guard)."
     )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for the model downloads (needed for the gated Llama Guard 3)."
