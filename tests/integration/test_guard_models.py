@@ -307,3 +307,30 @@ async def test_a_garbled_llama_guard_answer_meets_the_failure_mode(
         result = await c.service.handle(msg("hi there", STRICT), sink)
     expected = Outcome.FAILED if mode == "closed" else Outcome.ANSWERED
     assert result.outcome is expected
+
+
+# ------------------------------------------------------------------------------------------ self-check
+
+
+async def test_the_self_check_lists_the_communitys_categories(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis
+) -> None:
+    def judge(prompt: str, params: dict[str, Any]) -> str:
+        if "Classify the USER MESSAGE" in prompt:
+            return "unsafe\nS2" if "S2:" in prompt and "lockpick" in prompt else "safe"
+        return "safe" if "Classify the ASSISTANT ANSWER" in prompt else "Here you go."
+
+    text = "what's the best lockpick set for a beginner?"
+    async with FakeTGI(responder=judge) as tgi:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            tgi=TGISettings(url=tgi.url),
+            redis=RedisSettings(url=redis_url, key_prefix="guardmodels"),
+            alignment=AlignmentSettings(guard_mode="self-check", policy_file=policy_file(tmp_path)),
+        )
+        async with open_core(settings) as c:
+            blocked = await c.service.handle(msg(text, STRICT), RecordingSink())
+            answered = await c.service.handle(msg(text, RELAXED, "m2"), RecordingSink())
+    assert blocked.outcome is Outcome.BLOCKED_INPUT and answered.outcome is Outcome.ANSWERED
+    judged = [p for p in tgi.prompts if "Classify the USER MESSAGE" in p]
+    assert "S2: Non-Violent Crimes." in judged[0] and "S2:" not in judged[1]
