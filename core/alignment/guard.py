@@ -31,6 +31,7 @@ from typing import ClassVar
 
 import httpx
 
+from core import chatml
 from core.alignment.policy import GuardLayer
 
 # Llama Guard 3's category names, as its chat template lists them (docs/decisions.md, "Guard prompt formats").
@@ -238,6 +239,9 @@ class LlamaGuardClient(GuardModel):
 
     async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         listed = {code: self._categories.get(code) or self._known[code] for code in variant}
+        # a control token typed into the judged text (`<|eot_id|>`, `<|start_header_id|>`) would be tokenized
+        # as the real thing and could end the user turn and write the verdict: it becomes look-alike text
+        user, agent = chatml.neutralize(user), None if agent is None else chatml.neutralize(agent)
         prompt = build_prompt(user=user, agent=agent, categories=listed)
         body = {
             "inputs": prompt,

@@ -25,6 +25,7 @@ from collections.abc import Collection
 
 import httpx
 
+from core import chatml
 from core.alignment.guard import GuardAnswerError, GuardError, GuardModel, GuardVerdict
 from core.alignment.policy import GuardLayer
 
@@ -171,7 +172,9 @@ class Qwen3GuardClient(GuardModel):
             self._model = await served_model(self._http, self._url)
         body = {
             "model": self._model,
-            "prompt": build_prompt(user=user, agent=agent),
+            "prompt": build_prompt(
+                user=judged_text(user), agent=None if agent is None else judged_text(agent)
+            ),
             "max_tokens": MAX_TOKENS,
             "temperature": 0,
             "stream": False,
@@ -190,6 +193,16 @@ class Qwen3GuardClient(GuardModel):
         if finish == "length":
             raise GuardAnswerError(f"Qwen3Guard answer cut at {MAX_TOKENS} tokens: {text[:60]!r}")
         return parse_answer(text, response=agent is not None)
+
+
+_THINK = re.compile(r"<(/?think)>")
+
+
+def judged_text(text: str) -> str:
+    """The judged text as inert data: a control token typed into it (`<|im_end|>`, `<|im_start|>`) or a
+    think tag would be tokenized as the real thing in a raw prompt and could close the user turn and write
+    the verdict; they become look-alike text (core/chatml.py), as in the main model's prompt."""
+    return _THINK.sub(f"{chatml.NEUTRAL_OPEN}\\1{chatml.NEUTRAL_CLOSE}", chatml.neutralize(text))
 
 
 async def served_model(http: httpx.AsyncClient, url: str) -> str:
