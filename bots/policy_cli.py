@@ -9,8 +9,9 @@
   allowed, per category, with a few examples. Allowed decisions are in the stream only when the policy that
   recorded them had `audit.record_allowed` (docs/moderation.md).
 
-All use the local layers (normalizer + rules); with `--guard-url` (Llama Guard) or `--self-check URL`
-(the main model judging) the guard-model layer joins in.
+All use the local layers (normalizer + rules); with `--guard-url` (a guard server: Qwen3Guard on vLLM or
+SGLang, or Llama Guard on TGI; which one is asked from the server) or `--self-check URL` (the main model
+judging) the guard-model layer joins in.
 """
 
 from __future__ import annotations
@@ -71,7 +72,11 @@ def add_policy_parser(subparsers: Any) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", type=Path, default=None, help="policy YAML (default: the bundled one)")
     judge = parser.add_mutually_exclusive_group()
-    judge.add_argument("--guard-url", default=None, help="also ask a Llama Guard TGI server")
+    judge.add_argument(
+        "--guard-url",
+        default=None,
+        help="also ask a guard server (Qwen3Guard on vLLM/SGLang, Llama Guard on TGI)",
+    )
     judge.add_argument(
         "--self-check",
         metavar="URL",

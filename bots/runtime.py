@@ -135,7 +135,7 @@ async def open_core(
     async with AsyncExitStack() as stack:
         redis = build_redis(settings)
         stack.push_async_callback(redis.aclose)
-        http = build_http_client(settings.tgi)  # the guard model's /generate
+        http = build_http_client(settings.tgi)  # the guard model's server
         stack.push_async_callback(http.aclose)
         model_http = build_model_session(settings.tgi)  # the model servers' streams
         stack.push_async_callback(model_http.close)
@@ -200,11 +200,15 @@ def _build_moderator(
 
     if not settings.alignment.enabled:
         return AllowAll()
+    # Moderation fails closed: a layer that cannot load stops start-up; it never turns into "allow everything".
     try:
         from core.alignment.moderator import build_moderator
-    except ImportError:  # pragma: no cover - the alignment layer is not installed in this build
-        log.warning("alignment.unavailable")
-        return AllowAll()
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"moderation is enabled but its layers cannot load ({type(exc).__name__}: {exc}): reinstall "
+            "dolphin-relay with its dependencies, or set ALIGNMENT_ENABLED=false to run without moderation",
+            setting="ALIGNMENT_ENABLED",
+        ) from None
     return build_moderator(
         settings=settings.alignment,
         redis=redis,

@@ -167,14 +167,22 @@ class LimitSettings(_Group):
 class AlignmentSettings(_Group):
     enabled: bool = Field(True, description="Check what users ask and what the model answers.")
     policy_file: Path | None = Field(None, description="Moderation policy YAML; default: the bundled policy.")
-    guard_mode: Literal["auto", "off", "llama-guard", "self-check"] = Field(
+    guard_mode: Literal["auto", "off", "qwen3guard", "llama-guard", "self-check"] = Field(
         "auto",
-        description="The guard-model layer: `llama-guard` (Llama Guard 3 on its own TGI at"
-        " ALIGNMENT_GUARD_URL), `self-check` (the model at TGI_URL judges: no second model, a weaker judge),"
-        " `off`; `auto`: llama-guard when ALIGNMENT_GUARD_URL is set, else off.",
+        description="The guard-model layer: `qwen3guard` (Qwen3Guard-Gen on vLLM or SGLang at"
+        " ALIGNMENT_GUARD_URL), `llama-guard` (Llama Guard 3 on TGI at ALIGNMENT_GUARD_URL), `self-check` (the"
+        " model at TGI_URL judges: no second model, a weaker judge), `off`; `auto`: with ALIGNMENT_GUARD_URL,"
+        " the model ALIGNMENT_GUARD_MODEL names or, unset, the one the server says it serves; else off.",
     )
     guard_url: str | None = Field(
-        None, description="A TGI serving Llama Guard 3 (ALIGNMENT_GUARD_MODE llama-guard or auto)."
+        None,
+        description="The guard model's server: vLLM or SGLang serving Qwen3Guard-Gen, or TGI serving Llama"
+        " Guard 3 (compose: http://guard:8000, or http://llama-guard:80 with --profile llama-guard).",
+    )
+    guard_model: str | None = Field(
+        None,
+        description="The guard's model id (e.g. Qwen/Qwen3Guard-Gen-0.6B, meta-llama/Llama-Guard-3-1B): picks"
+        " the mode under `auto` without asking the server, and is the id sent to vLLM; unset: asked.",
     )
     stream_mode: Literal["strict", "relaxed"] = Field(
         "strict",
@@ -274,7 +282,21 @@ class DeploySettings(_Group):
         description="Dolphin commit TGI serves: a pinned sha with the fixed added tokens (docs/operations.md).",
     )
     tgi_memory_fraction: float = Field(
-        1.0, gt=0, le=1, description="Share of GPU memory Dolphin's TGI may take (0.8 with --profile guard)."
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of GPU memory Dolphin's TGI may take; the rest is the guard's (docs/operations.md).",
+    )
+    guard_url: str = Field(
+        "http://guard:8000",
+        description="The guard server the compose bots use: http://llama-guard:80 with --profile llama-guard;"
+        " empty for none (ALIGNMENT_GUARD_MODE=self-check or off).",
+    )
+    guard_gpu_memory_utilization: float = Field(
+        0.15, gt=0, le=1, description="Share of GPU memory the guard's vLLM may take (Qwen3Guard-Gen-0.6B)."
+    )
+    llama_guard_memory_fraction: float = Field(
+        0.2, gt=0, le=1, description="Share of GPU memory Llama Guard's TGI may take (--profile llama-guard)."
     )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for the model downloads (needed for the gated Llama Guard 3)."

@@ -1,13 +1,15 @@
-"""The guard-model layer: a model server judges a request or an answer (DESIGN.md §5a).
+"""The guard-model layer: a model server judges a request or an answer (docs/moderation.md).
 
-Two judges share one frame, `GuardModel`: bounded concurrency, a timeout that covers the wait for a slot, a
-short cache keyed by the text's hash, and a score (the probability of `unsafe`, read from the first
-generated token's top tokens when the server returns them) that the moderator holds against the layer's
-threshold.
+Every judge shares one frame, `GuardModel`: bounded concurrency, a timeout that covers the wait for a slot, a
+short cache keyed by the text's hash (and by whatever else the judge puts in its prompt), and a score (the
+probability of `unsafe`, read from the first generated token's top tokens when the server returns them) that
+the moderator holds against the layer's threshold.
 
-- `LlamaGuardClient` (ALIGNMENT_GUARD_MODE=llama-guard): Llama Guard 3 on its own TGI, in Llama Guard's own
-  prompt format, on `/generate`. The category list is part of the prompt, so the policy decides which
-  categories are sent (those not set to `allow`). Answer: `safe`, or `unsafe` and a line of codes.
+- `Qwen3GuardClient` (core/alignment/qwen3guard.py, ALIGNMENT_GUARD_MODE=qwen3guard, the default deployment):
+  Qwen3Guard-Gen on vLLM or SGLang, its published chat template sent as a raw prompt to `/v1/completions`.
+- `LlamaGuardClient` (ALIGNMENT_GUARD_MODE=llama-guard): Llama Guard 3 on its own TGI, the prompt of its
+  published chat template, on `/generate`. The category list is part of the prompt, so each request lists
+  the categories the community it comes from does not allow. Answer: `safe`, or `unsafe` and a line of codes.
 - `SelfCheckGuard` (core/alignment/selfcheck.py, ALIGNMENT_GUARD_MODE=self-check): the main model server
   judges, through the model client, with a ChatML classification prompt and a strict answer format.
 
@@ -20,16 +22,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
 import httpx
 
+from core import chatml
 from core.alignment.policy import GuardLayer
 
+# Llama Guard 3's category names, as its chat template lists them (docs/decisions.md, "Guard prompt formats").
+# The 1B was trained on S1-S13 (its model card and template); the 8B adds S14.
 GUARD_CATEGORIES = {
     "S1": "Violent Crimes.",
     "S2": "Non-Violent Crimes.",
@@ -46,6 +52,7 @@ GUARD_CATEGORIES = {
     "S13": "Elections.",
     "S14": "Code Interpreter Abuse.",
 }
+LLAMA_GUARD_3_1B_CODES = tuple(f"S{i}" for i in range(1, 14))
 _CACHE_ENTRIES = 4096
 
 
@@ -60,8 +67,11 @@ class GuardAnswerError(GuardError):
 @dataclass(frozen=True, slots=True)
 class GuardVerdict:
     unsafe: bool
-    categories: tuple[str, ...]
+    categories: tuple[str, ...]  # the policy's codes (S1-S14, JB)
     score: float  # probability of "unsafe" (1.0/0.0 when the server gives no probabilities)
+    # Qwen3Guard's third level: not explicitly harmful, risky depending on context (`unsafe` is False then);
+    # the community's `controversial` setting decides what happens (core/alignment/policy.py).
+    controversial: bool = False
 
 
 TopTokens = Iterable[tuple[str, float]]  # the most likely tokens at one position: (text, logprob)
@@ -101,9 +111,14 @@ class GuardModel:
         self._gate = asyncio.Semaphore(layer.max_concurrency)
         self._cache: OrderedDict[str, tuple[float, GuardVerdict]] = OrderedDict()
 
-    async def classify(self, *, user: str, agent: str | None = None) -> GuardVerdict:
-        """Judge `user` (the input stage) or, with `agent`, the answer `agent` to `user` (the output stage)."""
-        key = _cache_key(user, agent)
+    async def classify(
+        self, *, user: str, agent: str | None = None, categories: Collection[str] | None = None
+    ) -> GuardVerdict:
+        """Judge `user` (the input stage) or, with `agent`, the answer `agent` to `user` (the output stage).
+        `categories`: the policy codes the asking community acts on (None: the judge's default list); a
+        judge whose prompt lists categories (Llama Guard) lists only these, one that does not ignores them."""
+        variant = self.prompt_variant(categories)
+        key = _cache_key(user, agent, variant)
         hit = self._cache.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
@@ -111,7 +126,7 @@ class GuardModel:
             return hit[1]
         try:
             async with asyncio.timeout(self.layer.timeout_s), self._gate:
-                verdict = await self._judge(user=user, agent=agent)
+                verdict = await self._judge(user=user, agent=agent, variant=variant)
         except TimeoutError:
             raise GuardError(f"no verdict within {self.layer.timeout_s:g} s") from None
         if self.layer.cache_ttl_s > 0:
@@ -120,67 +135,114 @@ class GuardModel:
                 self._cache.popitem(last=False)
         return verdict
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
+    def prompt_variant(self, categories: Collection[str] | None) -> tuple[str, ...]:
+        """What of `categories` this judge puts in its prompt (part of the cache key): nothing by default."""
+        return ()
+
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         raise NotImplementedError
 
 
-def _cache_key(user: str, agent: str | None) -> str:
-    # The stage is part of the key: a request's verdict is never taken for an answer's.
+def _cache_key(user: str, agent: str | None, variant: tuple[str, ...] = ()) -> str:
+    # The stage is part of the key: a request's verdict is never taken for an answer's; so is whatever
+    # else changes the prompt (the categories a Llama Guard prompt lists).
     stage = "input\x00" if agent is None else f"output\x00{len(user)}\x00{agent}\x00"
-    return hashlib.sha256(f"{stage}{user}".encode("utf-8", "replace")).hexdigest()
+    listed = ",".join(variant)
+    return hashlib.sha256(f"{listed}\x00{stage}{user}".encode("utf-8", "replace")).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------ Llama Guard 3
 
 
 def build_prompt(*, user: str, agent: str | None, categories: Mapping[str, str]) -> str:
+    """Llama Guard 3's prompt, as its published chat template (Llama-Guard-3-1B tokenizer_config.json) renders
+    it for one user message, or a user message and the answer to it; tests/unit/test_guard_prompts.py
+    renders that template with jinja2 and compares. The template's `<|begin_of_text|>` is left out: TGI
+    adds the BOS token itself when it tokenizes `inputs`. The template trims each message and ends right
+    after the assistant header (the 1B's template, unlike the 8B's, with no blank line after it)."""
     role = "Agent" if agent is not None else "User"
-    cats = "\n".join(f"{code}: {name}" for code, name in categories.items())
-    conversation = f"User: {user}"
+    cats = "".join(f"{code}: {name}\n" for code, name in categories.items())
+    conversation = f"User: {user.strip()}\n\n"
     if agent is not None:
-        conversation += f"\n\nAgent: {agent}"
+        conversation += f"Agent: {agent.strip()}\n\n"
     return (
         "<|start_header_id|>user<|end_header_id|>\n\n"
         f"Task: Check if there is unsafe content in '{role}' messages in conversations according our safety "
         "policy with the below categories.\n\n"
-        f"<BEGIN UNSAFE CONTENT CATEGORIES>\n{cats}\n<END UNSAFE CONTENT CATEGORIES>\n\n"
-        f"<BEGIN CONVERSATION>\n\n{conversation}\n\n<END CONVERSATION>\n\n"
+        f"<BEGIN UNSAFE CONTENT CATEGORIES>\n{cats}<END UNSAFE CONTENT CATEGORIES>\n\n"
+        f"<BEGIN CONVERSATION>\n\n{conversation}<END CONVERSATION>\n\n"
         f"Provide your safety assessment for ONLY THE LAST {role} message in the above conversation:\n"
         " - First line must read 'safe' or 'unsafe'.\n"
-        " - If unsafe, a second line must include a comma-separated list of violated categories."
-        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        " - If unsafe, a second line must include a comma-separated list of violated categories. "
+        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
     )
 
 
-def parse_answer(generated: str, first_top_tokens: TopTokens | None = None) -> GuardVerdict:
-    """Llama Guard's answer: first line `safe` or `unsafe`, then a line of codes (anything after is ignored:
-    Llama Guard is trained for this format; the self-check's parser is stricter)."""
-    lines = [line.strip() for line in generated.strip().splitlines() if line.strip()]
-    if not lines or lines[0].lower() not in ("safe", "unsafe"):
+_CODE = re.compile(r"S(?:[1-9]|1[0-4])")
+
+
+def parse_answer(
+    generated: str, first_top_tokens: TopTokens | None = None, *, allowed: Collection[str] | None = None
+) -> GuardVerdict:
+    """Llama Guard's answer, strictly: `safe`, or `unsafe` and one line of comma-separated codes (from
+    `allowed`, the codes the prompt listed, when given). The model starts its answer on a new line after
+    the assistant header, so whitespace around the lines is ignored; anything else is a `GuardAnswerError`
+    (no verdict: the layer's failure mode decides)."""
+    lines = [line.strip() for line in generated.strip().split("\n")]
+    head = lines[0]
+    codes: tuple[str, ...] = ()
+    if head == "safe" and len(lines) == 1:
+        unsafe = False
+    elif head == "unsafe" and len(lines) == 2:
+        codes = tuple(c.strip() for c in lines[1].split(","))
+        if not all(_CODE.fullmatch(c) and (allowed is None or c in allowed) for c in codes):
+            raise GuardAnswerError(f"guard named codes outside the list: {lines[1][:40]!r}")
+        unsafe = True
+    else:
         raise GuardAnswerError(f"unexpected guard answer {generated[:40]!r}")
-    unsafe = lines[0].lower() == "unsafe"
-    codes = (
-        tuple(c.strip().upper() for c in lines[1].split(",") if c.strip())
-        if unsafe and len(lines) > 1
-        else ()
-    )
     score = unsafe_probability(first_top_tokens) if first_top_tokens else None
     return GuardVerdict(unsafe, codes, (1.0 if unsafe else 0.0) if score is None else score)
 
 
+def llama_guard_categories(model_id: str | None) -> dict[str, str]:
+    """The categories a Llama Guard 3 model was trained on: S1-S14 for the 8B, S1-S13 for the 1B (and when
+    the model is not known: the 1B is the one the deployment runs)."""
+    if model_id is not None and "-8b" in model_id.lower():
+        return dict(GUARD_CATEGORIES)
+    return {code: GUARD_CATEGORIES[code] for code in LLAMA_GUARD_3_1B_CODES}
+
+
 class LlamaGuardClient(GuardModel):
-    """Llama Guard 3 on its own TGI (`--profile guard`): `/generate`, greedy, a few tokens, top tokens."""
+    """Llama Guard 3 on its own TGI (`--profile llama-guard`): `/generate`, greedy, a few tokens, top tokens.
+
+    `categories`: the list a request gets when the caller names none. A caller that names the codes its
+    community acts on gets those of them the model knows (never JB or JM; S14 only for the 8B)."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, url: str, layer: GuardLayer, categories: Mapping[str, str]
+        self,
+        *,
+        http: httpx.AsyncClient,
+        url: str,
+        layer: GuardLayer,
+        categories: Mapping[str, str],
+        model_id: str | None = None,
     ) -> None:
         super().__init__(layer=layer)
         self._http = http
         self._url = url.rstrip("/")
         self._categories = dict(categories)
+        self._known = llama_guard_categories(model_id)
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
-        prompt = build_prompt(user=user, agent=agent, categories=self._categories)
+    def prompt_variant(self, categories: Collection[str] | None) -> tuple[str, ...]:
+        wanted = self._categories if categories is None else categories
+        return tuple(code for code in self._known if code in wanted)
+
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
+        listed = {code: self._categories.get(code) or self._known[code] for code in variant}
+        # a control token typed into the judged text (`<|eot_id|>`, `<|start_header_id|>`) would be tokenized
+        # as the real thing and could end the user turn and write the verdict: it becomes look-alike text
+        user, agent = chatml.neutralize(user), None if agent is None else chatml.neutralize(agent)
+        prompt = build_prompt(user=user, agent=agent, categories=listed)
         body = {
             "inputs": prompt,
             "parameters": {"max_new_tokens": 10, "do_sample": False, "details": True, "top_n_tokens": 5},
@@ -197,7 +259,7 @@ class LlamaGuardClient(GuardModel):
             top = _first_top_tokens(data.get("details"))
         except (ValueError, KeyError, TypeError) as exc:
             raise GuardError(f"unreadable answer: {exc}") from None
-        return parse_answer(generated, top)
+        return parse_answer(generated, top, allowed=listed)
 
 
 def _first_top_tokens(details: object) -> list[tuple[str, float]] | None:

@@ -6,9 +6,12 @@ too when `guard_partial` (ALIGNMENT_STREAM_MODE=strict, where the service checks
 A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
 moderation is unavailable), `open` allows and records the failure.
 
-The guard model is Llama Guard on its own server or the main model judging itself (`resolve_guard`,
-ALIGNMENT_GUARD_MODE). With a guard of its own server, `begin_input` returns the rules' verdict at once and
-the guard's part as a coroutine, so that the service can start generating meanwhile.
+The guard model is Qwen3Guard or Llama Guard on a server of its own, or the main model judging itself
+(`resolve_guard`, ALIGNMENT_GUARD_MODE). Each check asks it about the categories the message's community acts
+on (the policy's `overrides`, e.g. per `space`); its verdict's categories get that community's actions, and a
+"controversial" verdict (Qwen3Guard) that community's `controversial` action. With a guard of its own server,
+`begin_input` returns the rules' verdict at once and the guard's part as a coroutine, so that the service can
+start generating meanwhile.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import redis.asyncio as aioredis
 import structlog
 
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
+from core.alignment.autoguard import AutoGuard, mode_for_model
 from core.alignment.base import InputCheck
-from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, LlamaGuardClient
+from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
+from core.alignment.qwen3guard import Qwen3GuardClient
 from core.alignment.rules import (
     decide,
     decide_output,
@@ -140,14 +145,34 @@ class PolicyModerator:
         self, msg: IncomingMessage, user: str, agent: str | None, stage: Stage
     ) -> Verdict:
         assert self._guard is not None
+        acting = self.acting_categories(msg, stage)
+        if not acting:  # this community allows everything the guard could name
+            return ALLOW
         try:
-            result = await self._guard.classify(user=user, agent=agent)
+            result = await self._guard.classify(user=user, agent=agent, categories=acting)
         except GuardError as exc:
             return self._layer_failed(self._guard.name, self._guard.layer.failure_mode, exc)
-        if not result.unsafe or result.score < self._guard.layer.threshold:
-            return ALLOW
         categories = [c for c in result.categories if c in self.policy.categories] or ["S1"]
-        return self._decide(categories, msg, layer=self._guard.name, score=result.score)
+        if result.unsafe and result.score >= self._guard.layer.threshold:
+            return self._decide(categories, msg, layer=self._guard.name, score=result.score)
+        if result.controversial:  # the community's choice, never more than the category's own action
+            verdict = self._decide(categories, msg, layer=self._guard.name, score=result.score)
+            cap = self.policy.controversial_for(msg)
+            if _SEVERITY[verdict.action] > _SEVERITY[cap]:
+                return ALLOW if cap is Action.ALLOW else _with_action(verdict, cap)
+            return verdict
+        return ALLOW
+
+    def acting_categories(self, msg: IncomingMessage, stage: Stage) -> tuple[str, ...]:
+        """The categories the community `msg` comes from acts on at `stage` (block or flag): what a guard
+        is asked about. Jailbreaks (JB) only for requests; JM never (the rules flag typed control tokens)."""
+        return tuple(
+            code
+            for code in self.policy.categories
+            if code != "JM"
+            and (code != "JB" or stage is Stage.INPUT)
+            and self.policy.action_for(code, msg) is not Action.ALLOW
+        )
 
     def _decide(self, categories: list[str], msg: IncomingMessage, *, layer: str, score: float) -> Verdict:
         best: Verdict = ALLOW
@@ -234,12 +259,24 @@ def _worse(a: Verdict, b: Verdict) -> Verdict:
     return b if _SEVERITY[b.action] > _SEVERITY[a.action] else a
 
 
-GuardMode = Literal["off", "llama-guard", "self-check"]
+def _with_action(verdict: Verdict, action: Action) -> Verdict:
+    return Verdict(
+        action, category=verdict.category, layer=verdict.layer, score=verdict.score, notice=verdict.notice
+    )
+
+
+# `auto` (resolved): the server is asked what it serves at the first verdict (core/alignment/autoguard.py).
+GuardMode = Literal["off", "qwen3guard", "llama-guard", "self-check", "auto"]
+_SERVERS = {
+    "qwen3guard": "vLLM or SGLang serving Qwen3Guard-Gen (docker compose: http://guard:8000)",
+    "llama-guard": "a TGI serving Llama Guard 3 (docker compose --profile llama-guard: http://llama-guard:80)",
+}
 
 
 def resolve_guard(settings: AlignmentSettings, policy: Policy) -> tuple[GuardMode, str | None]:
-    """Which guard-model layer runs, and the Llama Guard server's URL. `auto` is llama-guard when a URL
-    is set (ALIGNMENT_GUARD_URL, or `layers.guard.url` with `enabled: true` in the policy), else off."""
+    """Which guard-model layer runs, and its server's URL. With a URL (ALIGNMENT_GUARD_URL, or
+    `layers.guard.url` with `enabled: true` in the policy), `auto` is the mode ALIGNMENT_GUARD_MODEL's model
+    calls for or, unset, stays `auto`: the server is asked at the first verdict. Without one, `auto` is off."""
     layer = policy.layers.guard
     url = settings.guard_url or (layer.url if layer.enabled else None)
     mode = settings.guard_mode
@@ -247,31 +284,45 @@ def resolve_guard(settings: AlignmentSettings, policy: Policy) -> tuple[GuardMod
         if url is None and layer.enabled:
             raise ConfigurationError(
                 "the policy's layers.guard.enabled is true but no guard is configured: set "
-                "ALIGNMENT_GUARD_URL (Llama Guard) or ALIGNMENT_GUARD_MODE=self-check (the main model judges)",
+                "ALIGNMENT_GUARD_URL (Qwen3Guard or Llama Guard) or ALIGNMENT_GUARD_MODE=self-check "
+                "(the main model judges)",
                 setting="ALIGNMENT_GUARD_MODE",
             )
-        return ("llama-guard", url) if url else ("off", None)
-    if mode == "llama-guard" and not url:
+        if url is None:
+            return "off", None
+        if settings.guard_model is None:
+            return "auto", url
+        served = mode_for_model(settings.guard_model)
+        if served is None:
+            raise ConfigurationError(
+                f"ALIGNMENT_GUARD_MODEL={settings.guard_model} is neither Qwen3Guard-Gen nor Llama Guard: "
+                "set it to the model the guard server serves (e.g. Qwen/Qwen3Guard-Gen-0.6B), or unset it",
+                setting="ALIGNMENT_GUARD_MODEL",
+            )
+        return served, url
+    if mode in _SERVERS and not url:
         raise ConfigurationError(
-            "ALIGNMENT_GUARD_MODE=llama-guard needs ALIGNMENT_GUARD_URL, a TGI serving Llama Guard 3 "
-            "(docker compose --profile guard: http://guard:80); with no second model use self-check",
+            f"ALIGNMENT_GUARD_MODE={mode} needs ALIGNMENT_GUARD_URL, {_SERVERS[mode]}; "
+            "with no second model use self-check",
             setting="ALIGNMENT_GUARD_URL",
         )
     if mode == "self-check" and settings.guard_url:
         raise ConfigurationError(
             "ALIGNMENT_GUARD_MODE=self-check asks the model at TGI_URL, but ALIGNMENT_GUARD_URL is set too: "
-            "unset ALIGNMENT_GUARD_URL, or use ALIGNMENT_GUARD_MODE=llama-guard",
+            "unset ALIGNMENT_GUARD_URL, or use ALIGNMENT_GUARD_MODE=qwen3guard or llama-guard",
             setting="ALIGNMENT_GUARD_MODE",
         )
-    return mode, (url if mode == "llama-guard" else None)
+    return mode, (url if mode in _SERVERS else None)
 
 
-def guard_categories(policy: Policy) -> dict[str, str]:
-    """Llama Guard's own names of the categories the policy acts on (Llama Guard was trained on them)."""
+def guard_categories(policy: Policy, model_id: str | None = None) -> dict[str, str]:
+    """Llama Guard's own names of the categories the policy acts on by default (Llama Guard was trained on
+    them; the 1B knows S1-S13). Each check narrows them to its community's (`acting_categories`)."""
+    known = llama_guard_categories(model_id)
     return {
-        code: GUARD_CATEGORIES[code]
+        code: known[code]
         for code, cat in policy.categories.items()
-        if code in GUARD_CATEGORIES and cat.action is not Action.ALLOW
+        if code in known and cat.action is not Action.ALLOW
     }
 
 
@@ -296,10 +347,20 @@ def build_guard(
     """The guard-model layer, or None: mode off, or the client it needs was not given (the policy tools and
     the benchmarks pass none: local layers only)."""
     mode, url = resolve_guard(settings, policy)
-    if mode == "llama-guard" and url is not None and http is not None:
-        return LlamaGuardClient(
-            http=http, url=url, layer=policy.layers.guard, categories=guard_categories(policy)
-        )
+    layer = policy.layers.guard
+    if url is not None and http is not None:
+        if mode == "qwen3guard":
+            return Qwen3GuardClient(http=http, url=url, layer=layer, model=settings.guard_model)
+        if mode == "llama-guard":
+            return LlamaGuardClient(
+                http=http,
+                url=url,
+                layer=layer,
+                categories=guard_categories(policy, settings.guard_model),
+                model_id=settings.guard_model,
+            )
+        if mode == "auto":
+            return AutoGuard(http=http, url=url, layer=layer, llama_guard_categories=guard_categories(policy))
     if mode == "self-check" and generator is not None:
         return SelfCheckGuard(
             generator=generator,
@@ -320,7 +381,7 @@ def build_moderator(
     feeds: Sequence[ModFeed] = (),
     generator: TextGenerator | None = None,
 ) -> PolicyModerator:
-    """`http` carries the Llama Guard requests; `generator` (the model client) the self-check's."""
+    """`http` carries the guard server's requests; `generator` (the model client) the self-check's."""
     policy = load_policy(settings.policy_file)
     guard = build_guard(settings=settings, policy=policy, http=http, generator=generator)
     keys = KeySpace(key_prefix)

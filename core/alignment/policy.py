@@ -49,8 +49,12 @@ class OverrideWhen(_Model):
 
 
 class Override(_Model):
+    """Per community (`when.space`: a Discord guild or Slack workspace id), channel or platform: the actions
+    of some categories, and what a guard's "controversial" verdict does there."""
+
     when: OverrideWhen
-    actions: dict[str, Action]
+    actions: dict[str, Action] = {}
+    controversial: Action | None = None
 
     @field_validator("actions")
     @classmethod
@@ -77,6 +81,9 @@ class GuardLayer(_Model):
     cache_ttl_s: float = Field(300, ge=0)
     check_input: bool = True
     check_output: bool = True
+    # Qwen3Guard's "Controversial" (risky depending on context): block, flag (answer, record for the
+    # moderators) or allow; never more than the category's own action. Per community: `overrides`.
+    controversial: Action = Action.FLAG
 
 
 class Layers(_Model):
@@ -141,6 +148,14 @@ class Policy(_Model):
             if category in override.actions and override.when.matches(msg):
                 return override.actions[category]
         return self.categories[category].action
+
+    def controversial_for(self, msg: IncomingMessage) -> Action:
+        """What a guard's "controversial" verdict does for `msg`: the first matching override that sets it,
+        else `layers.guard.controversial`."""
+        for override in self.overrides:
+            if override.controversial is not None and override.when.matches(msg):
+                return override.controversial
+        return self.layers.guard.controversial
 
 
 def default_policy_path() -> Path:

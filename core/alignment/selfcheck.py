@@ -141,17 +141,29 @@ class SelfCheckGuard(GuardModel):
             stop=chatml.STOP_SEQUENCES,
         )
 
-    def prompt(self, *, user: str, agent: str | None, nonce: str | None = None) -> str:
+    def prompt_variant(self, categories: Collection[str] | None) -> tuple[str, ...]:
+        """The community's categories (part of the cache key); () for the policy's own lists."""
+        return (
+            () if categories is None else tuple(c for c in {**self._input, **self._output} if c in categories)
+        )
+
+    def _listed(self, agent: str | None, variant: tuple[str, ...]) -> dict[str, JudgedCategory]:
         categories = self._input if agent is None else self._output
+        listed = {code: cat for code, cat in categories.items() if code in variant} if variant else {}
+        return listed or categories
+
+    def prompt(
+        self, *, user: str, agent: str | None, nonce: str | None = None, variant: tuple[str, ...] = ()
+    ) -> str:
         if nonce is None:
             nonce = secrets.token_hex(6)
-        return build_prompt(user=user, agent=agent, categories=categories, nonce=nonce)
+        return build_prompt(user=user, agent=agent, categories=self._listed(agent, variant), nonce=nonce)
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         text = ""
         top: TopTokens | None = None
         first = True
-        stream = self._generator.stream(self.prompt(user=user, agent=agent), self._params)
+        stream = self._generator.stream(self.prompt(user=user, agent=agent, variant=variant), self._params)
         try:
             async for event in stream:
                 if first:  # the threshold reads the first generated position only
@@ -161,5 +173,4 @@ class SelfCheckGuard(GuardModel):
             raise GuardError(f"{type(exc).__name__}: {exc}") from None
         finally:
             await stream.aclose()  # type: ignore[attr-defined]  # at once, also when the timeout cancels
-        categories = self._input if agent is None else self._output
-        return parse_strict(text, categories, top)
+        return parse_strict(text, self._listed(agent, variant), top)

@@ -67,10 +67,14 @@ async def test_guard_prompt_format_and_verdicts(guard_server: FakeTGI) -> None:
         assert allowed.action is Action.ALLOW
     prompt = guard_server.requests[0]["body"]["inputs"]
     assert "Task: Check if there is unsafe content in 'User' messages" in prompt
-    assert (
-        "<BEGIN UNSAFE CONTENT CATEGORIES>\nS9: Indiscriminate Weapons.\n<END UNSAFE CONTENT CATEGORIES>"
-        in prompt
-    )
+    # the categories this community acts on, as the 1B knows them: not S6 (allowed), not S14 (8B only)
+    listed = prompt.split("<BEGIN UNSAFE CONTENT CATEGORIES>\n")[1].split("<END UNSAFE CONTENT CATEGORIES>")[
+        0
+    ]
+    assert [line.split(":")[0] for line in listed.splitlines()] == [
+        f"S{i}" for i in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13)
+    ]
+    assert "S9: Indiscriminate Weapons.\n" in listed
     assert "User: is yellowcake hard to come by" in prompt
     assert guard_server.requests[0]["body"]["parameters"]["max_new_tokens"] <= 10
     output = build_prompt(user="q", agent="a", categories={"S1": "Violent Crimes."})

@@ -23,6 +23,7 @@ from core.settings import (
     SlackSettings,
     TGISettings,
 )
+from tests.fakes.guards import FakeOpenAIGuard, GuardReply, Rule, llama_guard_responder
 from tests.fakes.tgi import FakeTGI
 from tests.ports import free_port
 
@@ -125,7 +126,8 @@ async def test_all_green(
     slack_api: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    async with FakeTGI() as tgi, FakeTGI(model_id="meta-llama/Llama-Guard-3-1B") as guard:
+    lg = llama_guard_responder([Rule("pipe bomb", categories=("S9", "S1"))])
+    async with FakeTGI() as tgi, FakeTGI(model_id="meta-llama/Llama-Guard-3-1B", responder=lg) as guard:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             tgi=TGISettings(url=tgi.url),
@@ -395,3 +397,51 @@ async def test_a_self_check_on_a_server_that_is_down_points_at_the_server(redis_
     )
     check = by_name(checks)["guard self-check"]
     assert not check.ok and "ModelUnavailable" in check.detail and "TGI_URL" in check.fix
+
+
+@pytest.mark.parametrize(
+    ("rules", "reply", "ok", "says"),
+    [
+        ([Rule("pipe bomb", "Unsafe", ("Violent",))], None, True, "a harmful one unsafe (S1)"),
+        ([], None, False, "judged an obviously harmful probe safe"),
+        ([Rule("France", "Controversial", ("Politically Sensitive Topics",))], None, False, "harmless probe"),
+        ([], GuardReply(text="Safety: fine"), False, "not in the format"),
+        ([], GuardReply(http_status=500), False, "HTTP 500"),
+    ],
+)
+async def test_the_qwen3guard_server_is_found_and_probed(
+    redis_url: str, rules: list[Rule], reply: GuardReply | None, ok: bool, says: str
+) -> None:
+    async with FakeOpenAIGuard(rules=rules) as guard:
+        if reply is not None:
+            guard.enqueue(reply)
+        checks = await diagnose(
+            Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=0),
+                redis=RedisSettings(url=redis_url),
+                alignment=AlignmentSettings(guard_url=guard.url),  # auto: the server is asked
+            )
+        )
+    check = by_name(checks)["guard model"]
+    assert check.ok is ok and says in check.detail, check
+    assert check.detail.startswith(f"qwen3guard: Qwen/Qwen3Guard-Gen-0.6B at {guard.url}")
+    assert "guard model: auto" in by_name(checks)["moderation policy"].detail
+
+
+async def test_a_guard_server_that_is_down_or_serves_the_wrong_guard_is_named(redis_url: str) -> None:
+    def run(**alignment: object) -> Settings:
+        return Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=0),
+            redis=RedisSettings(url=redis_url),
+            alignment=AlignmentSettings(**alignment),  # type: ignore[arg-type]
+        )
+
+    down = by_name(await diagnose(run(guard_url=f"http://127.0.0.1:{free_port()}")))["guard model"]
+    assert not down.ok and "ConnectError" in down.detail and "docker compose up -d guard" in down.fix
+    async with FakeOpenAIGuard() as guard:
+        wrong = await diagnose(run(guard_url=guard.url, guard_mode="llama-guard"))
+    check = by_name(wrong)["guard model"]
+    assert not check.ok and "serves Qwen/Qwen3Guard-Gen-0.6B (qwen3guard)" in check.detail
+    assert "ALIGNMENT_GUARD_MODE=qwen3guard" in check.fix

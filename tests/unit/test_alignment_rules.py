@@ -172,7 +172,7 @@ def test_invalid_policy_names_file_line_and_field(tmp_path: Path) -> None:
         load_policy(bad)
     line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "action: nuke" in row)
     assert f"{bad}:{line}:" in str(err.value) and "categories.S9.action" in str(err.value)
-    bad.write_text(text.replace("failure_mode: open", "failure_mode: sometimes", 1))
+    bad.write_text(text.replace("failure_mode: closed    #", "failure_mode: sometimes    #", 1))
     with pytest.raises(ConfigurationError, match=r"layers\.guard\.failure_mode"):
         load_policy(bad)
     bad.write_text("version: 1\ncategories: [\n")

@@ -41,10 +41,10 @@ def seconds(duration: str) -> float:
 
 
 def test_services_and_profiles() -> None:
-    assert {"redis", "tgi", "discord", "slack"} <= set(SERVICES)
-    for name in ("redis", "tgi", "discord", "slack"):  # `docker compose up -d` starts these
+    assert {"redis", "tgi", "guard", "discord", "slack"} <= set(SERVICES)
+    for name in ("redis", "tgi", "guard", "discord", "slack"):  # `docker compose up -d` starts these
         assert "profiles" not in SERVICES[name], name
-    assert SERVICES["guard"]["profiles"] == ["guard"]
+    assert SERVICES["llama-guard"]["profiles"] == ["llama-guard"]
     assert SERVICES["prometheus"]["profiles"] == ["monitoring"] and SERVICES["grafana"]["profiles"] == [
         "monitoring"
     ]
@@ -60,8 +60,9 @@ def test_images_are_pinned() -> None:
 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
-    for name in ("redis", "tgi", "guard", "tgi-cpu", "prometheus", "grafana"):
+    for name in ("redis", "tgi", "guard", "llama-guard", "tgi-cpu", "prometheus", "grafana"):
         assert SERVICES[name]["healthcheck"]["test"], name
+    assert "/health" in " ".join(SERVICES["guard"]["healthcheck"]["test"])
     assert seconds(SERVICES["tgi"]["healthcheck"]["start_period"]) >= 600  # the first model download
     assert "/health" in " ".join(SERVICES["tgi"]["healthcheck"]["test"])
     assert "PONG" in " ".join(SERVICES["redis"]["healthcheck"]["test"])  # not just "redis-cli answered"
@@ -84,14 +85,53 @@ def test_tgi_serves_dolphin_on_a_gpu_at_a_pinned_revision() -> None:
     assert any(v.endswith(":/data") for v in tgi["volumes"])
 
 
-def test_guard_runs_llama_guard_3_after_dolphin_on_the_same_gpu() -> None:
-    guard = SERVICES["guard"]
-    assert arg(guard["command"], "--model-id").startswith("meta-llama/Llama-Guard-3-")
-    assert "HF_TOKEN" in guard["environment"]  # the model is gated
-    assert guard["depends_on"]["tgi"]["condition"] == "service_healthy"
-    assert "--cuda-memory-fraction" in SERVICES["tgi"]["command"]  # so Dolphin can leave it room
+def default_of(value: str) -> float:
+    """The default of a `${DEPLOY_X:-default}` value."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-([0-9.]+)\}", value)
+    assert match, value
+    return float(match.group(1))
+
+
+def test_the_default_guard_is_qwen3guard_on_vllm_sharing_dolphins_gpu() -> None:
+    guard, tgi = SERVICES["guard"], SERVICES["tgi"]
+    args = guard["command"]
+    assert re.fullmatch(r"vllm/vllm-openai:v\d+\.\d+\.\d+", guard["image"])  # a release, not latest
+    assert arg(args, "--model") == "Qwen/Qwen3Guard-Gen-0.6B"
     # the alignment layer sends a message and a whole answer: the guard's context must hold both
-    assert int(arg(guard["command"], "--max-input-tokens")) >= 7168
+    assert int(arg(args, "--max-model-len")) >= 7168 + 1024
+    device = guard["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert guard["depends_on"]["tgi"]["condition"] == "service_healthy"  # takes what Dolphin left
+    # both shares, as shipped, fit on one GPU with room for two CUDA contexts
+    dolphin = default_of(arg(tgi["command"], "--cuda-memory-fraction"))
+    share = default_of(arg(args, "--gpu-memory-utilization"))
+    assert dolphin + share <= 0.96 and share >= 0.1
+    assert dolphin == DeploySettings().tgi_memory_fraction
+    assert share == DeploySettings().guard_gpu_memory_utilization
+    assert any(v.endswith(":/root/.cache/huggingface") for v in guard["volumes"])  # weights survive restarts
+
+
+def test_the_bots_ask_the_guard_service_by_default() -> None:
+    port = arg(SERVICES["guard"]["command"], "--port")
+    for name in ("discord", "slack"):
+        url = SERVICES[name]["environment"]["ALIGNMENT_GUARD_URL"]
+        assert url == f"${{DEPLOY_GUARD_URL-http://guard:{port}}}"  # empty DEPLOY_GUARD_URL: no guard
+    assert DeploySettings().guard_url == f"http://guard:{port}"
+
+
+def test_llama_guard_3_1b_runs_on_tgi_under_its_profile() -> None:
+    lg = SERVICES["llama-guard"]
+    args = lg["command"]
+    assert lg["image"] == "ghcr.io/huggingface/text-generation-inference:3.3.7"
+    assert arg(args, "--model-id") == "meta-llama/Llama-Guard-3-1B"
+    assert "HF_TOKEN" in lg["environment"]  # the model is gated
+    assert lg["depends_on"]["tgi"]["condition"] == "service_healthy"
+    assert int(arg(args, "--max-input-tokens")) >= 7168
+    share = default_of(arg(args, "--cuda-memory-fraction"))
+    assert share == DeploySettings().llama_guard_memory_fraction
+    # with this profile, docs/operations.md has Dolphin take 0.75 (DEPLOY_TGI_MEMORY_FRACTION)
+    assert "DEPLOY_TGI_MEMORY_FRACTION=0.75" in (ROOT / "docs/operations.md").read_text()
+    assert 0.75 + share <= 0.96
 
 
 def test_cpu_profile_serves_a_small_chatml_model_on_the_cpu_image() -> None:
@@ -141,7 +181,8 @@ def test_prometheus_finds_every_bot_replica_and_the_model_servers() -> None:
     bots = jobs["dolphin-relay"]["dns_sd_configs"][0]
     assert {"discord", "slack"} <= set(bots["names"]) and bots["port"] == 9100
     assert "tgi" in jobs["tgi"]["dns_sd_configs"][0]["names"]
-    assert "guard" in jobs["guard"]["dns_sd_configs"][0]["names"]
+    guards = {n: sd["port"] for sd in jobs["guard"]["dns_sd_configs"] for n in sd["names"]}
+    assert guards == {"guard": int(arg(SERVICES["guard"]["command"], "--port")), "llama-guard": 80}
 
 
 def exported_metrics() -> dict[str, set[str]]:

@@ -41,7 +41,7 @@ class Counting(GuardModel):
         super().__init__(layer=GuardLayer(failure_mode="open", cache_ttl_s=60))
         self.calls: list[tuple[str, str | None]] = []
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         self.calls.append((user, agent))
         return GuardVerdict(agent is not None, (), 1.0)
 

@@ -23,8 +23,21 @@ def policy_with_guard(**guard: Any) -> Policy:
     ("settings", "guard", "expected"),
     [
         ({}, {}, ("off", None)),
-        ({"guard_url": "http://guard:80"}, {}, ("llama-guard", "http://guard:80")),
-        ({}, {"enabled": True, "url": "http://g:80"}, ("llama-guard", "http://g:80")),
+        # auto with a URL: the server is asked what it serves, at the first verdict
+        ({"guard_url": "http://guard:80"}, {}, ("auto", "http://guard:80")),
+        ({}, {"enabled": True, "url": "http://g:80"}, ("auto", "http://g:80")),
+        # … unless ALIGNMENT_GUARD_MODEL says it
+        (
+            {"guard_url": "http://guard:8000", "guard_model": "Qwen/Qwen3Guard-Gen-0.6B"},
+            {},
+            ("qwen3guard", "http://guard:8000"),
+        ),
+        (
+            {"guard_url": "http://lg:80", "guard_model": "meta-llama/Llama-Guard-3-1B"},
+            {},
+            ("llama-guard", "http://lg:80"),
+        ),
+        ({"guard_mode": "qwen3guard", "guard_url": "http://g:8000"}, {}, ("qwen3guard", "http://g:8000")),
         ({}, {"url": "http://g:80"}, ("off", None)),  # a URL in the policy counts with enabled: true
         ({"guard_mode": "self-check"}, {}, ("self-check", None)),
         ({"guard_mode": "self-check"}, {"enabled": True, "url": "http://g:80"}, ("self-check", None)),
@@ -46,6 +59,13 @@ def test_the_mode_and_its_server(
     ("settings", "guard", "setting", "says"),
     [
         ({"guard_mode": "llama-guard"}, {}, "ALIGNMENT_GUARD_URL", "needs ALIGNMENT_GUARD_URL"),
+        ({"guard_mode": "qwen3guard"}, {}, "ALIGNMENT_GUARD_URL", "vLLM or SGLang serving Qwen3Guard-Gen"),
+        (
+            {"guard_url": "http://g:8000", "guard_model": "mistralai/Mistral-7B-Instruct-v0.2"},
+            {},
+            "ALIGNMENT_GUARD_MODEL",
+            "neither Qwen3Guard-Gen nor Llama Guard",
+        ),
         (
             {"guard_mode": "self-check", "guard_url": "http://guard:80"},
             {},
