@@ -354,8 +354,10 @@ class OpenAIDialect:
             raise GenerationFailed(f"the server ended the generation ({reason})", error_type="generation")
         if reason == "length":
             finish = "length"
-        elif isinstance(choice.get("stop_reason"), str):  # vLLM: the stop string that matched
-            finish = "stop_sequence"
+        elif isinstance(choice.get("stop_reason", choice.get("matched_stop")), str):
+            finish = (
+                "stop_sequence"  # the stop string that matched (vLLM `stop_reason`, SGLang `matched_stop`)
+            )
         else:
             finish = "eos_token"
         usage = event.get("usage")

@@ -17,8 +17,9 @@ written from their server code (vllm/entrypoints/openai/, sglang/srt/entrypoints
   "root", "max_model_len", …}]}` (`max_model_len` = `max_total_tokens`).
 - `POST /v1/completions` with `stream: true`: `data: {json}` chunks `{"id", "object": "text_completion",
   "created", "model", "choices": [{"index", "text", "logprobs", "finish_reason", "stop_reason"}], "usage":
-  null}`; the stop string is not sent; `finish_reason` "stop" (`stop_reason` the matched stop string, or
-  null at the end-of-sequence token) or "length"; with `stream_options.include_usage` a last chunk
+  null}`; the stop string is not sent; `finish_reason` "stop" (vLLM's `stop_reason`: the matched stop
+  string or null at the end-of-sequence token; SGLang's `matched_stop`: the string or the token id) or
+  "length"; with `stream_options.include_usage` a last chunk
   `{"choices": [], "usage": {"prompt_tokens", "completion_tokens", "total_tokens"}}`; then `data: [DONE]`.
 - Errors with their status: vLLM `{"error": {"message", "type", "param", "code"}}`, SGLang
   `{"object": "error", "message", "type", "param", "code"}`; in the stream `data: {"error": {…}}` and
@@ -545,6 +546,7 @@ class FakeTGI:
                 stop_reason = next(s for s in stops if s in sent)
                 kept = sent[: sent.index(stop_reason)]
                 pieces = [kept] if kept else []
+            stop_field = "matched_stop" if self.dialect == "sglang" else "stop_reason"
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
             cadence = _Cadence(delay)
             logprobs = body.get("logprobs") and reply.first_top_tokens
@@ -556,13 +558,8 @@ class FakeTGI:
                     request.transport.close()
                     return resp
                 await cadence.next_token()
-                choice: dict[str, Any] = {
-                    "index": 0,
-                    "text": piece,
-                    "logprobs": None,
-                    "finish_reason": None,
-                    "stop_reason": None,
-                }
+                choice: dict[str, Any] = {"index": 0, "text": piece, "logprobs": None, "finish_reason": None}
+                choice[stop_field] = None
                 if logprobs and i == 0:
                     assert reply.first_top_tokens is not None
                     choice["logprobs"] = {
