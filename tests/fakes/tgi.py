@@ -173,9 +173,10 @@ class FakeTGI:
         app.router.add_post("/generate_stream", self._generate_stream)
         app.router.add_post("/generate", self._generate)
         app.router.add_get("/info", self._info)
-        app.router.add_post(
-            "/tokenize", self._tokenize if self.dialect != "sglang" else self._openai_tokenize
-        )
+        if self.dialect != "sglang":  # TGI's /tokenize, or vLLM's (SGLang's is /v1/tokenize)
+            app.router.add_post(
+                "/tokenize", self._tokenize if self.dialect == "tgi" else self._openai_tokenize
+            )
         app.router.add_post("/v1/tokenize", self._openai_tokenize)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
