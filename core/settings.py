@@ -256,12 +256,20 @@ class DeploySettings(_Group):
     tgi_memory_fraction: float = Field(
         1.0, gt=0, le=1, description="Share of GPU memory Dolphin's TGI may take (0.8 with --profile guard)."
     )
+    vllm_gpu_memory_utilization: float = Field(
+        0.70,
+        gt=0,
+        le=1,
+        description="Share of GPU memory Dolphin's vLLM may take (--profile vllm); 0.70 leaves room for a guard"
+        " model on the same GPU, 0.90 for Dolphin alone.",
+    )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for the model downloads (needed for the gated Llama Guard 3)."
     )
     tgi_url: str = Field(
         "http://tgi:80",
-        description="The model server the compose bots use (http://tgi-cpu:80 with --profile cpu).",
+        description="The model server the compose bots use (http://tgi-cpu:80 with --profile cpu,"
+        " http://vllm:8000 with --profile vllm and TGI_BACKEND=vllm).",
     )
     grafana_password: SecretStr | None = Field(
         None, description="Grafana admin password (--profile monitoring)."
