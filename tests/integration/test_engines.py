@@ -7,18 +7,26 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import redis.asyncio as aioredis
 
 from bots.runtime import open_core
 from core.errors import GenerationFailed, StreamCutOff
 from core.llm import GenerationParams, ModelClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.settings import AlignmentSettings, LimitSettings, RedisSettings, Settings, TGISettings
+from tests.fakes.discord_harness import discord_bot
+from tests.fakes.discord_harness import mention as discord_mention
+from tests.fakes.discord_payloads import GENERAL
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.integration.slack_harness import event as slack_event
+from tests.integration.slack_harness import http_harness
+from tests.integration.slack_harness import mention as slack_mention
 
 PROMPT = "<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n"
 PARAMS = GenerationParams(max_new_tokens=64)
 ENGINES = ["vllm", "sglang"]
+TS = "1700000001.000100"  # the Slack mention's timestamp (tests/integration/slack_harness.py)
 
 
 def client(url: str, **settings: object) -> tuple[ModelClient, object]:
@@ -124,3 +132,36 @@ async def test_long_channel_conversation_on_a_4096_token_engine_is_answered_ever
     dropped = [i for i in range(1, 45) if not prompts[i].startswith(prompts[i - 1])]
     assert dropped, "the window never filled: the test does not test what it says"
     assert len(dropped) <= 45 // 3  # history is dropped in blocks, not on every message once full
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_discord_bot_answers_through_the_engine(
+    engine: str, redis_url: str, redis_client: object
+) -> None:
+    """The Discord bot over the real core, its model server the vLLM or SGLang stand-in, nothing else set."""
+    async with discord_bot(redis_url, engine=engine) as bot:
+        api, fake = bot.api, bot.tgi
+        await api.dispatch("MESSAGE_CREATE", discord_mention(api, "my number is 42"))
+        await api.wait_until(lambda: "".join(api.visible(GENERAL)).startswith("You said"), timeout_s=10)
+        await bot.settled()
+        await api.dispatch("MESSAGE_CREATE", discord_mention(api, "what is my number?"))
+        await api.wait_until(lambda: len(fake.prompts) == 2 and len(api.visible(GENERAL)) >= 2, timeout_s=10)
+        await bot.settled()
+        assert "my number is 42" in fake.prompts[1]  # the channel's history, on /v1/completions
+        assert [r["path"] for r in fake.requests].count("/v1/completions") == 2
+        assert api.visible(GENERAL)[-1] == "You said: Ally: what is my number?"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_slack_app_answers_through_the_engine(engine: str, redis_client: aioredis.Redis) -> None:
+    async with http_harness(redis_client, engine=engine) as harness:
+        await harness.post(slack_mention("my number is 42", event_id="Ev1"))
+        await harness.settle()
+        follow = slack_event(
+            "what is my number?", event_id="Ev2", kind="message", ts="1700000002.1", thread_ts=TS
+        )
+        await harness.post(follow)
+        await harness.settle()
+        assert len(harness.tgi.prompts) == 2 and "my number is 42" in harness.tgi.prompts[1]
+        assert harness.slack.visible("C1", TS)[-1] == "You said: U1: what is my number?"
+        assert harness.core.generator.dialect.name == engine  # type: ignore[attr-defined]
