@@ -34,7 +34,10 @@ DOLPHIN = "dolphin-2.1-mistral-7b"
 CHECK_TIMEOUT_S = 10.0
 # Application flags (discord-api-docs, Application object): either one means the intent is enabled.
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)  # GATEWAY_MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED
-TGI_FIX = "start TGI (docker compose up -d tgi; the first start downloads the model) or set TGI_URL"
+TGI_FIX = (
+    "start the model server (docker compose up -d tgi, or vllm with --profile vllm; the first start downloads"
+    " the model) or set TGI_URL (and TGI_BACKEND for vLLM or SGLang)"
+)
 
 
 @dataclass
