@@ -217,3 +217,39 @@ async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt
     last = printed.rsplit("--- prompt", 1)[-1]
     assert "my name is Ann" in last  # remembered across the two console processes
     assert "<¦im_start¦>system" in last and last.count("<|im_start|>system") == 1
+
+
+async def test_the_readme_trial_on_the_vllm_stand_in(redis_client: object, redis_url: str) -> None:
+    """README: `python -m tests.fakes.tgi --dialect vllm` and `TGI_BACKEND=vllm` for the console."""
+    port = free_port()
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakes.tgi",
+        "--port",
+        str(port),
+        "--token-delay",
+        "0",
+        "--dialect",
+        "vllm",
+        "--max-model-len",
+        "4096",
+        "--show-prompts",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert fake.stdout is not None
+        assert "fake vLLM" in (await asyncio.wait_for(fake.stdout.readline(), 20)).decode()
+        code, out, err = await run_console(
+            ["my name is Ann", "what is my name?"],
+            tgi_url=f"http://127.0.0.1:{port}",
+            redis_url=redis_url,
+            extra_env={"TGI_BACKEND": "vllm"},
+        )
+        assert code == 0, err
+        assert out.splitlines() == ["You said: my name is Ann", "You said: what is my name?"]
+    finally:
+        fake.terminate()
+        printed = (await asyncio.wait_for(fake.communicate(), 20))[0].decode()
+    assert "my name is Ann" in printed.rsplit("--- prompt", 1)[-1]  # the history, on /v1/completions
