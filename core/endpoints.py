@@ -184,7 +184,8 @@ class EndpointPool:
 
 
 def describe(exc: BaseException | None) -> str:
+    """The error's type and text, without credentials: aiohttp's texts may quote the request URL."""
     if exc is None:
         return "no endpoint answered"
-    text = str(exc)
+    text = redact_url(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -314,10 +314,10 @@ class ModelClient:
                             while await content.readany():
                                 pass
         except aiohttp.ClientConnectorError as exc:
-            raise ModelUnavailable(f"{endpoint.url}: {describe(exc)}") from None
+            raise ModelUnavailable(f"{redact_url(endpoint.url)}: {describe(exc)}") from None
         except aiohttp.ConnectionTimeoutError:
             raise ModelUnavailable(
-                f"{endpoint.url}: no connection within {settings.connect_timeout_s:g} s"
+                f"{redact_url(endpoint.url)}: no connection within {settings.connect_timeout_s:g} s"
             ) from None
         except aiohttp.ServerTimeoutError:
             raise GenerationTimeout("the model server stopped sending") from None
