@@ -1,4 +1,5 @@
-"""`python -m bench [--json] [--quick]`: the performance figures of issue #7, measured on this machine.
+"""`python -m bench [--json] [--quick] [--engine tgi|vllm|sglang] [--only prefix]`: the performance figures
+of issues #7 and #16, measured on this machine.
 
 A real redis-server and a fake TGI in its own process (per-token delay that does not grow with
 concurrency up to max_concurrent_requests, overload errors past it); everything else is the real code
@@ -21,7 +22,9 @@ import uuid
 from typing import Any
 
 from bench.harness import BenchSink, CountingConnection, bare_stream, fake_tgi, redis_server, service
+from bench.prefix import prefix_figures
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
+from core.tokens import SentencePieceCounter
 
 PROMPT = "<|im_start|>system\nYou are Dolphin.<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"
 
@@ -43,15 +46,15 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def overhead(redis_url: str, n: int) -> dict[str, float]:
-    with fake_tgi(token_delay_s=0.005, answer_tokens=50) as url:
-        async with service(redis_url, url) as (svc, _redis, http):
+async def overhead(engine: str, redis_url: str, n: int) -> dict[str, float]:
+    with fake_tgi(engine=engine, token_delay_s=0.005, answer_tokens=50) as url:
+        async with service(redis_url, url, engine=engine) as (svc, _redis, http):
             for i in range(3):  # warm up: scripts loaded, connections open, tokenizer loaded
                 await svc.handle(msg(f"warm{i}"), BenchSink())
-                await bare_stream(http, url, PROMPT)
+                await bare_stream(http, url, PROMPT, engine)
             e2e, floor = [], []
             for i in range(n):
-                floor.append(await bare_stream(http, url, PROMPT))
+                floor.append(await bare_stream(http, url, PROMPT, engine))
                 started = time.perf_counter()
                 result = await svc.handle(msg(f"o{i}"), BenchSink())
                 e2e.append(time.perf_counter() - started)
@@ -66,13 +69,13 @@ async def overhead(redis_url: str, n: int) -> dict[str, float]:
 
 
 async def throughput(
-    redis_url: str, conversations: int, per_conversation: int, rounds: int = 3
+    engine: str, redis_url: str, conversations: int, per_conversation: int, rounds: int = 3
 ) -> dict[str, Any]:
     """`conversations` at once, each sending `per_conversation` messages in turn, instant answers. The
     median of `rounds` rounds: another process taking a core for a while spoils one round, not the
     figure (every round is printed too)."""
-    with fake_tgi(token_delay_s=0.0, answer_tokens=50) as url:
-        async with service(redis_url, url) as (svc, _redis, _http):
+    with fake_tgi(engine=engine, token_delay_s=0.0, answer_tokens=50) as url:
+        async with service(redis_url, url, engine=engine) as (svc, _redis, _http):
             # warm up at full concurrency: the pool's connections are opened (and counted) here
             await asyncio.gather(*(svc.handle(msg(f"tw{c}"), BenchSink()) for c in range(conversations)))
             CountingConnection.round_trips = 0
@@ -100,13 +103,13 @@ async def throughput(
     }
 
 
-async def batching(redis_url: str, conversations: int, rounds: int = 3) -> dict[str, Any]:
+async def batching(engine: str, redis_url: str, conversations: int, rounds: int = 3) -> dict[str, Any]:
     """`conversations` asking at once against one alone, the median of `rounds` rounds (each round
     measures both, so a burst of other load spoils one round, not the figure). A first crowd warms up:
     the connections to the model server and Redis are opened there, as in a running bot."""
     ratios, alones = [], []
-    with fake_tgi(token_delay_s=0.02, answer_tokens=50) as url:
-        async with service(redis_url, url) as (svc, _redis, _http):
+    with fake_tgi(engine=engine, token_delay_s=0.02, answer_tokens=50) as url:
+        async with service(redis_url, url, engine=engine) as (svc, _redis, _http):
             await asyncio.gather(*(svc.handle(msg(f"bw{i}"), BenchSink()) for i in range(conversations)))
             for r in range(rounds):
                 started = time.perf_counter()
@@ -127,9 +130,9 @@ async def batching(redis_url: str, conversations: int, rounds: int = 3) -> dict[
     }
 
 
-async def overload(redis_url: str, messages: int) -> dict[str, float]:
-    with fake_tgi(token_delay_s=0.005, answer_tokens=50, max_concurrent=128) as url:
-        async with service(redis_url, url) as (svc, _redis, _http):
+async def overload(engine: str, redis_url: str, messages: int) -> dict[str, float]:
+    with fake_tgi(engine=engine, token_delay_s=0.005, answer_tokens=50, max_concurrent=128) as url:
+        async with service(redis_url, url, engine=engine) as (svc, _redis, _http):
             await svc.handle(msg("warm"), BenchSink())
             sinks = [BenchSink() for _ in range(messages)]
             started = time.perf_counter()
@@ -145,12 +148,12 @@ async def overload(redis_url: str, messages: int) -> dict[str, float]:
     }
 
 
-async def growth(redis_url: str, turns: int, samples: int = 40) -> dict[str, float]:
+async def growth(engine: str, redis_url: str, turns: int, samples: int = 40) -> dict[str, float]:
     """Turn `turns` of one conversation against turn 1. After `turns - 1` turns, the long conversation's
     next messages alternate with first messages of new conversations, so that the noise of a shared
     machine (other processes taking a core for a while) falls on both sides alike."""
-    with fake_tgi(token_delay_s=0.0, answer_tokens=50) as url:
-        async with service(redis_url, url) as (svc, redis, _http):
+    with fake_tgi(engine=engine, token_delay_s=0.0, answer_tokens=50) as url:
+        async with service(redis_url, url, engine=engine) as (svc, redis, _http):
 
             async def timed(channel: str, i: int) -> float:
                 started = time.perf_counter()
@@ -178,9 +181,9 @@ async def growth(redis_url: str, turns: int, samples: int = 40) -> dict[str, flo
     }
 
 
-async def memory(redis_url: str, stored: int, active: int) -> dict[str, float]:
-    with fake_tgi(token_delay_s=0.002, answer_tokens=50) as url:
-        async with service(redis_url, url) as (svc, redis, _http):
+async def memory(engine: str, redis_url: str, stored: int, active: int) -> dict[str, float]:
+    with fake_tgi(engine=engine, token_delay_s=0.002, answer_tokens=50) as url:
+        async with service(redis_url, url, engine=engine) as (svc, redis, _http):
             pipe = redis.pipeline(transaction=False)
             blob = json.dumps(
                 {
@@ -212,11 +215,11 @@ async def memory(redis_url: str, stored: int, active: int) -> dict[str, float]:
     }
 
 
-async def latency_curve(redis_url: str, levels: list[int]) -> dict[str, list[float]]:
+async def latency_curve(engine: str, redis_url: str, levels: list[int]) -> dict[str, list[float]]:
     """Median end-to-end latency per message against concurrency (for the plot in docs/performance.md)."""
     out: dict[str, list[float]] = {"concurrency": [], "latency_p50_s": [], "latency_p99_s": []}
-    with fake_tgi(token_delay_s=0.02, answer_tokens=50) as url:
-        async with service(redis_url, url) as (svc, _redis, _http):
+    with fake_tgi(engine=engine, token_delay_s=0.02, answer_tokens=50) as url:
+        async with service(redis_url, url, engine=engine) as (svc, _redis, _http):
             await svc.handle(msg("warm"), BenchSink())
 
             async def one(name: str) -> float:
@@ -232,19 +235,55 @@ async def latency_curve(redis_url: str, levels: list[int]) -> dict[str, list[flo
     return out
 
 
-async def run(quick: bool) -> dict[str, Any]:
+async def prefix(engine: str, redis_url: str, messages: int, context: int = 4096) -> dict[str, Any]:
+    """A channel conversation of `messages` messages from three people, on a server that reports a
+    `context`-token window (no limit set here), answers of 120 tokens: the prefix figures of its
+    prompts (bench/prefix.py) and how many were answered."""
+    prompts: list[str] = []
+    with fake_tgi(engine=engine, token_delay_s=0.0, answer_tokens=120, max_model_len=context) as url:
+        async with service(redis_url, url, engine=engine, prompts=prompts) as (svc, _redis, _http):
+            answered = 0
+            for i in range(messages):
+                text = f"Message {i}: " + " ".join(["tell me more about dolphins"] * (1 + i % 7))
+                result = await svc.handle(msg(f"prefix-{context}", text, user=f"u{i % 3}"), BenchSink())
+                answered += result.outcome is Outcome.ANSWERED
+    counter = SentencePieceCounter()
+    figures = await prefix_figures(prompts, counter.count)
+    return {
+        **figures,
+        "prefix_messages": messages,
+        "prefix_answered": answered,
+        "prefix_context_tokens": context,
+    }
+
+
+async def run(quick: bool, engine: str = "tgi", only: str | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "engine": engine,
     }
     with redis_server() as redis_url:
-        figures.update(await overhead(redis_url, 20 if quick else 60))
-        figures.update(await throughput(redis_url, 200, 2 if quick else 5))
-        figures.update(await batching(redis_url, 64))
-        figures.update(await overload(redis_url, 500))
-        figures.update(await growth(redis_url, 200 if quick else 1000))
-        figures.update(await memory(redis_url, 10_000, 1_000))
+        figures.update(await prefix(engine, redis_url, 300, context=4096))
+        at_8192 = await prefix(
+            engine, redis_url, 300, context=8192
+        )  # Dolphin's context, as compose serves it
+        figures.update(
+            {
+                f"{k}_8192": v
+                for k, v in at_8192.items()
+                if k.startswith(("prefix_reuse", "prefill", "prompt"))
+            }
+        )
+        if only == "prefix":
+            return figures
+        figures.update(await overhead(engine, redis_url, 20 if quick else 60))
+        figures.update(await throughput(engine, redis_url, 200, 2 if quick else 5))
+        figures.update(await batching(engine, redis_url, 64))
+        figures.update(await overload(engine, redis_url, 500))
+        figures.update(await growth(engine, redis_url, 200 if quick else 1000))
+        figures.update(await memory(engine, redis_url, 10_000, 1_000))
         figures["latency_curve"] = await latency_curve(
-            redis_url, [1, 8, 32, 64, 128] if quick else [1, 8, 16, 32, 64, 96, 128]
+            engine, redis_url, [1, 8, 32, 64, 128] if quick else [1, 8, 16, 32, 64, 96, 128]
         )
     return figures
 
@@ -276,12 +315,19 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--plot", metavar="PNG", help="write the latency-against-concurrency plot")
+    parser.add_argument(
+        "--engine",
+        choices=("tgi", "vllm", "sglang"),
+        default="tgi",
+        help="the model server the fake stands in for, and the client's TGI_BACKEND",
+    )
+    parser.add_argument("--only", choices=("prefix",), help="run only these figures")
     args = parser.parse_args()
     from core.observability import configure_logging
     from core.settings import LogSettings
 
     configure_logging(LogSettings(level="ERROR"))
-    figures = asyncio.run(run(args.quick))
+    figures = asyncio.run(run(args.quick, args.engine, args.only))
     if args.plot:
         plot(figures, args.plot)
     if args.json:

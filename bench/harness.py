@@ -21,11 +21,12 @@ from core.alignment.moderator import build_moderator
 from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
-from core.llm import TGIClient, build_model_session
+from core.llm import GenerationParams, ModelInfo, StreamEvent, TextGenerator, TGIClient, build_model_session
 from core.models import SinkLimits
 from core.service import ChatService
 from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
 from core.tokens import build_counter
+from tests.fakes.tgi import MODEL_ID
 from tests.ports import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,9 +70,16 @@ def redis_server() -> Iterator[str]:
 
 @contextlib.contextmanager
 def fake_tgi(
-    *, token_delay_s: float, answer_tokens: int = 50, max_concurrent: int = 128, answers: Path | None = None
+    *,
+    token_delay_s: float,
+    answer_tokens: int = 50,
+    max_concurrent: int = 128,
+    engine: str = "tgi",
+    max_model_len: int = 8192,
+    answers: Path | None = None,
 ) -> Iterator[str]:
-    """`answers`: a JSONL of `{"text"}` the fake answers with (`[answer N]` in a message: line N)."""
+    """The fake model server in its own process, standing in for `engine` (tgi, vllm or sglang).
+    `answers`: a JSONL of `{"text"}` the fake answers with (`[answer N]` in a message: line N)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -86,6 +94,10 @@ def fake_tgi(
             str(max_concurrent),
             "--answer-tokens",
             str(answer_tokens),
+            "--dialect",
+            engine,
+            "--max-model-len",
+            str(max_model_len),
             *(["--answers", str(answers)] if answers is not None else []),
         ],
         cwd=ROOT,
@@ -98,6 +110,27 @@ def fake_tgi(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+class RecordingGenerator:
+    """A `TextGenerator` that keeps every prompt it is asked to stream (for the prefix figures)."""
+
+    def __init__(self, inner: TGIClient, prompts: list[str]) -> None:
+        self._inner = inner
+        self.prompts = prompts
+
+    async def info(self) -> ModelInfo:
+        return await self._inner.info()
+
+    def stream(self, prompt: str, params: GenerationParams) -> AsyncIterator[StreamEvent]:
+        self.prompts.append(prompt)
+        return self._inner.stream(prompt, params)
+
+    async def count_tokens(self, text: str) -> int:
+        return await self._inner.count_tokens(text)
+
+    async def healthy(self) -> bool:
+        return await self._inner.healthy()
 
 
 class CountingConnection(Connection):
@@ -137,17 +170,25 @@ class BenchSink:
 
 @contextlib.asynccontextmanager
 async def service(
-    redis_url: str, tgi_url: str, *, moderation: bool = True, max_turns: int = 50
+    redis_url: str,
+    tgi_url: str,
+    *,
+    moderation: bool = True,
+    max_turns: int = 50,
+    engine: str = "tgi",
+    prompts: list[str] | None = None,
 ) -> AsyncIterator[tuple[ChatService, aioredis.Redis, aiohttp.ClientSession]]:
+    """A ChatService as the composition root builds it; with `prompts`, every prompt sent is appended."""
     pool = aioredis.BlockingConnectionPool.from_url(
         redis_url, connection_class=CountingConnection, max_connections=100, timeout=10
     )
     redis = aioredis.Redis.from_pool(pool)
-    cfg = TGISettings(url=tgi_url)
+    cfg = TGISettings(url=tgi_url, backend=engine)  # type: ignore[arg-type]
     http = build_model_session(cfg)
     try:
         keys = KeySpace("bench")
-        generator = TGIClient(http=http, settings=cfg, base_url=tgi_url)
+        client = TGIClient(http=http, settings=cfg, base_url=tgi_url)
+        generator: TextGenerator = client if prompts is None else RecordingGenerator(client, prompts)
         gate = RedisGate(
             redis=redis,
             keys=keys,
@@ -181,12 +222,15 @@ async def service(
         await redis.aclose()
 
 
-async def bare_stream(http: aiohttp.ClientSession, url: str, prompt: str) -> float:
+async def bare_stream(http: aiohttp.ClientSession, url: str, prompt: str, engine: str = "tgi") -> float:
     """The floor: the same stream read to its end with the same HTTP session and no parsing, seconds."""
+    if engine == "tgi":
+        path, body = "/generate_stream", {"inputs": prompt, "parameters": {"max_new_tokens": 200}}
+    else:
+        path = "/v1/completions"
+        body = {"model": MODEL_ID, "prompt": prompt, "max_tokens": 200, "stream": True}
     started = time.perf_counter()
-    async with http.post(
-        f"{url}/generate_stream", json={"inputs": prompt, "parameters": {"max_new_tokens": 200}}
-    ) as resp:
+    async with http.post(f"{url}{path}", json=body) as resp:
         async for _ in resp.content.iter_any():
             pass
     return time.perf_counter() - started

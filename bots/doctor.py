@@ -34,7 +34,10 @@ DOLPHIN = "dolphin-2.1-mistral-7b"
 CHECK_TIMEOUT_S = 10.0
 # Application flags (discord-api-docs, Application object): either one means the intent is enabled.
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)  # GATEWAY_MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED
-TGI_FIX = "start TGI (docker compose up -d tgi; the first start downloads the model) or set TGI_URL"
+TGI_FIX = (
+    "start the model server (docker compose up -d tgi, or vllm with --profile vllm; the first start downloads"
+    " the model) or set TGI_URL (and TGI_BACKEND for vLLM or SGLang)"
+)
 
 
 @dataclass
@@ -147,28 +150,28 @@ async def _model_server(
     generator = build_generator(http=session, settings=settings.tgi, urls=[url])
     revision = None
     try:
-        if settings.tgi.backend == "openai":  # no /info: the generator reads /v1/models, limits from settings
-            info = await generator.info()
-            model, max_in, max_total = info.model_id, info.max_input_tokens, info.max_total_tokens
-        else:
+        info = await generator.info()  # through the engine's dialect: /info, or /v1/models
+        model, max_in, max_total = info.model_id, info.max_input_tokens, info.max_total_tokens
+        if generator.dialect.name == "tgi":
             resp = await http.get(f"{url}/info")
             resp.raise_for_status()
-            data = resp.json()
-            model = str(data.get("model_id", "?"))
-            max_in = data.get("max_input_tokens", data.get("max_input_length"))
-            max_total = data.get("max_total_tokens")
-            revision = data.get("model_sha")
+            revision = resp.json().get("model_sha")
     except (httpx.HTTPError, UpstreamError, ValueError) as exc:
         return Check(name, False, type(exc).__name__, TGI_FIX)
-    detail = f"{model}, max_input_tokens={max_in}, max_total_tokens={max_total}"
+    source = {"server": "", "settings": " (set in TGI_MAX_*_TOKENS)", "default": " (defaults: none reported)"}
+    detail = (
+        f"{info.engine}: {model}, max_input_tokens={max_in}, max_total_tokens={max_total}"
+        f"{source.get(info.limits_from, '')}"
+    )
     if revision:
         detail += f", revision {str(revision)[:7]}"
         if str(revision) != settings.deploy.model_revision and DOLPHIN in model.lower():
             detail += f" (DEPLOY_MODEL_REVISION pins {settings.deploy.model_revision[:7]})"
     if DOLPHIN in model.lower():
         if max_total != 8192:
+            flag = "--max-total-tokens" if info.engine == "TGI" else "--max-model-len"
             return Check(
-                name, False, detail, "run TGI with --max-total-tokens 8192 (Dolphin's trained context)"
+                name, False, detail, f"run {info.engine} with {flag} 8192 (Dolphin's trained context)"
             )
         return Check(name, True, detail)
     # Another model: fine if it speaks ChatML (the CPU profile's Qwen2.5 does), which its tokenizer shows.

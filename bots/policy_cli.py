@@ -85,7 +85,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=["tgi", "openai"],
+        choices=["tgi", "vllm", "sglang", "openai"],
         default="tgi",
         help="the --self-check server's API (as TGI_BACKEND; default tgi)",
     )

@@ -140,6 +140,15 @@ def render_prompt(system: str, turns: Sequence[Turn], *, shared: bool) -> str:
     return "".join(parts)
 
 
+def stored_answer(text: str) -> str:
+    """What is stored of a model answer, to be sent back in later prompts: the text as generated (not
+    trimmed, so the prompt repeats what the server has cached), without a trailing end marker, neutralized."""
+    text = valid_unicode(text)
+    while text.endswith(IM_END):
+        text = text[: -len(IM_END)]
+    return neutralize(text)
+
+
 def clean_answer(text: str) -> str:
     """What is shown and stored of a model answer: no trailing end marker, trimmed, neutralized."""
     text = valid_unicode(text).strip()

@@ -174,14 +174,17 @@ async def redis_call(op: Awaitable[T]) -> T:
 
 def encode_exchange(ex: Exchange) -> str:
     """Compact JSON: u/a = user/assistant turn, t = text, n = tokens, a = author id, m = author name,
-    i = message id, c = created at (unix seconds)."""
+    i = message id, c = created at (unix seconds), w = exchanges before it in its prompt (when known)."""
+    data: dict[str, Any] = {
+        "u": {"t": ex.user.text, "n": ex.user.tokens, "a": ex.user.author_id, "m": ex.user.author_name},
+        "a": {"t": ex.assistant.text, "n": ex.assistant.tokens},
+        "i": ex.message_id,
+        "c": round(ex.created_at, 3),
+    }
+    if ex.context is not None:
+        data["w"] = ex.context
     text = json.dumps(
-        {
-            "u": {"t": ex.user.text, "n": ex.user.tokens, "a": ex.user.author_id, "m": ex.user.author_name},
-            "a": {"t": ex.assistant.text, "n": ex.assistant.tokens},
-            "i": ex.message_id,
-            "c": round(ex.created_at, 3),
-        },
+        data,
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -205,6 +208,7 @@ def decode_exchange(raw: bytes | str) -> Exchange | None:
             assistant=Turn(Role.ASSISTANT, d["a"]["t"], int(d["a"]["n"])),
             message_id=str(d.get("i", "")),
             created_at=float(d.get("c", 0.0)),
+            context=int(d["w"]) if isinstance(d.get("w"), int) else None,
         )
     except (ValueError, KeyError, TypeError):
         log.warning("history.undecodable_entry")

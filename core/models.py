@@ -91,6 +91,8 @@ class Exchange:
     assistant: Turn
     message_id: str
     created_at: float  # unix seconds
+    # How many stored exchanges before this one its prompt held (core/window.py); None: not recorded.
+    context: int | None = None
 
     @property
     def tokens(self) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -62,6 +62,7 @@ from core.observability import Metrics, redact_url
 from core.settings import AlignmentSettings, ChatSettings, TGISettings
 from core.streaming import CheckAhead, Coalescer
 from core.tokens import TokenCounter
+from core.window import stable_window
 
 log = structlog.get_logger(__name__)
 
@@ -296,7 +297,8 @@ class ChatService:
                 notice="That message is too long for the model's context window. "
                 "Please shorten it or split it into parts."
             )
-        window, window_tokens = _newest_that_fit(conv.exchanges, input_limit - fixed)
+        # A window whose start stays put, so the server's prefix cache keeps the previous prompt's work.
+        window, window_tokens = stable_window(conv.exchanges, input_limit - fixed)
         input_tokens = fixed + window_tokens
         turns = [t for ex in window for t in (ex.user, ex.assistant)]
         turns.append(user_turn)
@@ -323,12 +325,16 @@ class ChatService:
 
         await sink.finish(final + _LENGTH_NOTE if finish_reason == "length" else final)
         timing.delivered = True
-        assistant_tokens = await self._counter.count(chatml.render_segment(Role.ASSISTANT, final))
+        # Stored as generated (not trimmed): the next prompt then repeats this one and its answer exactly,
+        # token for token, which is what the server's prefix cache holds.
+        stored = chatml.stored_answer(answer)
+        assistant_tokens = await self._counter.count(chatml.render_segment(Role.ASSISTANT, stored))
         exchange = Exchange(
             user=user_turn,
-            assistant=Turn(Role.ASSISTANT, final, assistant_tokens),
+            assistant=Turn(Role.ASSISTANT, stored, assistant_tokens),
             message_id=msg.message_id,
             created_at=self._clock(),
+            context=len(window),
         )
         try:
             await conv.commit(exchange)
@@ -580,17 +586,3 @@ async def _discard(*tasks: asyncio.Task[Any]) -> None:
     for task in tasks:
         if not task.cancelled():
             task.exception()
-
-
-def _newest_that_fit(exchanges: Sequence[Exchange], budget: int) -> tuple[list[Exchange], int]:
-    """The newest contiguous run of exchanges whose tokens fit `budget`, oldest first, and its tokens."""
-    picked: list[Exchange] = []
-    used = 0
-    for ex in reversed(exchanges):
-        tokens = ex.user.tokens + ex.assistant.tokens
-        if used + tokens > budget:
-            break
-        used += tokens
-        picked.append(ex)
-    picked.reverse()
-    return picked, used

@@ -52,8 +52,11 @@ class TGISettings(_Group):
         "http://localhost:8080",
         description="Base URL of the model server; several URLs may be given separated by commas.",
     )
-    backend: Literal["tgi", "openai"] = Field(
-        "tgi", description="Server API: `tgi` (TGI /generate_stream) or `openai` (/v1/completions)."
+    backend: Literal["tgi", "vllm", "sglang", "openai"] = Field(
+        "tgi",
+        description="The model server's engine: `tgi` (TGI's /generate_stream), `vllm` or `sglang` (their"
+        " OpenAI-compatible /v1/completions, /tokenize, /health), `openai` (any other OpenAI-compatible"
+        " server; a vLLM or SGLang one is recognised from /v1/models).",
     )
     connect_timeout_s: float = Field(
         5.0, gt=0, description="Seconds to open a connection to the model server."
@@ -89,11 +92,17 @@ class TGISettings(_Group):
     model: str | None = Field(
         None, description="Model name sent to an OpenAI-compatible server (default: the first of /v1/models)."
     )
-    max_input_tokens: int = Field(
-        7168, ge=64, description="Prompt token limit when the server does not report one (OpenAI-compatible)."
+    max_input_tokens: int | None = Field(
+        None,
+        ge=64,
+        description="OpenAI-compatible servers: prompt token limit; default: max_model_len - 1 from"
+        " /v1/models (vLLM, SGLang), else 7168. TGI reports its own (/info).",
     )
-    max_total_tokens: int = Field(
-        8192, ge=128, description="Prompt + answer token limit when the server does not report one."
+    max_total_tokens: int | None = Field(
+        None,
+        ge=128,
+        description="OpenAI-compatible servers: prompt + answer token limit; default: max_model_len from"
+        " /v1/models (vLLM, SGLang), else 8192.",
     )
 
     @field_validator("url")
@@ -150,9 +159,10 @@ class ChatSettings(_Group):
         8000, ge=1, description="Longer messages get a notice instead of an answer."
     )
     dedupe_ttl_s: int = Field(24 * 3600, ge=60, description="Seconds a handled message id is remembered.")
-    tokenizer: Literal["auto", "tgi", "sentencepiece", "estimate"] = Field(
+    tokenizer: Literal["auto", "server", "tgi", "sentencepiece", "estimate"] = Field(
         "auto",
-        description="Token counting: TGI /tokenize, the bundled Mistral SentencePiece model, or an estimate.",
+        description="Token counting: the model server's tokenize route (`server`, or `tgi` as before), the"
+        " bundled Mistral SentencePiece model, or an estimate.",
     )
     min_answer_tokens: int = Field(64, ge=1, description="Room always left for the answer, in tokens.")
 
@@ -298,12 +308,20 @@ class DeploySettings(_Group):
     llama_guard_memory_fraction: float = Field(
         0.2, gt=0, le=1, description="Share of GPU memory Llama Guard's TGI may take (--profile llama-guard)."
     )
+    vllm_gpu_memory_utilization: float = Field(
+        0.70,
+        gt=0,
+        le=1,
+        description="Share of GPU memory Dolphin's vLLM may take (--profile vllm); 0.70 leaves room for a guard"
+        " model on the same GPU, 0.90 for Dolphin alone.",
+    )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for the model downloads (needed for the gated Llama Guard 3)."
     )
     tgi_url: str = Field(
         "http://tgi:80",
-        description="The model server the compose bots use (http://tgi-cpu:80 with --profile cpu).",
+        description="The model server the compose bots use (http://tgi-cpu:80 with --profile cpu,"
+        " http://vllm:8000 with --profile vllm and TGI_BACKEND=vllm).",
     )
     grafana_password: SecretStr | None = Field(
         None, description="Grafana admin password (--profile monitoring)."

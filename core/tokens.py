@@ -128,7 +128,7 @@ def _estimate_segment(text: str) -> int:
 
 
 async def build_counter(
-    mode: Literal["auto", "tgi", "sentencepiece", "estimate"], generator: TextGenerator
+    mode: Literal["auto", "server", "tgi", "sentencepiece", "estimate"], generator: TextGenerator
 ) -> TokenCounter:
     """The counter for CHAT_TOKENIZER. `auto`: for a Mistral-family model (Dolphin-2.1 is one) the bundled
     SentencePiece model — exact and local, no round trip per turn; for any other model the server's
@@ -137,12 +137,12 @@ async def build_counter(
         return EstimatingCounter()
     if mode == "sentencepiece":
         return SentencePieceCounter()
-    if mode == "tgi":
+    if mode in ("server", "tgi"):
         try:
             await generator.count_tokens("<|im_start|>user\nhi<|im_end|>\n")
         except NotImplementedError:
             raise ConfigurationError(
-                "CHAT_TOKENIZER=tgi, but the model server has no /tokenize: use auto or sentencepiece",
+                f"CHAT_TOKENIZER={mode}, but the model server has no tokenize route: use auto or sentencepiece",
                 setting="CHAT_TOKENIZER",
             ) from None
         except UpstreamError as exc:  # not reachable yet: the first message will say so

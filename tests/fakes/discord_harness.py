@@ -121,10 +121,13 @@ async def bot_running(
 
 
 @contextlib.asynccontextmanager
-async def discord_bot(redis_url: str, **overrides: Any) -> AsyncIterator[Bot]:
-    """The `bot` fixture of the Discord tests: a fake Discord and a fake TGI, and the bot connected to them,
-    with `settings_for`'s overrides (`limits`, `tgi_settings`, any DiscordSettings field)."""
-    async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002) as tgi:
+async def discord_bot(redis_url: str, engine: str = "tgi", **overrides: Any) -> AsyncIterator[Bot]:
+    """The `bot` fixture of the Discord tests: a fake Discord and a fake model server (TGI, or the vLLM or
+    SGLang stand-in: `engine`), and the bot connected to them, with `settings_for`'s overrides (`limits`,
+    `tgi_settings`, any DiscordSettings field)."""
+    async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002, dialect=engine) as tgi:
+        if engine != "tgi":
+            overrides.setdefault("tgi_settings", TGISettings(url=tgi.url, backend=engine))  # type: ignore[arg-type]
         with pointed_at(api):
             async with bot_running(api, tgi, settings_for(api, tgi, redis_url, **overrides)) as b:
                 yield b

@@ -11,8 +11,26 @@
   token regardless of how many run (tokens are due on a fixed schedule, so the fake's own event-loop
   latency does not add up); past that, the `overloaded` error.
 
+With `dialect="vllm"` or `dialect="sglang"` it is a stand-in for those engines' OpenAI-compatible servers,
+written from their server code (vllm/entrypoints/openai/, sglang/srt/entrypoints/openai/):
+- `GET /v1/models`: `{"object": "list", "data": [{"id", "object": "model", "owned_by": "vllm"|"sglang",
+  "root", "max_model_len", …}]}` (`max_model_len` = `max_total_tokens`).
+- `POST /v1/completions` with `stream: true`: `data: {json}` chunks `{"id", "object": "text_completion",
+  "created", "model", "choices": [{"index", "text", "logprobs", "finish_reason", "stop_reason"}], "usage":
+  null}`; the stop string is not sent; `finish_reason` "stop" (vLLM's `stop_reason`: the matched stop
+  string or null at the end-of-sequence token; SGLang's `matched_stop`: the string or the token id) or
+  "length"; with `stream_options.include_usage` a last chunk
+  `{"choices": [], "usage": {"prompt_tokens", "completion_tokens", "total_tokens"}}`; then `data: [DONE]`.
+- Errors with their status: vLLM `{"error": {"message", "type", "param", "code"}}`, SGLang
+  `{"object": "error", "message", "type", "param", "code"}`; in the stream `data: {"error": {…}}` and
+  [DONE]. A prompt over the context is a 400 `BadRequestError` ("This model's maximum context length is
+  …"), as both engines say it.
+- vLLM `POST /tokenize`, SGLang `POST /v1/tokenize`: `{"prompt", "add_special_tokens"}` →
+  `{"count", "max_model_len", "tokens"}`; `GET /health` 200/503.
+
 Every request is recorded (`requests`, `prompts`). Scripted behaviour per request: `enqueue(FakeReply(…))`.
-Run it for a person to try the console against: `python -m tests.fakes.tgi --port 8080`.
+Run it for a person to try the console against: `python -m tests.fakes.tgi --port 8080`
+(`--dialect vllm` or `--dialect sglang` for those engines).
 """
 
 from __future__ import annotations
@@ -118,9 +136,13 @@ class FakeTGI:
         tokenize: bool = True,
         responder: Callable[[str, dict[str, Any]], str] = echo_responder,
         remember_counts: bool = True,
+        dialect: str = "tgi",
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        if dialect not in ("tgi", "vllm", "sglang"):
+            raise ValueError(f"unknown dialect {dialect!r}")
+        self.dialect = dialect
         self.model_id = model_id
         self.max_input_tokens = max_input_tokens
         self.max_total_tokens = max_total_tokens
@@ -151,7 +173,11 @@ class FakeTGI:
         app.router.add_post("/generate_stream", self._generate_stream)
         app.router.add_post("/generate", self._generate)
         app.router.add_get("/info", self._info)
-        app.router.add_post("/tokenize", self._tokenize)
+        if self.dialect != "sglang":  # TGI's /tokenize, or vLLM's (SGLang's is /v1/tokenize)
+            app.router.add_post(
+                "/tokenize", self._tokenize if self.dialect == "tgi" else self._openai_tokenize
+            )
+        app.router.add_post("/v1/tokenize", self._openai_tokenize)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v1/models", self._openai_models)
@@ -184,7 +210,8 @@ class FakeTGI:
 
     @property
     def prompts(self) -> list[str]:
-        return [r["body"]["inputs"] for r in self.requests if r["path"] in ("/generate_stream", "/generate")]
+        paths = ("/generate_stream", "/generate", "/v1/completions")
+        return [r["body"]["inputs"] for r in self.requests if r["path"] in paths]
 
     def count_tokens(self, text: str) -> int:
         return fake_token_count(text, self._segment_counts) + 1  # + BOS
@@ -380,46 +407,160 @@ class FakeTGI:
             self.in_flight -= 1
         return resp
 
+    # ---------------------------------------------------------------- OpenAI-compatible (vLLM, SGLang)
+
+    def _openai_error(self, message: str, status: int, err_type: str = "BadRequestError") -> dict[str, Any]:
+        """The engine's error body: vLLM's ErrorResponse nests an ErrorInfo; SGLang's is flat."""
+        if self.dialect == "sglang":
+            return {"object": "error", "message": message, "type": err_type, "param": None, "code": status}
+        return {"error": {"message": message, "type": err_type, "param": None, "code": status}}
+
     async def _openai_models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": self.model_id, "object": "model"}]})
+        card: dict[str, Any] = {"id": self.model_id, "object": "model"}
+        if self.dialect != "tgi":
+            card.update(
+                created=int(time.time()),
+                owned_by=self.dialect,
+                root=self.model_id,
+                parent=None,
+                max_model_len=self.max_total_tokens,
+            )
+            if self.dialect == "vllm":
+                card["permission"] = []
+        return web.json_response({"object": "list", "data": [card]})
+
+    async def _openai_tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append({"path": request.path, "body": body})
+        if not self.tokenize_enabled or self.dialect == "tgi":
+            return web.json_response(self._openai_error("Not Found", 404, "NotFoundError"), status=404)
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str):
+            return web.json_response(self._openai_error("prompt must be a string", 400), status=400)
+        bos = [1] if body.get("add_special_tokens", True) else []
+        tokens = bos + [100 + i for i, _ in enumerate(fake_tokenize(prompt))]
+        return web.json_response(
+            {
+                "count": len(tokens),
+                "max_model_len": self.max_total_tokens,
+                "tokens": tokens,
+                "token_strs": None,
+            }
+        )
+
+    def _openai_validate(self, body: dict[str, Any]) -> str | None:
+        """vLLM's and SGLang's checks of a completion request that the fake model can fail."""
+        if self.dialect != "tgi" and body.get("model") not in (None, self.model_id):
+            return f"The model `{body.get('model')}` does not exist."
+        temperature = body.get("temperature")
+        if temperature is not None and temperature < 0:
+            return "temperature must be non-negative"
+        top_p = body.get("top_p")
+        if top_p is not None and not 0.0 < top_p <= 1.0:
+            return "top_p must be in (0, 1]"
+        input_tokens = self.count_tokens(body.get("prompt", ""))
+        max_tokens = body.get("max_tokens") or 16
+        if self.dialect == "tgi":  # the old generic stand-in: TGI's limits
+            return self._validate(
+                {"inputs": body.get("prompt", ""), "parameters": {"max_new_tokens": max_tokens}}
+            )
+        if input_tokens >= self.max_total_tokens:
+            return (
+                f"This model's maximum context length is {self.max_total_tokens} tokens. However, your "
+                f"request has {input_tokens} input tokens. Please reduce the length of the input messages."
+            )
+        if input_tokens + max_tokens > self.max_total_tokens:
+            return (
+                f"This model's maximum context length is {self.max_total_tokens} tokens. However, you "
+                f"requested {input_tokens + max_tokens} tokens ({input_tokens} in the messages, "
+                f"{max_tokens} in the completion). Please reduce the length of the messages or completion."
+            )
+        return None
 
     async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
-        """OpenAI-compatible streaming completions (vLLM / llama.cpp style), same fake model."""
+        """Streaming completions as vLLM and SGLang send them (the same fake model)."""
         body = await request.json()
-        self.requests.append({"path": "/v1/completions", "body": {**body, "inputs": body.get("prompt", "")}})
+        self.requests.append(
+            {
+                "path": "/v1/completions",
+                "body": {**body, "inputs": body.get("prompt", "")},
+                "authorization": request.headers.get("Authorization"),
+                "at": time.monotonic(),
+            }
+        )
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername"))
         reply = self.queue.pop(0) if self.queue else FakeReply()
         if reply.http_status is not None:
-            return web.json_response({"error": {"message": reply.error_message}}, status=reply.http_status)
+            return web.json_response(
+                self._openai_error(
+                    reply.error_message, reply.http_status, reply.error_type or "BadRequestError"
+                ),
+                status=reply.http_status,
+            )
         if self.in_flight >= self.max_concurrent_requests:
-            return web.json_response({"error": {"message": "overloaded"}}, status=429)
-        tgi_body = {
-            "inputs": body.get("prompt", ""),
-            "parameters": {
-                "max_new_tokens": body.get("max_tokens"),
-                "top_p": body.get("top_p"),
-                # OpenAI-compatible servers take temperature 0 as greedy decoding
-                "temperature": body.get("temperature") or None,
-                "stop": body.get("stop"),
-            },
-        }
-        error = self._validate(tgi_body)
+            return web.json_response(
+                self._openai_error("The server is overloaded", 429, "TooManyRequests"), status=429
+            )
+        error = self._openai_validate(body)
         if error is not None:
-            return web.json_response({"error": {"message": error}}, status=400)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            status = 404 if error.startswith("The model `") else 400
+            err_type = "NotFoundError" if status == 404 else "BadRequestError"
+            return web.json_response(self._openai_error(error, status, err_type), status=status)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
+        created = int(time.time())
+        ident = f"cmpl-{len(self.requests)}"
+
+        def chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+            data = {
+                "id": ident,
+                "object": "text_completion",
+                "created": created,
+                "model": body.get("model"),
+                "choices": choices,
+                "usage": usage,
+            }
+            return f"data: {json.dumps(data)}\n\n".encode()
+
         self.in_flight += 1
+        self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
         try:
+            if reply.hang:
+                for _ in range(72_000):
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    await asyncio.sleep(0.05)
+                self.disconnects += 1
+                return resp
+            if reply.first_token_delay_s:
+                await asyncio.sleep(reply.first_token_delay_s)
+            stops = body.get("stop") or []
+            tgi_body = {
+                "inputs": body.get("prompt", ""),
+                "parameters": {"max_new_tokens": body.get("max_tokens") or 16, "stop": stops},
+            }
             pieces, finish = self._plan(tgi_body, reply)
+            stop_reason: str | None = None
+            if finish == "stop_sequence":  # the stop string is not sent (include_stop_str_in_output off)
+                sent = "".join(pieces)
+                stop_reason = next(s for s in stops if s in sent)
+                kept = sent[: sent.index(stop_reason)]
+                pieces = [kept] if kept else []
+            stop_field = "matched_stop" if self.dialect == "sglang" else "stop_reason"
             delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
             cadence = _Cadence(delay)
             logprobs = body.get("logprobs") and reply.first_top_tokens
             for i, piece in enumerate(pieces):
+                if reply.error_type is not None and i == reply.error_after_tokens:
+                    break
                 if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
                     assert request.transport is not None
                     request.transport.close()
                     return resp
                 await cadence.next_token()
-                choice: dict[str, Any] = {"index": 0, "text": piece, "finish_reason": None}
+                choice: dict[str, Any] = {"index": 0, "text": piece, "logprobs": None, "finish_reason": None}
+                choice[stop_field] = None
                 if logprobs and i == 0:
                     assert reply.first_top_tokens is not None
                     choice["logprobs"] = {
@@ -428,17 +569,42 @@ class FakeTGI:
                         "top_logprobs": [dict(reply.first_top_tokens)],
                         "text_offset": [0],
                     }
-                chunk = {"object": "text_completion", "choices": [choice]}
-                await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                await resp.write(chunk([choice]))
+            if reply.error_type is not None:
+                error_body = self._openai_error(reply.error_message, 500, "InternalServerError")
+                wrapped = error_body if "error" in error_body else {"error": error_body}
+                await resp.write(f"data: {json.dumps(wrapped)}\n\ndata: [DONE]\n\n".encode())
+                return resp
+            if reply.drop_after_tokens is not None:
+                assert request.transport is not None
+                request.transport.close()
+                return resp
             reason = "length" if finish == "length" else "stop"
             last = {
-                "object": "text_completion",
-                "choices": [{"index": 0, "text": "", "finish_reason": reason}],
+                "index": 0,
+                "text": "",
+                "logprobs": None,
+                "finish_reason": reason,
+                "stop_reason": stop_reason,
             }
-            await resp.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
+            await resp.write(chunk([last]))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                prompt_tokens = self.count_tokens(body.get("prompt", ""))
+                completion = len(pieces) + (finish != "length")  # + the end-of-sequence or stop token
+                usage = {
+                    "prompt_tokens": prompt_tokens,
+                    "total_tokens": prompt_tokens + completion,
+                    "completion_tokens": completion,
+                    "prompt_tokens_details": None,
+                }
+                await resp.write(chunk([], usage))
+            await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         except ConnectionResetError:
             self.disconnects += 1
+        except asyncio.CancelledError:
+            self.disconnects += 1
+            raise
         finally:
             self.in_flight -= 1
         return resp
@@ -534,6 +700,8 @@ async def _serve(
     max_concurrent: int = 128,
     answer_tokens: int = 0,
     show_prompts: bool = False,
+    dialect: str = "tgi",
+    max_model_len: int = 8192,
     answers: str | None = None,
 ) -> None:
     responder = fixed_answer(answer_tokens) if answer_tokens else echo_responder
@@ -544,9 +712,13 @@ async def _serve(
         token_delay_s=token_delay_s,
         max_concurrent_requests=max_concurrent,
         responder=printing(responder) if show_prompts else responder,
+        dialect=dialect,
+        max_total_tokens=max_model_len,
+        max_input_tokens=min(7168, max_model_len - 1),
     )
     url = await fake.start()
-    print(f"fake TGI (echo, not a model) listening on {url}", flush=True)
+    name = {"tgi": "TGI", "vllm": "vLLM", "sglang": "SGLang"}[dialect]
+    print(f"fake {name} (echo, not a model) listening on {url}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:
@@ -569,6 +741,15 @@ def main() -> None:
     parser.add_argument(
         "--show-prompts", action="store_true", help="print every prompt received (what the model would see)"
     )
+    parser.add_argument(
+        "--dialect",
+        choices=("tgi", "vllm", "sglang"),
+        default="tgi",
+        help="the engine to stand in for (TGI_BACKEND=vllm or sglang for the latter two)",
+    )
+    parser.add_argument(
+        "--max-model-len", type=int, default=8192, help="the context it reports (prompt + answer tokens)"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
@@ -578,6 +759,8 @@ def main() -> None:
                 args.max_concurrent_requests,
                 args.answer_tokens,
                 show_prompts=args.show_prompts,
+                dialect=args.dialect,
+                max_model_len=args.max_model_len,
                 answers=args.answers,
             )
         )

@@ -352,12 +352,16 @@ async def http_harness(
     *,
     moderator: Moderator | None = None,
     limits: LimitSettings | None = None,
+    engine: str = "tgi",
     **core_settings: Any,
 ) -> AsyncIterator[Harness]:
-    """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings`, or Slack settings."""
+    """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings`, or Slack settings; `engine`:
+    the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its dialect)."""
+    if engine != "tgi":
+        core_settings.setdefault("tgi_settings", TGISettings(backend=engine))  # type: ignore[arg-type]
     async with (
         FakeSlackAPI() as slack,
-        FakeTGI() as tgi,
+        FakeTGI(dialect=engine) as tgi,
         open_core(
             redis_client, slack=slack, tgi=tgi, moderator=moderator, limits=limits, **core_settings
         ) as core,

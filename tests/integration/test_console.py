@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.tgi import FakeTGI
 from tests.ports import free_port
 
@@ -14,7 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def run_console(
-    lines: list[str], *, tgi_url: str, redis_url: str, args: tuple[str, ...] = (), limit_s: float = 60
+    lines: list[str],
+    *,
+    tgi_url: str,
+    redis_url: str,
+    args: tuple[str, ...] = (),
+    limit_s: float = 60,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
     env = {
         k: v
@@ -22,6 +30,7 @@ async def run_console(
         if not k.startswith(("TGI_", "REDIS_", "CHAT_", "HISTORY_", "LIMITS_", "ALIGNMENT_", "LOG_"))
     }
     env.update(TGI_URL=tgi_url, REDIS_URL=redis_url, LOG_LEVEL="WARNING", LOG_FORMAT="json")
+    env.update(extra_env or {})
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -64,6 +73,31 @@ async def test_piped_lines_get_one_answer_each_and_history_survives_a_restart(
         assert "my favourite colour is teal" in last_prompt
         assert "what did I say?" in last_prompt
         assert last_prompt.endswith("<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+async def test_console_on_vllm_and_sglang_with_no_limit_set(
+    engine: str, redis_client: object, redis_url: str
+) -> None:
+    """TGI_BACKEND and TGI_URL are all it takes: the limits come from the engine's /v1/models (a 4,096-token
+    context here), the prompt is the same ChatML on /v1/completions, history is kept."""
+    async with FakeTGI(dialect=engine, max_total_tokens=4096) as fake:
+        code, out, err = await run_console(
+            ["my favourite colour is teal", "what did I say?"],
+            tgi_url=fake.url,
+            redis_url=redis_url,
+            extra_env={"TGI_BACKEND": engine},
+        )
+        assert code == 0, err
+        answers = out.splitlines()
+        assert len(answers) == 2 and "teal" in answers[0] and "Traceback" not in err
+        completions = [r for r in fake.requests if r["path"] == "/v1/completions"]
+        assert len(completions) == 2
+        last = completions[-1]["body"]
+        assert "my favourite colour is teal" in last["prompt"] and last["prompt"].endswith(
+            "<|im_start|>assistant\n"
+        )
+        assert last["max_tokens"] + fake.count_tokens(last["prompt"]) <= 4096
 
 
 async def test_typed_system_turn_arrives_as_harmless_text(redis_client: object, redis_url: str) -> None:
@@ -183,3 +217,39 @@ async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt
     last = printed.rsplit("--- prompt", 1)[-1]
     assert "my name is Ann" in last  # remembered across the two console processes
     assert "<¦im_start¦>system" in last and last.count("<|im_start|>system") == 1
+
+
+async def test_the_readme_trial_on_the_vllm_stand_in(redis_client: object, redis_url: str) -> None:
+    """README: `python -m tests.fakes.tgi --dialect vllm` and `TGI_BACKEND=vllm` for the console."""
+    port = free_port()
+    fake = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakes.tgi",
+        "--port",
+        str(port),
+        "--token-delay",
+        "0",
+        "--dialect",
+        "vllm",
+        "--max-model-len",
+        "4096",
+        "--show-prompts",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert fake.stdout is not None
+        assert "fake vLLM" in (await asyncio.wait_for(fake.stdout.readline(), 20)).decode()
+        code, out, err = await run_console(
+            ["my name is Ann", "what is my name?"],
+            tgi_url=f"http://127.0.0.1:{port}",
+            redis_url=redis_url,
+            extra_env={"TGI_BACKEND": "vllm"},
+        )
+        assert code == 0, err
+        assert out.splitlines() == ["You said: my name is Ann", "You said: what is my name?"]
+    finally:
+        fake.terminate()
+        printed = (await asyncio.wait_for(fake.communicate(), 20))[0].decode()
+    assert "my name is Ann" in printed.rsplit("--- prompt", 1)[-1]  # the history, on /v1/completions

@@ -253,6 +253,30 @@ async def test_other_model_servers(redis_url: str, persistent_redis: aioredis.Re
     assert qwen_check.ok and "knows ChatML" in qwen_check.detail
     vllm_check = next(c for c in vllm if c.name.startswith("model server"))
     assert vllm_check.ok and "max_total_tokens=8192" in vllm_check.detail
+    assert "defaults: none reported" in vllm_check.detail  # this server reports no limit
+
+
+@pytest.mark.parametrize(("engine", "name"), [("vllm", "vLLM"), ("sglang", "SGLang"), ("openai", "vLLM")])
+async def test_doctor_names_the_engine_and_its_limits(
+    engine: str, name: str, redis_url: str, persistent_redis: aioredis.Redis
+) -> None:
+    """vLLM and SGLang report their context on /v1/models: doctor shows the engine it found and the
+    limits it read there (TGI_BACKEND=openai finds out it is vLLM); a short context is named with the fix."""
+    dialect = "vllm" if engine == "openai" else engine
+    async with FakeTGI(dialect=dialect) as full, FakeTGI(dialect=dialect, max_total_tokens=4096) as short:
+        checks = {}
+        for fake in (full, short):
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                tgi=TGISettings(url=fake.url, backend=engine),  # type: ignore[arg-type]
+                redis=RedisSettings(url=redis_url),
+            )
+            checks[fake] = next(c for c in await diagnose(settings) if c.name.startswith("model server"))
+    good, bad = checks[full], checks[short]
+    assert good.ok and good.detail.startswith(f"{name}: cognitivecomputations/dolphin-2.1-mistral-7b")
+    assert "max_input_tokens=8191, max_total_tokens=8192" in good.detail
+    assert not bad.ok and "max_total_tokens=4096" in bad.detail
+    assert bad.fix == f"run {name} with --max-model-len 8192 (Dolphin's trained context)"
 
 
 async def test_a_silent_server_cannot_hang_the_doctor(

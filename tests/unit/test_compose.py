@@ -49,6 +49,7 @@ def test_services_and_profiles() -> None:
         "monitoring"
     ]
     assert SERVICES["tgi-cpu"]["profiles"] == ["cpu"]
+    assert SERVICES["vllm"]["profiles"] == ["vllm"]
 
 
 def test_images_are_pinned() -> None:
@@ -60,7 +61,7 @@ def test_images_are_pinned() -> None:
 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
-    for name in ("redis", "tgi", "guard", "llama-guard", "tgi-cpu", "prometheus", "grafana"):
+    for name in ("redis", "tgi", "guard", "llama-guard", "tgi-cpu", "vllm", "prometheus", "grafana"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert "/health" in " ".join(SERVICES["guard"]["healthcheck"]["test"])
     assert seconds(SERVICES["tgi"]["healthcheck"]["start_period"]) >= 600  # the first model download
@@ -83,6 +84,39 @@ def test_tgi_serves_dolphin_on_a_gpu_at_a_pinned_revision() -> None:
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
     assert "HF_TOKEN" in tgi["environment"] and tgi["shm_size"]
     assert any(v.endswith(":/data") for v in tgi["volumes"])
+
+
+def test_tgi_is_its_last_release() -> None:
+    """TGI is in maintenance mode; 3.3.7 is its last release (docs/operations.md)."""
+    assert SERVICES["tgi"]["image"] == "ghcr.io/huggingface/text-generation-inference:3.3.7"
+
+
+def test_vllm_profile_serves_the_same_dolphin_and_leaves_room_for_a_guard() -> None:
+    vllm = SERVICES["vllm"]
+    image, tag = vllm["image"].rsplit(":", 1)
+    assert image == "vllm/vllm-openai" and re.fullmatch(r"v\d+\.\d+\.\d+", tag)  # a release, not latest
+    args = vllm["command"]
+    assert arg(args, "--model") == arg(SERVICES["tgi"]["command"], "--model-id")
+    assert arg(args, "--revision") == arg(SERVICES["tgi"]["command"], "--revision")  # the same pinned commit
+    assert arg(args, "--max-model-len") == "8192"  # what the bots read from /v1/models
+    share = re.fullmatch(
+        r"\$\{DEPLOY_VLLM_GPU_MEMORY_UTILIZATION:-([0-9.]+)\}", arg(args, "--gpu-memory-utilization")
+    )
+    assert share and float(share.group(1)) == DeploySettings().vllm_gpu_memory_utilization
+    assert float(share.group(1)) <= 0.75  # a guard model on the same GPU gets the rest
+    assert "--enable-prefix-caching" in args
+    assert "/health" in " ".join(vllm["healthcheck"]["test"]) and "8000" in " ".join(
+        vllm["healthcheck"]["test"]
+    )
+    assert seconds(vllm["healthcheck"]["start_period"]) >= 600
+    device = vllm["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert "HF_TOKEN" in vllm["environment"] and vllm["ipc"] == "host"
+    volume = vllm["volumes"][0].split(":")[0]
+    assert volume in COMPOSE["volumes"]
+    # the header of the profile says how much GPU memory it needs and how to point the bots at it
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "TGI_BACKEND=vllm" in text and "DEPLOY_TGI_URL=http://vllm:8000" in text and "GB" in text
 
 
 def default_of(value: str) -> float:
@@ -183,6 +217,7 @@ def test_prometheus_finds_every_bot_replica_and_the_model_servers() -> None:
     assert "tgi" in jobs["tgi"]["dns_sd_configs"][0]["names"]
     guards = {n: sd["port"] for sd in jobs["guard"]["dns_sd_configs"] for n in sd["names"]}
     assert guards == {"guard": int(arg(SERVICES["guard"]["command"], "--port")), "llama-guard": 80}
+    assert jobs["vllm"]["dns_sd_configs"][0] == {"names": ["vllm"], "type": "A", "port": 8000}
 
 
 def exported_metrics() -> dict[str, set[str]]:

@@ -306,3 +306,30 @@ def test_any_question_and_any_answer_end_in_an_answer_or_a_notice(question: str,
         assert exchange.user.text and exchange.assistant.text.strip()
     else:
         assert h.history == []
+
+
+async def test_next_prompt_repeats_the_previous_prompt_and_its_answer_as_generated() -> None:
+    """What the server has cached — the previous prompt and the tokens it generated — is the start of the
+    next prompt: the answer is shown trimmed but stored as generated, whitespace and all."""
+    h = Harness()
+    h.generator.enqueue(Script([" Hi", " Ann!", "\n"]), Script(["Sure."]))
+    _, sink = await h.ask("hello", mid="a")
+    assert sink.of("finish") == ["Hi Ann!"]
+    assert h.history[0].assistant.text == " Hi Ann!\n"
+    await h.ask("and now?", mid="b")
+    first, second = h.generator.prompts
+    assert second.startswith(first + " Hi Ann!\n<|im_end|>\n")
+
+
+async def test_a_full_window_drops_history_in_one_block_and_keeps_its_start() -> None:
+    """Once the history no longer fits, the window drops to the newest half, and the following prompts
+    again start with the previous one (the server's prefix cache hits), instead of shifting by one
+    exchange on every message."""
+    h = Harness(info=ModelInfo("fake", max_input_tokens=300, max_total_tokens=400))
+    for i in range(40):
+        await h.ask(f"message number {i} about dolphins and whales", mid=f"m{i}")
+    prompts = h.generator.prompts
+    dropped = [i for i in range(1, len(prompts)) if not prompts[i].startswith(prompts[i - 1])]
+    assert dropped and dropped[0] > 3  # it filled first
+    assert len(dropped) <= len(prompts) // 3  # then dropped in blocks, not on every message
+    assert all(len(prompts[i]) < len(prompts[i - 1]) * 0.75 for i in dropped)  # a block, not one exchange
