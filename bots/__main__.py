@@ -16,13 +16,14 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import structlog
 
 from bots.tasks import TaskTracker
 from core.errors import ConfigurationError
 from core.observability import configure_logging
-from core.settings import Settings, load_settings
+from core.settings import Settings, load_settings, unknown_settings
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="dolphin-relay",
         description="Dolphin-2.1 (via TGI) in Discord and Slack, with history in Redis and moderation.",
     )
-    parser.add_argument("--env-file", default=".env", help="settings file to read (default: .env if present)")
+    parser.add_argument(
+        "--env-file", default=None, help="settings file to read (default: .env in this directory, if present)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     console = sub.add_parser("console", help="chat in the terminal through the same core")
@@ -70,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.env_file is None:
+        args.env_file = ".env"
+    elif not Path(args.env_file).exists():
+        print(
+            f"dolphin-relay: --env-file {args.env_file}: no such file (give the path of your .env, "
+            "or leave --env-file out to read ./.env when there is one)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is not None:  # sub-commands that bring their own handler (policy check / eval)
         return handler(args)
@@ -80,12 +92,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The terminal is the chat: only warnings and errors go to stderr there.
             log_settings = log_settings.model_copy(update={"level": "WARNING"})
         configure_logging(log_settings)
+        warn_unknown_settings(args.env_file)
         return asyncio.run(_run(args, settings))
     except ConfigurationError as exc:
         print(f"dolphin-relay: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+
+
+def warn_unknown_settings(env_file: str) -> None:
+    """One warning per name that looks like a setting but is none (a likely typo), with the closest
+    setting; names Kubernetes or Docker Compose set are expected and pass quietly. Never fatal."""
+    for unknown in unknown_settings(env_file):
+        if unknown.owner is None:
+            log.warning(
+                "settings.unknown",
+                name=unknown.name,
+                source=unknown.source,
+                closest=unknown.closest,
+                hint=unknown.describe(),
+            )
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -395,3 +396,26 @@ async def test_a_self_check_on_a_server_that_is_down_points_at_the_server(redis_
     )
     check = by_name(checks)["guard self-check"]
     assert not check.ok and "ModelUnavailable" in check.detail and "TGI_URL" in check.fix
+
+
+async def test_names_that_are_not_settings_are_listed_as_warnings_never_failures(
+    redis_url: str, persistent_redis: aioredis.Redis, slack_api: str, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    async with FakeTGI() as tgi:
+        env_file.write_text(
+            f"TGI_URL={tgi.url}\nREDIS_URL={redis_url}\nCOMPOSE_PROFILES=cpu\nSLACK_BOT_TOKNE=xoxb-typo\n"
+            f"SLACK_BOT_TOKEN={GOOD_BOT}\nSLACK_APP_TOKEN={GOOD_APP}\nSLACK_API_URL={slack_api}\n"
+        )
+        code, out = await run_cli(env_file, REDIS_SERVICE_HOST="10.0.0.11")
+    assert code == 0, out  # ignored names are warnings: the doctor still passes
+    warning = re.search(r"^! unknown setting +(.*)$", out, re.M)
+    assert (
+        warning
+        and warning[1]
+        == f"SLACK_BOT_TOKNE in {env_file} is not a setting: ignored; did you mean SLACK_BOT_TOKEN?"
+    )
+    assert "fix: rename it to SLACK_BOT_TOKEN, or remove it" in out
+    assert "COMPOSE_PROFILES" in out and "(Docker Compose sets it)" in out
+    assert "REDIS_SERVICE_HOST in the environment" in out and "(Kubernetes sets it)" in out
+    assert "1 warnings" in out and "xoxb-typo" not in out
