@@ -225,6 +225,10 @@ async def test_replayed_event_answered_once_order_kept_limits_shared(
         if "faster than I can answer" in t
     ]
     assert len(notices) == 1
+    # every line the processes logged (bolt's and aiohttp's too) is JSON; none says the token is unused
+    for r in replicas:
+        assert all(json.loads(line) for line in r.log), r.log
+        assert not any("will be unused" in line for line in r.log), r.log
 
 
 @pytest.mark.skipif(SERVER is None or CLI is None, reason="redis-server and redis-cli start the cluster")
