@@ -60,3 +60,22 @@ def test_every_fault_has_a_test() -> None:
     assert len(faults) > 10
     for fault, proof in list(faults.items())[1:]:
         assert TEST_REF.search(proof), f"no test proves: {fault}"
+
+
+# These modules are being rewritten on other branches and still cite DESIGN.md; the citation goes when
+# those branches land (the lead's merge removes each name here with it).
+_CITING_ELSEWHERE = {"core/alignment/rules.py", "core/alignment/guard.py", "core/service.py"}
+
+
+def test_nothing_cites_a_design_document_the_repository_does_not_have() -> None:
+    """Code and docs cite the repository's own docs/; DESIGN.md was never part of it."""
+    assert not (ROOT / "DESIGN.md").exists()
+    files = [ROOT / name for name in ("README.md", "Dockerfile", "docker-compose.yml", "pyproject.toml")]
+    for folder in ("bots", "core", "bench", "tests", "docs", "deploy", "scripts", "slack"):
+        files += [p for p in (ROOT / folder).rglob("*") if p.suffix in {".py", ".md", ".yml", ".yaml", ".sh"}]
+    citing = sorted(
+        str(p.relative_to(ROOT))
+        for p in files
+        if p != Path(__file__) and "DESIGN" + ".md" in p.read_text(encoding="utf-8", errors="replace")
+    )
+    assert [f for f in citing if f not in _CITING_ELSEWHERE] == []
