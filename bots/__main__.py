@@ -89,10 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.env_file)
         log_settings = settings.log
         if args.command == "console" and log_settings.level == "INFO":
-            # The terminal is the chat: only warnings and errors go to stderr there.
+            # Piped, standard error is often the same terminal: only warnings and errors go there.
             log_settings = log_settings.model_copy(update={"level": "WARNING"})
         configure_logging(log_settings)
         warn_unknown_settings(args.env_file)
+        if args.command == "console" and sys.stdin.isatty() and sys.stdout.isatty():
+            return _terminal_console(args, settings)
         return asyncio.run(_run(args, settings))
     except ConfigurationError as exc:
         print(f"dolphin-relay: {exc}", file=sys.stderr)
@@ -115,19 +117,48 @@ def warn_unknown_settings(env_file: str) -> None:
             )
 
 
+def _console_settings(settings: Settings) -> Settings:
+    from core.settings import LimitSettings
+
+    # Rate limits and strikes protect shared channels; the console is one local user (who may pipe a
+    # whole file of messages to try a policy: its blocks are shown and audited, never a mute).
+    return settings.model_copy(update={"limits": LimitSettings(user_per_minute=0, channel_per_minute=0)})
+
+
+def _terminal_console(args: argparse.Namespace, settings: Settings) -> int:
+    """The console on a terminal: log lines go to a file while chatting (the banner says where), at the
+    level LOG_LEVEL sets."""
+    from bots.console import log_file, run_terminal
+    from bots.runtime import open_core
+
+    path = log_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logs = path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the console log {path} ({exc.strerror}): set XDG_STATE_HOME to a writable "
+            "directory, or pipe the console (echo hi | dolphin-relay console)",
+            setting="XDG_STATE_HOME",
+        ) from None
+    with logs:
+        configure_logging(settings.log, stream=logs)
+        settings = _console_settings(settings)
+        return run_terminal(
+            lambda: open_core(settings, require_model=True, strikes=False),
+            channel=args.channel,
+            user=args.user,
+            log_path=path,
+        )
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bots.runtime import open_core
 
     if args.command == "console":
         from bots.console import run_console
-        from core.settings import LimitSettings
 
-        # Rate limits and strikes protect shared channels; the console is one local user (who may pipe a
-        # whole file of messages to try a policy: its blocks are shown and audited, never a mute).
-        settings = settings.model_copy(
-            update={"limits": LimitSettings(user_per_minute=0, channel_per_minute=0)}
-        )
-        async with open_core(settings, require_model=True, strikes=False) as core:
+        async with open_core(_console_settings(settings), require_model=True, strikes=False) as core:
             return await run_console(core, channel=args.channel, user=args.user)
 
     adapters = adapters_to_run(args.command, settings, optional=args.optional)
