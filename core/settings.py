@@ -59,7 +59,8 @@ class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?(/[0-9]*)?")
+# A bare host and port ("localhost:6379", "cache.internal:6380/1"): a value that cannot hold a password.
+_HOST_PORT = re.compile(r"(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*:[0-9]{1,5})(/[0-9]*)?")
 
 
 def _check_scheme(url: str, schemes: tuple[str, ...], example: str) -> None:
@@ -133,7 +134,8 @@ class TGISettings(_Group):
         if not urls:
             raise ValueError("give at least one URL, e.g. http://localhost:8080")
         for url in urls:
-            _check_scheme(url, ("http://", "https://"), "http://localhost:8080")
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must start with http:// or https://")
         return value
 
 

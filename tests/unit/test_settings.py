@@ -128,9 +128,9 @@ def test_a_port_a_user_sets_is_not_taken_for_kubernetes(monkeypatch: pytest.Monk
     ("name", "value", "fix"),
     [
         ("REDIS_URL", "localhost:6379", "write redis://localhost:6379/0"),
-        ("REDIS_URL", "cache.internal", "write redis://cache.internal/0"),
+        ("REDIS_URL", "cache.internal:6380/1", "write redis://cache.internal:6380/1"),
+        ("REDIS_URL", "xoxb-not-a-url", "must start with redis:// or rediss:// or unix://"),
         ("REDIS_URL", "http://localhost:6379", "must start with redis:// or rediss:// or unix://"),
-        ("TGI_URL", "localhost:8080", "write http://localhost:8080"),
         ("ALIGNMENT_GUARD_URL", "guard:80", "write http://guard:80"),
         ("SLACK_API_URL", "slack.com/api/", "must start with http:// or https://"),
     ],
