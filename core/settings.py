@@ -382,8 +382,14 @@ def _split_known(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, object
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             unknown[key.upper()] = value
         elif isinstance(value, dict):
-            known[key] = {k: v for k, v in value.items() if k in model.model_fields}
-            unknown.update({f"{key}_{k}".upper(): v for k, v in value.items() if k not in model.model_fields})
+            # A service named "metrics" gets METRICS_PORT=tcp://10.0.0.5:9100 from Kubernetes: not ours either.
+            ours = {
+                k: v
+                for k, v in value.items()
+                if k in model.model_fields and not (isinstance(v, str) and _KUBERNETES_PORT.fullmatch(v))
+            }
+            known[key] = ours
+            unknown.update({f"{key}_{k}".upper(): v for k, v in value.items() if k not in ours})
         else:
             known[key] = value
     return known, unknown

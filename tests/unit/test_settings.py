@@ -118,6 +118,17 @@ def test_names_other_tools_set_never_stop_start_up(monkeypatch: pytest.MonkeyPat
     assert all("secret-part" not in u.describe() for u in found.values())
 
 
+def test_a_kubernetes_service_link_on_a_real_setting_is_not_taken_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("METRICS_PORT", "tcp://10.0.0.5:9100")  # a Service named "metrics" in the namespace
+    assert load_settings(None).metrics.port == 9100
+    (unknown,) = unknown_settings(None)
+    assert (unknown.name, unknown.owner) == ("METRICS_PORT", "Kubernetes")
+    monkeypatch.setenv("METRICS_PORT", "9200")
+    assert load_settings(None).metrics.port == 9200 and unknown_settings(None) == []
+
+
 def test_a_port_a_user_sets_is_not_taken_for_kubernetes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_PORT", "6380")  # someone thinking they can set the port: warn, closest setting
     (unknown,) = unknown_settings(None)
