@@ -2,7 +2,7 @@
 
 On a terminal (`run_terminal`) it behaves like a terminal program: the prompt has line editing and history
 (the standard library's `readline`, where Python has it), Ctrl-C or Ctrl-D at the prompt leaves at once,
-Ctrl-C during an answer cancels that answer (nothing of it is stored) and returns to the prompt, the answer
+Ctrl-C during an answer cancels that answer (an answer cut short is not stored) and returns to the prompt, the answer
 streams as it is generated, and log lines go to a file (named in the banner) instead of into the chat.
 
 When standard input is not a terminal (`run_console`), each input line is one user message and each answer
@@ -32,7 +32,7 @@ from core.models import ConversationKey, IncomingMessage, Platform, SinkLimits
 from core.service import ChatService
 
 HELP = "Commands: /reset  /persona TEXT  /persona  /persona clear  /help  /quit"
-CANCELLED = "[answer cancelled: nothing of it was stored]"
+CANCELLED = "[answer cancelled]"
 # A terminal in canonical mode (no readline) passes at most 4,095 characters of one line (Linux's
 # N_TTY_BUF_SIZE less the newline) and drops the rest of a longer paste.
 CANONICAL_LINE_MAX = 4095

@@ -143,7 +143,7 @@ async def test_ctrl_c_cancels_an_answer_then_exits_at_the_prompt_and_logs_stay_o
         await term.type("tell me a long story\r")
         at = await term.expect("word3", after=at)
         await term.type("\x03")
-        at = await term.expect("[answer cancelled: nothing of it was stored]", after=at)
+        at = await term.expect("[answer cancelled]", after=at)
         at = await term.expect("> ", after=at)
         assert "restarted" not in term.screen and term.proc.returncode is None
         await until(lambda: tgi.in_flight == 0)  # the stream to the model server was closed too
