@@ -1,5 +1,5 @@
 """`python -m bench.guard_overlap [--rounds N] [--guard-ms MS]`: what overlapping the input guard check with
-the start of generation (DESIGN.md §5a) saves in time to the first visible text.
+the start of generation (docs/moderation.md, "How a message is checked") saves in time to the first visible text.
 
 One message at a time through the real ChatService (real Redis, the TGI client, the rules and the Llama
 Guard client), against two loopback fakes: a model server streaming at `--token-ms` per token after a

@@ -16,13 +16,14 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import structlog
 
 from bots.tasks import TaskTracker
 from core.errors import ConfigurationError
 from core.observability import configure_logging
-from core.settings import Settings, load_settings
+from core.settings import Settings, load_settings, unknown_settings
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="dolphin-relay",
         description="Dolphin-2.1 (via TGI) in Discord and Slack, with history in Redis and moderation.",
     )
-    parser.add_argument("--env-file", default=".env", help="settings file to read (default: .env if present)")
+    parser.add_argument(
+        "--env-file", default=None, help="settings file to read (default: .env in this directory, if present)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     console = sub.add_parser("console", help="chat in the terminal through the same core")
@@ -70,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.env_file is None:
+        args.env_file = ".env"
+    elif not Path(args.env_file).exists():
+        print(
+            f"dolphin-relay: --env-file {args.env_file}: no such file (give the path of your .env, "
+            "or leave --env-file out to read ./.env when there is one)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is not None:  # sub-commands that bring their own handler (policy check / eval)
         return handler(args)
@@ -77,9 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.env_file)
         log_settings = settings.log
         if args.command == "console" and log_settings.level == "INFO":
-            # The terminal is the chat: only warnings and errors go to stderr there.
+            # Piped, standard error is often the same terminal: only warnings and errors go there.
             log_settings = log_settings.model_copy(update={"level": "WARNING"})
         configure_logging(log_settings)
+        warn_unknown_settings(args.env_file)
+        if args.command == "console" and sys.stdin.isatty() and sys.stdout.isatty():
+            return _terminal_console(args, settings)
         return asyncio.run(_run(args, settings))
     except ConfigurationError as exc:
         print(f"dolphin-relay: {exc}", file=sys.stderr)
@@ -88,19 +103,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def warn_unknown_settings(env_file: str) -> None:
+    """One warning per name that looks like a setting but is none (a likely typo), with the closest
+    setting; names Kubernetes or Docker Compose set are expected and pass quietly. Never fatal."""
+    for unknown in unknown_settings(env_file):
+        if unknown.owner is None:
+            log.warning(
+                "settings.unknown",
+                name=unknown.name,
+                source=unknown.source,
+                closest=unknown.closest,
+                hint=unknown.describe(),
+            )
+
+
+def _console_settings(settings: Settings) -> Settings:
+    from core.settings import LimitSettings
+
+    # Rate limits and strikes protect shared channels; the console is one local user (who may pipe a
+    # whole file of messages to try a policy: its blocks are shown and audited, never a mute).
+    return settings.model_copy(update={"limits": LimitSettings(user_per_minute=0, channel_per_minute=0)})
+
+
+def _terminal_console(args: argparse.Namespace, settings: Settings) -> int:
+    """The console on a terminal: log lines go to a file while chatting (the banner says where), at the
+    level LOG_LEVEL sets."""
+    from bots.console import log_file, run_terminal
+    from bots.runtime import open_core
+
+    path = log_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        logs = path.open("a", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the console log {path} ({exc.strerror}): set XDG_STATE_HOME to a writable "
+            "directory, or pipe the console (echo hi | dolphin-relay console)",
+            setting="XDG_STATE_HOME",
+        ) from None
+    with logs:
+        configure_logging(settings.log, stream=logs)
+        settings = _console_settings(settings)
+        return run_terminal(
+            lambda: open_core(settings, require_model=True, strikes=False),
+            channel=args.channel,
+            user=args.user,
+            log_path=path,
+        )
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bots.runtime import open_core
 
     if args.command == "console":
         from bots.console import run_console
-        from core.settings import LimitSettings
 
-        # Rate limits and strikes protect shared channels; the console is one local user (who may pipe a
-        # whole file of messages to try a policy: its blocks are shown and audited, never a mute).
-        settings = settings.model_copy(
-            update={"limits": LimitSettings(user_per_minute=0, channel_per_minute=0)}
-        )
-        async with open_core(settings, require_model=True, strikes=False) as core:
+        async with open_core(_console_settings(settings), require_model=True, strikes=False) as core:
             return await run_console(core, channel=args.channel, user=args.user)
 
     adapters = adapters_to_run(args.command, settings, optional=args.optional)

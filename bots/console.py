@@ -1,8 +1,13 @@
 """A terminal adapter over the same core: try the bot or a policy with no chat platform.
 
-On a terminal the answer streams as it is generated. When standard input is not a terminal, each input
-line is one user message and each answer (or notice) is written to standard output as plain text followed
-by a newline; the console exits 0 at the end of input.
+On a terminal (`run_terminal`) it behaves like a terminal program: the prompt has line editing and history
+(the standard library's `readline`, where Python has it), Ctrl-C or Ctrl-D at the prompt leaves at once,
+Ctrl-C during an answer cancels that answer (an answer cut short is not stored) and returns to the prompt, the answer
+streams as it is generated, and log lines go to a file (named in the banner) instead of into the chat.
+
+When standard input is not a terminal (`run_console`), each input line is one user message and each answer
+(or notice) is written to standard output as plain text followed by a newline; the console exits 0 at the
+end of input; log lines (warnings and up) go to standard error.
 
 Commands: `/reset` clears the conversation, `/persona TEXT` sets a persona, `/persona` shows it,
 `/persona clear` removes it, `/help` lists these, `/quit` leaves.
@@ -11,9 +16,14 @@ Commands: `/reset` clears the conversation, `/persona TEXT` sets a persona, `/pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
+import os
+import signal
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
 from bots.runtime import Core
@@ -22,6 +32,10 @@ from core.models import ConversationKey, IncomingMessage, Platform, SinkLimits
 from core.service import ChatService
 
 HELP = "Commands: /reset  /persona TEXT  /persona  /persona clear  /help  /quit"
+CANCELLED = "[answer cancelled]"
+# A terminal in canonical mode (no readline) passes at most 4,095 characters of one line (Linux's
+# N_TTY_BUF_SIZE less the newline) and drops the rest of a longer paste.
+CANONICAL_LINE_MAX = 4095
 
 
 class ConsoleSink:
@@ -31,6 +45,8 @@ class ConsoleSink:
         self._out = out
         self._live = live
         self._shown = ""
+        self.cancelled = False  # the user pressed Ctrl-C: the notice for a cut answer is not theirs
+        self.notified = False
         self.limits = SinkLimits(max_chars=1_000_000, min_edit_interval_s=0.05 if live else 3600.0)
 
     async def typing(self) -> None:
@@ -54,8 +70,9 @@ class ConsoleSink:
     async def fail(self, notice: str) -> None:
         if self._live and self._shown:
             self._out.write("\n")
-        self._out.write(notice + "\n")
+        self._out.write((CANCELLED if self.cancelled else notice) + "\n")
         self._out.flush()
+        self.notified = True
 
 
 async def _read_line(stream: TextIO) -> str:
@@ -92,7 +109,8 @@ async def run_console(
         if command == "/quit":
             return 0
         try:
-            await _dispatch(service, key, user, text, command, arg, stdout, interactive)
+            sink = ConsoleSink(stdout, live=interactive)
+            await _dispatch(service, key, user, text, command, arg, stdout, sink)
         except RelayError as exc:  # e.g. a persona that is too long, Redis down during /reset
             stdout.write(exc.notice + "\n")
         stdout.flush()
@@ -106,7 +124,7 @@ async def _dispatch(
     command: str,
     arg: str,
     stdout: TextIO,
-    interactive: bool,
+    sink: ConsoleSink,
 ) -> None:
     if command == "/help":
         stdout.write(HELP + "\n")
@@ -134,4 +152,117 @@ async def _dispatch(
             is_direct=True,
             can_administer=True,
         )
-        await service.handle(msg, ConsoleSink(stdout, live=interactive))
+        await service.handle(msg, sink)
+
+
+# ------------------------------------------------------------------------------------------ the terminal
+
+
+def log_file() -> Path:
+    """Where the interactive console writes its log lines: $XDG_STATE_HOME/dolphin-relay/console.log
+    (default ~/.local/state/…)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "dolphin-relay" / "console.log"
+
+
+def run_terminal(
+    open_core: Callable[[], contextlib.AbstractAsyncContextManager[Core]],
+    *,
+    channel: str,
+    user: str | None,
+    log_path: Path,
+) -> int:
+    """The console on a terminal. The prompt is read on the main thread with `input()` (readline when
+    available), outside the event loop, so Ctrl-C there raises KeyboardInterrupt at once; each message
+    runs on one long-lived loop (`asyncio.Runner`) with a SIGINT handler that cancels only that message."""
+    editing = _enable_line_editing()
+    user = user or getpass.getuser()
+    key = ConversationKey(Platform.CONSOLE, "local", channel)
+    with asyncio.Runner() as runner:
+        stack = contextlib.AsyncExitStack()
+        try:
+            core = runner.run(stack.enter_async_context(open_core()))
+        except BaseException:
+            runner.run(stack.aclose())
+            raise
+        try:
+            print(f"dolphin-relay console — channel {channel!r} as {user!r}. {HELP}")
+            print(
+                "Ctrl-C cancels an answer; Ctrl-C or Ctrl-D at the prompt leaves. "
+                f"Log lines go to {log_path}."
+            )
+            if not editing:
+                print(
+                    "No line editing (Python has no readline module here): lines longer than "
+                    f"{CANONICAL_LINE_MAX:,} characters cannot be typed or pasted; pipe long messages in "
+                    "(dolphin-relay console < message.txt)."
+                )
+            while True:
+                try:
+                    line = input("> ")
+                except EOFError:  # Ctrl-D
+                    print()
+                    return 0
+                except KeyboardInterrupt:  # Ctrl-C at the prompt
+                    print()
+                    return 130
+                if not editing and len(line) >= CANONICAL_LINE_MAX:
+                    print(
+                        f"That line reached the terminal's limit of {CANONICAL_LINE_MAX:,} characters, so "
+                        "its end was probably cut off; it was not sent. Pipe long messages in instead "
+                        "(dolphin-relay console < message.txt)."
+                    )
+                    continue
+                command, _, arg = line.strip().partition(" ")
+                if command == "/quit":
+                    return 0
+                sink = ConsoleSink(sys.stdout, live=True)
+                runner.run(
+                    _cancellable(
+                        _dispatch(core.service, key, user, line, command, arg, sys.stdout, sink), sink
+                    )
+                )
+        finally:
+            runner.run(stack.aclose())
+
+
+async def _cancellable(work: Awaitable[None], sink: ConsoleSink) -> None:
+    """Run one message; Ctrl-C (SIGINT) cancels it and returns to the prompt. The service stores an
+    exchange whole or not at all, so a cancelled answer leaves no trace in the history."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        if not sink.cancelled:  # a second Ctrl-C while the answer winds down changes nothing
+            sink.cancelled = True
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupted)
+    try:
+        await asyncio.wait({task})
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    if task.cancelled():
+        if not sink.cancelled:  # pragma: no cover - nothing else cancels it
+            raise asyncio.CancelledError
+        if not sink.notified:  # a command, or an answer cancelled before the service saw it
+            await sink.fail(CANCELLED)
+        return
+    exc = task.exception()
+    if isinstance(exc, RelayError):  # e.g. a persona that is too long, Redis down during /reset
+        sys.stdout.write(exc.notice + "\n")
+    elif exc is not None:
+        raise exc
+    sys.stdout.flush()
+
+
+def _enable_line_editing() -> bool:
+    """Import `readline` (it hooks into `input()`): cursor keys edit the line, up and down walk this
+    session's lines (kept in memory only), and the terminal leaves canonical mode while reading, so a
+    long paste is not cut. False when this Python has no readline."""
+    try:
+        import readline
+    except ImportError:
+        return False
+    readline.set_history_length(1000)
+    return True

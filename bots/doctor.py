@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from core.errors import ConfigurationError, UpstreamError
 from core.llm import build_generator, build_http_client, build_model_session
 from core.observability import redact_url
-from core.settings import Settings, load_settings, tgi_urls
+from core.settings import Settings, load_settings, tgi_urls, unknown_settings
 
 if TYPE_CHECKING:
     from core.alignment.policy import Policy
@@ -46,6 +46,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False  # shown with "!" and its fix, but not a failure (e.g. an ignored unknown name)
 
 
 def add_doctor_parser(subparsers: Any) -> None:
@@ -60,19 +61,39 @@ def run_doctor(args: argparse.Namespace) -> int:
         print_table([Check("configuration", False, str(exc), "correct the setting named above in .env")])
         return 1
     checks = asyncio.run(diagnose(settings))
+    checks[1:1] = unknown_name_checks(args.env_file)
     print_table(checks)
     return 0 if all(c.ok for c in checks) else 1
+
+
+def unknown_name_checks(env_file: str) -> list[Check]:
+    """The names in the environment or .env that are not settings (ignored): a warning each, with the
+    closest setting when it looks like a typo."""
+    checks = []
+    for unknown in unknown_settings(env_file):
+        if unknown.owner is not None:
+            fix = ""
+        elif unknown.closest is not None:
+            fix = f"rename it to {unknown.closest}, or remove it"
+        else:
+            fix = "remove it, or pick a name from docs/configuration.md"
+        checks.append(Check("unknown setting", True, unknown.describe(), fix, warning=unknown.owner is None))
+    return checks
 
 
 def print_table(checks: list[Check]) -> None:
     width = max(len(c.name) for c in checks)
     for c in checks:
-        mark = "✓" if c.ok else "✗"
+        mark = "!" if c.warning else "✓" if c.ok else "✗"
         print(f"{mark} {c.name:<{width}}  {c.detail}")
-        if not c.ok and c.fix:
+        if (not c.ok or c.warning) and c.fix:
             print(f"  {'':<{width}}  fix: {c.fix}")
     failed = sum(not c.ok for c in checks)
-    print(f"\n{len(checks) - failed} passed, {failed} failed")
+    warnings = sum(c.warning for c in checks)
+    print(
+        f"\n{len(checks) - failed - warnings} passed, {failed} failed"
+        + (f", {warnings} warnings" if warnings else "")
+    )
 
 
 async def diagnose(settings: Settings, *, discord_api: str = DISCORD_API) -> list[Check]:

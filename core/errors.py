@@ -1,4 +1,5 @@
-"""The error tree (DESIGN.md §5). Platform exceptions never leave bots/.
+"""The error tree: every failure becomes a short notice (docs/architecture.md). Platform exceptions never
+leave bots/.
 
     RelayError                      .notice: a short, friendly text that is safe to show in chat
     ├── UserFacingError

@@ -1,4 +1,4 @@
-"""Frozen value types shared by the core and the platform adapters (DESIGN.md §3).
+"""Frozen value types shared by the core and the platform adapters (docs/architecture.md).
 
 Nothing here does I/O. Adapters build `IncomingMessage`s with their pure `to_incoming()` translators and
 implement `ReplySink`; the core stores `Exchange`s (a user turn and the assistant turn that answered it,

@@ -1,6 +1,7 @@
 """Logging and metrics.
 
-- `configure_logging(settings)`: structlog, JSON when not on a terminal, contextvars merged into every line.
+- `configure_logging(settings)`: structlog, JSON when not on a terminal, contextvars merged into every line;
+  the standard-library lines of discord.py, slack_bolt, slack_sdk and aiohttp go through the same renderer.
   Message text is only ever logged at DEBUG; secrets never.
 - `Metrics`: every Prometheus metric of the service, on its own registry (no global state), prefix
   `dolphin_relay_`, base units, `_total` counters, labels only from bounded sets (never user, channel or
@@ -21,17 +22,21 @@ from core.settings import LogSettings
 
 
 def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
+    """structlog for our lines and, through the same renderer (`ProcessorFormatter`), for the lines of
+    libraries that use the standard `logging` module (discord.py, slack_bolt, slack_sdk, aiohttp): with
+    LOG_FORMAT json every line on `stream` is one JSON object (their logger name under `logger`)."""
     stream = stream or sys.stderr
     level = getattr(logging, settings.level)
     use_json = settings.format == "json" or (settings.format == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -39,10 +44,44 @@ def configure_logging(settings: LogSettings, *, stream: Any = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries that use the standard logging module (discord.py, slack_bolt) go to the same stream.
-    logging.basicConfig(level=max(level, logging.INFO), stream=stream, force=True)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                timestamper,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    handler.addFilter(_drop_misleading)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(max(level, logging.INFO))
     # httpx logs every request at INFO (URLs may carry credentials): keep it to warnings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# Library warnings that are wrong for this service, so they are not shown:
+# - slack_bolt reads SLACK_BOT_TOKEN from the environment by itself and, since the app is given a client
+#   built from that same token, says the token "will be unused"; it is used, by that client.
+# - discord.py says voice "will NOT be supported" without PyNaCl/davey; the bot never joins voice.
+_MISLEADING = (
+    ("slack_bolt.", "`token` will be unused"),
+    ("discord.client", "voice will NOT be supported"),
+)
+
+
+def _drop_misleading(record: logging.LogRecord) -> bool:
+    return not any(record.name.startswith(name) and text in record.getMessage() for name, text in _MISLEADING)
 
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)

@@ -1,4 +1,4 @@
-"""`ChatService`: the pipeline of DESIGN.md §2, shared by every adapter.
+"""`ChatService`: the message pipeline (docs/architecture.md), shared by every adapter.
 
     1 clean + dedupe + gate   one Redis round trip: replayed ids, paused channels, mutes, rate limits
     2 input check             the moderator's verdict on what the user asked; a guard model on a server of

@@ -2,13 +2,19 @@
 
 Each component gets its own sub-model. Environment names are the group and the field joined by one
 underscore: `TGI_URL` → `tgi.url`, `SLACK_BOT_TOKEN` → `slack.bot_token`, `HISTORY_TTL_S` → `history.ttl_s`.
-Unknown keys in a `.env` file are rejected; secrets are `SecretStr` and never printed.
+Names that are not settings never stop start-up (Kubernetes injects `REDIS_PORT` and `TGI_SERVICE_HOST`
+for services named redis and tgi, Docker Compose reads `COMPOSE_PROFILES` from the same `.env`): they are
+ignored, and `unknown_settings` lists them with the closest known name, for the start-up warning and
+`dolphin-relay doctor`. Secrets are `SecretStr` and never printed.
 `docs/configuration.md` is generated from this module (`python -m core.settings --markdown`).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +27,14 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from pydantic_settings.exceptions import SettingsError
 
 from core.errors import ConfigurationError
@@ -45,6 +58,25 @@ StrList = Annotated[tuple[str, ...], BeforeValidator(_split_ids), NoDecode]
 
 class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# A bare host and port ("localhost:6379", "cache.internal:6380/1"): a value that cannot hold a password.
+_HOST_PORT = re.compile(r"(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*:[0-9]{1,5})(/[0-9]*)?")
+
+
+def _check_scheme(url: str, schemes: tuple[str, ...], example: str) -> None:
+    """A URL without one of `schemes` fails with the fix. The value is echoed only when it cannot hold a
+    password (a bare host:port), so that no secret reaches an error message."""
+    if url.startswith(schemes):
+        return
+    wanted = " or ".join(schemes)
+    if _HOST_PORT.fullmatch(url) and "://" not in url:
+        host = url.rstrip("/")
+        fixed = (
+            f"{schemes[0]}{host}/0" if schemes[0] == "redis://" and "/" not in host else f"{schemes[0]}{host}"
+        )
+        raise ValueError(f"{url!r} has no scheme: write {fixed} (it must start with {wanted})")
+    raise ValueError(f"must start with {wanted}, e.g. {example}")
 
 
 class TGISettings(_Group):
@@ -133,6 +165,12 @@ class RedisSettings(_Group):
         " is told the bot is busy (not that Redis is unreachable).",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        _check_scheme(value, ("redis://", "rediss://", "unix://"), "redis://localhost:6379/0")
+        return value
+
 
 class HistorySettings(_Group):
     max_turns: int = Field(50, ge=1, description="Exchanges (question + answer) kept per conversation.")
@@ -214,6 +252,13 @@ class AlignmentSettings(_Group):
         " model is called per chunk, not per token).",
     )
 
+    @field_validator("guard_url")
+    @classmethod
+    def _guard_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_scheme(value, ("http://", "https://"), "http://localhost:8081")
+        return value
+
 
 class DiscordSettings(_Group):
     token: SecretStr | None = Field(None, description="Bot token from the Discord Developer Portal.")
@@ -270,6 +315,12 @@ class SlackSettings(_Group):
         ("Summarize a topic for me", "Help me write a message", "Explain some code"),
         description="Suggested prompts shown when a user opens an assistant thread (comma-separated).",
     )
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        _check_scheme(value, ("http://", "https://"), "https://slack.com/api/")
+        return value
 
 
 class MetricsSettings(_Group):
@@ -364,6 +415,120 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = RuntimeSettings()
     deploy: DeploySettings = DeploySettings()
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Keyword arguments (code) stay strict; the environment and .env give only the names we know.
+        return (
+            init_settings,
+            _KnownOnly(settings_cls, env_settings),
+            _KnownOnly(settings_cls, dotenv_settings),
+            file_secret_settings,
+        )
+
+
+class _KnownOnly(PydanticBaseSettingsSource):
+    """What `inner` read, without the names that are not settings (see `unknown_settings`)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return _split_known(self._inner())[0]
+
+
+def _split_known(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, object]]:
+    """`data` as a settings source read it ({"redis": {"url": …, "port": …}, "compose_profiles": …}):
+    the part naming settings, and the other names (environment spelling) with their values."""
+    known: dict[str, Any] = {}
+    unknown: dict[str, object] = {}
+    for key, value in data.items():
+        field = Settings.model_fields.get(key)
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            unknown[key.upper()] = value
+        elif isinstance(value, dict):
+            # A service named "metrics" gets METRICS_PORT=tcp://10.0.0.5:9100 from Kubernetes: not ours either.
+            ours = {
+                k: v
+                for k, v in value.items()
+                if k in model.model_fields and not (isinstance(v, str) and _KUBERNETES_PORT.fullmatch(v))
+            }
+            known[key] = ours
+            unknown.update({f"{key}_{k}".upper(): v for k, v in value.items() if k not in ours})
+        else:
+            known[key] = value
+    return known, unknown
+
+
+# Names other tools put in the same environment or .env: not typos, so no start-up warning.
+_KUBERNETES = re.compile(
+    r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)\w*)"
+)
+_KUBERNETES_PORT = re.compile(r"(tcp|udp|sctp)://.*")  # `REDIS_PORT=tcp://10.0.0.11:6379`
+_COMPOSE = ("COMPOSE_", "DOCKER_")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownSetting:
+    """A name in the environment or a .env file that looks like a setting but is none; it is ignored."""
+
+    name: str
+    source: str  # "environment" or the .env file's path
+    closest: str | None  # the known setting it most resembles (a likely typo)
+    owner: str | None  # "Kubernetes" or "Docker Compose" when the name is theirs (expected, no warning)
+
+    def describe(self) -> str:
+        where = "in the environment" if self.source == "environment" else f"in {self.source}"
+        if self.owner is not None:
+            return f"{self.name} {where} is not a setting of dolphin-relay ({self.owner} sets it): ignored"
+        hint = f"; did you mean {self.closest}?" if self.closest else " (docs/configuration.md lists them)"
+        return f"{self.name} {where} is not a setting: ignored{hint}"
+
+
+def unknown_settings(env_file: str | Path | None = ".env") -> list[UnknownSetting]:
+    """The names in the environment (those with a settings prefix such as `REDIS_`) and in `env_file`
+    (every key) that are not settings, with the closest known name. Values are never kept."""
+    config = Settings.model_config
+    nested: dict[str, Any] = {
+        "env_nested_delimiter": config.get("env_nested_delimiter"),
+        "env_nested_max_split": config.get("env_nested_max_split"),
+        "env_ignore_empty": config.get("env_ignore_empty"),
+    }
+    known_names = [name for name, _, _ in _settings_rows()]
+    found: list[UnknownSetting] = []
+    sources: list[tuple[str, PydanticBaseSettingsSource]] = [
+        ("environment", EnvSettingsSource(Settings, **nested))
+    ]
+    if env_file is not None and Path(env_file).is_file():
+        dotenv = DotEnvSettingsSource(Settings, env_file=env_file, env_file_encoding="utf-8", **nested)
+        sources.append((str(env_file), dotenv))
+    for source, reader in sources:
+        for name, value in _split_known(reader())[1].items():
+            owner = None
+            if source == "environment" and (
+                _KUBERNETES.fullmatch(name)
+                or (name.endswith("_PORT") and _KUBERNETES_PORT.fullmatch(str(value)))
+            ):
+                owner = "Kubernetes"
+            elif name.startswith(_COMPOSE):
+                owner = "Docker Compose"
+            closest = difflib.get_close_matches(name, known_names, n=1, cutoff=0.75)
+            found.append(
+                UnknownSetting(name=name, source=source, closest=closest[0] if closest else None, owner=owner)
+            )
+    return found
+
 
 def tgi_urls(tgi: TGISettings) -> list[str]:
     return [u.strip().rstrip("/") for u in tgi.url.split(",") if u.strip()]
@@ -386,7 +551,7 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
             if err["type"] == "extra_forbidden":
                 lines.append(f"{name}: unknown setting (check the spelling against .env.example)")
             else:
-                lines.append(f"{name}: {err['msg']}")
+                lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         first = env_name(exc.errors()[0]["loc"]) if exc.errors() else None
         raise ConfigurationError("invalid configuration: " + "; ".join(lines), setting=first) from None
 
@@ -399,6 +564,13 @@ def settings_markdown() -> str:
         "Generated from `core/settings.py` by `python -m core.settings --markdown > docs/configuration.md`.",
         "Set these in the environment or in `.env` (see `.env.example`). Names are case-insensitive.",
         "Lists are comma-separated. Secrets are never logged.",
+        "",
+        "A name that is not a setting never stops start-up: it is ignored, the bots log one `settings.unknown`",
+        "warning naming the closest setting (`TGI_URLL` → `TGI_URL`), and `dolphin-relay doctor` lists it. Names",
+        "that Kubernetes (`REDIS_SERVICE_HOST`, `REDIS_PORT=tcp://…`, `TGI_SERVICE_PORT`) and Docker Compose",
+        "(`COMPOSE_PROFILES`, `COMPOSE_PROJECT_NAME`, `DOCKER_HOST`, …) set are expected and pass quietly.",
+        "`--env-file PATH` naming a file that does not exist stops with one line and exit code 2; without",
+        "`--env-file`, `./.env` is read when there is one.",
         "",
         "| setting | default | description |",
         "|---|---|---|",

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 import redis.exceptions
 import structlog
@@ -607,6 +608,15 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
         await client.close()
         raise ConfigurationError(
             "DISCORD_TOKEN was rejected by Discord: reset the token in the Developer Portal",
+            setting="DISCORD_TOKEN",
+        ) from None
+    except (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError) as exc:
+        # No route, DNS, a firewall or Discord down: one line, like Slack's start-up (once connected,
+        # discord.py itself reconnects with backoff when the network goes away).
+        await client.close()
+        raise ConfigurationError(
+            f"cannot reach the Discord API at {discord.http.Route.BASE} ({type(exc).__name__}): check the "
+            "network (DNS, a firewall or an HTTPS proxy) and start again",
             setting="DISCORD_TOKEN",
         ) from None
     except BaseException:  # e.g. the command sync failed or Discord is unreachable: close the HTTP session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,24 +23,24 @@ async def run_console(
     redis_url: str,
     args: tuple[str, ...] = (),
     limit_s: float = 60,
-    extra_env: dict[str, str] | None = None,
+    env_file: str = os.devnull,
+    command: str = "console",
+    **extra_env: str,
 ) -> tuple[int, str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("TGI_", "REDIS_", "CHAT_", "HISTORY_", "LIMITS_", "ALIGNMENT_", "LOG_"))
     }
-    env.update(TGI_URL=tgi_url, REDIS_URL=redis_url, LOG_LEVEL="WARNING", LOG_FORMAT="json")
-    env.update(extra_env or {})
+    env.update(TGI_URL=tgi_url, REDIS_URL=redis_url, LOG_LEVEL="WARNING", LOG_FORMAT="json", **extra_env)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bots",
         "--env-file",
-        os.devnull,
-        "console",
-        "--user",
-        "ann",
+        env_file,
+        command,
+        *(("--user", "ann") if command == "console" else ()),
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -86,7 +87,7 @@ async def test_console_on_vllm_and_sglang_with_no_limit_set(
             ["my favourite colour is teal", "what did I say?"],
             tgi_url=fake.url,
             redis_url=redis_url,
-            extra_env={"TGI_BACKEND": engine},
+            TGI_BACKEND=engine,
         )
         assert code == 0, err
         answers = out.splitlines()
@@ -163,6 +164,67 @@ async def test_bad_setting_is_named(redis_client: object, redis_url: str) -> Non
     code, _out, err = await run_console(["hi"], tgi_url="localhost:8080", redis_url=redis_url)
     assert code == 2
     assert "TGI_URL" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["console", "doctor"])
+async def test_a_redis_url_without_its_scheme_is_one_line_with_the_fix(redis_url: str, command: str) -> None:
+    code, out, err = await run_console(
+        ["hi"], tgi_url=f"http://127.0.0.1:{free_port()}", redis_url="localhost:6379", command=command
+    )
+    shown = (err + out).strip()
+    assert code != 0 and "Traceback" not in shown
+    problem = [line for line in shown.splitlines() if "REDIS_URL" in line]
+    assert len(problem) == 1 and "redis://localhost:6379/0" in problem[0], shown
+    if command == "console":
+        assert code == 2 and len(shown.splitlines()) == 1
+
+
+async def test_an_env_file_that_does_not_exist_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "prod.env"
+    for command in ("console", "doctor"):
+        code, out, err = await run_console(
+            ["hi"],
+            tgi_url="http://127.0.0.1:1",
+            redis_url="redis://127.0.0.1:1/0",
+            env_file=str(missing),
+            command=command,
+        )
+        assert (code, out) == (2, "")
+        assert err.strip().splitlines() == [
+            f"dolphin-relay: --env-file {missing}: no such file (give the path of your .env, "
+            "or leave --env-file out to read ./.env when there is one)"
+        ]
+
+
+async def test_names_kubernetes_compose_and_other_tools_set_never_stop_the_console(
+    redis_client: object, redis_url: str, tmp_path: Path
+) -> None:
+    """A pod for services named redis and tgi gets REDIS_PORT, REDIS_SERVICE_HOST, TGI_SERVICE_PORT; the
+    compose .env has COMPOSE_PROFILES; a typo gets one warning naming the setting it resembles."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "COMPOSE_PROFILES=cpu\nCOMPOSE_PROJECT_NAME=relay\nDOCKER_HOST=unix:///run/docker.sock\nHISTORY_MAX_TURNZ=3\n"
+    )
+    async with FakeTGI() as tgi:
+        code, out, err = await run_console(
+            ["hello"],
+            tgi_url=tgi.url,
+            redis_url=redis_url,
+            env_file=str(env_file),
+            REDIS_PORT="tcp://10.0.0.11:6379",
+            REDIS_SERVICE_HOST="10.0.0.11",
+            TGI_SERVICE_PORT="80",
+            SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T0/B0/hook-secret",
+            LOG_DIR="/var/log/relay",
+        )
+    assert code == 0, err
+    assert out.startswith("You said: hello")
+    warned = {
+        json.loads(line)["name"]: json.loads(line) for line in err.splitlines() if "settings.unknown" in line
+    }
+    assert set(warned) == {"HISTORY_MAX_TURNZ", "SLACK_WEBHOOK_URL", "LOG_DIR"}, err
+    assert warned["HISTORY_MAX_TURNZ"]["closest"] == "HISTORY_MAX_TURNS"
+    assert "hook-secret" not in err
 
 
 async def test_repeated_blocked_requests_never_mute_the_console_user(
@@ -245,7 +307,7 @@ async def test_the_readme_trial_on_the_vllm_stand_in(redis_client: object, redis
             ["my name is Ann", "what is my name?"],
             tgi_url=f"http://127.0.0.1:{port}",
             redis_url=redis_url,
-            extra_env={"TGI_BACKEND": "vllm"},
+            TGI_BACKEND="vllm",
         )
         assert code == 0, err
         assert out.splitlines() == ["You said: my name is Ann", "You said: what is my name?"]

@@ -5,6 +5,7 @@ sees in the channel, what is stored, what is logged."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -271,3 +272,42 @@ async def test_a_rate_limited_first_post_is_waited_out_and_the_answer_arrives_on
     assert_no_tracebacks(logs, caplog)
     if scope == "global":  # discord.py took it for the global limit (it holds every request meanwhile)
         assert "Global rate limit has been hit" in caplog.text
+
+
+async def test_no_route_to_discord_is_one_line_with_the_fix_and_a_non_zero_exit(redis_url: str) -> None:
+    """The real process with discord.py's API base on a loopback port nothing listens on (connection
+    refused, as with no route or a firewall): one line naming the API and the fix, never a traceback."""
+    import os
+    import sys
+
+    from tests.fakes.tgi import FakeTGI
+    from tests.integration.test_discord_gateway import BOOT, ROOT
+
+    closed = f"http://127.0.0.1:{free_port()}/api/v10"
+    async with FakeTGI() as tgi:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DISCORD_", "TGI_", "REDIS_", "METRICS_"))
+        }
+        env.update(
+            DISCORD_TOKEN="fake-discord-token",
+            TGI_URL=tgi.url,
+            REDIS_URL=redis_url,
+            METRICS_PORT="0",
+            LOG_FORMAT="json",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", BOOT, closed, f"ws://127.0.0.1:{free_port()}", os.devnull,
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 2 and out == b""
+    logged = [line for line in lines if line.startswith("{")]
+    assert all(json.loads(line)["level"] in ("info", "warning") for line in logged)  # every log line JSON
+    assert [line for line in lines if line not in logged] == [
+        f"dolphin-relay: cannot reach the Discord API at {closed} (ClientConnectorError): check the network "
+        "(DNS, a firewall or an HTTPS proxy) and start again"
+    ], err.decode()
+    assert "voice will NOT be supported" not in err.decode()  # the bot never joins voice: not its concern

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -469,3 +470,26 @@ async def test_a_guard_server_that_is_down_or_serves_the_wrong_guard_is_named(re
     check = by_name(wrong)["guard model"]
     assert not check.ok and "serves Qwen/Qwen3Guard-Gen-0.6B (qwen3guard)" in check.detail
     assert "ALIGNMENT_GUARD_MODE=qwen3guard" in check.fix
+
+
+async def test_names_that_are_not_settings_are_listed_as_warnings_never_failures(
+    redis_url: str, persistent_redis: aioredis.Redis, slack_api: str, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    async with FakeTGI() as tgi:
+        env_file.write_text(
+            f"TGI_URL={tgi.url}\nREDIS_URL={redis_url}\nCOMPOSE_PROFILES=cpu\nSLACK_BOT_TOKNE=xoxb-typo\n"
+            f"SLACK_BOT_TOKEN={GOOD_BOT}\nSLACK_APP_TOKEN={GOOD_APP}\nSLACK_API_URL={slack_api}\n"
+        )
+        code, out = await run_cli(env_file, REDIS_SERVICE_HOST="10.0.0.11")
+    assert code == 0, out  # ignored names are warnings: the doctor still passes
+    warning = re.search(r"^! unknown setting +(.*)$", out, re.M)
+    assert (
+        warning
+        and warning[1]
+        == f"SLACK_BOT_TOKNE in {env_file} is not a setting: ignored; did you mean SLACK_BOT_TOKEN?"
+    )
+    assert "fix: rename it to SLACK_BOT_TOKEN, or remove it" in out
+    assert "COMPOSE_PROFILES" in out and "(Docker Compose sets it)" in out
+    assert "REDIS_SERVICE_HOST in the environment" in out and "(Kubernetes sets it)" in out
+    assert "1 warnings" in out and "xoxb-typo" not in out

@@ -15,6 +15,7 @@ from core.llm import GenerationParams, StreamEvent, TGIClient, build_model_sessi
 from core.settings import TGISettings
 from core.tokens import SentencePieceCounter, TGITokenCounter, build_counter
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.polling import until
 from tests.ports import free_port
 
 PARAMS = GenerationParams(max_new_tokens=200)
@@ -354,12 +355,14 @@ async def test_failing_health_check_takes_an_endpoint_out_and_a_passing_one_brin
     async with FakeTGI() as a, FakeTGI() as b:
         client, http = client_for([a.url, b.url], health_check_interval_s=0.05)
         async with http, client:
+            # the client's view of each server, as its health checks left it (waited for, not slept on)
+            seen = lambda: [e.healthy for e in client._endpoints]  # noqa: E731
             a.healthy = False  # e.g. TGI restarting: /health is 503 although it still accepts connections
-            await asyncio.sleep(0.3)
+            await until(lambda: seen() == [False, True])
             await asyncio.gather(*(collect(client) for _ in range(6)))
             assert len(a.prompts) == 0 and len(b.prompts) == 6
             a.healthy = True
-            await asyncio.sleep(0.3)
+            await until(lambda: seen() == [True, True])
             await asyncio.gather(*(collect(client) for _ in range(6)))
             assert len(a.prompts) == 3 and len(b.prompts) == 9
             a.healthy = b.healthy = False  # none healthy: still try rather than refuse everyone

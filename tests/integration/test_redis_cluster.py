@@ -113,11 +113,17 @@ def _start_cluster(tmp: str) -> tuple[list[subprocess.Popen[bytes]], list[int]] 
             proc.terminate()
             proc.wait(10)
         return None
-    for _ in range(100):
-        info = subprocess.run([str(CLI), "-p", str(ports[0]), "cluster", "info"], capture_output=True).stdout
-        if b"cluster_state:ok" in info:
-            break
-        time.sleep(0.1)
+    deadline = (
+        time.monotonic() + 30
+    )  # every node agrees the cluster is up (on a busy machine it can take a while)
+    for port in ports:
+        while (
+            b"cluster_state:ok"
+            not in subprocess.run([str(CLI), "-p", str(port), "cluster", "info"], capture_output=True).stdout
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Redis Cluster node on port {port} never reported cluster_state:ok")
+            time.sleep(0.1)
     return procs, ports
 
 

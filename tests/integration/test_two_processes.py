@@ -11,10 +11,13 @@ import hmac
 import itertools
 import json
 import os
+import re
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from core.settings import RedisSettings, Settings
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeTGI
 from tests.integration.test_redis_cluster import CLI, SERVER, cluster  # noqa: F401  (a 3-master cluster)
+from tests.polling import until
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,22 +75,30 @@ def mention(
     }
 
 
+@dataclass
+class Replica:
+    """One `dolphin-relay slack` process: its Slack HTTP port, its metrics port, and its log lines
+    (JSON, WARNING and up) as read so far."""
+
+    port: int
+    metrics_port: int
+    log: list[str] = field(default_factory=list)
+
+    def logged(self, event: str, text: str) -> bool:
+        return any(event in line and text in line for line in self.log)
+
+
 @contextlib.asynccontextmanager
-async def bots(n: int, **settings: str) -> AsyncIterator[list[int]]:
-    """`n` processes of `dolphin-relay slack` (HTTP mode) with these settings; their ports."""
-    ports = [free_port() for _ in range(n)]
+async def bots(n: int, **settings: str) -> AsyncIterator[list[Replica]]:
+    """`n` processes of `dolphin-relay slack` (HTTP mode) with these settings, each with its own
+    /metrics port, once each accepts events."""
+    replicas = [Replica(free_port(), free_port()) for _ in range(n)]
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "TGI_", "REDIS_", "LIMITS_", "METRICS_"))
+        if not k.startswith(("SLACK_", "TGI_", "REDIS_", "LIMITS_", "METRICS_", "LOG_"))
     }
-    env.update(
-        SLACK_BOT_TOKEN="xoxb-two",
-        SLACK_SIGNING_SECRET=SECRET,
-        METRICS_PORT="0",
-        LOG_LEVEL="WARNING",
-        **settings,
-    )
+    env.update(SLACK_BOT_TOKEN="xoxb-two", SLACK_SIGNING_SECRET=SECRET, LOG_LEVEL="WARNING", **settings)
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -96,59 +108,92 @@ async def bots(n: int, **settings: str) -> AsyncIterator[list[int]]:
             os.devnull,
             "slack",
             "--port",
-            str(port),
+            str(r.port),
             cwd=ROOT,
-            env=env,
+            env={**env, "METRICS_HOST": "127.0.0.1", "METRICS_PORT": str(r.metrics_port)},
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
-        for port in ports
+        for r in replicas
     ]
+
+    async def read_log(proc: asyncio.subprocess.Process, replica: Replica) -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            replica.log.append(line.decode(errors="replace"))
+
+    readers = [asyncio.create_task(read_log(p, r)) for p, r in zip(procs, replicas, strict=True)]
     try:
-        for port in ports:
-            for _ in range(200):
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                await asyncio.sleep(0.05)
-        yield ports
+        for r, proc in zip(replicas, procs, strict=True):
+            await until(lambda r=r, proc=proc: listening(r.port) or proc.returncode is not None, timeout_s=30)
+            assert proc.returncode is None, "".join(r.log)
+        yield replicas
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             await proc.wait()
+        await asyncio.gather(*readers)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def outcomes(replicas: list[Replica]) -> Counter[str]:
+    """How the messages the replicas have finished handling ended, summed over the replicas (from
+    `dolphin_relay_messages_total`, counted once a message's handling is over: answer shown and stored)."""
+    total: Counter[str] = Counter()
+    async with aiohttp.ClientSession() as s:
+        for r in replicas:
+            async with s.get(f"http://127.0.0.1:{r.metrics_port}/metrics") as resp:
+                text = await resp.text()
+            for m in _MESSAGES.finditer(text):
+                total[m["outcome"]] += int(float(m["n"]))
+    return total
+
+
+_MESSAGES = re.compile(
+    r'^dolphin_relay_messages_total\{[^}]*outcome="(?P<outcome>[a-z_]+)"[^}]*\} (?P<n>\S+)$', re.M
+)
+
+
+async def handled(replicas: list[Replica], n: int, *, timeout_s: float = 60.0) -> Counter[str]:
+    """Wait until the replicas have finished handling `n` messages in all (duplicates included); their
+    outcomes. Fails the test when more than `n` were handled or none came in time."""
+    deadline = time.monotonic() + timeout_s
+    while sum((seen := await outcomes(replicas)).values()) < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{n} messages not handled in {timeout_s} s: {dict(seen)}")
+        await asyncio.sleep(0.05)
+    assert sum(seen.values()) == n, dict(seen)
+    return seen
 
 
 @pytest.fixture
 async def two_bots(
     redis_client: aioredis.Redis, redis_url: str
-) -> AsyncIterator[tuple[list[int], FakeSlackAPI, FakeTGI]]:
+) -> AsyncIterator[tuple[list[Replica], FakeSlackAPI, FakeTGI]]:
     async with (
         FakeSlackAPI() as slack,
         FakeTGI(token_delay_s=0.01) as tgi,
         bots(
             2, SLACK_API_URL=slack.url, TGI_URL=tgi.url, REDIS_URL=redis_url, LIMITS_USER_PER_MINUTE="4"
-        ) as ports,
+        ) as replicas,
     ):
-        yield ports, slack, tgi
-
-
-async def settle(tgi: FakeTGI, expected_prompts: int) -> None:
-    for _ in range(300):
-        if len(tgi.prompts) >= expected_prompts and tgi.in_flight == 0:
-            await asyncio.sleep(0.3)
-            return
-        await asyncio.sleep(0.05)
+        yield replicas, slack, tgi
 
 
 async def test_replayed_event_answered_once_order_kept_limits_shared(
     two_bots, redis_client: aioredis.Redis
 ) -> None:  # type: ignore[no-untyped-def]
-    (a, b), slack, tgi = two_bots
+    replicas, slack, tgi = two_bots
+    a, b = (r.port for r in replicas)
     # the same event delivered to both replicas (a load balancer's duplicate, a Slack retry)
     first = mention("remember 7", "EvDup", ts="100.1")
     assert await post(a, first) == 200 and await post(b, first) == 200
-    await settle(tgi, 1)
+    assert await handled(replicas, 2) == {"answered": 1, "duplicate": 1}
     assert len(tgi.prompts) == 1
 
     # concurrent messages in one thread, spread over both replicas
@@ -161,7 +206,7 @@ async def test_replayed_event_answered_once_order_kept_limits_shared(
             for i in range(3)
         )
     )
-    await settle(tgi, 4)
+    assert (await handled(replicas, 5))["answered"] == 4
     key = ConversationKey(Platform.SLACK, TEAM, "C1", "100.1")
     stored = [decode_exchange(r) for r in await redis_client.lrange(KeySpace("relay").turns(key.id), 0, -1)]
     texts = [ex.user.text for ex in stored if ex is not None]
@@ -173,20 +218,29 @@ async def test_replayed_event_answered_once_order_kept_limits_shared(
     # rate limit (4 per minute per user) shared by both processes: U9 sends 5, alternating replicas
     for i in range(5):
         await post((a, b)[i % 2], mention(f"flood {i}", f"EvF{i}", ts=f"200.{i}", user="U9"))
-    await settle(tgi, 8)
+    assert await handled(replicas, 10) == {"answered": 8, "duplicate": 1, "rate_limited": 1}
     notices = [
         t
         for t in slack.texts("chat.postMessage") + slack.texts("chat.update")
         if "faster than I can answer" in t
     ]
     assert len(notices) == 1
+    # every line the processes logged (bolt's and aiohttp's too) is JSON; none says the token is unused
+    for r in replicas:
+        assert all(json.loads(line) for line in r.log), r.log
+        assert not any("will be unused" in line for line in r.log), r.log
 
 
 @pytest.mark.skipif(SERVER is None or CLI is None, reason="redis-server and redis-cli start the cluster")
 async def test_three_replicas_two_model_servers_and_a_redis_cluster(cluster: str) -> None:  # noqa: F811
     """The deployment of docs/operations.md ("Scale out"): three bot processes, TGI_URL naming two model
     servers, REDIS_URL a 3-master Redis Cluster. Requests follow the servers' health; a replayed event is
-    answered once across the replicas; every exchange is stored in the cluster."""
+    answered once across the replicas; every exchange is stored in the cluster.
+
+    Each step waits for what it asserts on, never for a time: that every replica has logged the health
+    change (`model.endpoint_down` / `_up`), and that every message has been handled to the end (the
+    replicas' `dolphin_relay_messages_total`); a Slack "…" placeholder is posted before the prompt is
+    sent, so counting placeholders raced the prompts on a busy machine."""
     async with (
         FakeSlackAPI() as slack,
         FakeTGI(token_delay_s=0.005) as tgi_a,
@@ -200,37 +254,35 @@ async def test_three_replicas_two_model_servers_and_a_redis_cluster(cluster: str
             REDIS_CLUSTER="true",
         ) as replicas,
     ):
+        a_port, b_port = (f":{t.url.rsplit(':', 1)[1]}" for t in (tgi_a, tgi_b))
 
-        async def answered(n: int) -> None:
-            for _ in range(300):
-                if len(slack.calls["chat.postMessage"]) >= n:
-                    return
-                await asyncio.sleep(0.05)
+        async def health_seen(event: str, port: str) -> None:
+            await until(lambda: all(r.logged(event, port) for r in replicas), timeout_s=30)
 
         async def ask(wave: str) -> None:  # one message per replica, each in its own thread
             await asyncio.gather(
                 *(
-                    post(port, mention(f"{wave} {i}", f"Ev{wave}{i}", ts=f"{i}.{wave}", user=f"U{wave}{i}"))
-                    for i, port in enumerate(replicas)
+                    post(r.port, mention(f"{wave} {i}", f"Ev{wave}{i}", ts=f"{i}.{wave}", user=f"U{wave}{i}"))
+                    for i, r in enumerate(replicas)
                 )
             )
 
         tgi_a.healthy = False  # a's /health fails: no process sends it anything new
-        await asyncio.sleep(1.0)  # ten check intervals: room for a process slowed by a busy machine
+        await health_seen("model.endpoint_down", a_port)
         await ask("1")
-        await answered(3)
+        assert await handled(replicas, 3) == {"answered": 3}
         assert (len(tgi_a.prompts), len(tgi_b.prompts)) == (0, 3)
 
         tgi_a.healthy, tgi_b.healthy = True, False  # a is back, b goes out
-        await asyncio.sleep(1.0)
+        await health_seen("model.endpoint_up", a_port)
+        await health_seen("model.endpoint_down", b_port)
         await ask("2")
-        await answered(6)
+        assert await handled(replicas, 6) == {"answered": 6}
         assert (len(tgi_a.prompts), len(tgi_b.prompts)) == (3, 3)
 
         replay = mention("once only", "EvReplay", ts="9.9")
-        assert [await post(port, replay) for port in replicas] == [200, 200, 200]
-        await answered(7)
-        await asyncio.sleep(0.5)
+        assert [await post(r.port, replay) for r in replicas] == [200, 200, 200]
+        assert await handled(replicas, 9) == {"answered": 7, "duplicate": 2}
         assert len(tgi_a.prompts) + len(tgi_b.prompts) == 7
         assert len(slack.calls["chat.postMessage"]) == 7
 

@@ -15,18 +15,10 @@ from core.alignment.normalize import normalize
 from core.alignment.policy import load_policy
 from core.errors import ConfigurationError
 from core.models import Action, ConversationKey, IncomingMessage, Platform, Stage
+from tests.shared_data import alignment_sets
 from tests.strategies import HOSTILE, hostile_text
 
 ROOT = Path(__file__).resolve().parents[2]
-# ../shared beside the checkout (CI, the main clone) or beside the worktrees' folder (a helper's worktree)
-SHARED = next(
-    (
-        d / "shared" / "alignment"
-        for d in (ROOT.parent, ROOT.parent.parent)
-        if (d / "shared" / "alignment").is_dir()
-    ),
-    ROOT.parent / "shared" / "alignment",
-)
 LOOKALIKES = [
     json.loads(line) for line in (ROOT / "tests/data/alignment_lookalikes.jsonl").read_text().splitlines()
 ]
@@ -141,8 +133,9 @@ def test_100_kb_inputs_never_raise(pieces: list[str]) -> None:
     moderator.check_text(text, Stage.OUTPUT, msg("x"))
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/alignment is not beside this checkout")
 def test_development_set_targets(moderator: PolicyModerator) -> None:
+    shared = alignment_sets(ROOT)  # skips with the reason (fails under CI) when the sets are absent
+
     def blocked(path: Path) -> list[bool]:
         out = []
         for line in path.read_text().splitlines():
@@ -150,8 +143,8 @@ def test_development_set_targets(moderator: PolicyModerator) -> None:
             out.append(moderator.check_text(text, Stage.INPUT, msg(text)).action is not Action.ALLOW)
         return out
 
-    harmful = blocked(SHARED / "harmful_requests.jsonl")
-    benign = blocked(SHARED / "benign_requests.jsonl")
+    harmful = blocked(shared / "harmful_requests.jsonl")
+    benign = blocked(shared / "benign_requests.jsonl")
     # The rules alone: 0.83 of the harmful requests (0.95 before the rules that fired only on the project's
     # own wordings were dropped), none of the benign ones.
     # TODO(learned checks, issue 13 item 1): this floor is for the rules alone; once the learned request

@@ -335,3 +335,44 @@ def test_dockerignore_lets_in_only_what_the_image_needs() -> None:
         if line.startswith("COPY "):
             copied.update(p.rstrip("/").removeprefix("./") for p in line.split()[1:-1])
     assert copied <= allowed, copied - allowed
+
+
+def test_the_image_healthcheck_probes_healthz_and_is_off_with_metrics_port_0() -> None:
+    """The HEALTHCHECK command of the Dockerfile, run as Docker runs it (exit 0: healthy)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    _build, runtime = dockerfile_stages()
+    command = json.loads(instruction(runtime, "HEALTHCHECK")[0].split(" CMD ", 1)[1])
+    assert command[0] == "python"
+
+    def probe(**env: str) -> int:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("METRICS_")}
+        return subprocess.run(
+            [sys.executable, *command[1:]], env={**clean, **env}, capture_output=True
+        ).returncode
+
+    class Healthz(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert probe(METRICS_PORT=str(server.server_address[1])) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    assert probe(METRICS_PORT=str(closed)) != 0  # nothing answers: unhealthy
+    assert probe(METRICS_PORT="0") == 0  # the server is off: so is the probe

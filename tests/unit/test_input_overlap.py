@@ -1,4 +1,5 @@
-"""The input guard check overlapping the start of the answer (DESIGN.md §5a "hide latency").
+"""The input guard check overlapping the start of the answer, to hide its latency (docs/moderation.md,
+"How a message is checked").
 
 The moderator here holds its final input verdict until the test releases it, so each test can look at
 what the user saw and what was stored while the answer was already being generated."""
