@@ -33,6 +33,7 @@ class AuditEvent:
     layer: str
     excerpt: str  # "" when the policy stores none
     category_name: str = ""  # the policy's name for the category ("Injection Markers"), for moderators
+    language: str = ""  # of the text checked: ISO 639 code, "und" when too short to tell
 
     def fields(self) -> dict[str, str]:
         return {k: (f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
