@@ -23,6 +23,9 @@ MIN_LETTERS = 4
 MIN_CONFIDENCE = 0.3
 # The detector's label for text that is no language (markup, numbers, symbols).
 _NO_LANGUAGE = "zxx"
+# Cantonese and Wu count as Chinese: on short text the detector cannot tell them from Mandarin, and a
+# member writing them reads written Chinese (notices, the routing of a language, the metric's label).
+_MERGED = {"yue": "zh", "wuu": "zh"}
 
 _lock = threading.Lock()
 _identifier: Any = None
@@ -53,7 +56,9 @@ def _detect(head: str) -> str:
         return UNDETERMINED
     load_detector()
     language, _confidence = _identifier.classify(head)
-    return UNDETERMINED if language == _NO_LANGUAGE else str(language)
+    if language == _NO_LANGUAGE:
+        return UNDETERMINED
+    return _MERGED.get(language, str(language))
 
 
 def _letters(text: str) -> int:
