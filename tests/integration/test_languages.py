@@ -122,15 +122,18 @@ async def test_japanese_requests_and_answers_go_to_the_guard_even_with_its_switc
         policy = base.model_copy(update={"layers": base.layers.model_copy(update={"guard": layer})})
         moderator = PolicyModerator(policy=policy, guard=guard, audit=audit, feeds=[feed])
         tgi.enqueue(FakeReply(text=EN_CAT_ANSWER))
+        tgi.enqueue(FakeReply(text="Glad to hear it!"))
         tgi.enqueue(FakeReply(text=JA_CAT_ANSWER))
-        (english, _), (japanese, _), (bomb, bomb_sink) = await handle(
-            redis_client, tgi, moderator, [EN_CAT, JA_CAT, JA_BOMB], metrics=metrics
+        (english, _), (short, _), (japanese, _), (bomb, bomb_sink) = await handle(
+            redis_client, tgi, moderator, [EN_CAT, "ok 👍", JA_CAT, JA_BOMB], metrics=metrics
         )
         judged = [r["body"]["inputs"] for r in guard_server.requests]
 
     # English with both switches off: the guard is never asked
     assert english.outcome is Outcome.ANSWERED and english.text == EN_CAT_ANSWER
     assert not any(EN_CAT in p or EN_CAT_ANSWER in p for p in judged)
+    # too short to tell (und) counts as covered: not judged either
+    assert short.outcome is Outcome.ANSWERED and not any("ok 👍" in p for p in judged)
     # Japanese: the request and then the answer were judged, and the answer was delivered
     assert japanese.outcome is Outcome.ANSWERED and japanese.text == JA_CAT_ANSWER
     request_prompts = [p for p in judged if f"User: {JA_CAT}" in p]
@@ -140,7 +143,7 @@ async def test_japanese_requests_and_answers_go_to_the_guard_even_with_its_switc
     assert bomb.outcome is Outcome.BLOCKED_INPUT
     assert bomb_sink.events[-1] == ("fail", "武器に関することには協力できません。")
     assert bomb_sink.of("update") == [] and bomb_sink.of("finish") == []
-    assert await redis_client.llen(KEYS.turns(KEY.id)) == 2  # the two answered exchanges only
+    assert await redis_client.llen(KEYS.turns(KEY.id)) == 3  # the three answered exchanges only
     rows = await audit.recent()
     assert [(r["stage"], r["action"], r["category"], r["layer"], r["language"]) for r in rows] == [
         ("input", "block", "S9", "guard", "ja")
@@ -149,6 +152,7 @@ async def test_japanese_requests_and_answers_go_to_the_guard_even_with_its_switc
     sample = metrics.registry.get_sample_value
     labels = {"stage": "input", "action": "allow"}
     assert sample("dolphin_relay_moderation_languages_total", {"language": "en", **labels}) == 1
+    assert sample("dolphin_relay_moderation_languages_total", {"language": "und", **labels}) == 1
     assert sample("dolphin_relay_moderation_languages_total", {"language": "ja", **labels}) == 1
     assert (
         sample(
