@@ -160,9 +160,9 @@ def _build_moderator(
     generator: TextGenerator,
 ) -> Moderator:
     from core.alignment.base import AllowAll
-    from core.alignment.language import load_detector
+    from core.alignment.language import preload_detector
 
-    load_detector()  # once at start-up: the notices speak the member's language, moderation on or off
+    preload_detector()  # at start-up: the notices speak the member's language, moderation on or off
     if not settings.alignment.enabled:
         return AllowAll()
     try:

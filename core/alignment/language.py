@@ -3,8 +3,9 @@
 `detect_language(text)` returns an ISO 639 code (`en`, `ja`, `zh`, `es`, …) or `und` (undetermined) for
 text too short or too unlike any language to tell: emoji, code, numbers, "ok". Only the first
 `DETECT_CHARS` characters are read, so a 4,000-character message costs what a short paragraph does. The
-model (about 4.5 MB, LZMA-compressed npz, no pickle) is loaded once per process, on first use or by
-`load_detector()` at start-up (`build_moderator` calls it), never per message.
+model (about 4.5 MB, LZMA-compressed npz, no pickle) is loaded once per process, never per message: start-up
+calls `preload_detector()`, which loads it in a thread of its own while the process starts its clients
+and servers (about a second of CPU); a detection that comes first waits for it.
 """
 
 from __future__ import annotations
@@ -27,8 +28,20 @@ _NO_LANGUAGE = "zxx"
 # member writing them reads written Chinese (notices, the routing of a language, the metric's label).
 _MERGED = {"yue": "zh", "wuu": "zh"}
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # held while the model loads
 _identifier: Any = None
+_preload_lock = threading.Lock()  # never held for long: a second preload must not wait for the load
+_preloading: threading.Thread | None = None
+
+
+def preload_detector() -> None:
+    """Start loading the model in a background thread (once per process; later calls return at once)."""
+    global _preloading
+    with _preload_lock:
+        if _identifier is not None or _preloading is not None:
+            return
+        _preloading = threading.Thread(target=load_detector, name="language-detector-load", daemon=True)
+        _preloading.start()
 
 
 def load_detector() -> None:

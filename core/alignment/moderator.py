@@ -25,7 +25,7 @@ from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.base import InputCheck
 from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, LlamaGuardClient
-from core.alignment.language import UNDETERMINED, detect_language, load_detector
+from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
 from core.alignment.rules import (
@@ -366,7 +366,7 @@ def build_moderator(
 ) -> PolicyModerator:
     """`http` carries the Llama Guard requests; `generator` (the model client) the self-check's."""
     policy = load_policy(settings.policy_file)
-    load_detector()  # the language detector's model, once at start-up rather than on the first message
+    preload_detector()  # the language detector's model: loading starts now, not on the first message
     guard = build_guard(settings=settings, policy=policy, http=http, generator=generator)
     keys = KeySpace(key_prefix)
     audit = AuditLog(redis=redis, keys=keys, audit=policy.audit) if redis is not None else None
