@@ -3,7 +3,8 @@
 - `policy check [--stage input|output] [--policy FILE]`: JSONL with a `text` field on standard input, one
   JSONL verdict per line on standard output (same order, flushed per line).
 - `policy eval FILE.jsonl … [--policy FILE]`: labeled `{"text", "unsafe"}` records; prints precision,
-  recall, F1, false-positive rate and p50/p99 latency per file and overall.
+  recall, F1, false-positive rate and p50/p99 latency per file and overall; per language when records
+  carry `lang` (or with `--by-language`, by detection).
 - `policy replay --policy NEW.yaml [--days N]`: the decisions of the audit stream of the last N days (Redis
   at REDIS_URL) decided again with a changed policy; prints what would change: newly blocked and newly
   allowed, per category, with a few examples. Allowed decisions are in the stream only when the policy that
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core.alignment.audit import AuditEvent, AuditLog
+from core.alignment.language import detect_language
 from core.alignment.moderator import PolicyModerator, build_moderator
 from core.errors import ConfigurationError, ModerationUnavailable
 from core.models import Action, ConversationKey, IncomingMessage, Platform
@@ -51,6 +53,12 @@ def add_policy_parser(subparsers: Any) -> None:
         "--by-category",
         action="store_true",
         help="also print one row per `category` field of the records (where they have one)",
+    )
+    ev.add_argument(
+        "--by-language",
+        action="store_true",
+        help="also print one row per language: the records' `lang` field, else the detected language "
+        "(printed anyway when records carry `lang`)",
     )
     ev.add_argument(
         "--errors",
@@ -230,6 +238,7 @@ async def _eval(args: argparse.Namespace) -> int:
 async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> int:
     total = _Tally()
     by_category: dict[str, _Tally] = {}
+    by_language: dict[str, _Tally] = {}
     errors: list[str] = []
     print(_HEADER)
     for path in args.files:
@@ -260,6 +269,12 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
                 by_category.setdefault(label, _Tally()).count(
                     predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms
                 )
+            lang = record.get("lang")
+            if isinstance(lang, str) or args.by_language:
+                lang = lang if isinstance(lang, str) else detect_language(text)
+                by_language.setdefault(lang, _Tally()).count(
+                    predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms
+                )
             if args.errors and predicted != unsafe:
                 kind = "missed" if unsafe else f"{verdict['action']} {verdict['category']}"
                 errors.append(f"{path.name}:{n}: {kind}: {text[:160]!r}")
@@ -272,6 +287,11 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
         print(_HEADER.replace("file", "category", 1))
         for label in sorted(by_category, key=_category_order):
             print(by_category[label].row(label))
+    if by_language:
+        print()
+        print(_HEADER.replace("file", "language", 1))
+        for lang in sorted(by_language):
+            print(by_language[lang].row(lang))
     if errors:
         print()
         print("\n".join(errors))

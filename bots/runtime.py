@@ -197,7 +197,9 @@ def _build_moderator(
     generator: TextGenerator,
 ) -> Moderator:
     from core.alignment.base import AllowAll
+    from core.alignment.language import preload_detector
 
+    preload_detector()  # at start-up: the notices speak the member's language, moderation on or off
     if not settings.alignment.enabled:
         return AllowAll()
     # Moderation fails closed: a layer that cannot load stops start-up; it never turns into "allow everything".

@@ -17,24 +17,51 @@ leave bots/.
     │   └── HistoryUnavailable      Redis cannot be reached: the message is not answered (documented)
     └── ConfigurationError          at start-up only: names the setting and the fix; exit non-zero
 
-At the per-message boundary (`ChatService.handle`) every `RelayError` becomes `sink.fail(err.notice)`;
+At the per-message boundary (`ChatService.handle`) every `RelayError` becomes `sink.fail(notice)`, the
+notice in the language of the member's message (`notice_in`, core/i18n.py; `.notice` is the English text);
 anything else is logged with context and the user sees `GENERIC_NOTICE`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+from core import i18n
 
 GENERIC_NOTICE = "Sorry, something went wrong while answering. Please try again."
 
 
 class RelayError(Exception):
     notice: str = GENERIC_NOTICE
+    # The notice's id in the message catalog (core/locales/); "" for a text given as is (not translated).
+    notice_id: str = "generic"
 
-    def __init__(self, message: str = "", *, notice: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        notice: str | None = None,
+        notice_id: str | None = None,
+        notice_fields: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message or self.__class__.__name__)
+        self.notice_fields: dict[str, Any] = dict(notice_fields or {})
+        if notice_id is not None:
+            self.notice_id = notice_id
         if notice is not None:
             self.notice = notice
+            if notice_id is None:
+                self.notice_id = ""
+        # The language of the member's message (ISO 639, "und" when unknown): set by the core before the
+        # notice is shown, for a sink that words the notice itself (`render_notice`).
+        self.language = "und"
+
+    def notice_in(self, language: str) -> str:
+        """The notice in `language` (English when the catalog has no such language or id)."""
+        if not self.notice_id:
+            return self.notice
+        return i18n.translate(self.notice_id, language, **self.notice_fields)
 
 
 class UserFacingError(RelayError):
@@ -43,6 +70,7 @@ class UserFacingError(RelayError):
 
 class Blocked(UserFacingError):
     notice = "I can't help with that here."
+    notice_id = "blocked"
 
     def __init__(self, *, stage: str, category: str | None, notice: str | None = None) -> None:
         super().__init__(f"blocked at {stage}: {category}", notice=notice)
@@ -57,6 +85,8 @@ class RateLimited(UserFacingError):
         super().__init__(
             f"rate limited ({scope}) for {seconds}s",
             notice=f"{who} sending messages faster than I can answer. Try again in {seconds} s.",
+            notice_id="rate_limited.user" if scope == "user" else "rate_limited.channel",
+            notice_fields={"seconds": seconds},
         )
         self.retry_after_s = retry_after_s
         self.scope = scope
@@ -65,29 +95,42 @@ class RateLimited(UserFacingError):
 class Muted(UserFacingError):
     def __init__(self, *, until: float) -> None:
         when = dt.datetime.fromtimestamp(until, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        super().__init__(f"muted until {until}", notice=f"You're muted here until {when}.")
+        super().__init__(
+            f"muted until {until}",
+            notice=f"You're muted here until {when}.",
+            notice_id="muted",
+            notice_fields={"when": when},
+        )
         self.until = until
 
 
 class MessageTooLong(UserFacingError):
     notice = "That message is too long for me to read. Please shorten it and try again."
+    notice_id = "too_long"
 
 
 class ModerationUnavailable(UserFacingError):
     notice = "Moderation is unavailable right now, so I can't answer. Please try again shortly."
+    notice_id = "moderation_unavailable"
 
 
 class Busy(UserFacingError):
     notice = "I'm busy with a lot of questions right now. Please try again in a moment."
+    notice_id = "busy"
 
 
 class UpstreamError(RelayError):
     retryable: bool = False
 
     def __init__(
-        self, message: str = "", *, retryable: bool | None = None, notice: str | None = None
+        self,
+        message: str = "",
+        *,
+        retryable: bool | None = None,
+        notice: str | None = None,
+        notice_id: str | None = None,
     ) -> None:
-        super().__init__(message, notice=notice)
+        super().__init__(message, notice=notice, notice_id=notice_id)
         if retryable is not None:
             self.retryable = retryable
 
@@ -95,10 +138,12 @@ class UpstreamError(RelayError):
 class ModelUnavailable(UpstreamError):
     retryable = True
     notice = "The model is unavailable right now. Please try again shortly."
+    notice_id = "model_unavailable"
 
 
 class GenerationFailed(UpstreamError):
     notice = "The model could not answer that. Please try again."
+    notice_id = "generation_failed"
 
     def __init__(self, message: str = "", *, error_type: str = "generation", retryable: bool = False) -> None:
         super().__init__(message, retryable=retryable)
@@ -108,10 +153,12 @@ class GenerationFailed(UpstreamError):
 class GenerationTimeout(UpstreamError):
     retryable = True
     notice = "The model took too long to answer. Please try again."
+    notice_id = "generation_timeout"
 
 
 class StreamCutOff(UpstreamError):
     notice = "⚠️ The answer was cut off: the model stopped responding. Please ask again."
+    notice_id = "cut_off"
 
     def __init__(self, message: str = "", *, partial: str = "", notice: str | None = None) -> None:
         super().__init__(message, notice=notice)
@@ -121,6 +168,7 @@ class StreamCutOff(UpstreamError):
 class HistoryUnavailable(UpstreamError):
     retryable = True
     notice = "I can't reach my memory store right now, so I can't answer. Please try again shortly."
+    notice_id = "history_unavailable"
 
 
 class ConfigurationError(RelayError):

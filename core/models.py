@@ -117,6 +117,7 @@ class Verdict:
     layer: str | None = None
     score: float | None = None
     notice: str | None = None  # what the user sees when the action is BLOCK
+    language: str | None = None  # of the text checked (ISO 639, "und"); None when nothing detected it
 
     @property
     def blocked(self) -> bool:

@@ -131,6 +131,13 @@ class Metrics:
             ["stage", "action", "category"],
             registry=r,
         )
+        self.moderation_languages = Counter(
+            "dolphin_relay_moderation_languages_total",
+            "Checked requests (stage input) and answers (stage output) by detected language (ISO 639, und "
+            "when too short to tell) and the action taken.",
+            ["language", "stage", "action"],
+            registry=r,
+        )
         self.errors = Counter(
             "dolphin_relay_errors_total",
             "Errors by kind (the error class name).",

@@ -27,10 +27,10 @@ from typing import Any
 
 import structlog
 
-from core import chatml
+from core import chatml, i18n
 from core.alignment.base import InputCheck, Moderator
+from core.alignment.language import detect_language
 from core.errors import (
-    GENERIC_NOTICE,
     Blocked,
     Busy,
     GenerationFailed,
@@ -69,7 +69,6 @@ log = structlog.get_logger(__name__)
 # Room kept free besides the counted tokens: per-segment counts are summed, and a tokenizer may join the
 # segments a little differently from the whole prompt.
 _TOKEN_MARGIN = 8
-_LENGTH_NOTE = "\n\n_(The answer reached its length limit.)_"
 MAX_PERSONA_CHARS = 4000
 
 _OUTCOME_BY_ERROR: tuple[tuple[type[RelayError], Outcome], ...] = (
@@ -93,10 +92,6 @@ class _Timing:
     generated_tokens: int = 0
     generation_s: float = 0.0
     delivered: bool = False  # the final answer reached the sink
-
-
-# Shown when shutdown's grace period ends before the answer does (the task is cancelled).
-INTERRUPTED_NOTICE = "The bot restarted before it could finish this answer. Please ask again in a minute."
 
 
 class ChatService:
@@ -146,7 +141,8 @@ class ChatService:
             async with self._slots:
                 result = await self._handle(msg, sink, timing)
         except RelayError as exc:
-            result = HandleResult(self._outcome_for(exc), exc.notice)
+            exc.language = detect_language(msg.text)  # the notice speaks the member's language
+            result = HandleResult(self._outcome_for(exc), exc.notice_in(exc.language))
             if isinstance(exc, Blocked):
                 result.outcome = (
                     Outcome.BLOCKED_OUTPUT if exc.stage == Stage.OUTPUT else Outcome.BLOCKED_INPUT
@@ -160,14 +156,16 @@ class ChatService:
         except Exception as exc:
             self._metrics.errors.labels(kind=type(exc).__name__).inc()
             log.exception("message.unexpected_error", error=type(exc).__name__)
-            result = HandleResult(Outcome.FAILED, GENERIC_NOTICE)
-            await self._safe_fail(sink, GENERIC_NOTICE)
+            notice = i18n.translate("generic", detect_language(msg.text))
+            result = HandleResult(Outcome.FAILED, notice)
+            await self._safe_fail(sink, notice)
         except asyncio.CancelledError:
             # Shutdown's grace period ended first: nothing was stored (an exchange is committed whole or
             # not at all); tell the user instead of leaving a half answer that never ends.
-            result = HandleResult(Outcome.INTERRUPTED, INTERRUPTED_NOTICE)
+            notice = i18n.translate("interrupted", detect_language(msg.text))
+            result = HandleResult(Outcome.INTERRUPTED, notice)
             if not timing.delivered:
-                await self._safe_fail(sink, INTERRUPTED_NOTICE)
+                await self._safe_fail(sink, notice)
             raise
         finally:
             self._metrics.in_flight.dec()
@@ -182,7 +180,9 @@ class ChatService:
         if len(text) > self._chat.max_message_chars:
             raise MessageTooLong(
                 notice=f"That message is {len(text):,} characters long; the limit is "
-                f"{self._chat.max_message_chars:,}. Please shorten it and try again."
+                f"{self._chat.max_message_chars:,}. Please shorten it and try again.",
+                notice_id="too_long.chars",
+                notice_fields={"length": f"{len(text):,}", "limit": f"{self._chat.max_message_chars:,}"},
             )
         msg = replace(msg, text=text, author_name=clean_text(msg.author_name))
 
@@ -295,7 +295,8 @@ class ChatService:
         if fixed > input_limit:
             raise MessageTooLong(
                 notice="That message is too long for the model's context window. "
-                "Please shorten it or split it into parts."
+                "Please shorten it or split it into parts.",
+                notice_id="too_long.context",
             )
         # A window whose start stays put, so the server's prefix cache keeps the previous prompt's work.
         window, window_tokens = stable_window(conv.exchanges, input_limit - fixed)
@@ -323,7 +324,7 @@ class ChatService:
         if verdict.blocked:
             raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
 
-        await sink.finish(final + _LENGTH_NOTE if finish_reason == "length" else final)
+        await sink.finish(final + _length_note(msg) if finish_reason == "length" else final)
         timing.delivered = True
         # Stored as generated (not trimmed): the next prompt then repeats this one and its answer exactly,
         # token for token, which is what the server's prefix cache holds.
@@ -441,9 +442,10 @@ class ChatService:
         if verdict.blocked:
             self._count_verdict(Stage.OUTPUT, verdict, verdicts)
             raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
-        await sink.finish(f"{partial}\n\n{StreamCutOff.notice}")
+        notice = i18n.translate("cut_off", detect_language(msg.text))
+        await sink.finish(f"{partial}\n\n{notice}")
         # The notice is shown; the boundary must not replace the partial answer with it.
-        raise _AlreadyShown(StreamCutOff.notice)
+        raise _AlreadyShown(notice)
 
     # ------------------------------------------------------------------ commands
 
@@ -492,6 +494,10 @@ class ChatService:
         return cached
 
     def _count_verdict(self, stage: Stage, verdict: Verdict, verdicts: list[Verdict]) -> None:
+        if verdict.language is not None:
+            self._metrics.moderation_languages.labels(
+                language=verdict.language, stage=stage.value, action=verdict.action.value
+            ).inc()
         if verdict.action is not Action.ALLOW:
             verdicts.append(verdict)
             self._metrics.moderation.labels(
@@ -537,6 +543,11 @@ class ChatService:
         )
 
 
+def _length_note(msg: IncomingMessage) -> str:
+    """Appended to an answer cut at its token limit, in the language of the member's message."""
+    return f"\n\n_{i18n.translate('length_limit', detect_language(msg.text))}_"
+
+
 # While streaming, the newest characters are not shown yet: a harmful phrase still arriving ("mix the
 # ammonium …") is checked whole, with what follows, before any of it becomes visible.
 HOLD_BACK_CHARS = 80
@@ -562,7 +573,7 @@ def _notice_for(sink: ReplySink, exc: RelayError) -> str:
         else:
             if isinstance(text, str) and text.strip():
                 return text
-    return exc.notice
+    return exc.notice_in(exc.language)
 
 
 class _AlreadyShown(StreamCutOff):

@@ -214,7 +214,12 @@ class LimitSettings(_Group):
 
 class AlignmentSettings(_Group):
     enabled: bool = Field(True, description="Check what users ask and what the model answers.")
-    policy_file: Path | None = Field(None, description="Moderation policy YAML; default: the bundled policy.")
+    policy_file: Path | None = Field(
+        None,
+        description="Moderation policy YAML (categories and notices, per-community overrides, `languages`: "
+        "which the local checks cover and what happens to the others without a guard); default: the bundled "
+        "policy.",
+    )
     guard_mode: Literal["auto", "off", "qwen3guard", "llama-guard", "self-check"] = Field(
         "auto",
         description="The guard-model layer: `qwen3guard` (Qwen3Guard-Gen on vLLM or SGLang at"

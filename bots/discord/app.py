@@ -160,9 +160,10 @@ def format_mod_event(event: AuditEvent) -> str:
         elif event.message_id.startswith("i"):
             where += " via /ask"
     category = " ".join(part for part in (event.category, event.category_name) if part) or "—"
+    language = f" · language {event.language}" if event.language else ""
     head = (
         f"**{event.action}** ({event.stage}) · category **{discord.utils.escape_markdown(category)}** · layer "
-        f"{event.layer or '—'} · <@{user}> {where}{link}"
+        f"{event.layer or '—'}{language} · <@{user}> {where}{link}"
     )
     if not event.excerpt:
         return head[:2000]

@@ -29,6 +29,7 @@ import aiohttp
 import discord
 import structlog
 
+from core import i18n
 from core.errors import Muted, RateLimited, RelayError
 from core.models import SinkLimits
 from core.streaming import split_message
@@ -54,6 +55,7 @@ class DeliveryFailed(RelayError):
     """Discord refused or lost the answer's message; `.fatal` when nothing more can be posted there."""
 
     notice = "Sorry, I couldn't post my answer. Please try again."
+    notice_id = ""  # shown as is
 
     def __init__(self, message: str, *, fatal: bool) -> None:
         super().__init__(message)
@@ -66,15 +68,15 @@ def relative_time(unix_s: float) -> str:
 
 
 def discord_notice(error: RelayError, *, now: float | None = None) -> str | None:
-    """Cooldown notices that say when, as a live Discord timestamp; None keeps the core's wording."""
+    """Cooldown notices that say when, as a live Discord timestamp, in the language of the member's message
+    (`error.language`); None keeps the core's wording."""
     now = time.time() if now is None else now
     if isinstance(error, RateLimited):
         when = relative_time(now + max(1.0, error.retry_after_s))
-        if error.scope == "user":
-            return f"You're sending messages faster than I can answer. Try again {when}."
-        return f"This channel is sending messages faster than I can answer. Try again {when}."
+        scope = "user" if error.scope == "user" else "channel"
+        return i18n.translate(f"rate_limited.{scope}.relative", error.language, when=when)
     if isinstance(error, Muted):
-        return f"You're muted here; you can talk to me again {relative_time(error.until)}."
+        return i18n.translate("muted.relative", error.language, when=relative_time(error.until))
     return None
 
 

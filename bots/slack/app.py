@@ -238,9 +238,10 @@ class SlackModFeed:
                 log.info("slack.permalink_failed", error=slack_error(exc))
         user = event.user_id.rsplit(":", 1)[-1]
         category = " ".join(part for part in (event.category, event.category_name) if part) or "-"
+        language = f" · language {escape(event.language)}" if event.language else ""
         lines = [
             f"*{escape(event.action)}* ({escape(event.stage)}) · category *{escape(category)}* · "
-            f"layer {escape(event.layer or '-')}",
+            f"layer {escape(event.layer or '-')}{language}",
             f"{escape(event.author_name)} (`{escape(user)}`) in {where}{link}",
         ]
         lines += [f"> {escape(line)}" for line in event.excerpt[:300].splitlines() if line.strip()]

@@ -37,6 +37,7 @@ class AuditEvent:
     text: str = ""  # the checked text (a request, or an answer so far), up to replay_chars
     prompt: str = ""  # output stage: the request the answer answered, up to replay_chars
     adult_channel: bool = False  # the policy's overrides may depend on it
+    language: str = ""  # of the text checked: ISO 639 code, "und" when too short to tell
 
     def fields(self) -> dict[str, str]:
         return {k: _field(v) for k, v in asdict(self).items() if k not in _OPTIONAL or v}

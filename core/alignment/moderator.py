@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 import httpx
 import redis.asyncio as aioredis
 import structlog
 
+from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.autoguard import AutoGuard, mode_for_model
 from core.alignment.base import InputCheck
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
+from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
 from core.alignment.qwen3guard import Qwen3GuardClient
@@ -91,34 +94,75 @@ class PolicyModerator:
     async def begin_input(self, msg: IncomingMessage, *, overlap: bool = True) -> InputCheck:
         """The rules' verdict now; with a guard on a server of its own (and `overlap`), the guard's part
         as `pending`, for the service to await while it starts generating. Recorded once, when final."""
+        language = detect_language(msg.text)
         verdict = self._rules(msg, msg.text, Stage.INPUT)
-        if (
-            verdict.action is not Action.BLOCK
-            and self._guard is not None
-            and self.policy.layers.guard.check_input
-        ):
-            pending = self._finish_input(msg, verdict)
+        route = self._route(msg, language, Stage.INPUT)
+        if verdict.action is not Action.BLOCK and route == "guard" and self._guard is not None:
+            pending = self._finish_input(msg, verdict, language)
             if overlap and self._guard.overlaps:
-                return InputCheck(verdict, pending)
+                return InputCheck(self._tag(msg, verdict, language), pending)
             return InputCheck(await pending)
+        verdict = self._tag(msg, _worse(verdict, self._language_verdict(msg, route)), language)
         return InputCheck(await self._record(msg, verdict, Stage.INPUT, msg.text))
 
-    async def _finish_input(self, msg: IncomingMessage, rules: Verdict) -> Verdict:
+    async def _finish_input(self, msg: IncomingMessage, rules: Verdict, language: str) -> Verdict:
         verdict = _worse(rules, await self._guard_verdict(msg, msg.text, None, Stage.INPUT))
+        verdict = self._tag(msg, verdict, language)
         return await self._record(msg, verdict, Stage.INPUT, msg.text)
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
+        language = detect_language(text)
         verdict = self._rules(msg, text, Stage.OUTPUT)
-        if (
-            (final or self._guard_partial)
-            and verdict.action is not Action.BLOCK
-            and self._guard is not None
-            and self.policy.layers.guard.check_output
-        ):
-            verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, text, Stage.OUTPUT))
+        route = self._route(msg, language, Stage.OUTPUT)
+        if route == "flag" and not self._covered(detect_language(msg.text)):
+            route = "local"  # the request in that language was flagged already: one record per exchange
+        if route == "guard":
+            if (final or self._guard_partial) and verdict.action is not Action.BLOCK:
+                verdict = _worse(verdict, await self._guard_verdict(msg, msg.text, text, Stage.OUTPUT))
+        else:
+            verdict = _worse(verdict, self._language_verdict(msg, route))
+        verdict = self._tag(msg, verdict, language)
         if verdict.action is Action.BLOCK or final:  # a partial answer's check is recorded when it blocks
             verdict = await self._record(msg, verdict, Stage.OUTPUT, text)
         return verdict
+
+    # ---------------------------------------------------------------- languages
+
+    def _covered(self, language: str) -> bool:
+        return language == UNDETERMINED or language in self.policy.languages.covered
+
+    def _route(
+        self, msg: IncomingMessage, language: str, stage: Stage
+    ) -> Literal["local", "guard", "flag", "refuse"]:
+        """What checks text in `language` gets besides the rules. With a guard model: the guard when its
+        switch for the stage is on, and always for a language the local checks do not cover. Without
+        one, such a language follows the community's setting (`Policy.uncovered_mode`)."""
+        covered = self._covered(language)
+        if self._guard is not None:
+            layer = self.policy.layers.guard
+            switch = layer.check_input if stage is Stage.INPUT else layer.check_output
+            return "guard" if switch or not covered else "local"
+        if covered:
+            return "local"
+        mode = self.policy.uncovered_mode(msg)
+        return "local" if mode == "check" else mode
+
+    def _language_verdict(self, msg: IncomingMessage, route: str) -> Verdict:
+        if route == "flag":
+            return Verdict(Action.FLAG, layer="language")
+        if route == "refuse":
+            member = detect_language(msg.text)
+            covered = ", ".join(i18n.language_name(c, member) for c in self.policy.languages.covered)
+            notice = i18n.translate("language_refused", member, covered=covered)
+            return Verdict(Action.BLOCK, layer="language", notice=notice)
+        return ALLOW
+
+    def _tag(self, msg: IncomingMessage, verdict: Verdict, language: str) -> Verdict:
+        """The verdict with the language of the text checked, and its notice in the member's language."""
+        notice = verdict.notice
+        if verdict.category in self.policy.categories:
+            notice = self.policy.notice_for(verdict.category, detect_language(msg.text))
+        return replace(verdict, language=language, notice=notice)
 
     # ---------------------------------------------------------------- layers
 
@@ -216,11 +260,12 @@ class PolicyModerator:
             category_name=(
                 self.policy.categories[verdict.category].name
                 if verdict.category in self.policy.categories
-                else ""
+                else (_UNCOVERED if verdict.layer == "language" else "")
             ),
             text=text[:replay],
             prompt=msg.text[:replay] if stage is Stage.OUTPUT else "",
             adult_channel=msg.adult_channel,
+            language=verdict.language or "",
         )
         if allowed and self._audit is not None:
             try:
@@ -234,6 +279,7 @@ class PolicyModerator:
             action=verdict.action.value,
             category=verdict.category,
             layer=verdict.layer,
+            language=verdict.language,
         )
         try:
             if self._audit is not None:
@@ -242,17 +288,15 @@ class PolicyModerator:
                 until = await self._strikes.strike(msg.user_id)
                 if until is not None:
                     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(until))
-                    verdict = Verdict(
-                        verdict.action,
-                        category=verdict.category,
-                        layer=verdict.layer,
-                        score=verdict.score,
-                        notice=f"{verdict.notice} You're muted here until {when} after repeated blocked requests.",
-                    )
+                    muted = i18n.translate("muted.strikes", detect_language(msg.text), when=when)
+                    verdict = replace(verdict, notice=f"{verdict.notice} {muted}")
         except HistoryUnavailable:
             log.warning("moderation.audit_unavailable")
         await publish_all(self.feeds, event)
         return verdict
+
+
+_UNCOVERED = "Language not covered by the local checks"
 
 
 def _worse(a: Verdict, b: Verdict) -> Verdict:
@@ -383,6 +427,7 @@ def build_moderator(
 ) -> PolicyModerator:
     """`http` carries the guard server's requests; `generator` (the model client) the self-check's."""
     policy = load_policy(settings.policy_file)
+    preload_detector()  # the language detector's model: loading starts now, not on the first message
     guard = build_guard(settings=settings, policy=policy, http=http, generator=generator)
     keys = KeySpace(key_prefix)
     audit = AuditLog(redis=redis, keys=keys, audit=policy.audit) if redis is not None else None

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core import i18n
 from core.errors import ConfigurationError
 from core.models import Action, IncomingMessage
 
@@ -31,6 +32,9 @@ class Category(_Model):
     description: str
     action: Action
     notice: str = Field(min_length=1)
+    # The notice in other languages, by ISO 639 code ({ja: …}); without one, the shipped translation
+    # (core/locales/) is shown while `notice` is the default policy's text, else `notice` itself.
+    notices: dict[str, str] = {}
 
 
 class OverrideWhen(_Model):
@@ -48,6 +52,12 @@ class OverrideWhen(_Model):
         )
 
 
+# What happens to a request or answer in a language the local checks do not cover, when no guard model
+# is configured (docs/moderation.md "Languages"): check = the local checks anyway; flag = answer and record
+# it for the moderators; refuse = a notice instead of an answer.
+UncoveredMode = Literal["check", "flag", "refuse"]
+
+
 class Override(_Model):
     """Per community (`when.space`: a Discord guild or Slack workspace id), channel or platform: the actions
     of some categories, and what a guard's "controversial" verdict does there."""
@@ -55,6 +65,7 @@ class Override(_Model):
     when: OverrideWhen
     actions: dict[str, Action] = {}
     controversial: Action | None = None
+    uncovered_language: UncoveredMode | None = None
 
     @field_validator("actions")
     @classmethod
@@ -86,6 +97,20 @@ class GuardLayer(_Model):
     controversial: Action = Action.FLAG
 
 
+class Languages(_Model):
+    # Languages the local checks (rules) are written and measured for, as ISO 639 codes.
+    covered: list[str] = Field(["en"], min_length=1)
+    uncovered: UncoveredMode = "check"
+
+    @field_validator("covered")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not (code.isascii() and code.isalpha() and code.islower() and 2 <= len(code) <= 3):
+                raise ValueError(f"{code!r} is not an ISO 639 code (use lower-case codes such as en, ja)")
+        return value
+
+
 class Layers(_Model):
     rules: RulesLayer
     guard: GuardLayer
@@ -115,6 +140,7 @@ class Policy(_Model):
     layers: Layers
     audit: Audit = Audit()
     strikes: Strikes = Strikes()
+    languages: Languages = Languages()
     extra_patterns: dict[str, list[str]] = {}
     # Rule files of your own (core/alignment/rules.py describes the format); relative to the policy file.
     rule_files: list[Path] = []
@@ -156,6 +182,24 @@ class Policy(_Model):
             if override.controversial is not None and override.when.matches(msg):
                 return override.controversial
         return self.layers.guard.controversial
+
+    def uncovered_mode(self, msg: IncomingMessage) -> UncoveredMode:
+        """What happens to a language the local checks do not cover, without a guard model, for `msg`'s
+        community or channel: the first override that sets `uncovered_language`, else `languages`."""
+        for override in self.overrides:
+            if override.uncovered_language is not None and override.when.matches(msg):
+                return override.uncovered_language
+        return self.languages.uncovered
+
+    def notice_for(self, category: str, language: str) -> str:
+        """The category's notice in `language` (ISO 639), English when there is no translation."""
+        cat = self.categories[category]
+        if language in cat.notices:
+            return cat.notices[language]
+        key = f"category.{category}"
+        if cat.notice == i18n.catalog(i18n.FALLBACK).get(key):
+            return i18n.translate(key, language)
+        return cat.notice
 
 
 def default_policy_path() -> Path:

@@ -25,6 +25,7 @@ from bots.slack.app import SlackRelay, run_slack, start_http
 from bots.tasks import TaskTracker
 from core.alignment.audit import AuditEvent, publish_all
 from core.alignment.base import AllowAll, Moderator
+from core.alignment.language import detect_language
 from core.gate import RedisGate
 from core.history import RedisConversationStore, decode_exchange
 from core.keys import KeySpace
@@ -80,6 +81,7 @@ class WordModerator:
                 category_name="Test words",
                 layer="words",
                 excerpt=text[:200],
+                language=detect_language(text),
             ),
         )
         return Verdict(Action.BLOCK, category="test", layer="words", notice=BLOCK_NOTICE)

@@ -319,6 +319,7 @@ async def test_mod_log_feed_gets_a_permalink(redis_client: aioredis.Redis) -> No
         (entry,) = h.slack.visible("CMOD")
         assert "*block* (input)" in entry and "<#C1>" in entry
         assert "category *test Test words*" in entry  # the code and the policy's name
+        assert "layer words · language en" in entry  # the language of the text checked
         assert f"<https://t1.slack.com/archives/C1/p{TS.replace('.', '')}|open the thread>" in entry
         assert "Ann &lt;!here&gt;" in entry and not _RAW_ANGLE.search(entry.replace("<#C1>", ""))
 

@@ -263,6 +263,15 @@ async def test_cooldown_notices_say_when_and_are_shown_once() -> None:
     text = discord_notice(RateLimited(retry_after_s=42), now=now)
     assert text == f"You're sending messages faster than I can answer. Try again <t:{int(now + 42)}:R>."
     assert "<t:" in (discord_notice(Muted(until=now + 600)) or "")
+    # in the language of the member's message (set by the core before the notice is rendered)
+    japanese = RateLimited(retry_after_s=42)
+    japanese.language = "ja"
+    assert discord_notice(japanese, now=now) == (
+        f"メッセージの送信が速すぎて、回答が追いつきません。<t:{int(now + 42)}:R>にもう一度お試しください。"
+    )
+    german = Muted(until=now + 600)
+    german.language = "de"
+    assert (discord_notice(german) or "").startswith("Du bist hier stummgeschaltet; du kannst <t:")
     channel = FakeChannel()
     for _ in range(3):
         sink = sink_for(channel, World().message("spam"), notice_gate=once)

@@ -241,3 +241,6 @@ def test_mod_log_lines_link_to_the_message_and_hide_the_excerpt() -> None:
     # moderators read the policy's name of the category beside its code
     named = format_mod_event(_event(category="JM", category_name="Injection Markers"))
     assert "category **JM Injection Markers**" in named
+    # and the language of the text checked, when known
+    assert "· language ja ·" in format_mod_event(_event(language="ja"))
+    assert "language" not in format_mod_event(_event())
