@@ -43,6 +43,7 @@ from bench.harness import ROOT, fake_tgi, redis_server
 from core import chatml
 from core.alignment.audit import AuditLog
 from core.alignment.guard import GuardModel, GuardVerdict
+from core.alignment.language import load_detector
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import GuardLayer, load_policy
 from core.gate import RedisGate
@@ -106,7 +107,7 @@ class OracleGuard(GuardModel):
         self._detect = detect_chars
         self.calls = 0
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         self.calls += 1
         await asyncio.sleep(self._latency)
         m = _ID.search(user)
@@ -326,6 +327,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 async def main_async(args: argparse.Namespace) -> int:
     configure_logging(LogSettings(level="WARNING"))
+    # The language detector's model, loaded before any clock runs (the service loads it at start-up, not
+    # on the first message); else the first run would time the load.
+    load_detector()
     answers, source = load_answers(args.data)
     rng = random.Random(args.seed)
     policy_mod = PolicyModerator(policy=load_policy())

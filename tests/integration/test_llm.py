@@ -356,7 +356,7 @@ async def test_failing_health_check_takes_an_endpoint_out_and_a_passing_one_brin
         client, http = client_for([a.url, b.url], health_check_interval_s=0.05)
         async with http, client:
             # the client's view of each server, as its health checks left it (waited for, not slept on)
-            seen = lambda: [e.healthy for e in client._endpoints]  # noqa: E731
+            seen = lambda: [e.healthy for e in client._pool.endpoints]  # noqa: E731
             a.healthy = False  # e.g. TGI restarting: /health is 503 although it still accepts connections
             await until(lambda: seen() == [False, True])
             await asyncio.gather(*(collect(client) for _ in range(6)))
