@@ -1,7 +1,8 @@
 """`PolicyModerator`: the layers in order, the policy's actions, the audit trail, the feed and strikes.
 
-Input: normalizer + rules, then the guard model when configured. Output: before every visible update only
-the cheap layers (normalizer + output rules) on the accumulated answer; on the whole answer every layer.
+Input: normalizer + rules, the learned classifier, then the guard model when configured. Output: before
+every visible update only the cheap layers (normalizer + output rules + the answer classifier, which reads
+the request as context) on the accumulated answer; on the whole answer every layer.
 A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
 moderation is unavailable), `open` allows and records the failure.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -22,6 +24,7 @@ import structlog
 
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.base import InputCheck
+from core.alignment.classifier import ClassifierLoadError, LocalChecks
 from core.alignment.guard import GUARD_CATEGORIES, GuardError, GuardModel, LlamaGuardClient
 from core.alignment.normalize import normalize
 from core.alignment.policy import Policy, load_policy
@@ -50,6 +53,8 @@ _SEVERITY = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
 _PRECEDENCE = (
     *("S4", "S11", "S9", "S3", "S1", "S10", "S13", "S7", "S5", "S2", "S8", "S12", "S14", "JB", "JM", "S6"),
 )
+# The classifier's category when its weights have no category head (docs/moderation.md).
+FALLBACK_CATEGORY = "S2"
 
 
 def _merge(base: dict[str, list[str]], extra: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -68,8 +73,12 @@ class PolicyModerator:
         audit: AuditLog | None = None,
         strikes: StrikeCounter | None = None,
         feeds: Sequence[ModFeed] = (),
+        checks: LocalChecks | None = None,
     ) -> None:
         self.policy = policy
+        self._checks = (
+            checks if checks is not None or not policy.layers.classifier.enabled else load_checks(policy)
+        )
         # The operator's own patterns are strong: no framing relieves them.
         self._input_rules = RuleSet(
             _merge({k: list(v) for k, v in STRONG_PATTERNS.items()}, policy.extra_patterns),
@@ -97,7 +106,7 @@ class PolicyModerator:
     async def begin_input(self, msg: IncomingMessage, *, overlap: bool = True) -> InputCheck:
         """The rules' verdict now; with a guard on a server of its own (and `overlap`), the guard's part
         as `pending`, for the service to await while it starts generating. Recorded once, when final."""
-        verdict = self._rules(msg, msg.text, Stage.INPUT)
+        verdict = self._local(msg, msg.text, Stage.INPUT)
         if (
             verdict.action is not Action.BLOCK
             and self._guard is not None
@@ -118,7 +127,7 @@ class PolicyModerator:
         return verdict
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
-        verdict = self._rules(msg, text, Stage.OUTPUT)
+        verdict = self._local(msg, text, Stage.OUTPUT)
         if (
             final
             and verdict.action is not Action.BLOCK
@@ -134,7 +143,41 @@ class PolicyModerator:
 
     def check_text(self, text: str, stage: Stage, msg: IncomingMessage) -> Verdict:
         """The local layers only (used by `policy check` / `policy eval`)."""
-        return self._rules(msg, text, stage)
+        return self._local(msg, text, stage)
+
+    def _local(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
+        verdict = self._rules(msg, text, stage)
+        if verdict.action is Action.BLOCK:
+            return verdict
+        return _worse(verdict, self._classifier(msg, text, stage))
+
+    def _classifier(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
+        """The learned check; for an answer, `msg.text` (the user's request) is its context."""
+        layer = self.policy.layers.classifier
+        checks = self._checks
+        if checks is None or not (layer.check_input if stage is Stage.INPUT else layer.check_output):
+            return ALLOW
+        try:
+            if stage is Stage.INPUT:
+                prompt = None
+                score = checks.score_request(text)
+                threshold = (
+                    checks.request.threshold if layer.input_threshold is None else layer.input_threshold
+                )
+            else:
+                prompt = msg.text or None
+                score = checks.score_answer(text, prompt)
+                threshold = (
+                    checks.answer.threshold if layer.output_threshold is None else layer.output_threshold
+                )
+            if score < threshold:
+                return ALLOW
+            category = checks.category(text, prompt) or FALLBACK_CATEGORY
+        except Exception as exc:  # a broken model must not silently decide for everyone
+            return self._layer_failed("classifier", layer.failure_mode, exc)
+        if category not in self.policy.categories:
+            category = FALLBACK_CATEGORY
+        return self._decide([category], msg, layer="classifier", score=score)
 
     def _rules(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
         if not self.policy.layers.rules.enabled:
@@ -228,6 +271,20 @@ class PolicyModerator:
             log.warning("moderation.audit_unavailable")
         await publish_all(self.feeds, event)
         return verdict
+
+
+def load_checks(policy: Policy) -> LocalChecks:
+    """The learned checks of `layers.classifier`; a missing or broken weight file stops start-up."""
+    model_dir = policy.layers.classifier.model_dir
+    try:
+        return LocalChecks.load(Path(model_dir) if model_dir else None)
+    except ClassifierLoadError as exc:
+        raise ConfigurationError(
+            f"layers.classifier: cannot load the learned checks: {exc}; point layers.classifier.model_dir at a "
+            "folder written by `python -m tools.train_checks`, reinstall the package, or set "
+            "layers.classifier.enabled: false",
+            setting="layers.classifier.model_dir",
+        ) from None
 
 
 def _worse(a: Verdict, b: Verdict) -> Verdict:
