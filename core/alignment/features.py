@@ -165,7 +165,8 @@ class Featurizer:
         spec = self.spec
         texts = [fold(text)]
         if spec.prefix:
-            texts.append(fold(prefix or ""))
+            # a prefix weighed 0 adds nothing to a score: skip reading it
+            texts.append(fold(prefix or "") if spec.prefix_weight else "")
         blocks: list[tuple[IndexArray, FloatArray]] = []
         for t_i, t in enumerate(texts):
             seed = 7 * t_i
