@@ -70,8 +70,30 @@ SHIP = frozenset(
 )
 
 
+# The multilingual folder's sources (its README): shippable ones train, the others are only measured.
+ML_SHIP = frozenset({"multilingual_hatecheck", "multijail", "ja_toxic_inspection", "cvalues_responsibility"})
+
+
 def shippable(source: str) -> bool:
+    if source.startswith("ml:"):
+        return source.split(":")[1] in ML_SHIP
     return source in SHIP or source.startswith(("devset_", "project:"))
+
+
+def load_multilingual(folder: Path, cap: int) -> list[Item]:
+    """The multilingual requests, source "ml:<source>:<lang>". Balanced: at most `cap` items per (source,
+    language, label), so that no language is only harmful because its harmful side is larger."""
+    per: dict[tuple[str, str, bool], list[Item]] = defaultdict(list)
+    for r in read_jsonl(folder / "input_multilingual.jsonl"):
+        source = f"ml:{r['source']}:{r['lang']}"
+        per[(r["source"], r["lang"], bool(r["unsafe"]))].append(
+            Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source, category=r.get("category") or "")
+        )
+    out: list[Item] = []
+    for key, group in sorted(per.items()):
+        group.sort(key=lambda it: _bucket(it.text, 1 << 62, "ml"))
+        out.extend(group[:cap] if key[0] in ML_SHIP else group)
+    return out
 
 
 def held_out_file(name: str) -> bool:
@@ -555,6 +577,19 @@ def run_stage(
         pos = [p for p, r in enumerate(held_rows) if items[r].source == src]
         by_source_held[src] = tally(held_pred[pos], labels[[held_rows[p] for p in pos]]).figures()
     figures["pooled_heldout_by_source"] = by_source_held
+    by_language: dict[str, Any] = {}
+    for lang in sorted(
+        {items[r].source.split(":")[2] for r in held_rows if items[r].source.startswith("ml:")}
+    ):
+        pos = [
+            p
+            for p, r in enumerate(held_rows)
+            if items[r].source.startswith("ml:") and items[r].source.endswith(f":{lang}")
+        ]
+        by_language[lang] = tally(held_pred[pos], labels[[held_rows[p] for p in pos]]).figures()
+        log(row(f"  held-out, language {lang}", by_language[lang]))
+    if by_language:
+        figures["pooled_heldout_by_language"] = by_language
     log(HEADER)
     log(row(f"pooled held-out ({cfg.name}s)", pooled))
 
@@ -644,6 +679,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out (faster)")
     parser.add_argument("--only", choices=[REQUEST, ANSWER], default=None)
+    parser.add_argument(
+        "--multilingual", type=Path, default=None, help="also train on this folder's input_multilingual.jsonl"
+    )
+    parser.add_argument(
+        "--multilingual-cap", type=int, default=400, help="items per (source, language, label)"
+    )
     parser.add_argument("--char-ngrams", default="3,4,5")
     parser.add_argument("--word-ngrams", default="1,2")
     parser.add_argument("--char-bits", type=int, default=18)
@@ -667,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     requests, answers = load_corpus(args.corpus)
+    if args.multilingual is not None:
+        requests.extend(load_multilingual(args.multilingual, args.multilingual_cap))
     own_requests: dict[str, list[Item]] = {}
     own_answers: dict[str, list[Item]] = {}
     if args.project_sets.is_dir():

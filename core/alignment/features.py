@@ -8,10 +8,10 @@ Text is folded first (NFKC, casefold, invisible characters removed, whitespace c
 feature extraction's own fold, not `normalize.py`'s, so that a change to the rules' normalizer cannot
 silently shift the features the shipped weights were trained on.
 
-Every feature is hashed into a fixed number of buckets with a hash of our own (FNV-1a style on code
-points, numpy arithmetic on uint64), which is the same on every platform and in every process (Python's
-`hash()` of a string is not). Character n-grams are hashed with a vectorised polynomial hash over the
-text's code points; the word n-grams with the same mixing on their tokens. A text's vector is the
+Every feature is hashed into a fixed number of buckets with hashes that are the same on every platform
+and in every process (Python's `hash()` of a string is not): character n-grams with a vectorised FNV-style
+polynomial over the text's code points (numpy uint64 arithmetic), words with CRC-32 of their UTF-8, word
+n-grams by combining their words' hashes. A text's vector is the
 concatenation of a word block and a character block; each block is sublinear tf (1 + ln tf) times idf,
 L2-normalised. With a `prefix` (the request an answer replies to) the prefix's blocks are hashed into
 their own, separate buckets, so that the answer model can weigh "what was asked" apart from "what was
