@@ -695,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-max-fpr", type=float, default=0.005)
     parser.add_argument("--unbalanced", action="store_true")
     parser.add_argument(
-        "--request-source-power", type=float, default=1.0, help="1: items weigh alike; 0: sources do"
+        "--request-source-power", type=float, default=0.5, help="1: items weigh alike; 0: sources do"
     )
     parser.add_argument("--answer-source-power", type=float, default=0.5)
     parser.add_argument(
