@@ -1,8 +1,10 @@
 """`dolphin-relay policy check|eval|replay`: run the moderation policy over messages, without any chat platform.
 
 - `policy check [--stage input|output] [--policy FILE]`: JSONL with a `text` field on standard input, one
-  JSONL verdict per line on standard output (same order, flushed per line).
-- `policy eval FILE.jsonl … [--policy FILE]`: labeled `{"text", "unsafe"}` records; prints precision,
+  JSONL verdict per line on standard output (same order, flushed per line). With `--stage output` a record
+  may carry the request the answer replies to as `prompt`: the answer checks read it as context.
+- `policy eval FILE.jsonl … [--policy FILE]`: labeled `{"text", "unsafe"}` records (and `prompt` for
+  answers); prints precision,
   recall, F1, false-positive rate and p50/p99 latency per file and overall; per language when records
   carry `lang` (or with `--by-language`, by detection).
 - `policy replay --policy NEW.yaml [--days N]`: the decisions of the audit stream of the last N days (Redis
@@ -10,7 +12,7 @@
   allowed, per category, with a few examples. Allowed decisions are in the stream only when the policy that
   recorded them had `audit.record_allowed` (docs/moderation.md).
 
-All use the local layers (normalizer + rules); with `--guard-url` (a guard server: Qwen3Guard on vLLM or
+All use the local layers (normalizer + rules + the learned classifier); with `--guard-url` (a guard server: Qwen3Guard on vLLM or
 SGLang, or Llama Guard on TGI; which one is asked from the server) or `--self-check URL` (the main model
 judging) the guard-model layer joins in.
 """
@@ -42,7 +44,9 @@ _KEY = ConversationKey(Platform.CONSOLE, "local", "policy")
 def add_policy_parser(subparsers: Any) -> None:
     policy = subparsers.add_parser("policy", help="check or evaluate the moderation policy on text")
     sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
-    check = sub.add_parser("check", help="JSONL {text} on stdin → one JSONL verdict per line on stdout")
+    check = sub.add_parser(
+        "check", help="JSONL {text[, prompt]} on stdin → one JSONL verdict per line on stdout"
+    )
     check.add_argument("--stage", choices=["input", "output"], default="input")
     _common(check)
     check.set_defaults(handler=run_check)
@@ -106,8 +110,18 @@ def _message(text: str, adult: bool) -> IncomingMessage:
     )
 
 
-async def _verdict(moderator: PolicyModerator, text: str, stage: str, adult: bool) -> dict[str, Any]:
-    msg = _message(text, adult)
+def _prompt(record: Any) -> str | None:
+    prompt = record.get("prompt") if isinstance(record, dict) else None
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError("prompt must be a string")
+    return prompt
+
+
+async def _verdict(
+    moderator: PolicyModerator, text: str, stage: str, adult: bool, prompt: str | None = None
+) -> dict[str, Any]:
+    # an answer is checked as the service checks it: the message is the user's request (`prompt`)
+    msg = _message(text if stage == "input" else (prompt or ""), adult)
     try:
         if stage == "input":
             v = await moderator.check_input(msg)
@@ -180,13 +194,15 @@ async def _check(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             try:
-                text = json.loads(line)["text"]
+                record = json.loads(line)
+                text = record["text"]
                 if not isinstance(text, str):
                     raise TypeError("text must be a string")
+                prompt = _prompt(record)
             except (ValueError, KeyError, TypeError) as exc:
                 out: dict[str, Any] = {"action": "error", "category": None, "error": f"line {n}: {exc}"}
             else:
-                out = await _verdict(moderator, text, args.stage, args.adult)
+                out = await _verdict(moderator, text, args.stage, args.adult, prompt)
             sys.stdout.write(json.dumps(out) + "\n")
             sys.stdout.flush()
     return 0
@@ -256,11 +272,12 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
                 text, unsafe = record["text"], record["unsafe"]
                 if not isinstance(text, str) or not isinstance(unsafe, bool):
                     raise TypeError('"text" must be a string and "unsafe" true or false')
+                prompt = _prompt(record)
             except (ValueError, KeyError, TypeError) as exc:
                 print(f"dolphin-relay: {path}:{n}: not a labeled record: {exc}", file=sys.stderr)
                 return 2
             started = time.perf_counter()
-            verdict = await _verdict(moderator, text, args.stage, args.adult)
+            verdict = await _verdict(moderator, text, args.stage, args.adult, prompt)
             elapsed_ms = (time.perf_counter() - started) * 1000
             predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
             tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)

@@ -1,8 +1,9 @@
 """`PolicyModerator`: the layers in order, the policy's actions, the audit trail, the feed and strikes.
 
-Input: normalizer + rules, then the guard model when configured. Output: on the whole answer every layer;
-on a partial answer (before it is shown) the cheap layers (normalizer + output rules), and the guard model
-too when `guard_partial` (ALIGNMENT_STREAM_MODE=strict, where the service checks per chunk, not per update).
+Input: normalizer + rules, the learned classifier, then the guard model when configured. Output: on the
+whole answer every layer; on a partial answer (before it is shown) the cheap layers (normalizer + output
+rules + the answer classifier), and the guard model too when `guard_partial` (ALIGNMENT_STREAM_MODE=strict,
+where the service checks per chunk, not per update).
 A layer that fails follows its failure mode: `closed` raises `ModerationUnavailable` (the user is told
 moderation is unavailable), `open` allows and records the failure.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -29,6 +31,7 @@ from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.autoguard import AutoGuard, mode_for_model
 from core.alignment.base import InputCheck
+from core.alignment.classifier import ClassifierLoadError, LocalChecks
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
@@ -56,6 +59,8 @@ _SEVERITY = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
 _PRECEDENCE = (
     *("S4", "S11", "S9", "S3", "S1", "S10", "S13", "S7", "S5", "S2", "S8", "S12", "S14", "JB", "JM", "S6"),
 )
+# The classifier's category when its weights have no category head (docs/moderation.md).
+FALLBACK_CATEGORY = "S2"
 
 
 class PolicyModerator:
@@ -68,9 +73,13 @@ class PolicyModerator:
         strikes: StrikeCounter | None = None,
         feeds: Sequence[ModFeed] = (),
         guard_partial: bool = False,
+        checks: LocalChecks | None = None,
     ) -> None:
         self.policy = policy
         self._guard_partial = guard_partial
+        self._checks = (
+            checks if checks is not None or not policy.layers.classifier.enabled else load_checks(policy)
+        )
         # The built-in rule files, the operator's own (`rule_files`) and `extra_patterns` (strong: no
         # framing relieves them); an invalid rule file stops start-up here.
         rules = [*load_rules(policy.rule_files), *pattern_rules(policy.extra_patterns)]
@@ -95,7 +104,7 @@ class PolicyModerator:
         """The rules' verdict now; with a guard on a server of its own (and `overlap`), the guard's part
         as `pending`, for the service to await while it starts generating. Recorded once, when final."""
         language = detect_language(msg.text)
-        verdict = self._rules(msg, msg.text, Stage.INPUT)
+        verdict = self._local(msg, msg.text, Stage.INPUT)
         route = self._route(msg, language, Stage.INPUT)
         if verdict.action is not Action.BLOCK and route == "guard" and self._guard is not None:
             pending = self._finish_input(msg, verdict, language)
@@ -112,7 +121,7 @@ class PolicyModerator:
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
         language = detect_language(text)
-        verdict = self._rules(msg, text, Stage.OUTPUT)
+        verdict = self._local(msg, text, Stage.OUTPUT)
         route = self._route(msg, language, Stage.OUTPUT)
         if route == "flag" and not self._covered(detect_language(msg.text)):
             route = "local"  # the request in that language was flagged already: one record per exchange
@@ -168,7 +177,41 @@ class PolicyModerator:
 
     def check_text(self, text: str, stage: Stage, msg: IncomingMessage) -> Verdict:
         """The local layers only (used by `policy check` / `policy eval`)."""
-        return self._rules(msg, text, stage)
+        return self._local(msg, text, stage)
+
+    def _local(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
+        verdict = self._rules(msg, text, stage)
+        if verdict.action is Action.BLOCK:
+            return verdict
+        return _worse(verdict, self._classifier(msg, text, stage))
+
+    def _classifier(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
+        """The learned check; for an answer, `msg.text` (the user's request) is its context."""
+        layer = self.policy.layers.classifier
+        checks = self._checks
+        if checks is None or not (layer.check_input if stage is Stage.INPUT else layer.check_output):
+            return ALLOW
+        try:
+            if stage is Stage.INPUT:
+                prompt = None
+                score = checks.score_request(text)
+                threshold = (
+                    checks.request.threshold if layer.input_threshold is None else layer.input_threshold
+                )
+            else:
+                prompt = msg.text or None
+                score = checks.score_answer(text, prompt)
+                threshold = (
+                    checks.answer.threshold if layer.output_threshold is None else layer.output_threshold
+                )
+            if score < threshold:
+                return ALLOW
+            category = checks.category(text, prompt) or FALLBACK_CATEGORY
+        except Exception as exc:  # a broken model must not silently decide for everyone
+            return self._layer_failed("classifier", layer.failure_mode, exc)
+        if category not in self.policy.categories:
+            category = FALLBACK_CATEGORY
+        return self._decide([category], msg, layer="classifier", score=score)
 
     def _rules(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
         if not self.policy.layers.rules.enabled:
@@ -297,6 +340,20 @@ class PolicyModerator:
 
 
 _UNCOVERED = "Language not covered by the local checks"
+
+
+def load_checks(policy: Policy) -> LocalChecks:
+    """The learned checks of `layers.classifier`; a missing or broken weight file stops start-up."""
+    model_dir = policy.layers.classifier.model_dir
+    try:
+        return LocalChecks.load(Path(model_dir) if model_dir else None)
+    except ClassifierLoadError as exc:
+        raise ConfigurationError(
+            f"layers.classifier: cannot load the learned checks: {exc}; point layers.classifier.model_dir at a "
+            "folder written by `python -m tools.train_checks`, reinstall the package, or set "
+            "layers.classifier.enabled: false",
+            setting="layers.classifier.model_dir",
+        ) from None
 
 
 def _worse(a: Verdict, b: Verdict) -> Verdict:

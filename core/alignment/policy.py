@@ -111,9 +111,22 @@ class Languages(_Model):
         return value
 
 
+class ClassifierLayer(_Model):
+    """The learned local checks (core/alignment/classifier.py). Absent from a policy file: these defaults."""
+
+    enabled: bool = True
+    failure_mode: Literal["open", "closed"] = "closed"
+    model_dir: str | None = None  # None: the weights that ship with the project
+    input_threshold: float | None = Field(None, ge=0, le=1)  # None: the threshold shipped with the weights
+    output_threshold: float | None = Field(None, ge=0, le=1)
+    check_input: bool = True
+    check_output: bool = True
+
+
 class Layers(_Model):
     rules: RulesLayer
     guard: GuardLayer
+    classifier: ClassifierLayer = ClassifierLayer()
 
 
 class Audit(_Model):
