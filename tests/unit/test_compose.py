@@ -145,6 +145,19 @@ def test_the_default_guard_is_qwen3guard_on_vllm_sharing_dolphins_gpu() -> None:
     assert any(v.endswith(":/root/.cache/huggingface") for v in guard["volumes"])  # weights survive restarts
 
 
+def test_the_vllm_profile_has_the_same_guard_started_after_dolphins_vllm() -> None:
+    """Under --profile vllm, tgi is not started; `guard` waits for tgi, so the profile has its own copy."""
+    guard, copy = SERVICES["guard"], SERVICES["guard-vllm"]
+    assert copy["profiles"] == ["vllm"] and copy["depends_on"] == {"vllm": {"condition": "service_healthy"}}
+    for key in ("image", "command", "volumes", "healthcheck", "deploy"):
+        assert copy[key] == guard[key], key
+    # what the docs tell the operator to start and where to point the bots
+    text = (ROOT / "docs/operations.md").read_text()
+    assert "DEPLOY_GUARD_URL=http://guard-vllm:8000" in text and "up -d redis vllm guard-vllm" in text
+    # shares as shipped: Dolphin on vLLM and the guard fit one GPU with room for two CUDA contexts
+    assert DeploySettings().vllm_gpu_memory_utilization + DeploySettings().guard_gpu_memory_utilization <= 0.96
+
+
 def test_the_bots_ask_the_guard_service_by_default() -> None:
     port = arg(SERVICES["guard"]["command"], "--port")
     for name in ("discord", "slack"):
