@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -187,7 +188,7 @@ async def service(
         redis_url, connection_class=CountingConnection, max_connections=100, timeout=10
     )
     redis = aioredis.Redis.from_pool(pool)
-    cfg = TGISettings(url=tgi_url, backend=engine)  # type: ignore[arg-type]
+    cfg = TGISettings(url=tgi_url, backend=engine)
     http = build_model_session(cfg)
     try:
         settings = code_settings(
@@ -225,6 +226,7 @@ async def service(
 
 async def bare_stream(http: aiohttp.ClientSession, url: str, prompt: str, engine: str = "tgi") -> float:
     """The floor: the same stream read to its end with the same HTTP session and no parsing, seconds."""
+    body: dict[str, Any]
     if engine == "tgi":
         path, body = "/generate_stream", {"inputs": prompt, "parameters": {"max_new_tokens": 200}}
     else:

@@ -103,7 +103,7 @@ class OracleGuard(GuardModel):
         self._detect = detect_chars
         self.calls = 0
 
-    async def _judge(self, *, user: str, agent: str | None) -> GuardVerdict:
+    async def _judge(self, *, user: str, agent: str | None, variant: tuple[str, ...]) -> GuardVerdict:
         self.calls += 1
         await asyncio.sleep(self._latency)
         m = _ID.search(user)
@@ -221,7 +221,7 @@ async def run(
                 chat=ChatSettings(max_message_chars=20_000),
                 tgi=cfg,
                 alignment=AlignmentSettings(
-                    stream_mode=mode,  # type: ignore[arg-type]
+                    stream_mode=mode,
                     stream_lookahead_chars=args.lookahead,
                     stream_chunk_chars=args.chunk,
                 ),

@@ -94,7 +94,8 @@ class QueuingPool(aioredis.BlockingConnectionPool):
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await super().get_connection(*args, **kwargs)
+            # redis-py leaves BlockingConnectionPool.get_connection unannotated
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
         except redis.exceptions.ConnectionError as exc:
             if isinstance(exc, redis.exceptions.MaxConnectionsError) or not isinstance(
                 exc.__cause__, TimeoutError
