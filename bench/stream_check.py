@@ -319,8 +319,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 async def main_async(args: argparse.Namespace) -> int:
     configure_logging(LogSettings(level="WARNING"))
-    # Loaded before anything is timed, as the composition root does at start-up: else the first output
-    # check loads it (~0.6 s with the event loop blocked) and the first mode's answers look unstreamed.
+    # The language detector's model, loaded before any clock runs (the service loads it at start-up, not
+    # on the first message); else the first run would time the load.
     load_detector()
     answers, source = load_answers(args.data)
     rng = random.Random(args.seed)
