@@ -181,7 +181,7 @@ async def growth(engine: str, redis_url: str, turns: int, samples: int = 40) -> 
     }
 
 
-async def memory(engine: str, redis_url: str, stored: int, active: int) -> dict[str, float]:
+async def memory(engine: str, redis_url: str, stored: int, active: int) -> dict[str, Any]:
     with fake_tgi(engine=engine, token_delay_s=0.002, answer_tokens=50) as url:
         async with service(redis_url, url, engine=engine) as (svc, redis, _http):
             pipe = redis.pipeline(transaction=False)

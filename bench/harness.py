@@ -12,22 +12,27 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection
 
+from bots.fake_model import MODEL_ID
 from core.alignment.moderator import build_moderator
-from core.gate import RedisGate
-from core.history import RedisConversationStore
-from core.keys import KeySpace
+from core.builder import build_gate, build_service, code_settings
 from core.llm import GenerationParams, ModelInfo, StreamEvent, TextGenerator, TGIClient, build_model_session
 from core.models import SinkLimits
 from core.service import ChatService
-from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
+from core.settings import (
+    AlignmentSettings,
+    HistorySettings,
+    LimitSettings,
+    RedisSettings,
+    TGISettings,
+)
 from core.tokens import build_counter
-from tests.fakes.tgi import MODEL_ID
-from tests.ports import free_port, wait_listening
+from tools.loopback import free_port, wait_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +90,7 @@ def fake_tgi(
         [
             sys.executable,
             "-m",
-            "tests.fakes.tgi",
+            "bots.fake_model",
             "--port",
             str(port),
             "--token-delay",
@@ -183,38 +188,35 @@ async def service(
         redis_url, connection_class=CountingConnection, max_connections=100, timeout=10
     )
     redis = aioredis.Redis.from_pool(pool)
-    cfg = TGISettings(url=tgi_url, backend=engine)  # type: ignore[arg-type]
+    cfg = TGISettings(url=tgi_url, backend=engine)
     http = build_model_session(cfg)
     try:
-        keys = KeySpace("bench")
-        client = TGIClient(http=http, settings=cfg, base_url=tgi_url)
-        generator: TextGenerator = client if prompts is None else RecordingGenerator(client, prompts)
-        gate = RedisGate(
-            redis=redis,
-            keys=keys,
+        settings = code_settings(
+            redis=RedisSettings(key_prefix="bench"),
+            history=HistorySettings(max_turns=max_turns),
             limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
-            dedupe_ttl_s=3600,
-        )
-        moderator = build_moderator(
-            settings=AlignmentSettings(enabled=moderation),
-            redis=redis,
-            http=None,  # no guard model: the rules layer only
-            key_prefix="bench",
-            mute=gate.mute,
-        )
-        svc = ChatService(
-            store=RedisConversationStore(
-                redis=redis, keys=keys, settings=HistorySettings(max_turns=max_turns)
-            ),
-            gate=gate,
-            generator=generator,
-            counter=await build_counter("auto", generator),
-            moderator=moderator,
-            chat=ChatSettings(),
             tgi=cfg,
             # The figures of docs/performance.md were measured with relaxed streaming (the rules before each
             # update); strict streaming's cost is bench/stream_check.py's subject.
             alignment=AlignmentSettings(enabled=moderation, stream_mode="relaxed"),
+        )
+        client = TGIClient(http=http, settings=cfg, base_url=tgi_url)
+        generator: TextGenerator = client if prompts is None else RecordingGenerator(client, prompts)
+        gate = build_gate(settings, redis)
+        moderator = build_moderator(
+            settings=settings.alignment,
+            redis=redis,
+            http=None,  # no guard model: the rules layer only
+            key_prefix=settings.redis.key_prefix,
+            mute=gate.mute,
+        )
+        svc = build_service(
+            settings,
+            redis=redis,
+            gate=gate,
+            generator=generator,
+            counter=await build_counter(settings.chat.tokenizer, generator),
+            moderator=moderator,
         )
         yield svc, redis, http
     finally:
@@ -224,6 +226,7 @@ async def service(
 
 async def bare_stream(http: aiohttp.ClientSession, url: str, prompt: str, engine: str = "tgi") -> float:
     """The floor: the same stream read to its end with the same HTTP session and no parsing, seconds."""
+    body: dict[str, Any]
     if engine == "tgi":
         path, body = "/generate_stream", {"inputs": prompt, "parameters": {"max_new_tokens": 200}}
     else:

@@ -36,15 +36,14 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from bench.harness import rss_mb
+from bots.fake_model import FakeReply, FakeTGI
 from bots.runtime import open_core
 from core.history import decode_exchange
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform, SinkLimits
 from core.observability import configure_logging
 from core.settings import HistorySettings, LimitSettings, LogSettings, RedisSettings, Settings, TGISettings
-from tests.fakes.tgi import FakeReply, FakeTGI
-from tests.ports import free_port
-from tests.redis_servers import start_redis, stop_redis
+from tools.loopback import free_port, start_redis, stop_redis
 
 MAX_TURNS = 20
 HANDLE_TIMEOUT_S = 120.0

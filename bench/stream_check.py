@@ -46,22 +46,19 @@ from core.alignment.guard import GuardModel, GuardVerdict
 from core.alignment.language import load_detector
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import GuardLayer, load_policy
-from core.gate import RedisGate
-from core.history import RedisConversationStore
+from core.builder import build_service, code_settings
 from core.keys import KeySpace
 from core.llm import GenerationParams, ModelInfo, StreamEvent, TGIClient, build_model_session
 from core.models import ALLOW, ConversationKey, IncomingMessage, Outcome, Platform, SinkLimits, Stage, Verdict
 from core.observability import configure_logging
-from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
     ChatSettings,
-    HistorySettings,
     LimitSettings,
     LogSettings,
+    RedisSettings,
     TGISettings,
 )
-from core.tokens import EstimatingCounter
 
 CORPUS = ROOT.parent / "shared" / "alignment" / "corpus" / "output_train.jsonl"
 FALLBACK = sorted((ROOT / "tests" / "data" / "alignment").glob("answers*.jsonl"))
@@ -219,24 +216,19 @@ async def run(
                 audit=AuditLog(redis=redis, keys=keys, audit=policy.audit),
                 guard_partial=mode == "strict",
             )
-            service = ChatService(
-                store=RedisConversationStore(redis=redis, keys=keys, settings=HistorySettings()),
-                gate=RedisGate(
-                    redis=redis,
-                    keys=keys,
-                    limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
-                    dedupe_ttl_s=3600,
-                ),
-                generator=generator,
-                counter=EstimatingCounter(),
-                moderator=OutputOnly(moderator),
+            settings = code_settings(
+                redis=RedisSettings(key_prefix="streambench"),
+                limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
                 chat=ChatSettings(max_message_chars=20_000),
                 tgi=cfg,
                 alignment=AlignmentSettings(
-                    stream_mode=mode,  # type: ignore[arg-type]
+                    stream_mode=mode,
                     stream_lookahead_chars=args.lookahead,
                     stream_chunk_chars=args.chunk,
                 ),
+            )
+            service = build_service(
+                settings, redis=redis, generator=generator, moderator=OutputOnly(moderator)
             )
             slots = asyncio.Semaphore(args.concurrency)
             calls_before = guard.calls if guard is not None else 0

@@ -1,4 +1,4 @@
-"""The one composition root and CLI: `dolphin-relay console|discord|slack|all|policy …`.
+"""The one composition root and CLI: `dolphin-relay console|discord|slack|all|doctor|policy|fake-model …`.
 
 It reads `Settings` once, builds every client once (`bots.runtime.open_core`), runs the chosen adapters
 until SIGTERM/SIGINT, then stops intake, drains in-flight answers within RUNTIME_SHUTDOWN_GRACE_S and
@@ -60,8 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     both.add_argument("--optional", action="store_true", help=optional_help)
 
     from bots.doctor import add_doctor_parser
+    from bots.fake_model import add_fake_model_parser
 
     add_doctor_parser(sub)
+    add_fake_model_parser(sub)
     try:
         from bots.policy_cli import add_policy_parser
     except ImportError:  # pragma: no cover

@@ -495,6 +495,7 @@ async def _policy(settings: Settings) -> list[Check]:
     from core.alignment.moderator import resolve_guard
 
     blocked = sum(1 for c in policy.categories.values() if c.action.value == "block")
+    mode: str
     try:
         mode = resolve_guard(settings.alignment, policy)[0]
     except ConfigurationError:

@@ -409,11 +409,11 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
             errors += 1
             continue
         replayed += 1
-        change = _change_of(event.action, verdict.action.value)
-        if change is None:
+        kind = _change_of(event.action, verdict.action.value)
+        if kind is None:
             unchanged += 1
             continue
-        now_side = change in ("newly blocked", "newly flagged")
+        now_side = kind in ("newly blocked", "newly flagged")
         category = (verdict.category if now_side else event.category) or "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(event.time))
         line = " ".join(text.split())
@@ -421,7 +421,7 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
             f"{when} {event.platform} {event.stage:<6} {event.action}→{verdict.action.value} "
             f"{category}: {line[:100]!r}{'…' if len(line) > 100 else ''}"
         )
-        changes[change].add(event.stage, category, example, args.examples)
+        changes[kind].add(event.stage, category, example, args.examples)
     if args.json:
         print(
             json.dumps(

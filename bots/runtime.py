@@ -1,8 +1,9 @@
 """The composition root's building blocks: every client is built once here and passed in.
 
 `open_core(settings)` is an async context manager: it builds the Redis client, the shared HTTP client, the
-model client, the history store, the gate, the moderator and the `ChatService`, and closes them in order on
-exit (after the adapters have stopped taking messages and drained their tasks).
+model client, the gate, the moderator and the `ChatService` (through core/builder.py, as the tests and the
+benchmarks do), and closes them in order on exit (after the adapters have stopped taking messages and
+drained their tasks).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from redis.backoff import ExponentialBackoff
 
 from bots.tasks import TaskTracker
 from core.alignment.base import Moderator
+from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
-from core.gate import NoticeThrottle, RedisGate
-from core.history import RedisConversationStore
+from core.gate import NoticeThrottle
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
 from core.observability import Metrics, redact_url
@@ -93,7 +94,8 @@ class QueuingPool(aioredis.BlockingConnectionPool):
 
     async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await super().get_connection(*args, **kwargs)
+            # redis-py leaves BlockingConnectionPool.get_connection unannotated
+            return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
         except redis.exceptions.ConnectionError as exc:
             if isinstance(exc, redis.exceptions.MaxConnectionsError) or not isinstance(
                 exc.__cause__, TimeoutError
@@ -148,14 +150,8 @@ async def open_core(
         if require_model:
             await check_model(generator, ", ".join(urls))
 
-        keys = KeySpace(settings.redis.key_prefix)
         metrics = Metrics()
-        store = RedisConversationStore(
-            redis=redis, keys=keys, settings=settings.history, cluster=settings.redis.cluster
-        )
-        gate = RedisGate(
-            redis=redis, keys=keys, limits=settings.limits, dedupe_ttl_s=settings.chat.dedupe_ttl_s
-        )
+        gate = build_gate(settings, redis)
         counter = await build_counter(settings.chat.tokenizer, generator)
         moderator = _build_moderator(
             settings,
@@ -164,17 +160,14 @@ async def open_core(
             mute=gate.mute if strikes else None,
             generator=generator,
         )
-        service = ChatService(
-            store=store,
+        service = build_service(
+            settings,
+            redis=redis,
             gate=gate,
             generator=generator,
             counter=counter,
             moderator=moderator,
-            chat=settings.chat,
-            tgi=settings.tgi,
-            alignment=settings.alignment,
             metrics=metrics,
-            max_in_flight=settings.runtime.max_in_flight,
         )
         yield Core(
             settings=settings,

@@ -6,6 +6,7 @@
                               its verdict allows the message (a block cancels the answer)
     3 lock + load             the conversation, under its lock (in-process and across processes)
     4 prompt                  system prompt (persona) + the newest exchanges that fit + the new turn, as ChatML
+                              (core/prompt.py)
     5 generate                stream from the model server; updates at the sink's cadence, each checked first
                               (ALIGNMENT_STREAM_MODE: `strict` shows only text every output layer checked,
                               with a look-ahead; `relaxed` checks the rules and holds back 80 characters)
@@ -53,22 +54,17 @@ from core.models import (
     IncomingMessage,
     Outcome,
     ReplySink,
-    Role,
     Stage,
-    Turn,
     Verdict,
 )
 from core.observability import Metrics, redact_url
+from core.prompt import PromptBuilder
 from core.settings import AlignmentSettings, ChatSettings, TGISettings
 from core.streaming import CheckAhead, Coalescer
 from core.tokens import TokenCounter
-from core.window import stable_window
 
 log = structlog.get_logger(__name__)
 
-# Room kept free besides the counted tokens: per-segment counts are summed, and a tokenizer may join the
-# segments a little differently from the whole prompt.
-_TOKEN_MARGIN = 8
 MAX_PERSONA_CHARS = 4000
 
 _OUTCOME_BY_ERROR: tuple[tuple[type[RelayError], Outcome], ...] = (
@@ -114,14 +110,12 @@ class ChatService:
         self._store = store
         self._gate = gate
         self._generator = generator
-        self._counter = counter
+        self._prompts = PromptBuilder(counter=counter, chat=chat, tgi=tgi)
         self._moderator = moderator
         self._chat = chat
-        self._tgi = tgi
         self._alignment = alignment or AlignmentSettings()
         self._metrics = metrics or Metrics()
         self._clock = clock
-        self._count_cache: dict[str, int] = {}
         # Messages handled at once (RUNTIME_MAX_IN_FLIGHT; None: no bound); the rest wait here, in arrival
         # order: a burst of events queues in front of the core, not inside it at the Redis pool.
         self._slots: asyncio.Semaphore | contextlib.nullcontext[None] = (
@@ -270,50 +264,22 @@ class ChatService:
         """Build the prompt, generate, check, deliver, store. Nothing reaches the sink before `allowed`
         is set (the input verdict): the stream is read meanwhile, but not shown."""
         info = await self._generator.info()
-        shared = not msg.is_direct
         persona = conv.persona
         if persona is None and msg.key.thread is not None:
             # A thread without a persona of its own speaks with its channel's (a Discord or Slack thread
             # started under a channel whose moderators set one).
             persona = await self._store.get_persona(replace(msg.key, thread=None))
-        system = chatml.system_content(
-            persona or self._chat.system_prompt, shared=shared, bot_name=self._chat.bot_name
+        prompt = await self._prompts.build(msg, persona=persona, history=conv.exchanges, info=info)
+        log.debug(
+            "prompt.built",
+            history_exchanges=prompt.history_exchanges,
+            input_tokens=prompt.input_tokens,
+            text=msg.text,
         )
-        user_turn = Turn(
-            Role.USER, chatml.neutralize(msg.text), 0, author_id=msg.author_id, author_name=msg.author_name
-        )
-        user_tokens = await self._counter.count(chatml.render_turn(user_turn, shared=shared))
-        user_turn = replace(user_turn, tokens=user_tokens)
-        fixed = (
-            1  # BOS, added by the server
-            + _TOKEN_MARGIN
-            + await self._count_once(chatml.render_segment(Role.SYSTEM, system))
-            + user_tokens
-            + await self._count_once(chatml.ASSISTANT_HEADER)
-        )
-        input_limit = min(info.max_input_tokens, info.max_total_tokens - self._chat.min_answer_tokens)
-        if fixed > input_limit:
-            raise MessageTooLong(
-                notice="That message is too long for the model's context window. "
-                "Please shorten it or split it into parts.",
-                notice_id="too_long.context",
-            )
-        # A window whose start stays put, so the server's prefix cache keeps the previous prompt's work.
-        window, window_tokens = stable_window(conv.exchanges, input_limit - fixed)
-        input_tokens = fixed + window_tokens
-        turns = [t for ex in window for t in (ex.user, ex.assistant)]
-        turns.append(user_turn)
-        prompt = chatml.render_prompt(system, turns, shared=shared)
-        params = GenerationParams(
-            max_new_tokens=min(self._tgi.max_new_tokens, info.max_total_tokens - input_tokens),
-            temperature=self._tgi.temperature,
-            top_p=self._tgi.top_p,
-            repetition_penalty=self._tgi.repetition_penalty,
-            stop=chatml.STOP_SEQUENCES,
-        )
-        log.debug("prompt.built", history_exchanges=len(window), input_tokens=input_tokens, text=msg.text)
 
-        answer, finish_reason = await self._generate(msg, sink, prompt, params, timing, verdicts, allowed)
+        answer, finish_reason = await self._generate(
+            msg, sink, prompt.text, prompt.params, timing, verdicts, allowed
+        )
         await allowed.wait()
 
         final = chatml.clean_answer(answer)
@@ -328,14 +294,12 @@ class ChatService:
         timing.delivered = True
         # Stored as generated (not trimmed): the next prompt then repeats this one and its answer exactly,
         # token for token, which is what the server's prefix cache holds.
-        stored = chatml.stored_answer(answer)
-        assistant_tokens = await self._counter.count(chatml.render_segment(Role.ASSISTANT, stored))
         exchange = Exchange(
-            user=user_turn,
-            assistant=Turn(Role.ASSISTANT, stored, assistant_tokens),
+            user=prompt.user_turn,
+            assistant=await self._prompts.assistant_turn(answer),
             message_id=msg.message_id,
             created_at=self._clock(),
-            context=len(window),
+            context=prompt.history_exchanges,
         )
         try:
             await conv.commit(exchange)
@@ -483,15 +447,6 @@ class ChatService:
         await self._gate.unmute(user_id)
 
     # ------------------------------------------------------------------ helpers
-
-    async def _count_once(self, text: str) -> int:
-        """Token count of a text that repeats across messages (system prompt, assistant header)."""
-        cached = self._count_cache.get(text)
-        if cached is None:
-            if len(self._count_cache) > 256:
-                self._count_cache.clear()
-            cached = self._count_cache[text] = await self._counter.count(text)
-        return cached
 
     def _count_verdict(self, stage: Stage, verdict: Verdict, verdicts: list[Verdict]) -> None:
         if verdict.language is not None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README "Test it"; CI runs exactly this through .ci/run).
 # Sets up everything on a fresh machine: redis-server if missing, a virtual environment with the project
-# and its dev tools, then ruff, mypy (strict on core/) and pytest. Exits non-zero on any failure.
+# and its dev tools, then ruff, mypy (strict on core/, bots/ and bench/) and pytest. Exits non-zero on
+# any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,7 +39,7 @@ log "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-log "mypy (strict on core/)"
+log "mypy (strict on core/, bots/ and bench/)"
 .venv/bin/mypy
 
 log "pytest"

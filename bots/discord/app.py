@@ -627,15 +627,15 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
     stopper = asyncio.create_task(stop.wait(), name="discord-stop")
     try:
         done, _ = await asyncio.wait({connection, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if connection in done and connection.exception() is not None:
-            exc = connection.exception()
-            if isinstance(exc, discord.PrivilegedIntentsRequired):
+        failure = connection.exception() if connection in done else None
+        if failure is not None:
+            if isinstance(failure, discord.PrivilegedIntentsRequired):
                 raise ConfigurationError(
                     "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway "
                     "Intents in the Developer Portal (docs/discord.md)",
                     setting="DISCORD_TOKEN",
                 ) from None
-            raise exc  # type: ignore[misc]
+            raise failure
     finally:
         client.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)

@@ -46,6 +46,8 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
     OSError,
 )
+# What a Discord call can fail with (one tuple: mypy does not check a starred `except` clause).
+_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *_TRANSIENT)
 
 # (error) -> whether its notice should be shown now; the adapter shares it across processes (Redis).
 NoticeGate = Callable[[RelayError], Awaitable[bool]]
@@ -189,7 +191,7 @@ class DiscordReplySink:
     # ---------------------------------------------------------------- internals
 
     async def _keep_typing(self, channel: Any) -> None:
-        with contextlib.suppress(discord.HTTPException, *_TRANSIENT):
+        with contextlib.suppress(*_FAILURES):
             async with channel.typing():  # discord.py renews the 10-second indicator every 5 s
                 await self._first_text.wait()
 
@@ -245,7 +247,7 @@ class DiscordReplySink:
                 log.warning("discord.reply_forbidden", channel_id=getattr(channel, "id", None))
                 kwargs.pop("reference"), kwargs.pop("mention_author")
                 message = await self._post(channel, content, kwargs)
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             raise self._failure("send", exc, channel) from None
         self._messages.append(message)
         self._shown.append(content)
@@ -264,7 +266,7 @@ class DiscordReplySink:
         message = self._messages[index]
         try:
             await message.edit(content=content, allowed_mentions=NO_PINGS)
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             raise self._failure("edit", exc, getattr(message, "channel", None)) from None
         self._shown[index] = content
 
@@ -275,9 +277,9 @@ class DiscordReplySink:
             return
         except discord.NotFound:
             return
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             log.warning("discord.delete_failed", **describe_error(exc))
-        with contextlib.suppress(discord.HTTPException, *_TRANSIENT):
+        with contextlib.suppress(*_FAILURES):
             await message.edit(content=REMOVED, allowed_mentions=NO_PINGS)
 
     def _failure(self, action: str, exc: BaseException, channel: Any) -> DeliveryFailed:
@@ -329,7 +331,7 @@ class InteractionSink(DiscordReplySink):
                 message = await self._interaction.followup.send(
                     content, allowed_mentions=NO_PINGS, ephemeral=self._ephemeral, wait=True
                 )
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             raise self._failure("send", exc, self._interaction.channel) from None
         self._messages.append(message)
         self._shown.append(content)

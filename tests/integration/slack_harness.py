@@ -26,22 +26,19 @@ from bots.tasks import TaskTracker
 from core.alignment.audit import AuditEvent, publish_all
 from core.alignment.base import AllowAll, Moderator
 from core.alignment.language import detect_language
-from core.gate import RedisGate
-from core.history import RedisConversationStore, decode_exchange
+from core.builder import build_service, code_settings
+from core.history import decode_exchange
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Platform, Verdict
 from core.observability import Metrics
-from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
-    HistorySettings,
     LimitSettings,
     Settings,
     SlackSettings,
     TGISettings,
 )
-from core.tokens import EstimatingCounter
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeTGI
 
@@ -314,26 +311,22 @@ async def open_core(
             }
         ),
     )
-    keys = KeySpace("relay")
     cfg = tgi_settings or TGISettings()
     moderator = moderator or AllowAll()
     async with build_model_session(cfg) as http:
         generator = TGIClient(http=http, settings=cfg, base_url=tgi_url or tgi.url)
-        service = ChatService(
-            store=RedisConversationStore(redis=redis_client, keys=keys, settings=HistorySettings()),
-            gate=RedisGate(
-                redis=redis_client,
-                keys=keys,
+        service = build_service(
+            code_settings(
+                chat=settings.chat,
+                tgi=cfg,
                 limits=limits or LimitSettings(user_per_minute=0, channel_per_minute=0),
-                dedupe_ttl_s=600,
+                # Strict streaming with a short look-ahead: the tests' short answers stream in several
+                # updates.
+                alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
             ),
+            redis=redis_client,
             generator=generator,
-            counter=EstimatingCounter(),
             moderator=moderator,
-            chat=settings.chat,
-            tgi=cfg,
-            # Strict streaming with a short look-ahead: the tests' short answers stream in several updates.
-            alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
         )
         yield Core(
             settings=settings,

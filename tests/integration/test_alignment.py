@@ -15,15 +15,13 @@ from core.alignment.audit import AuditEvent, AuditLog, StrikeCounter
 from core.alignment.guard import LlamaGuardClient, build_prompt
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import Audit, GuardLayer, Strikes, load_policy
+from core.builder import build_service, code_settings
 from core.errors import ModerationUnavailable
 from core.gate import AdmissionKind, RedisGate
-from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import Action, ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
-from core.service import ChatService
-from core.settings import ChatSettings, HistorySettings, LimitSettings, TGISettings
-from core.tokens import EstimatingCounter
+from core.settings import LimitSettings, RedisSettings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 
@@ -153,14 +151,11 @@ async def handle_with(
     """One message through the whole pipeline: real Redis, the fake TGI, the given moderator."""
     cfg = TGISettings()
     async with build_model_session(cfg) as http:
-        service = ChatService(
-            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
-            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+        service = build_service(
+            code_settings(tgi=cfg, redis=RedisSettings(key_prefix="test")),
+            redis=redis_client,
             generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-            counter=EstimatingCounter(),
             moderator=moderator,
-            chat=ChatSettings(),
-            tgi=cfg,
         )
         return await service.handle(msg(text), sink)
 

@@ -250,13 +250,14 @@ async def test_repeated_blocked_requests_never_mute_the_console_user(
 async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt(
     redis_client: object, redis_url: str
 ) -> None:
-    """README's no-GPU trial: `python -m tests.fakes.tgi --show-prompts` prints what the model would see,
+    """README's no-GPU trial: `dolphin-relay fake-model --show-prompts` prints what the model would see,
     so a new user watches the history come back after a restart and a typed marker arrive as text."""
     port = free_port()
     fake = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fakes.tgi",
+        "bots",
+        "fake-model",
         "--port",
         str(port),
         "--token-delay",
@@ -282,12 +283,13 @@ async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt
 
 
 async def test_the_readme_trial_on_the_vllm_stand_in(redis_client: object, redis_url: str) -> None:
-    """README: `python -m tests.fakes.tgi --dialect vllm` and `TGI_BACKEND=vllm` for the console."""
+    """README: `dolphin-relay fake-model --dialect vllm` and `TGI_BACKEND=vllm` for the console."""
     port = free_port()
     fake = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fakes.tgi",
+        "bots",
+        "fake-model",
         "--port",
         str(port),
         "--token-delay",

@@ -14,14 +14,13 @@ from structlog.testing import capture_logs
 
 from bots.runtime import open_core
 from core.alignment.base import AllowAll
-from core.gate import RedisGate
-from core.history import RedisConversationStore, decode_exchange
+from core.builder import build_service, code_settings
+from core.history import decode_exchange
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.service import ChatService
-from core.settings import ChatSettings, HistorySettings, LimitSettings, RedisSettings, Settings, TGISettings
-from core.tokens import EstimatingCounter
+from core.settings import HistorySettings, LimitSettings, RedisSettings, Settings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.polling import until
@@ -53,19 +52,16 @@ async def tgi() -> AsyncIterator[FakeTGI]:
 
 
 def service_for(redis: aioredis.Redis, http: object, url: str, cfg: TGISettings) -> ChatService:
-    return ChatService(
-        store=RedisConversationStore(redis=redis, keys=KEYS, settings=HistorySettings(lock_wait_s=5)),
-        gate=RedisGate(
-            redis=redis,
-            keys=KEYS,
-            limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
-            dedupe_ttl_s=600,
-        ),
-        generator=TGIClient(http=http, settings=cfg, base_url=url),  # type: ignore[arg-type]
-        counter=EstimatingCounter(),
-        moderator=AllowAll(),
-        chat=ChatSettings(),
+    settings = code_settings(
         tgi=cfg,
+        history=HistorySettings(lock_wait_s=5),
+        limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
+    )
+    return build_service(
+        settings,
+        redis=redis,
+        generator=TGIClient(http=http, settings=cfg, base_url=url),  # type: ignore[arg-type]
+        moderator=AllowAll(),
     )
 
 

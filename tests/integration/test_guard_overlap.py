@@ -14,15 +14,12 @@ import redis.asyncio as aioredis
 from core.alignment.guard import LlamaGuardClient
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import GuardLayer, load_policy
+from core.builder import build_service, code_settings
 from core.errors import ModerationUnavailable
-from core.gate import RedisGate
-from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
-from core.service import ChatService
-from core.settings import ChatSettings, HistorySettings, LimitSettings, TGISettings
-from core.tokens import EstimatingCounter
+from core.settings import RedisSettings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 
@@ -83,14 +80,11 @@ async def handle(
         guard = LlamaGuardClient(
             http=http, url=guard_url, layer=layer, categories={"S9": "Indiscriminate Weapons."}
         )
-        service = ChatService(
-            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
-            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+        service = build_service(
+            code_settings(tgi=cfg, redis=RedisSettings(key_prefix="overlap")),
+            redis=redis_client,
             generator=TGIClient(http=session, settings=cfg, base_url=model.url),
-            counter=EstimatingCounter(),
             moderator=PolicyModerator(policy=load_policy(), guard=guard),
-            chat=ChatSettings(),
-            tgi=cfg,
         )
         msg = IncomingMessage(key=KEY, message_id="m1", author_id="u1", author_name="Ann", text=text)
         started = time.monotonic()

@@ -15,15 +15,12 @@ from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.guard import LlamaGuardClient
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import GuardLayer, Policy, default_policy_path, load_policy
-from core.gate import RedisGate
-from core.history import RedisConversationStore
+from core.builder import build_service, code_settings
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
 from core.observability import Metrics
-from core.service import ChatService
-from core.settings import ChatSettings, HistorySettings, LimitSettings, TGISettings
-from core.tokens import EstimatingCounter
+from core.settings import ChatSettings, RedisSettings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 
@@ -82,14 +79,11 @@ async def handle(
     cfg = TGISettings()
     out = []
     async with build_model_session(cfg) as http:
-        service = ChatService(
-            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
-            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+        service = build_service(
+            code_settings(chat=chat or ChatSettings(), tgi=cfg, redis=RedisSettings(key_prefix="test")),
+            redis=redis_client,
             generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-            counter=EstimatingCounter(),
             moderator=moderator,
-            chat=chat or ChatSettings(),
-            tgi=cfg,
             metrics=metrics,
         )
         for n, text in enumerate(texts):

@@ -18,14 +18,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from core.alignment.base import AllowAll
+from core.builder import build_service, code_settings
 from core.errors import ConfigurationError
 from core.health import HealthServer
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Platform
 from core.observability import Metrics
-from core.service import ChatService
-from core.settings import ChatSettings, TGISettings
+from core.settings import TGISettings
 from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID
@@ -62,14 +62,13 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
                 assert status == 503 and json.loads(body)["model"] == "unavailable"
                 tgi.healthy = True
 
-                service = ChatService(
+                service = build_service(
+                    code_settings(tgi=cfg),
                     store=MemoryStore(),
                     gate=MemoryGate(),
                     generator=generator,
                     counter=WordCounter(),
                     moderator=AllowAll(),
-                    chat=ChatSettings(),
-                    tgi=cfg,
                     metrics=metrics,
                 )
                 key = ConversationKey(Platform.DISCORD, "g", "c")

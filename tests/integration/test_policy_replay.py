@@ -16,14 +16,15 @@ import yaml
 from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.moderator import PolicyModerator, build_moderator
 from core.alignment.policy import Audit, default_policy_path, load_policy
-from core.gate import RedisGate
-from core.history import RedisConversationStore
+from core.builder import build_gate, build_service, code_settings
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
-from core.service import ChatService
-from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
-from core.tokens import EstimatingCounter
+from core.settings import (
+    AlignmentSettings,
+    RedisSettings,
+    TGISettings,
+)
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeTGI
 
@@ -53,16 +54,16 @@ def policy_file(tmp_path: Path, name: str, **changes: object) -> Path:
 
 async def serve(redis_url: str, policy: Path) -> list[Outcome]:
     redis = aioredis.Redis.from_url(redis_url)
-    keys = KeySpace(PREFIX)
     cfg = TGISettings()
     try:
         async with FakeTGI() as tgi, build_model_session(cfg) as http:
-            gate = RedisGate(redis=redis, keys=keys, limits=LimitSettings(), dedupe_ttl_s=60)
-            service = ChatService(
-                store=RedisConversationStore(redis=redis, keys=keys, settings=HistorySettings()),
+            settings = code_settings(tgi=cfg, redis=RedisSettings(key_prefix=PREFIX))
+            gate = build_gate(settings, redis)
+            service = build_service(
+                settings,
+                redis=redis,
                 gate=gate,
                 generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-                counter=EstimatingCounter(),
                 moderator=build_moderator(
                     settings=AlignmentSettings(policy_file=policy),
                     redis=redis,
@@ -70,8 +71,6 @@ async def serve(redis_url: str, policy: Path) -> list[Outcome]:
                     key_prefix=PREFIX,
                     mute=gate.mute,
                 ),
-                chat=ChatSettings(),
-                tgi=cfg,
             )
             outcomes = []
             for n, (text, _) in enumerate(MESSAGES):

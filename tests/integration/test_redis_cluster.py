@@ -14,19 +14,14 @@ import pytest
 
 from bots.runtime import build_redis
 from core.alignment.moderator import build_moderator
-from core.gate import AdmissionKind, RedisGate
-from core.history import RedisConversationStore
-from core.keys import KeySpace
+from core.builder import build_gate, build_service, build_store, code_settings
+from core.gate import AdmissionKind
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
-from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
-    ChatSettings,
-    HistorySettings,
     LimitSettings,
     RedisSettings,
     Settings,
-    TGISettings,
 )
 from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
 
@@ -149,11 +144,14 @@ def cluster() -> Iterator[str]:
 async def test_service_on_a_cluster(cluster: str) -> None:
     client = build_redis(Settings(redis=RedisSettings(url=cluster, cluster=True)))
     try:
-        keys = KeySpace("relay")
-        gate = RedisGate(redis=client, keys=keys, limits=LimitSettings(user_per_minute=3), dedupe_ttl_s=60)
-        store = RedisConversationStore(redis=client, keys=keys, settings=HistorySettings(), cluster=True)
+        settings = code_settings(
+            redis=RedisSettings(url=cluster, cluster=True), limits=LimitSettings(user_per_minute=3)
+        )
+        gate = build_gate(settings, client)
+        store = build_store(settings, client)
         generator = ScriptedGenerator()
-        svc = ChatService(
+        svc = build_service(
+            settings,
             store=store,
             gate=gate,
             generator=generator,
@@ -161,8 +159,6 @@ async def test_service_on_a_cluster(cluster: str) -> None:
             moderator=build_moderator(
                 settings=AlignmentSettings(), redis=client, http=None, key_prefix="relay", mute=gate.mute
             ),
-            chat=ChatSettings(),
-            tgi=TGISettings(),
         )
         conversations = [ConversationKey(Platform.SLACK, "T1", f"C{i}", "1.1") for i in range(6)]
         for i, key in enumerate(conversations):

@@ -18,17 +18,14 @@ import structlog
 
 from bots.runtime import build_redis, check_redis, open_core
 from core.alignment.moderator import build_moderator
+from core.builder import build_gate, build_service, code_settings
 from core.errors import ConfigurationError
-from core.gate import RedisGate
-from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.observability import configure_logging, redact_url
 from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
-    ChatSettings,
-    HistorySettings,
     LimitSettings,
     LogSettings,
     RedisSettings,
@@ -56,17 +53,17 @@ TEXT = "my-private-phrase-8472"
 
 
 def service(redis: aioredis.Redis, *, limits: LimitSettings | None = None) -> ChatService:
-    gate = RedisGate(redis=redis, keys=KEYS, limits=limits or LimitSettings(), dedupe_ttl_s=600)
-    return ChatService(
-        store=RedisConversationStore(redis=redis, keys=KEYS, settings=HistorySettings()),
+    settings = code_settings(limits=limits or LimitSettings())
+    gate = build_gate(settings, redis)
+    return build_service(
+        settings,
+        redis=redis,
         gate=gate,
         generator=ScriptedGenerator(),
         counter=WordCounter(),
         moderator=build_moderator(
             settings=AlignmentSettings(), redis=redis, http=None, key_prefix="relay", mute=gate.mute
         ),
-        chat=ChatSettings(),
-        tgi=TGISettings(),
     )
 
 

@@ -17,14 +17,15 @@ from core.alignment.audit import AuditLog
 from core.alignment.guard import LlamaGuardClient
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import Audit, GuardLayer, load_policy
-from core.gate import RedisGate
-from core.history import RedisConversationStore
+from core.builder import build_service, code_settings
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, HandleResult, IncomingMessage, Outcome, Platform
-from core.service import ChatService
-from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
-from core.tokens import EstimatingCounter
+from core.settings import (
+    AlignmentSettings,
+    RedisSettings,
+    TGISettings,
+)
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 
@@ -98,15 +99,11 @@ async def run(
             audit=AuditLog(redis=redis_client, keys=KEYS, audit=Audit()),
             guard_partial=True,
         )
-        service = ChatService(
-            store=RedisConversationStore(redis=redis_client, keys=KEYS, settings=HistorySettings()),
-            gate=RedisGate(redis=redis_client, keys=KEYS, limits=LimitSettings(), dedupe_ttl_s=60),
+        service = build_service(
+            code_settings(tgi=cfg, alignment=alignment, redis=RedisSettings(key_prefix="test")),
+            redis=redis_client,
             generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-            counter=EstimatingCounter(),
             moderator=moderator,
-            chat=ChatSettings(),
-            tgi=cfg,
-            alignment=alignment,
         )
         sink = RecordingSink(min_edit_interval_s=0.0)
         msg = IncomingMessage(

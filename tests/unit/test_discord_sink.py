@@ -17,10 +17,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from bots.discord.sink import REMOVED, DeliveryFailed, DiscordReplySink, discord_notice
+from core.builder import build_service, code_settings
 from core.errors import Muted, RateLimited, RelayError
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Outcome, Platform, Verdict
 from core.service import ChatService
-from core.settings import ChatSettings, TGISettings
 from core.streaming import Coalescer
 from tests.fakes.discord_payloads import World
 from tests.fakes.memory import MemoryGate, MemoryStore, Script, ScriptedGenerator, WordCounter
@@ -303,14 +303,13 @@ def service(
     generator: ScriptedGenerator, moderator: Any = None
 ) -> tuple[ChatService, MemoryStore, MemoryGate]:
     store, gate = MemoryStore(), MemoryGate()
-    svc = ChatService(
+    svc = build_service(
+        code_settings(),
         store=store,
         gate=gate,
         generator=generator,
         counter=WordCounter(),
         moderator=moderator or BlockWhenLong(10**9),
-        chat=ChatSettings(),
-        tgi=TGISettings(),
     )
     return svc, store, gate
 

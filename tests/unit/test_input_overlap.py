@@ -13,11 +13,12 @@ from typing import Literal
 import pytest
 
 from core.alignment.base import InputCheck
+from core.builder import build_service, code_settings
 from core.errors import Busy, ModerationUnavailable
 from core.llm import GenerationParams, StreamEvent
 from core.models import ALLOW, Action, IncomingMessage, Outcome, Verdict
 from core.service import ChatService
-from core.settings import AlignmentSettings, ChatSettings, TGISettings
+from core.settings import AlignmentSettings
 from tests.fakes.memory import MemoryGate, MemoryStore, RecordingSink, Script, ScriptedGenerator, WordCounter
 from tests.unit.test_service import KEY, message
 
@@ -68,15 +69,13 @@ def setup(
     stream_mode: Literal["strict", "relaxed"] = "strict",
 ) -> tuple[ChatService, HeldGuard, WatchedGenerator, MemoryStore]:
     guard, generator, store = HeldGuard(), WatchedGenerator(), MemoryStore()
-    service = ChatService(
+    service = build_service(
+        code_settings(alignment=AlignmentSettings(stream_mode=stream_mode)),
         store=store,
         gate=MemoryGate(),
         generator=generator,
         counter=WordCounter(),
         moderator=guard,
-        chat=ChatSettings(),
-        tgi=TGISettings(),
-        alignment=AlignmentSettings(stream_mode=stream_mode),
     )
     return service, guard, generator, store
 

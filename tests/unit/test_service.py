@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from core.alignment.base import AllowAll
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import load_policy
+from core.builder import build_service, code_settings
 from core.errors import Busy, GenerationFailed, GenerationTimeout, ModelUnavailable, StreamCutOff
 from core.llm import ModelInfo
 from core.models import (
@@ -21,8 +22,7 @@ from core.models import (
     Platform,
     Verdict,
 )
-from core.service import ChatService
-from core.settings import ChatSettings, TGISettings
+from core.settings import ChatSettings
 from tests.fakes.memory import MemoryGate, MemoryStore, RecordingSink, Script, ScriptedGenerator, WordCounter
 from tests.strategies import hostile_text
 
@@ -41,14 +41,13 @@ class Harness:
         self.store = MemoryStore()
         self.gate = MemoryGate()
         self.generator = ScriptedGenerator(info=info)
-        self.service = ChatService(
+        self.service = build_service(
+            code_settings(chat=ChatSettings(**chat)),
             store=self.store,
             gate=self.gate,
             generator=self.generator,
             counter=WordCounter(),
             moderator=moderator or AllowAll(),
-            chat=ChatSettings(**chat),
-            tgi=TGISettings(),
         )
 
     async def ask(self, text: str, **kw):

@@ -34,7 +34,7 @@ def checkout_in(folder: Path) -> Path:
     `folder` holds."""
     copy = folder / "relay"
     ignore = shutil.ignore_patterns("__pycache__", ".hypothesis")
-    for part in ("core", "tests"):
+    for part in ("core", "bots", "tools", "tests"):
         shutil.copytree(ROOT / part, copy / part, ignore=ignore)
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     return copy
