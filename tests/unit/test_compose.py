@@ -155,7 +155,9 @@ def test_the_vllm_profile_has_the_same_guard_started_after_dolphins_vllm() -> No
     text = (ROOT / "docs/operations.md").read_text()
     assert "DEPLOY_GUARD_URL=http://guard-vllm:8000" in text and "up -d redis vllm guard-vllm" in text
     # shares as shipped: Dolphin on vLLM and the guard fit one GPU with room for two CUDA contexts
-    assert DeploySettings().vllm_gpu_memory_utilization + DeploySettings().guard_gpu_memory_utilization <= 0.96
+    assert (
+        DeploySettings().vllm_gpu_memory_utilization + DeploySettings().guard_gpu_memory_utilization <= 0.96
+    )
 
 
 def test_the_bots_ask_the_guard_service_by_default() -> None:
