@@ -154,11 +154,9 @@ def to_incoming(
 
 def access_lists(settings: SlackSettings) -> AccessLists:
     """SLACK_ALLOWED_* and SLACK_ADMIN_USERS in the core's access model (core/access.py)."""
+    lists = {"allowed_channels": settings.allowed_channels, "allowed_users": settings.allowed_users}
     return AccessLists.of(
-        direct_messages=settings.respond_to_dms,
-        allowed_channels=settings.allowed_channels,
-        allowed_users=settings.allowed_users,
-        moderator_users=settings.admin_users,
+        direct_messages=settings.respond_to_dms, moderator_users=settings.admin_users, **lists
     )
 
 

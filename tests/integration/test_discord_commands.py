@@ -115,6 +115,15 @@ async def test_configured_moderator_users_may_moderate(bot: Bot) -> None:
     assert (await command(bot, "persona set", member_id=ALICE, options={"text": "Be brief."}))[-1].startswith(
         "Persona set"
     )
+    relay = next(c for c in bot.api.commands["global"] if c["name"] == "relay")
+    assert relay.get("default_member_permissions") is None  # configured moderators see /relay too
+
+
+async def test_relay_is_shown_only_to_members_with_manage_server_by_default(bot: Bot) -> None:
+    relay = next(c for c in bot.api.commands["global"] if c["name"] == "relay")
+    assert int(relay["default_member_permissions"]) == 1 << 5  # Manage Server
+    everyones = [c for c in bot.api.commands["global"] if c["name"] != "relay"]
+    assert all(c.get("default_member_permissions") is None for c in everyones)
 
 
 async def test_reset_clears_the_channel_or_only_the_thread(bot: Bot) -> None:
