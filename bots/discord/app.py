@@ -44,9 +44,10 @@ from bots.discord.translate import (
     to_incoming,
 )
 from bots.runtime import Core
+from core import i18n
 from core.alignment.audit import AuditEvent
-from core.commands import MUTE_DURATIONS, NOT_ENABLED, PAUSED, CommandReply, Commands, Notation
-from core.errors import ConfigurationError, RelayError
+from core.commands import MUTE_DURATIONS, CommandReply, Commands, Notation, language_of
+from core.errors import ConfigurationError
 from core.history import unavailable
 from core.keys import KeySpace
 from core.models import IncomingMessage, Outcome, Platform
@@ -189,7 +190,7 @@ class RelayTree(app_commands.CommandTree["RelayClient"]):
             exc_info=None if expected else cause,
         )
         with contextlib.suppress(discord.HTTPException, OSError):
-            await respond(interaction, "Sorry, that command failed. Please try again.")
+            await respond(interaction, i18n.translate("command.failed", locale_language(interaction)))
 
 
 class RelayClient(discord.Client):
@@ -339,6 +340,11 @@ class ShardedRelayClient(RelayClient, discord.AutoShardedClient):
     pass
 
 
+def locale_language(interaction: discord.Interaction[Any]) -> str:
+    """The catalog language of the member's Discord client (core/i18n.py falls back to English)."""
+    return language_of(str(interaction.locale))
+
+
 async def respond(interaction: discord.Interaction[Any], text: str) -> None:
     """An ephemeral answer to a command, whether or not it was deferred."""
     text = text[:2000]
@@ -366,11 +372,11 @@ async def user_spaces(core: Core, user_id: int) -> list[str]:
     return sorted(user for user in scoped if user.rsplit(":", 1)[-1] == str(user_id))
 
 
+Command = Callable[[Commands, IncomingMessage], Awaitable[CommandReply]]
 # The core words the command replies (core/commands.py); this is how Discord writes what they name.
 NOTATION = Notation(
-    moderators="moderators (Manage Server, or a configured moderator role or user)",
+    moderators="command.moderators.discord",
     command=lambda name: f"`/relay {name}`",
-    channel=lambda key: f"<#{key.channel}>",
     user=lambda user_id: f"<@{user_id}>",
     time=relative_time,
 )
@@ -394,9 +400,10 @@ def _register_commands(client: RelayClient) -> None:
             adult_channel=is_adult(interaction.channel),
         )
 
-    async def run(interaction: discord.Interaction[Any], reply: Awaitable[CommandReply]) -> None:
+    async def run(interaction: discord.Interaction[Any], command: Command) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await respond(interaction, (await reply).text)
+        speaking = commands.in_language(locale_language(interaction))
+        await respond(interaction, (await command(speaking, caller(interaction))).text)
 
     @tree.command(name="ask", description="Ask the assistant a question")
     @app_commands.describe(prompt="Your question", ephemeral="Only you see the answer")
@@ -405,7 +412,7 @@ def _register_commands(client: RelayClient) -> None:
             await respond(interaction, "I don't answer in direct messages here.")
             return
         if not allowed_context(interaction.guild, interaction.channel, interaction.user, settings=settings):
-            await respond(interaction, NOT_ENABLED)
+            await respond(interaction, i18n.translate("command.not_enabled", locale_language(interaction)))
             return
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         msg = caller(interaction, prompt)
@@ -420,13 +427,17 @@ def _register_commands(client: RelayClient) -> None:
             return
         # Nothing was posted (a paused channel, an empty prompt): "thinking…" must not stay forever.
         paused = bool(msg.text.strip()) and await core.service.is_paused(msg.key)
-        notice = PAUSED if paused else "Please ask something after /ask."
+        notice = (
+            i18n.translate("command.paused_here", locale_language(interaction))
+            if paused
+            else "Please ask something after /ask."
+        )
         with contextlib.suppress(discord.HTTPException, OSError):
             await interaction.edit_original_response(content=notice, allowed_mentions=NO_PINGS)
 
     @tree.command(name="reset", description="Clear this channel's (or thread's) conversation history")
     async def reset(interaction: discord.Interaction[Any]) -> None:
-        await run(interaction, commands.reset(caller(interaction)))
+        await run(interaction, lambda c, msg: c.reset(msg))
 
     persona = app_commands.Group(name="persona", description="This channel's persona (system prompt)")
 
@@ -435,15 +446,15 @@ def _register_commands(client: RelayClient) -> None:
     async def persona_set(
         interaction: discord.Interaction[Any], text: app_commands.Range[str, 1, MAX_PERSONA_CHARS]
     ) -> None:
-        await run(interaction, commands.persona_set(caller(interaction), text))
+        await run(interaction, lambda c, msg: c.persona_set(msg, text))
 
     @persona.command(name="show", description="Show the persona used here")
     async def persona_show(interaction: discord.Interaction[Any]) -> None:
-        await run(interaction, commands.persona_show(caller(interaction)))
+        await run(interaction, lambda c, msg: c.persona_show(msg))
 
     @persona.command(name="clear", description="Remove the persona set here")
     async def persona_clear(interaction: discord.Interaction[Any]) -> None:
-        await run(interaction, commands.persona_clear(caller(interaction)))
+        await run(interaction, lambda c, msg: c.persona_clear(msg))
 
     tree.add_command(persona)
 
@@ -451,13 +462,10 @@ def _register_commands(client: RelayClient) -> None:
         name="forget-me", description="Delete everything you said to the bot, in every server and DM"
     )
     async def forget_me(interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            everywhere = await user_spaces(core, interaction.user.id)
-        except RelayError as exc:
-            await respond(interaction, exc.notice)
-            return
-        await respond(interaction, (await commands.forget_me(caller(interaction), user_ids=everywhere)).text)
+        def everywhere() -> Awaitable[list[str]]:
+            return user_spaces(core, interaction.user.id)
+
+        await run(interaction, lambda c, msg: c.forget_me(msg, everywhere=everywhere))
 
     moderated = settings.moderator_roles or settings.moderator_users
     relay = app_commands.Group(
@@ -470,22 +478,22 @@ def _register_commands(client: RelayClient) -> None:
 
     @relay.command(name="pause", description="Stop answering in this channel and its threads")
     async def pause(interaction: discord.Interaction[Any]) -> None:
-        await run(interaction, commands.pause(caller(interaction)))
+        await run(interaction, lambda c, msg: c.pause(msg))
 
     @relay.command(name="resume", description="Resume answering in this channel and its threads")
     async def resume(interaction: discord.Interaction[Any]) -> None:
-        await run(interaction, commands.resume(caller(interaction)))
+        await run(interaction, lambda c, msg: c.resume(msg))
 
     @relay.command(name="mute", description="Stop answering a member for a while")
     @app_commands.describe(user="The member to mute", duration="For how long")
     @app_commands.choices(duration=[app_commands.Choice(name=k, value=k) for k in MUTE_DURATIONS])
     async def mute(interaction: discord.Interaction[Any], user: discord.User, duration: str) -> None:
-        await run(interaction, commands.mute(caller(interaction), str(user.id), duration))
+        await run(interaction, lambda c, msg: c.mute(msg, str(user.id), duration))
 
     @relay.command(name="unmute", description="Answer a muted member again")
     @app_commands.describe(user="The member to unmute")
     async def unmute(interaction: discord.Interaction[Any], user: discord.User) -> None:
-        await run(interaction, commands.unmute(caller(interaction), str(user.id)))
+        await run(interaction, lambda c, msg: c.unmute(msg, str(user.id)))
 
     tree.add_command(relay)
 

@@ -76,7 +76,7 @@ CANNOT_POST = (
 
 # The core words the command replies (core/commands.py); this is how Slack writes what they name.
 NOTATION = Notation(
-    moderators="workspace admins (or configured admins)",
+    moderators="command.moderators.slack",
     command=lambda name: f"`/dolphin {name}`",
     user=lambda user_id: f"<@{user_id}>",
     quote=lambda text: "".join(f"\n> {escape(line)}" for line in text.splitlines() if line.strip()),

@@ -126,6 +126,21 @@ async def test_relay_is_shown_only_to_members_with_manage_server_by_default(bot:
     assert all(c.get("default_member_permissions") is None for c in everyones)
 
 
+async def test_replies_are_in_the_members_client_language(bot: Bot) -> None:
+    shown = await command(bot, "relay pause", member_id=MOD, locale="ja")
+    assert shown == [
+        f"一時停止しました：`/relay resume` が実行されるまで、<#{GENERAL}> とそのスレッドでは応答しません。"
+    ]
+    refused = await command(bot, "persona set", member_id=ALICE, locale="de", options={"text": "x"})
+    assert refused == [
+        "Nur Moderatoren (Server verwalten, oder eine eingerichtete Moderatorrolle oder ein eingerichteter "
+        "Nutzer) können das tun."
+    ]
+    assert await command(bot, "relay resume", member_id=MOD, locale="pt-BR") == [  # no catalog: English
+        f"Resumed: I answer in <#{GENERAL}> again."
+    ]
+
+
 async def test_reset_clears_the_channel_or_only_the_thread(bot: Bot) -> None:
     await seed(bot, CHANNEL, ALICE, "in the channel", "s1")
     await seed(bot, IN_THREAD, ALICE, "in the thread", "s2")

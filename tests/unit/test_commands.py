@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bots.runtime import Core, open_core
-from core.commands import RULES, Commands, Notation, Right
+from core.commands import RULES, Commands, Notation, Right, language_of
 from core.models import ConversationKey, IncomingMessage, Platform
 from core.settings import ChatSettings, RedisSettings, Settings, TGISettings
 from tests.ports import free_port
@@ -19,7 +19,7 @@ from tests.redis_servers import start_redis, stop_redis
 CHANNEL = ConversationKey(Platform.SLACK, "T1", "C1")
 THREAD = replace(CHANNEL, thread="171.1")
 NOTATION = Notation(
-    moderators="the moderators",
+    moderators="command.moderators.slack",
     command=lambda name: f"/x {name}",
     channel=lambda key: f"#{key.channel}",
     user=lambda user: f"@{user}",
@@ -66,7 +66,11 @@ async def test_a_member_without_the_right_changes_nothing(core: Core) -> None:
         await commands.pause(caller(direct=True)),
         await commands.mute(caller(), "U2", "1h"),
     ):
-        assert reply.text == "Only the moderators can do that." and not reply.done and reply.private
+        assert (
+            reply.text == "Only workspace admins (or configured admins) can do that."
+            and not reply.done
+            and reply.private
+        )
     assert await core.service.get_persona(CHANNEL) is None
     assert not await core.service.is_paused(CHANNEL)
 
@@ -121,3 +125,18 @@ async def test_an_unreachable_store_is_a_notice_not_a_crash(own_redis: tuple[int
             assert not reply.done and "memory store" in reply.text
     finally:
         stop_redis(server)
+
+
+async def test_replies_in_the_callers_language_with_english_as_the_fallback(core: Core) -> None:
+    japanese = Commands(service=core.service, notation=NOTATION).in_language(language_of("ja"))
+    assert (await japanese.pause(caller(admin=True))).text == (
+        "一時停止しました：/x resume が実行されるまで、#C1 とそのスレッドでは応答しません。"
+    )
+    refused = await japanese.reset(caller())
+    assert refused.text == "この操作はワークスペースの管理者（または設定された管理者）だけが実行できます。"
+    spanish = Commands(service=core.service, notation=NOTATION).in_language(language_of("es-419"))
+    assert (await spanish.forget_me(caller())).text == "Hecho: se eliminaron 0 mensaje(s) tuyos guardados."
+    unknown = Commands(service=core.service, notation=NOTATION).in_language(language_of("xx-YY"))
+    assert (await unknown.resume(caller(admin=True))).text == "Resumed: I answer in #C1 again."
+    too_long = await spanish.persona_set(caller(admin=True), "x" * 5000)
+    assert too_long.text == "A persona can be at most 4,000 characters long."  # a notice given as is
