@@ -153,10 +153,11 @@ def to_incoming(
 
 
 def access_lists(settings: SlackSettings) -> AccessLists:
-    """SLACK_ALLOWED_* and SLACK_ADMIN_USERS in the core's access model (core/access.py)."""
-    lists = {"allowed_channels": settings.allowed_channels, "allowed_users": settings.allowed_users}
+    """SLACK_ALLOWED_*, SLACK_BLOCKED_* and SLACK_ADMIN_USERS in the core's access model (core/access.py)."""
+    channels = {"allowed_channels": settings.allowed_channels, "blocked_channels": settings.blocked_channels}
+    users = {"allowed_users": settings.allowed_users, "blocked_users": settings.blocked_users}
     return AccessLists.of(
-        direct_messages=settings.respond_to_dms, moderator_users=settings.admin_users, **lists
+        direct_messages=settings.respond_to_dms, moderator_users=settings.admin_users, **channels, **users
     )
 
 
