@@ -57,7 +57,7 @@ from bots.slack.translate import (
     to_incoming,
 )
 from core.alignment.audit import AuditEvent
-from core.commands import COMMAND_FAILED, NOT_ENABLED, PAUSED, Commands, Notation, refusal
+from core.commands import COMMAND_FAILED, NOT_ENABLED, PAUSED, CommandReply, Commands, Notation, refusal
 from core.errors import ConfigurationError, RelayError
 from core.history import redis_call
 from core.models import HandleResult, IncomingMessage, Outcome
@@ -582,9 +582,25 @@ class SlackRelay:
         sub, _, rest = str(command.get("text", "")).strip().partition(" ")
         sub, rest = sub.lower(), rest.strip()
         action, _, persona_text = rest.partition(" ")
-        action = action.lower()
         if sub == "ask" and rest:
             await self._ask(command, team=team, channel=channel, user=user, question=rest, reply=reply)
+            return
+        subcommands: dict[tuple[str, str], Callable[[IncomingMessage], Awaitable[CommandReply]]] = {
+            ("reset", ""): lambda m: self.commands.reset(
+                m, threads=lambda: self.threads.members(team, channel)
+            ),
+            ("persona", "clear"): self.commands.persona_clear,
+            ("persona", "show"): self.commands.persona_show,
+            ("forget-me", ""): self.commands.forget_me,
+            ("pause", ""): self.commands.pause,
+            ("resume", ""): self.commands.resume,
+        }
+        if persona_text.strip():
+            text = clean_text(persona_text, bot_user_id=None)
+            subcommands["persona", "set"] = lambda m: self.commands.persona_set(m, text)
+        run = subcommands.get((sub, action.lower() or "show") if sub == "persona" else (sub, ""))
+        if run is None:
+            await reply(HELP)
             return
         msg = IncomingMessage(
             key=conversation_key(team, channel, None),
@@ -595,25 +611,7 @@ class SlackRelay:
             is_direct=channel.startswith("D"),  # a direct message with the bot: the caller's own
             can_administer=await self.is_admin(user),
         )
-        commands = self.commands
-        if sub == "reset":
-            result = await commands.reset(msg, threads=lambda: self.threads.members(team, channel))
-        elif sub == "persona" and action == "set" and persona_text.strip():
-            result = await commands.persona_set(msg, clean_text(persona_text, bot_user_id=None))
-        elif sub == "persona" and action == "clear":
-            result = await commands.persona_clear(msg)
-        elif sub == "persona" and action in ("", "show"):
-            result = await commands.persona_show(msg)
-        elif sub == "forget-me":
-            result = await commands.forget_me(msg)
-        elif sub == "pause":
-            result = await commands.pause(msg)
-        elif sub == "resume":
-            result = await commands.resume(msg)
-        else:
-            await reply(HELP)
-            return
-        await reply(result.text)
+        await reply((await run(msg)).text)
 
     async def _ask(
         self,
