@@ -309,6 +309,8 @@ class SlackSettings(_Group):
         (), description="Only these channel ids; direct messages are not channels here (empty: all)."
     )
     allowed_users: StrList = Field((), description="Only these user ids (empty: all).")
+    blocked_channels: StrList = Field((), description="Never these channel ids (their threads neither).")
+    blocked_users: StrList = Field((), description="Never these user ids, anywhere (direct messages too).")
     respond_to_dms: bool = Field(
         True, description="Answer direct messages and the assistant container (SLACK_ALLOWED_USERS applies)."
     )

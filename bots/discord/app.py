@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,13 @@ from bots.discord.translate import (
     to_incoming,
 )
 from bots.runtime import Core
+from core import i18n
 from core.alignment.audit import AuditEvent
-from core.errors import ConfigurationError, RelayError
+from core.commands import MUTE_DURATIONS, CommandReply, Commands, Notation, language_of
+from core.errors import ConfigurationError
 from core.history import unavailable
 from core.keys import KeySpace
-from core.models import ConversationKey, IncomingMessage, Outcome, Platform, scoped_user_id
+from core.models import IncomingMessage, Outcome, Platform
 from core.service import MAX_PERSONA_CHARS
 from core.settings import DiscordSettings
 
@@ -65,11 +67,8 @@ INVITE_PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 INVITE_SCOPES = ("bot", "applications.commands")
-MUTE_CHOICES = {"10m": 600, "1h": 3600, "1d": 86400, "1w": 604800}
 MAX_RATELIMIT_WAIT_S = 30.0  # a longer wait asked by Discord fails the message instead of stalling it
 RESTARTING = "I'm restarting: please ask again in a minute."
-REFUSED = "Only moderators (Manage Server, or a configured moderator role or user) can do that."
-NOT_HERE = "I'm not enabled here."
 
 
 def invite_url(application_id: int) -> str:
@@ -191,7 +190,7 @@ class RelayTree(app_commands.CommandTree["RelayClient"]):
             exc_info=None if expected else cause,
         )
         with contextlib.suppress(discord.HTTPException, OSError):
-            await respond(interaction, "Sorry, that command failed. Please try again.")
+            await respond(interaction, i18n.translate("command.failed", locale_language(interaction)))
 
 
 class RelayClient(discord.Client):
@@ -341,32 +340,23 @@ class ShardedRelayClient(RelayClient, discord.AutoShardedClient):
     pass
 
 
+def locale_language(interaction: discord.Interaction[Any]) -> str:
+    """The catalog language of the member's Discord client (core/i18n.py falls back to English)."""
+    return language_of(str(interaction.locale))
+
+
 async def respond(interaction: discord.Interaction[Any], text: str) -> None:
     """An ephemeral answer to a command, whether or not it was deferred."""
+    text = text[:2000]
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
     else:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-def _interaction_key(interaction: discord.Interaction[Any]) -> ConversationKey:
-    return conversation_key(interaction.channel, interaction.guild)
-
-
-def _user_id(interaction: discord.Interaction[Any], user: discord.abc.User | None = None) -> str:
-    """`IncomingMessage.user_id` of a member: scoped to this server (or to DMs)."""
-    who = user or interaction.user
-    space = str(interaction.guild.id) if interaction.guild else "@dm"
-    return scoped_user_id(Platform.DISCORD, space, str(who.id))
-
-
-def _where(key: ConversationKey) -> str:
-    return "this thread" if key.thread else "this channel"
-
-
-async def forget_everywhere(core: Core, user_id: int) -> int:
-    """Delete a member's stored turns in every server and in DMs: their per-user index exists once per
-    space (server), found with SCAN (a rare command; the answer path pays nothing for it)."""
+async def user_spaces(core: Core, user_id: int) -> list[str]:
+    """A member as the core knows them in every server and in DMs (`scoped_user_id`): their per-user index
+    exists once per space (server), found with SCAN (a rare command; the answer path pays nothing for it)."""
     keys = KeySpace(core.key_prefix)
     pattern = keys.user_conversations(f"{Platform.DISCORD.value}:*:{user_id}")
     marker = "{user:"
@@ -378,48 +368,54 @@ async def forget_everywhere(core: Core, user_id: int) -> int:
             scoped.add(name[start : name.index("}", start)])
     except (redis.exceptions.RedisError, OSError) as exc:
         raise unavailable(exc) from None
-    removed = 0
-    for user in sorted(scoped):
-        if user.rsplit(":", 1)[-1] == str(user_id):  # the glob's * could span a ':' in theory
-            removed += await core.service.forget_user(user)
-    return removed
+    # the glob's * could span a ':' in theory
+    return sorted(user for user in scoped if user.rsplit(":", 1)[-1] == str(user_id))
+
+
+Command = Callable[[Commands, IncomingMessage], Awaitable[CommandReply]]
+# The core words the command replies (core/commands.py); this is how Discord writes what they name.
+NOTATION = Notation(
+    moderators="command.moderators.discord",
+    command=lambda name: f"`/relay {name}`",
+    user=lambda user_id: f"<@{user_id}>",
+    time=relative_time,
+)
 
 
 def _register_commands(client: RelayClient) -> None:
+    """The application commands: each maps its options to core/commands.py, which authorizes and words
+    the reply. /relay is shown only to members with Manage Server unless moderators are configured."""
     tree, settings, core = client.tree, client.settings, client.core
+    commands = Commands(service=core.service, notation=NOTATION)
 
-    def admin(interaction: discord.Interaction[Any]) -> bool:
-        return can_administer(interaction.user, settings=settings)
+    def caller(interaction: discord.Interaction[Any], text: str = "") -> IncomingMessage:
+        return IncomingMessage(
+            key=conversation_key(interaction.channel, interaction.guild),
+            message_id=f"i{interaction.id}",  # an interaction, not a message: no jump link in the mod log
+            author_id=str(interaction.user.id),
+            author_name=interaction.user.display_name,
+            text=text,
+            is_direct=interaction.guild is None,
+            can_administer=can_administer(interaction.user, settings=settings),
+            adult_channel=is_adult(interaction.channel),
+        )
 
-    async def run(interaction: discord.Interaction[Any], op: Coroutine[Any, Any, Any], done: str) -> None:
+    async def run(interaction: discord.Interaction[Any], command: Command) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            await op
-        except RelayError as exc:
-            await respond(interaction, exc.notice)
-        else:
-            await respond(interaction, done)
+        speaking = commands.in_language(locale_language(interaction))
+        await respond(interaction, (await command(speaking, caller(interaction))).text)
 
     @tree.command(name="ask", description="Ask the assistant a question")
     @app_commands.describe(prompt="Your question", ephemeral="Only you see the answer")
     async def ask(interaction: discord.Interaction[Any], prompt: str, ephemeral: bool = False) -> None:
-        if not allowed_context(interaction.guild, interaction.channel, interaction.user, settings=settings):
-            await respond(interaction, NOT_HERE)
-            return
         if interaction.guild is None and not settings.respond_to_dms:
             await respond(interaction, "I don't answer in direct messages here.")
             return
+        if not allowed_context(interaction.guild, interaction.channel, interaction.user, settings=settings):
+            await respond(interaction, i18n.translate("command.not_enabled", locale_language(interaction)))
+            return
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        msg = IncomingMessage(
-            key=_interaction_key(interaction),
-            message_id=f"i{interaction.id}",  # an interaction, not a message: no jump link in the mod log
-            author_id=str(interaction.user.id),
-            author_name=interaction.user.display_name,
-            text=prompt,
-            is_direct=interaction.guild is None,
-            can_administer=admin(interaction),
-            adult_channel=is_adult(interaction.channel),
-        )
+        msg = caller(interaction, prompt)
         sink = InteractionSink(interaction, ephemeral=ephemeral, edit_interval_s=settings.edit_interval_s)
         core.tasks.spawn(_ask(interaction, msg, sink), name=f"discord-ask-{interaction.id}")
 
@@ -431,17 +427,17 @@ def _register_commands(client: RelayClient) -> None:
             return
         # Nothing was posted (a paused channel, an empty prompt): "thinking…" must not stay forever.
         paused = bool(msg.text.strip()) and await core.service.is_paused(msg.key)
-        notice = "A moderator paused me in this channel." if paused else "Please ask something after /ask."
+        notice = (
+            i18n.translate("command.paused_here", locale_language(interaction))
+            if paused
+            else "Please ask something after /ask."
+        )
         with contextlib.suppress(discord.HTTPException, OSError):
             await interaction.edit_original_response(content=notice, allowed_mentions=NO_PINGS)
 
     @tree.command(name="reset", description="Clear this channel's (or thread's) conversation history")
     async def reset(interaction: discord.Interaction[Any]) -> None:
-        if interaction.guild is not None and not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        key = _interaction_key(interaction)
-        await run(interaction, core.service.reset(key), f"History cleared for {_where(key)}.")
+        await run(interaction, lambda c, msg: c.reset(msg))
 
     persona = app_commands.Group(name="persona", description="This channel's persona (system prompt)")
 
@@ -450,41 +446,15 @@ def _register_commands(client: RelayClient) -> None:
     async def persona_set(
         interaction: discord.Interaction[Any], text: app_commands.Range[str, 1, MAX_PERSONA_CHARS]
     ) -> None:
-        if interaction.guild is not None and not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        key = _interaction_key(interaction)
-        done = (
-            "Persona set for this thread." if key.thread else "Persona set for this channel and its threads."
-        )
-        await run(interaction, core.service.set_persona(key, text), done)
+        await run(interaction, lambda c, msg: c.persona_set(msg, text))
 
     @persona.command(name="show", description="Show the persona used here")
     async def persona_show(interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        key = _interaction_key(interaction)
-        try:
-            current = await core.service.get_persona(key)
-            inherited = False
-            if current is None and key.thread is not None:
-                current = await core.service.get_persona(replace(key, thread=None))
-                inherited = current is not None
-        except RelayError as exc:
-            await respond(interaction, exc.notice)
-            return
-        if current is None:
-            await respond(interaction, "No persona set (the default applies).")
-        else:
-            source = " (from the channel)" if inherited else ""
-            await respond(interaction, f"Persona{source}: {current}"[:2000])
+        await run(interaction, lambda c, msg: c.persona_show(msg))
 
     @persona.command(name="clear", description="Remove the persona set here")
     async def persona_clear(interaction: discord.Interaction[Any]) -> None:
-        if interaction.guild is not None and not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        key = _interaction_key(interaction)
-        await run(interaction, core.service.set_persona(key, None), f"Persona cleared for {_where(key)}.")
+        await run(interaction, lambda c, msg: c.persona_clear(msg))
 
     tree.add_command(persona)
 
@@ -492,57 +462,38 @@ def _register_commands(client: RelayClient) -> None:
         name="forget-me", description="Delete everything you said to the bot, in every server and DM"
     )
     async def forget_me(interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            removed = await forget_everywhere(core, interaction.user.id)
-        except RelayError as exc:
-            await respond(interaction, exc.notice)
-            return
-        await respond(interaction, f"Done: {removed} stored message(s) of yours were deleted.")
+        def everywhere() -> Awaitable[list[str]]:
+            return user_spaces(core, interaction.user.id)
 
-    relay = app_commands.Group(name="relay", description="Moderator controls", guild_only=True)
+        await run(interaction, lambda c, msg: c.forget_me(msg, everywhere=everywhere))
+
+    moderated = settings.moderator_roles or settings.moderator_users
+    relay = app_commands.Group(
+        name="relay",
+        description="Moderator controls",
+        guild_only=True,
+        # Configured moderators without Manage Server must see /relay too; else Discord hides it from members.
+        default_permissions=None if moderated else discord.Permissions(manage_guild=True),
+    )
 
     @relay.command(name="pause", description="Stop answering in this channel and its threads")
     async def pause(interaction: discord.Interaction[Any]) -> None:
-        if not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        key = _interaction_key(interaction)
-        done = f"Paused: I won't answer in <#{key.channel}> or its threads until `/relay resume`."
-        await run(interaction, core.service.pause(key), done)
+        await run(interaction, lambda c, msg: c.pause(msg))
 
     @relay.command(name="resume", description="Resume answering in this channel and its threads")
     async def resume(interaction: discord.Interaction[Any]) -> None:
-        if not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        key = _interaction_key(interaction)
-        await run(interaction, core.service.resume(key), f"Resumed: I answer in <#{key.channel}> again.")
+        await run(interaction, lambda c, msg: c.resume(msg))
 
     @relay.command(name="mute", description="Stop answering a member for a while")
     @app_commands.describe(user="The member to mute", duration="For how long")
-    @app_commands.choices(duration=[app_commands.Choice(name=k, value=k) for k in MUTE_CHOICES])
+    @app_commands.choices(duration=[app_commands.Choice(name=k, value=k) for k in MUTE_DURATIONS])
     async def mute(interaction: discord.Interaction[Any], user: discord.User, duration: str) -> None:
-        if not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        seconds = MUTE_CHOICES.get(duration, 3600)
-        try:
-            until = await core.service.mute(_user_id(interaction, user), seconds)
-        except RelayError as exc:
-            await respond(interaction, exc.notice)
-            return
-        log.info("discord.muted", guild_id=interaction.guild_id, seconds=seconds)
-        await respond(interaction, f"Muted {user.mention} until {relative_time(until)}.")
+        await run(interaction, lambda c, msg: c.mute(msg, str(user.id), duration))
 
     @relay.command(name="unmute", description="Answer a muted member again")
     @app_commands.describe(user="The member to unmute")
     async def unmute(interaction: discord.Interaction[Any], user: discord.User) -> None:
-        if not admin(interaction):
-            await respond(interaction, REFUSED)
-            return
-        await run(interaction, core.service.unmute(_user_id(interaction, user)), f"Unmuted {user.mention}.")
+        await run(interaction, lambda c, msg: c.unmute(msg, str(user.id)))
 
     tree.add_command(relay)
 

@@ -15,6 +15,7 @@ import re
 
 import discord
 
+from core.access import AccessLists, Place
 from core.models import ConversationKey, IncomingMessage, Platform
 from core.settings import DiscordSettings
 
@@ -144,17 +145,38 @@ def is_adult(channel: object) -> bool:
     return bool(is_nsfw()) if callable(is_nsfw) else False
 
 
+def access_lists(settings: DiscordSettings) -> AccessLists:
+    """The DISCORD_ALLOWED_* / DISCORD_BLOCKED_* lists and the moderators, in the core's access model."""
+    return AccessLists.of(
+        direct_messages=settings.respond_to_dms,
+        allowed_spaces=settings.allowed_guilds,
+        blocked_spaces=settings.blocked_guilds,
+        allowed_channels=settings.allowed_channels,
+        blocked_channels=settings.blocked_channels,
+        allowed_roles=settings.allowed_roles,
+        blocked_roles=settings.blocked_roles,
+        allowed_users=settings.allowed_users,
+        blocked_users=settings.blocked_users,
+        moderator_users=settings.moderator_users,
+        moderator_roles=settings.moderator_roles,
+    )
+
+
+def _role_ids(member: object) -> frozenset[str]:
+    return frozenset(str(r.id) for r in getattr(member, "roles", []))
+
+
 def can_administer(member: object, *, settings: DiscordSettings) -> bool:
     """Manage Server (owner and Administrator imply it), a configured moderator role, or a configured user.
     Interactions carry the member's resolved permissions, which work even when the guild is not cached."""
-    if getattr(member, "id", None) in settings.moderator_users:
-        return True
-    if not isinstance(member, discord.Member):
-        return False
-    resolved = member.resolved_permissions
-    if (resolved is not None and resolved.manage_guild) or member.guild_permissions.manage_guild:
-        return True
-    return any(role.id in settings.moderator_roles for role in member.roles)
+    manage_guild = False
+    if isinstance(member, discord.Member):
+        resolved = member.resolved_permissions
+        manage_guild = (
+            resolved is not None and resolved.manage_guild
+        ) or member.guild_permissions.manage_guild
+    user = str(getattr(member, "id", ""))
+    return access_lists(settings).is_moderator(user, _role_ids(member), platform_admin=manage_guild)
 
 
 def to_incoming(message: discord.Message, *, bot_id: int, settings: DiscordSettings) -> IncomingMessage:
@@ -192,26 +214,18 @@ def channel_chain(channel: object) -> set[int]:
     return chain
 
 
-def allowed_context(guild: object, channel: object, author: object, *, settings: DiscordSettings) -> bool:
+def place(guild: object, channel: object, author: object) -> Place:
+    """Where a message or command comes from, in the core's access model: a thread inherits its channel's
+    listing, a channel its category's."""
     guild_id = getattr(guild, "id", None)
-    if guild_id is not None:
-        if guild_id in settings.blocked_guilds:
-            return False
-        if settings.allowed_guilds and guild_id not in settings.allowed_guilds:
-            return False
-    chain = channel_chain(channel)
-    if chain & set(settings.blocked_channels):
-        return False
-    if settings.allowed_channels and guild_id is not None and not chain & set(settings.allowed_channels):
-        return False
-    user_id = getattr(author, "id", None)
-    if user_id in settings.blocked_users:
-        return False
-    if settings.allowed_users and user_id not in settings.allowed_users:
-        return False
-    role_ids = {r.id for r in getattr(author, "roles", [])}
-    if role_ids & set(settings.blocked_roles):
-        return False
-    return not (
-        settings.allowed_roles and guild_id is not None and not role_ids & set(settings.allowed_roles)
+    return Place(
+        user=str(getattr(author, "id", "")),
+        space=None if guild_id is None else str(guild_id),
+        channels=tuple(str(c) for c in sorted(channel_chain(channel))),
+        roles=_role_ids(author),
+        direct=guild_id is None,
     )
+
+
+def allowed_context(guild: object, channel: object, author: object, *, settings: DiscordSettings) -> bool:
+    return access_lists(settings).permits(place(guild, channel, author))

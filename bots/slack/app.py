@@ -43,6 +43,7 @@ from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
 from bots.slack.sink import SlackReplySink, slack_error
 from bots.slack.translate import (
     MrkdwnRenderer,
+    access_lists,
     addressed_to_others,
     clean_text,
     conversation_key,
@@ -51,13 +52,15 @@ from bots.slack.translate import (
     is_direct,
     is_from_bot,
     mentioned_users,
+    place,
     reply_thread,
     to_incoming,
 )
 from core.alignment.audit import AuditEvent
+from core.commands import COMMAND_FAILED, NOT_ENABLED, PAUSED, CommandReply, Commands, Notation, refusal
 from core.errors import ConfigurationError, RelayError
 from core.history import redis_call
-from core.models import HandleResult, IncomingMessage, Outcome, Platform, scoped_user_id
+from core.models import HandleResult, IncomingMessage, Outcome
 from core.settings import SlackSettings
 
 log = structlog.get_logger(__name__)
@@ -67,12 +70,18 @@ HELP = (
     "and configured admins: `reset` · `persona set TEXT` · `persona clear` · `pause` · `resume` (they change "
     "this channel for everyone; in a direct message with me, `reset` and `persona` are yours)."
 )
-NOT_ADMIN = "Only workspace admins (or configured admins) can change this channel's settings."
-NOT_ENABLED = "I'm not enabled here."
 CANNOT_POST = (
     "I can't post in this conversation. Invite me first (`/invite @{name}`), or ask me in a direct message."
 )
-COMMAND_FAILED = "Sorry, that command failed. Please try again."
+
+# The core words the command replies (core/commands.py); this is how Slack writes what they name.
+NOTATION = Notation(
+    moderators="command.moderators.slack",
+    command=lambda name: f"`/dolphin {name}`",
+    user=lambda user_id: f"<@{user_id}>",
+    quote=lambda text: "".join(f"\n> {escape(line)}" for line in text.splitlines() if line.strip()),
+)
+NOT_ADMIN = refusal(NOTATION)
 _USER_CACHE_S = 300.0
 _USER_FAILURE_CACHE_S = 10.0  # a failed lookup: the id for a name, not an admin, for a few seconds
 _USER_CACHE_MAX = 10_000
@@ -300,6 +309,8 @@ class SlackRelay:
         self.settings = settings
         self.accepting = True
         self.renderer = MrkdwnRenderer()
+        self.access = access_lists(settings)
+        self.commands = Commands(service=core.service, notation=NOTATION)
         self.client = build_client(settings)
         self.users = UserDirectory(self.client)
         self.threads = ThreadIndex(
@@ -380,18 +391,13 @@ class SlackRelay:
     # ---------------------------------------------------------------- access
 
     def allowed(self, channel: str, user: str, *, direct: bool) -> bool:
-        s = self.settings
-        if s.allowed_users and user not in s.allowed_users:
-            return False
-        if direct:
-            return s.respond_to_dms
-        return not s.allowed_channels or channel in s.allowed_channels
+        return self.access.permits(place(channel, user, direct=direct))
 
     async def is_admin(self, user: str) -> bool:
-        if user in self.settings.admin_users:
+        if self.access.is_moderator(user):  # configured: no users.info needed
             return True
         found = await self.users.get(user)
-        return found is not None and found.admin
+        return found is not None and self.access.is_moderator(user, platform_admin=found.admin)
 
     # ---------------------------------------------------------------- answering
 
@@ -569,56 +575,43 @@ class SlackRelay:
             await reply(COMMAND_FAILED)
 
     async def _command(self, command: dict[str, Any], reply: Callable[[str], Awaitable[None]]) -> None:
+        """`/dolphin SUBCOMMAND …` mapped to core/commands.py, which authorizes and words the reply."""
         team = installation_space(command)
         channel = str(command.get("channel_id", ""))
         user = str(command.get("user_id", ""))
         sub, _, rest = str(command.get("text", "")).strip().partition(" ")
         sub, rest = sub.lower(), rest.strip()
         action, _, persona_text = rest.partition(" ")
-        action = action.lower()
-        direct = channel.startswith("D")
-        key = conversation_key(team, channel, None)
-        service = self.core.service
-
-        # In a direct message with the bot the conversation is the user's own: reset and persona are theirs.
-        admin_only = sub in ("pause", "resume") or (
-            not direct and (sub == "reset" or (sub == "persona" and action in ("set", "clear")))
-        )
-        if admin_only and not await self.is_admin(user):
-            await reply(NOT_ADMIN)
-        elif sub == "ask" and rest:
+        if sub == "ask" and rest:
             await self._ask(command, team=team, channel=channel, user=user, question=rest, reply=reply)
-        elif sub == "reset":
-            threads = await self.threads.members(team, channel)
-            await service.reset(key)
-            for ts in threads:
-                await service.reset(conversation_key(team, channel, ts))
-            where = "this conversation" if direct else "this channel"
-            await reply(f"Done: I forgot {where} ({len(threads)} thread(s) and the channel itself).")
-        elif sub == "persona" and action == "set" and persona_text.strip():
-            await service.set_persona(key, clean_text(persona_text, bot_user_id=None))
-            await reply(
-                "Persona set: it applies to every conversation in this channel from the next message on."
-            )
-        elif sub == "persona" and action == "clear":
-            await service.set_persona(key, None)
-            await reply("Persona cleared: the default applies again.")
-        elif sub == "persona" and action in ("", "show"):
-            current = await service.get_persona(key)
-            await reply(
-                f"Persona:\n> {escape(current)}" if current else "No persona set (the default applies)."
-            )
-        elif sub == "forget-me":
-            removed = await service.forget_user(scoped_user_id(Platform.SLACK, team, user))
-            await reply(f"Done: {removed} stored message(s) of yours were deleted.")
-        elif sub == "pause":
-            await service.pause(key)
-            await reply("Paused: I won't answer in this channel until someone runs `/dolphin resume`.")
-        elif sub == "resume":
-            await service.resume(key)
-            await reply("Resumed: I answer in this channel again.")
-        else:
+            return
+        subcommands: dict[tuple[str, str], Callable[[IncomingMessage], Awaitable[CommandReply]]] = {
+            ("reset", ""): lambda m: self.commands.reset(
+                m, threads=lambda: self.threads.members(team, channel)
+            ),
+            ("persona", "clear"): self.commands.persona_clear,
+            ("persona", "show"): self.commands.persona_show,
+            ("forget-me", ""): self.commands.forget_me,
+            ("pause", ""): self.commands.pause,
+            ("resume", ""): self.commands.resume,
+        }
+        if persona_text.strip():
+            text = clean_text(persona_text, bot_user_id=None)
+            subcommands["persona", "set"] = lambda m: self.commands.persona_set(m, text)
+        run = subcommands.get((sub, action.lower() or "show") if sub == "persona" else (sub, ""))
+        if run is None:
             await reply(HELP)
+            return
+        msg = IncomingMessage(
+            key=conversation_key(team, channel, None),
+            message_id=f"cmd:{command.get('trigger_id') or time.time_ns()}",
+            author_id=user,
+            author_name=str(command.get("user_name") or user),
+            text="",
+            is_direct=channel.startswith("D"),  # a direct message with the bot: the caller's own
+            can_administer=await self.is_admin(user),
+        )
+        await reply((await run(msg)).text)
 
     async def _ask(
         self,
@@ -637,7 +630,7 @@ class SlackRelay:
             await reply(NOT_ENABLED)
             return
         if await self.core.service.is_paused(conversation_key(team, channel, None)):
-            await reply("I'm paused in this channel (`/dolphin resume` to turn me back on).")
+            await reply(PAUSED)
             return
         found = await self.users.get(user)
         name = found.name if found else str(command.get("user_name") or user)

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 from md2mrkdwn import MrkdwnConverter  # type: ignore[import-untyped]
 
+from core.access import AccessLists, Place
 from core.models import ConversationKey, IncomingMessage, Platform
+from core.settings import SlackSettings
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL_MENTION = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
@@ -148,6 +150,20 @@ def to_incoming(
 
 
 # ------------------------------------------------------------------------------------------ mrkdwn out
+
+
+def access_lists(settings: SlackSettings) -> AccessLists:
+    """SLACK_ALLOWED_*, SLACK_BLOCKED_* and SLACK_ADMIN_USERS in the core's access model (core/access.py)."""
+    channels = {"allowed_channels": settings.allowed_channels, "blocked_channels": settings.blocked_channels}
+    users = {"allowed_users": settings.allowed_users, "blocked_users": settings.blocked_users}
+    return AccessLists.of(
+        direct_messages=settings.respond_to_dms, moderator_users=settings.admin_users, **channels, **users
+    )
+
+
+def place(channel: str, user: str, *, direct: bool) -> Place:
+    """Where an event or command comes from, in the core's access model."""
+    return Place(user=user, channels=(channel,) if channel else (), direct=direct)
 
 
 def escape(text: str) -> str:

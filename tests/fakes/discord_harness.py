@@ -160,8 +160,10 @@ def slash(
     channel: dict[str, Any] | None = None,
     dm: bool = False,
     permissions: int | None = None,
+    locale: str = "en-US",
 ) -> dict[str, Any]:
-    """An INTERACTION_CREATE for a synced command ("persona set", "relay mute"), as Discord sends it."""
+    """An INTERACTION_CREATE for a synced command ("persona set", "relay mute"), as Discord sends it;
+    `locale`: the member's client language."""
     top, *path = name.split()
     scope = next(iter(api.commands))
     definition = next(c for c in api.commands[scope] if c["name"] == top)
@@ -195,7 +197,7 @@ def slash(
         "version": 1,
         "app_permissions": "0",
         "attachment_size_limit": 10485760,
-        "locale": "en-US",
+        "locale": locale,
         "entitlements": [],
         "data": data,
     }

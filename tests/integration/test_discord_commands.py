@@ -115,6 +115,30 @@ async def test_configured_moderator_users_may_moderate(bot: Bot) -> None:
     assert (await command(bot, "persona set", member_id=ALICE, options={"text": "Be brief."}))[-1].startswith(
         "Persona set"
     )
+    relay = next(c for c in bot.api.commands["global"] if c["name"] == "relay")
+    assert relay.get("default_member_permissions") is None  # configured moderators see /relay too
+
+
+async def test_relay_is_shown_only_to_members_with_manage_server_by_default(bot: Bot) -> None:
+    relay = next(c for c in bot.api.commands["global"] if c["name"] == "relay")
+    assert int(relay["default_member_permissions"]) == 1 << 5  # Manage Server
+    everyones = [c for c in bot.api.commands["global"] if c["name"] != "relay"]
+    assert all(c.get("default_member_permissions") is None for c in everyones)
+
+
+async def test_replies_are_in_the_members_client_language(bot: Bot) -> None:
+    shown = await command(bot, "relay pause", member_id=MOD, locale="ja")
+    assert shown == [
+        f"一時停止しました：`/relay resume` が実行されるまで、<#{GENERAL}> とそのスレッドでは応答しません。"
+    ]
+    refused = await command(bot, "persona set", member_id=ALICE, locale="de", options={"text": "x"})
+    assert refused == [
+        "Nur Moderatoren (Server verwalten, oder eine eingerichtete Moderatorrolle oder ein eingerichteter "
+        "Nutzer) können das tun."
+    ]
+    assert await command(bot, "relay resume", member_id=MOD, locale="pt-BR") == [  # no catalog: English
+        f"Resumed: I answer in <#{GENERAL}> again."
+    ]
 
 
 async def test_reset_clears_the_channel_or_only_the_thread(bot: Bot) -> None:

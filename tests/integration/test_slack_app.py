@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.runtime import build_redis
-from bots.slack.app import UserDirectory
+from bots.slack.app import NOT_ENABLED, UserDirectory
 from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from core.keys import KeySpace
 from core.settings import LimitSettings, RedisSettings, Settings
@@ -153,6 +153,21 @@ async def test_dms_follow_their_own_switch_not_the_channel_list(redis_client: ai
         await h.post(mention("from the allowed user", event_id="E5", ts="1700000009.1"))
         await h.settle()
         assert len(h.tgi.prompts) == 1 and "from the allowed user" in h.tgi.prompts[0]
+
+
+async def test_block_lists_win_everywhere_and_cover_a_channels_threads(redis_client: aioredis.Redis) -> None:
+    async with http_harness(
+        redis_client, blocked_users="U5", blocked_channels="C2", allowed_users="U1,U5"
+    ) as h:
+        await h.post(event("dm", event_id="E1", kind="message", channel="D1", channel_type="im", user="U5"))
+        await h.post(mention("from a blocked member", event_id="E2", user="U5"))
+        await h.post(mention("in a blocked channel", event_id="E3", channel="C2"))
+        await h.post(mention("allowed here", event_id="E4", ts="1700000009.1"))
+        await h.settle()
+        assert len(h.tgi.prompts) == 1 and "allowed here" in h.tgi.prompts[0]
+        await h.command("ask hello?", user="U5")
+        await h.settle()
+        assert h.slack.responses() == [NOT_ENABLED]
 
 
 async def test_bot_messages_edits_deletions_and_notices_are_ignored(harness: Harness) -> None:

@@ -159,7 +159,7 @@ async def test_ask_in_a_paused_or_closed_channel(redis_client: aioredis.Redis) -
         await h.settle()
         assert h.slack.responses()[1:] == [
             NOT_ENABLED,
-            "I'm paused in this channel (`/dolphin resume` to turn me back on).",
+            "A moderator paused me in this channel.",
         ]
         assert h.slack.visible("C1") == [] and h.tgi.prompts == []
 
