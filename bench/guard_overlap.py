@@ -23,6 +23,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from bench.harness import redis_server
+from core.alignment.base import Moderator
 from core.alignment.guard import LlamaGuardClient
 from core.alignment.moderator import PolicyModerator, guard_categories
 from core.alignment.policy import load_policy
@@ -30,14 +31,14 @@ from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
-from core.models import ConversationKey, IncomingMessage, Outcome, Platform, SinkLimits, Verdict
+from core.models import ConversationKey, IncomingMessage, Outcome, Platform, ReplySink, SinkLimits, Verdict
 from core.service import ChatService
 from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
 from core.tokens import EstimatingCounter
 from tests.fakes.tgi import FakeReply, FakeTGI, fixed_answer
 
 
-class FirstTextSink:
+class FirstTextSink(ReplySink):
     limits = SinkLimits(max_chars=2000, min_edit_interval_s=1.0)
 
     def __init__(self) -> None:
@@ -61,7 +62,7 @@ class FirstTextSink:
         raise AssertionError(f"unexpected notice: {notice}")
 
 
-class Sequential:
+class Sequential(Moderator):
     """The same moderator without `begin_input`: the service awaits the whole input check first."""
 
     def __init__(self, inner: PolicyModerator) -> None:

@@ -22,7 +22,7 @@ from core.gate import RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import GenerationParams, ModelInfo, StreamEvent, TextGenerator, TGIClient, build_model_session
-from core.models import SinkLimits
+from core.models import ReplySink, SinkLimits
 from core.service import ChatService
 from core.settings import AlignmentSettings, ChatSettings, HistorySettings, LimitSettings, TGISettings
 from core.tokens import build_counter
@@ -143,7 +143,7 @@ class CountingConnection(Connection):
         return await super().send_packed_command(command, check_health)
 
 
-class BenchSink:
+class BenchSink(ReplySink):
     """Records when the first text became visible and what was finished."""
 
     def __init__(self, *, interval_s: float = 1.0) -> None:

@@ -28,7 +28,7 @@ import structlog
 from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.autoguard import AutoGuard, mode_for_model
-from core.alignment.base import InputCheck
+from core.alignment.base import InputCheck, Moderator
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
@@ -58,7 +58,7 @@ _PRECEDENCE = (
 )
 
 
-class PolicyModerator:
+class PolicyModerator(Moderator):
     def __init__(
         self,
         *,

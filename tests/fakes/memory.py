@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from core.errors import UpstreamError
 from core.gate import Admission, AdmissionKind
 from core.llm import GenerationParams, ModelInfo, StreamEvent
-from core.models import ConversationKey, Exchange, IncomingMessage, SinkLimits
+from core.models import ConversationKey, Exchange, IncomingMessage, ReplySink, SinkLimits
 
 
-class RecordingSink:
+class RecordingSink(ReplySink):
     """Records every call the core makes, in order."""
 
     def __init__(self, *, max_chars: int = 2000, min_edit_interval_s: float = 0.0) -> None:

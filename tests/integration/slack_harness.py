@@ -55,7 +55,7 @@ def key(channel: str, thread: str | None = None, team: str = TEAM) -> Conversati
 
 
 @dataclass
-class WordModerator:
+class WordModerator(Moderator):
     """Blocks input or output containing a word, and publishes each block to its feeds like the policy
     moderator does (so the Slack mod-log feed can be tested without the whole alignment layer)."""
 

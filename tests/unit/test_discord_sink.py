@@ -17,6 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bots.discord.sink import REMOVED, DeliveryFailed, DiscordReplySink, discord_notice
+from core.alignment.base import Moderator
 from core.errors import Muted, RateLimited, RelayError
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Outcome, Platform, Verdict
 from core.service import ChatService
@@ -108,7 +109,8 @@ def asker() -> discord.Message:
 def sink_for(channel: FakeChannel, asker: discord.Message | None, **kw: Any) -> DiscordReplySink:
     sink = DiscordReplySink(channel=channel, reply_to=asker, edit_interval_s=kw.pop("interval", 0.0), **kw)
     if asker is not None:
-        sink._reply_channel = lambda: channel  # type: ignore[method-assign]  # the fake is the asker's channel
+        transport: Any = sink.transport
+        transport._reply_channel = lambda: channel  # the fake is the asker's channel
     return sink
 
 
@@ -276,7 +278,7 @@ async def test_cooldown_notices_say_when_and_are_shown_once() -> None:
     for _ in range(3):
         sink = sink_for(channel, World().message("spam"), notice_gate=once)
         error = RateLimited(retry_after_s=30)
-        await sink.fail(sink.render_notice(error) or error.notice)
+        await sink.notify(error, sink.render_notice(error) or error.notice)
     sent = [c[1] for c in channel.calls if c[0] == "send"]
     assert len(sent) == 1 and "<t:" in sent[0] and sent[0].endswith(":R>.")
 
@@ -284,7 +286,7 @@ async def test_cooldown_notices_say_when_and_are_shown_once() -> None:
 # ---------------------------------------------------------------- under the real ChatService
 
 
-class BlockWhenLong:
+class BlockWhenLong(Moderator):
     """Blocks the answer once it is long (it was already streamed over several messages by then)."""
 
     def __init__(self, limit: int) -> None:
