@@ -26,9 +26,11 @@ from core.gate import NoticeThrottle, RedisGate
 from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
+from core.models import Platform
 from core.observability import Metrics, redact_url
 from core.service import ChatService
 from core.settings import Settings, tgi_urls
+from core.threads import ThreadIndex
 from core.tokens import build_counter
 
 log = structlog.get_logger(__name__)
@@ -49,6 +51,15 @@ class Core:
 
     def __post_init__(self) -> None:
         self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
+
+    def threads(self, platform: Platform) -> ThreadIndex:
+        """The threads of each channel the bot takes part in on `platform` (kept as long as history)."""
+        return ThreadIndex(
+            redis=self.redis,
+            keys=KeySpace(self.key_prefix),
+            platform=platform,
+            ttl_s=self.settings.history.ttl_s,
+        )
 
 
 def build_redis(settings: Settings) -> aioredis.Redis:

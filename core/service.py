@@ -52,6 +52,7 @@ from core.models import (
     HandleResult,
     IncomingMessage,
     Outcome,
+    Platform,
     ReplySink,
     Role,
     Stage,
@@ -459,6 +460,10 @@ class ChatService:
 
     async def forget_user(self, user_id: str) -> int:
         return await self._store.forget_user(user_id)
+
+    async def forget_author(self, platform: Platform, author_id: str) -> int:
+        """Every stored turn of an author, in every space of the platform (Discord's /forget-me)."""
+        return await self._store.forget_author(platform, author_id)
 
     async def pause(self, key: ConversationKey) -> None:
         await self._gate.set_paused(key, True)

@@ -19,7 +19,6 @@ from typing import Any
 
 import aiohttp
 import discord
-import redis.exceptions
 import structlog
 from discord import app_commands
 
@@ -46,7 +45,6 @@ from bots.discord.translate import (
 from bots.runtime import Core
 from core.alignment.audit import AuditEvent
 from core.errors import ConfigurationError, RelayError
-from core.history import unavailable
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform, scoped_user_id
 from core.service import MAX_PERSONA_CHARS
@@ -365,24 +363,9 @@ def _where(key: ConversationKey) -> str:
 
 
 async def forget_everywhere(core: Core, user_id: int) -> int:
-    """Delete a member's stored turns in every server and in DMs: their per-user index exists once per
-    space (server), found with SCAN (a rare command; the answer path pays nothing for it)."""
-    keys = KeySpace(core.key_prefix)
-    pattern = keys.user_conversations(f"{Platform.DISCORD.value}:*:{user_id}")
-    marker = "{user:"
-    scoped: set[str] = set()
-    try:
-        async for raw in core.redis.scan_iter(match=pattern, count=1000):
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
-            start = name.find(marker) + len(marker)
-            scoped.add(name[start : name.index("}", start)])
-    except (redis.exceptions.RedisError, OSError) as exc:
-        raise unavailable(exc) from None
-    removed = 0
-    for user in sorted(scoped):
-        if user.rsplit(":", 1)[-1] == str(user_id):  # the glob's * could span a ':' in theory
-            removed += await core.service.forget_user(user)
-    return removed
+    """Delete a member's stored turns in every server and in DMs (the core keeps an index of the spaces
+    where each author has turns)."""
+    return await core.service.forget_author(Platform.DISCORD, str(user_id))
 
 
 def _register_commands(client: RelayClient) -> None:

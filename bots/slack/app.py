@@ -9,9 +9,10 @@ verification. `run_slack(core, stop=…)` is what `dolphin-relay slack` runs.
   What cannot be handled (not JSON, a field missing or of the wrong type) is dropped before bolt sees it,
   with one `slack.event_dropped` warning (bots/slack/intake.py, bots/slack/payloads.py).
 - Conversations: one per thread in channels, keyed by the installation's workspace (not the poster's team:
-  shared channels), channel and thread. The threads the bot takes part in are a sorted set per channel in
-  Redis (`ThreadIndex`): follow-ups there need no mention, `/dolphin reset` clears them all, and the channel's
-  persona (set with `/dolphin persona set`) applies to every one of them.
+  shared channels), channel and thread. The threads the bot takes part in are kept by the core
+  (core/threads.py `ThreadIndex`, a sorted set per channel in Redis): follow-ups there need no mention,
+  `/dolphin reset` clears them all, and the channel's persona (set with `/dolphin persona set`) applies to
+  every one of them.
 - Shutdown: stop intake (close the socket / the HTTP listener: Slack redelivers elsewhere), drain the
   answers in flight within RUNTIME_SHUTDOWN_GRACE_S, then the caller closes the clients.
 """
@@ -24,10 +25,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
@@ -56,7 +55,6 @@ from bots.slack.translate import (
 )
 from core.alignment.audit import AuditEvent
 from core.errors import ConfigurationError, RelayError
-from core.history import redis_call
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, scoped_user_id
 from core.settings import SlackSettings
 
@@ -177,40 +175,6 @@ class UserDirectory:
         return {u.id: u.name for u in users if u is not None}
 
 
-class ThreadIndex:
-    """The threads the bot takes part in, one sorted set per channel (member: thread ts, score: last answer),
-    with the history's TTL: old threads drop out on their own, a channel's threads are one key (Redis
-    Cluster safe), and `/dolphin reset` can find every one of them."""
-
-    def __init__(
-        self, *, redis: aioredis.Redis, prefix: str, ttl_s: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._redis = redis
-        self._prefix = f"{prefix}:v1:slack:threads"
-        self._ttl_s = ttl_s
-        self._clock = clock
-
-    def _key(self, team: str, channel: str) -> str:
-        return f"{self._prefix}:{quote(team, safe='')}:{quote(channel, safe='')}"
-
-    async def add(self, team: str, channel: str, thread_ts: str) -> None:
-        now = self._clock()
-        key = self._key(team, channel)
-        pipe: Any = self._redis.pipeline(transaction=False)
-        pipe.zadd(key, {thread_ts: now})
-        pipe.zremrangebyscore(key, "-inf", now - self._ttl_s)
-        pipe.expire(key, self._ttl_s)
-        await redis_call(pipe.execute())
-
-    async def contains(self, team: str, channel: str, thread_ts: str) -> bool:
-        score = await redis_call(self._redis.zscore(self._key(team, channel), thread_ts))
-        return score is not None and float(score) >= self._clock() - self._ttl_s
-
-    async def members(self, team: str, channel: str) -> list[str]:
-        raw = await redis_call(self._redis.zrange(self._key(team, channel), 0, -1))
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in raw]
-
-
 class SlackModFeed:
     """Posts moderation events to SLACK_MOD_LOG_CHANNEL with a permalink to the thread, in the background
     (a moderators' channel never slows an answer down), escaped like every other text."""
@@ -302,9 +266,7 @@ class SlackRelay:
         self.renderer = MrkdwnRenderer()
         self.client = build_client(settings)
         self.users = UserDirectory(self.client)
-        self.threads = ThreadIndex(
-            redis=core.redis, prefix=core.key_prefix, ttl_s=core.settings.history.ttl_s
-        )
+        self.threads = core.threads(Platform.SLACK)
         self.app = AsyncApp(
             client=self.client,
             # In Socket Mode nothing is signed (the socket is authenticated) and verification is off.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from core.errors import UpstreamError
 from core.gate import Admission, AdmissionKind
 from core.llm import GenerationParams, ModelInfo, StreamEvent
-from core.models import ConversationKey, Exchange, IncomingMessage, ReplySink, SinkLimits
+from core.models import ConversationKey, Exchange, IncomingMessage, Platform, ReplySink, SinkLimits
 
 
 class RecordingSink(ReplySink):
@@ -145,6 +145,10 @@ class MemoryStore:
             removed += len(exchanges) - len(keep)
             self.data[key] = keep
         return removed
+
+    async def forget_author(self, platform: Platform, author_id: str) -> int:
+        users = {f"{k.platform.value}:{k.space}:{author_id}" for k in self.data if k.platform is platform}
+        return sum([await self.forget_user(u) for u in sorted(users)])
 
 
 @dataclass
