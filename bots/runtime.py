@@ -7,7 +7,7 @@ exit (after the adapters have stopped taking messages and drained their tasks).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from bots.tasks import TaskTracker
+from core.alignment.audit import ModFeed, ModFeedQueue
 from core.alignment.base import Moderator
 from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import NoticeThrottle, RedisGate
@@ -47,10 +48,17 @@ class Core:
     metrics: Metrics
     key_prefix: str
     tasks: TaskTracker = field(default_factory=TaskTracker)
+    # The moderators' feed of each platform with a mod-log channel (given to the moderator when it was built);
+    # the platform's adapter serves it.
+    mod_feeds: dict[Platform, ModFeedQueue] = field(default_factory=dict)
     notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
 
     def __post_init__(self) -> None:
         self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
+
+    def mod_feed(self, platform: Platform) -> ModFeedQueue | None:
+        """The events for `platform`'s mod-log channel; None without one, or with moderation off."""
+        return self.mod_feeds.get(platform)
 
     def threads(self, platform: Platform) -> ThreadIndex:
         """The threads of each channel the bot takes part in on `platform` (kept as long as history)."""
@@ -168,12 +176,14 @@ async def open_core(
             redis=redis, keys=keys, limits=settings.limits, dedupe_ttl_s=settings.chat.dedupe_ttl_s
         )
         counter = await build_counter(settings.chat.tokenizer, generator)
+        mod_feeds = mod_feed_queues(settings)
         moderator = _build_moderator(
             settings,
             redis=redis,
             http=http,
             mute=gate.mute if strikes else None,
             generator=generator,
+            feeds=list(mod_feeds.values()),
         )
         service = ChatService(
             store=store,
@@ -196,7 +206,20 @@ async def open_core(
             moderator=moderator,
             metrics=metrics,
             key_prefix=settings.redis.key_prefix,
+            mod_feeds=mod_feeds,
         )
+
+
+def mod_feed_queues(settings: Settings) -> dict[Platform, ModFeedQueue]:
+    """One feed per platform whose mod-log channel is set (DISCORD_MOD_LOG_CHANNEL,
+    SLACK_MOD_LOG_CHANNEL); none with moderation off (nothing would be published)."""
+    if not settings.alignment.enabled:
+        return {}
+    channels = {
+        Platform.DISCORD: settings.discord.mod_log_channel,
+        Platform.SLACK: settings.slack.mod_log_channel,
+    }
+    return {platform: ModFeedQueue(platform.value) for platform, channel in channels.items() if channel}
 
 
 def _build_moderator(
@@ -206,6 +229,7 @@ def _build_moderator(
     http: httpx.AsyncClient,
     mute: Callable[[str, float], Awaitable[float]] | None,
     generator: TextGenerator,
+    feeds: Sequence[ModFeed],
 ) -> Moderator:
     from core.alignment.base import AllowAll
     from core.alignment.language import preload_detector
@@ -228,6 +252,6 @@ def _build_moderator(
         http=http,
         key_prefix=settings.redis.key_prefix,
         mute=mute,
-        feeds=[],
+        feeds=feeds,
         generator=generator,  # the self-check's judge (ALIGNMENT_GUARD_MODE=self-check)
     )

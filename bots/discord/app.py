@@ -43,7 +43,7 @@ from bots.discord.translate import (
     to_incoming,
 )
 from bots.runtime import Core
-from core.alignment.audit import AuditEvent
+from core.alignment.audit import AuditEvent, stop_serving
 from core.errors import ConfigurationError, RelayError
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform, scoped_user_id
@@ -207,6 +207,7 @@ class RelayClient(discord.Client):
         self.keys = KeySpace(core.key_prefix)
         self.tree = RelayTree(self)
         self.accepting = True
+        self.mod_log: asyncio.Task[None] | None = None  # serves the core's feed for the mod-log channel
         _register_commands(self)
 
     def _get_state(self, **options: Any) -> Any:
@@ -231,11 +232,12 @@ class RelayClient(discord.Client):
         if self.syncs_commands:
             await self._sync_commands()
         if self.settings.mod_log_channel:
-            feeds = getattr(self.core.moderator, "feeds", None)
-            if isinstance(feeds, list):
-                feeds.append(DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn))
-            else:
+            feed = self.core.mod_feed(Platform.DISCORD)
+            if feed is None:
                 log.warning("discord.mod_log_unavailable", reason="moderation is disabled")
+            else:
+                poster = DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn)
+                self.mod_log = asyncio.create_task(feed.serve(poster.publish), name="mod-log-discord")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return self.core.tasks.spawn(coro, name="discord-mod-log")
@@ -622,6 +624,7 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
     finally:
         client.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
+        await stop_serving(client.mod_log)
         # discord.py's close() leaves the "wait for guilds, then dispatch ready" task running; it would
         # dispatch on a closed client when we stop within guild_ready_timeout of connecting.
         ready = getattr(client._connection, "_ready_task", None)

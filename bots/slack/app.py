@@ -53,7 +53,7 @@ from bots.slack.translate import (
     reply_thread,
     to_incoming,
 )
-from core.alignment.audit import AuditEvent
+from core.alignment.audit import AuditEvent, stop_serving
 from core.errors import ConfigurationError, RelayError
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, scoped_user_id
 from core.settings import SlackSettings
@@ -275,16 +275,18 @@ class SlackRelay:
             process_before_response=False,
         )
         self._register()
+        self.mod_log: asyncio.Task[None] | None = None  # serves the core's feed for the mod-log channel
         if settings.mod_log_channel:
-            feeds = getattr(core.moderator, "feeds", None)
-            if isinstance(feeds, list):
-                feeds.append(
-                    SlackModFeed(
-                        self.client,
-                        settings.mod_log_channel,
-                        spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
-                    )
+            feed = core.mod_feed(Platform.SLACK)
+            if feed is None:
+                log.warning("slack.mod_log_unavailable", reason="moderation is disabled")
+            else:
+                poster = SlackModFeed(
+                    self.client,
+                    settings.mod_log_channel,
+                    spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
                 )
+                self.mod_log = asyncio.create_task(feed.serve(poster.publish), name="mod-log-slack")
 
     @property
     def bot_name(self) -> str:
@@ -689,3 +691,4 @@ async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: 
             await runner.cleanup()
         relay.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
+        await stop_serving(relay.mod_log)
