@@ -414,21 +414,20 @@ class RedisConversationStore:
             index = self._keys.user_conversations(user_id)
             # The author's spaces, so that forget-everywhere finds every space without scanning key names.
             spaces = self._keys.author_users(Platform(conv_id.split(":", 1)[0]), exchange.user.author_id)
-            if self._cluster:
-                pipe: Any = self._redis.pipeline(transaction=True)
-                pipe.sadd(index, conv_id)
-                pipe.pexpire(index, self._ttl_ms)
-                await redis_call(pipe.execute())
-                pipe = self._redis.pipeline(transaction=True)  # another hash slot
-                pipe.sadd(spaces, user_id)
-                pipe.pexpire(spaces, self._ttl_ms)
-                await redis_call(pipe.execute())
+            if self._cluster:  # other hash slots: one transaction per index, both in one round trip
+                await asyncio.gather(self._add_to_index(index, conv_id), self._add_to_index(spaces, user_id))
             else:
                 keys += [index, spaces]
                 args.append(user_id)
         still_ours = await redis_call(self._commit_script(keys=keys, args=args))
         if not int(still_ours):
             log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
+
+    async def _add_to_index(self, index: str, member: str) -> None:
+        pipe: Any = self._redis.pipeline(transaction=True)
+        pipe.sadd(index, member)
+        pipe.pexpire(index, self._ttl_ms)
+        await redis_call(pipe.execute())
 
     async def _keep_lease(self, session: _RedisSession) -> None:
         """Extend the session's lease now and every third of it until cancelled (the session ended)."""
