@@ -48,6 +48,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
     OSError,
 )
+_FAILURES: tuple[type[BaseException], ...] = (discord.HTTPException, *_TRANSIENT)
 
 
 def relative_time(unix_s: float) -> str:
@@ -146,13 +147,13 @@ class DiscordTransport(ReplyTransport[Any]):
                 log.warning("discord.reply_forbidden", channel_id=getattr(channel, "id", None))
                 kwargs.pop("reference"), kwargs.pop("mention_author")
                 return await channel.send(text, **kwargs)
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             raise self._failure("send", exc, channel) from None
 
     async def edit(self, message: Any, text: str) -> None:
         try:
             await message.edit(content=text, allowed_mentions=NO_PINGS)
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             raise self._failure("edit", exc, getattr(message, "channel", None)) from None
 
     async def delete(self, message: Any) -> None:
@@ -160,14 +161,14 @@ class DiscordTransport(ReplyTransport[Any]):
             await message.delete()
         except discord.NotFound:
             return
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             log.warning("discord.delete_failed", **describe_error(exc))
             raise DeliveryFailed(f"delete failed ({type(exc).__name__})", fatal=False) from None
 
     # ---------------------------------------------------------------- internals
 
     async def _keep_typing(self, channel: Any) -> None:
-        with contextlib.suppress(discord.HTTPException, *_TRANSIENT):
+        with contextlib.suppress(*_FAILURES):
             async with channel.typing():  # discord.py renews the 10-second indicator every 5 s
                 await self._first_text.wait()
 
@@ -221,6 +222,7 @@ class InteractionTransport(DiscordTransport):
         return None  # the deferred response already shows "thinking…"
 
     async def post(self, text: str, *, notice: bool) -> Any:
+        message: Any
         try:
             if not self._responded:
                 message = await self._interaction.edit_original_response(
@@ -230,7 +232,7 @@ class InteractionTransport(DiscordTransport):
                 message = await self._interaction.followup.send(
                     text, allowed_mentions=NO_PINGS, ephemeral=self._ephemeral, wait=True
                 )
-        except (discord.HTTPException, *_TRANSIENT) as exc:
+        except _FAILURES as exc:
             raise self._failure("send", exc, self._interaction.channel) from None
         self._responded = True
         return message
