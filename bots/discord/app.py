@@ -25,7 +25,7 @@ from discord import app_commands
 from bots.discord.sink import (
     NO_PINGS,
     DeliveryFailed,
-    DiscordReplySink,
+    DiscordTransport,
     InteractionSink,
     describe_error,
     relative_time,
@@ -47,6 +47,7 @@ from core.alignment.audit import AuditEvent, stop_serving
 from core.errors import ConfigurationError, RelayError
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform, scoped_user_id
+from core.reply import StreamingReply
 from core.service import MAX_PERSONA_CHARS
 from core.settings import DiscordSettings
 
@@ -311,18 +312,12 @@ class RelayClient(discord.Client):
             async def start_thread() -> Any:
                 return await self._start_thread(message, name)
 
-            sink = DiscordReplySink(
-                channel=None,
-                reply_to=message,
-                edit_interval_s=interval,
-                open_channel=start_thread,
-                notice_gate=gate,
+            transport = DiscordTransport(
+                channel=None, reply_to=message, edit_interval_s=interval, open_channel=start_thread
             )
         else:
-            sink = DiscordReplySink(
-                channel=message.channel, reply_to=message, edit_interval_s=interval, notice_gate=gate
-            )
-        await self.core.service.handle(incoming, sink)
+            transport = DiscordTransport(channel=message.channel, reply_to=message, edit_interval_s=interval)
+        await self.core.service.handle(incoming, StreamingReply(transport, notice_gate=gate))
 
     async def _start_thread(self, message: discord.Message, name: str) -> Any:
         try:

@@ -1,5 +1,5 @@
-"""`DiscordReplySink`: the core's streaming reply (core/reply.py) over `DiscordTransport`: typing until the
-first text, one message edited in place at most once per interval, continued in new messages past 2,000
+"""Discord's side of an answer: `DiscordTransport`, under the core's `StreamingReply` (core/reply.py): typing
+until the first text, one message edited in place at most once per interval, continued in new messages past 2,000
 characters (the core splits, reconciles and replaces), never a ping.
 
 Discord failures stay here and become outcomes, never tracebacks:
@@ -32,7 +32,6 @@ import structlog
 
 from core import i18n
 from core.errors import Muted, RateLimited, RelayError
-from core.gate import NoticeGate
 from core.models import SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport, StreamingReply
 
@@ -236,25 +235,6 @@ class InteractionTransport(DiscordTransport):
             raise self._failure("send", exc, self._interaction.channel) from None
         self._responded = True
         return message
-
-
-class DiscordReplySink(StreamingReply[Any]):
-    """Answers one message (see `DiscordTransport` for the arguments). `notice_gate` decides whether a
-    cooldown notice is shown (once per cooldown, not once per message)."""
-
-    def __init__(
-        self,
-        *,
-        channel: Any,
-        reply_to: discord.Message | None,
-        edit_interval_s: float,
-        open_channel: Callable[[], Awaitable[Any]] | None = None,
-        notice_gate: NoticeGate | None = None,
-    ) -> None:
-        transport = DiscordTransport(
-            channel=channel, reply_to=reply_to, edit_interval_s=edit_interval_s, open_channel=open_channel
-        )
-        super().__init__(transport, notice_gate=notice_gate)
 
 
 class InteractionSink(StreamingReply[Any]):

@@ -39,7 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.runtime import Core
 from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
-from bots.slack.sink import SlackReplySink, slack_error
+from bots.slack.sink import SlackTransport, slack_error
 from bots.slack.translate import (
     MrkdwnRenderer,
     addressed_to_others,
@@ -55,7 +55,8 @@ from bots.slack.translate import (
 )
 from core.alignment.audit import AuditEvent, stop_serving
 from core.errors import ConfigurationError, RelayError
-from core.models import HandleResult, IncomingMessage, Outcome, Platform, scoped_user_id
+from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink, scoped_user_id
+from core.reply import StreamingReply
 from core.settings import SlackSettings
 
 log = structlog.get_logger(__name__)
@@ -217,12 +218,12 @@ class SlackModFeed:
             log.warning("slack.modfeed_failed", error=slack_error(exc))
 
 
-class _AskSink(SlackReplySink):
+class _AskSink(StreamingReply[str]):
     """`/dolphin ask`: the question is shown in the thread's first message only once it has passed the gate
     and the input check (that is when the core calls `typing()`)."""
 
-    def __init__(self, *, reveal: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, transport: SlackTransport, *, reveal: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(transport)
         self._reveal = reveal
         self.revealed = False
 
@@ -393,15 +394,10 @@ class SlackRelay:
         channel: str,
         thread_ts: str | None,
         set_status: Callable[[str], Awaitable[Any]] | None = None,
-        sink: SlackReplySink | None = None,
+        sink: ReplySink | None = None,
     ) -> HandleResult:
-        sink = sink or SlackReplySink(
-            client=self.client,
-            channel=channel,
-            thread_ts=thread_ts,
-            update_interval_s=self.settings.update_interval_s,
-            renderer=self.renderer,
-            set_status=set_status,
+        sink = sink or StreamingReply(
+            self._transport(channel, thread_ts, set_status=set_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
         )
         result = await self.core.service.handle(msg, sink)
@@ -411,6 +407,22 @@ class SlackRelay:
             except RelayError:
                 log.warning("slack.thread_mark_failed")
         return result
+
+    def _transport(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        *,
+        set_status: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> SlackTransport:
+        return SlackTransport(
+            client=self.client,
+            channel=channel,
+            thread_ts=thread_ts,
+            update_interval_s=self.settings.update_interval_s,
+            renderer=self.renderer,
+            set_status=set_status,
+        )
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
         channel, user = str(event.get("channel", "")), str(event.get("user", ""))
@@ -630,14 +642,7 @@ class SlackRelay:
             text=text,
             is_direct=direct,
         )
-        sink = _AskSink(
-            reveal=reveal,
-            client=self.client,
-            channel=channel,
-            thread_ts=thread_ts,
-            update_interval_s=self.settings.update_interval_s,
-            renderer=self.renderer,
-        )
+        sink = _AskSink(self._transport(channel, thread_ts), reveal=reveal)
         result = await self.answer(msg, channel=channel, thread_ts=thread_ts, sink=sink)
         try:
             if result.outcome in (Outcome.IGNORED, Outcome.DUPLICATE):  # nothing to show: no empty thread

@@ -1,5 +1,5 @@
-"""`SlackReplySink`: the core's streaming reply (core/reply.py) over `SlackTransport`: progress at once (the
-assistant status, else a placeholder), then `chat.update` at most about once a second, continued in further
+"""Slack's side of an answer: `SlackTransport`, under the core's `StreamingReply` (core/reply.py): progress at
+once (the assistant status, else a placeholder), then `chat.update` at most about once a second, continued in further
 thread messages past Slack's limit (budgeted in bytes), in mrkdwn with nothing that can notify anyone. Why
 `chat.update` and not Slack's streaming methods: docs/decisions.md.
 
@@ -23,9 +23,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.translate import MrkdwnRenderer
-from core.gate import NoticeGate
 from core.models import SinkLimits
-from core.reply import DeliveryFailed, ReplyTransport, StreamingReply
+from core.reply import DeliveryFailed, ReplyTransport
 
 log = structlog.get_logger(__name__)
 
@@ -115,38 +114,3 @@ def _failed(action: str, exc: SlackApiError) -> DeliveryFailed:
     error = slack_error(exc)
     log.warning("slack.delivery_failed", action=action, error=error)
     return DeliveryFailed(f"{action} failed ({error})", fatal=False)
-
-
-class SlackReplySink(StreamingReply[str]):
-    """Answers one message (see `SlackTransport` for the arguments). `notice_gate` decides whether a
-    cooldown notice is shown (once per cooldown, as on Discord)."""
-
-    def __init__(
-        self,
-        *,
-        client: AsyncWebClient,
-        channel: str,
-        thread_ts: str | None,
-        update_interval_s: float,
-        renderer: MrkdwnRenderer,
-        set_status: Callable[[str], Awaitable[Any]] | None = None,
-        notice_gate: NoticeGate | None = None,
-    ) -> None:
-        transport = SlackTransport(
-            client=client,
-            channel=channel,
-            thread_ts=thread_ts,
-            update_interval_s=update_interval_s,
-            renderer=renderer,
-            set_status=set_status,
-        )
-        super().__init__(transport, notice_gate=notice_gate)
-
-    @property
-    def posted(self) -> list[str]:
-        """What each posted message shows now."""
-        return self.shown
-
-    @property
-    def message_ts(self) -> list[str]:
-        return self.sent
