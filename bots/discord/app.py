@@ -128,8 +128,7 @@ class DiscordModFeed:
         self._spawn = spawn
 
     async def publish(self, event: AuditEvent) -> None:
-        if event.platform != "discord":
-            return
+        """One event of this platform's `ModFeedQueue` (it holds this platform's events only)."""
         self._spawn(self._post(format_mod_event(event)))
 
     async def _post(self, text: str) -> None:

@@ -188,8 +188,7 @@ class SlackModFeed:
         self._spawn = spawn
 
     async def publish(self, event: AuditEvent) -> None:
-        if event.platform != "slack":
-            return
+        """One event of this platform's `ModFeedQueue` (it holds this platform's events only)."""
         self._spawn(self.post(event))
 
     async def post(self, event: AuditEvent) -> None:
