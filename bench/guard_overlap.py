@@ -24,13 +24,14 @@ import redis.asyncio as aioredis
 
 from bench.harness import redis_server
 from bots.fake_model import FakeReply, FakeTGI, fixed_answer
+from core.alignment.base import Moderator
 from core.alignment.guard import LlamaGuardClient
 from core.alignment.language import load_detector
 from core.alignment.moderator import PolicyModerator, guard_categories
 from core.alignment.policy import load_policy
 from core.builder import build_service, code_settings
 from core.llm import TGIClient, build_model_session
-from core.models import ConversationKey, IncomingMessage, Outcome, Platform, SinkLimits, Verdict
+from core.models import ConversationKey, IncomingMessage, Outcome, Platform, ReplySink, SinkLimits, Verdict
 from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
@@ -40,7 +41,7 @@ from core.settings import (
 )
 
 
-class FirstTextSink:
+class FirstTextSink(ReplySink):
     limits = SinkLimits(max_chars=2000, min_edit_interval_s=1.0)
 
     def __init__(self) -> None:
@@ -64,7 +65,7 @@ class FirstTextSink:
         raise AssertionError(f"unexpected notice: {notice}")
 
 
-class Sequential:
+class Sequential(Moderator):
     """The same moderator without `begin_input`: the service awaits the whole input check first."""
 
     def __init__(self, inner: PolicyModerator) -> None:

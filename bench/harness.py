@@ -22,7 +22,7 @@ from bots.fake_model import MODEL_ID
 from core.alignment.moderator import build_moderator
 from core.builder import build_gate, build_service, code_settings
 from core.llm import GenerationParams, ModelInfo, StreamEvent, TextGenerator, TGIClient, build_model_session
-from core.models import SinkLimits
+from core.models import ReplySink, SinkLimits
 from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
@@ -148,7 +148,7 @@ class CountingConnection(Connection):
         return await super().send_packed_command(command, check_health)
 
 
-class BenchSink:
+class BenchSink(ReplySink):
     """Records when the first text became visible and what was finished."""
 
     def __init__(self, *, interval_s: float = 1.0) -> None:

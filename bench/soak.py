@@ -40,7 +40,7 @@ from bots.fake_model import FakeReply, FakeTGI
 from bots.runtime import open_core
 from core.history import decode_exchange
 from core.keys import KeySpace
-from core.models import ConversationKey, IncomingMessage, Outcome, Platform, SinkLimits
+from core.models import ConversationKey, IncomingMessage, Outcome, Platform, ReplySink, SinkLimits
 from core.observability import configure_logging
 from core.settings import HistorySettings, LimitSettings, LogSettings, RedisSettings, Settings, TGISettings
 from tools.loopback import free_port, start_redis, stop_redis
@@ -52,7 +52,7 @@ HARMFUL_ANSWER = "First mix the ammonium nitrate with fuel oil, then attach the 
 
 
 @dataclass
-class SoakSink:
+class SoakSink(ReplySink):
     limits: SinkLimits = field(default_factory=lambda: SinkLimits(max_chars=2000, min_edit_interval_s=0.2))
     finished: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

@@ -42,6 +42,7 @@ import redis.asyncio as aioredis
 from bench.harness import ROOT, fake_tgi, redis_server
 from core import chatml
 from core.alignment.audit import AuditLog
+from core.alignment.base import Moderator
 from core.alignment.guard import GuardModel, GuardVerdict
 from core.alignment.language import load_detector
 from core.alignment.moderator import PolicyModerator
@@ -49,7 +50,17 @@ from core.alignment.policy import GuardLayer, load_policy
 from core.builder import build_service, code_settings
 from core.keys import KeySpace
 from core.llm import GenerationParams, ModelInfo, StreamEvent, TGIClient, build_model_session
-from core.models import ALLOW, ConversationKey, IncomingMessage, Outcome, Platform, SinkLimits, Stage, Verdict
+from core.models import (
+    ALLOW,
+    ConversationKey,
+    IncomingMessage,
+    Outcome,
+    Platform,
+    ReplySink,
+    SinkLimits,
+    Stage,
+    Verdict,
+)
 from core.observability import configure_logging
 from core.settings import (
     AlignmentSettings,
@@ -113,7 +124,7 @@ class OracleGuard(GuardModel):
         return GuardVerdict(False, (), 0.0)
 
 
-class OutputOnly:
+class OutputOnly(Moderator):
     """The moderator with every request allowed (the bench measures the answers)."""
 
     def __init__(self, inner: PolicyModerator) -> None:
@@ -154,7 +165,7 @@ class TimedGenerator:
             yield event
 
 
-class TimelineSink:
+class TimelineSink(ReplySink):
     """Every visible text with its time; the final text or the notice."""
 
     def __init__(self, interval_s: float) -> None:

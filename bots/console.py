@@ -28,7 +28,7 @@ from typing import TextIO
 
 from bots.runtime import Core
 from core.errors import RelayError
-from core.models import ConversationKey, IncomingMessage, Platform, SinkLimits
+from core.models import ConversationKey, IncomingMessage, Platform, ReplySink, SinkLimits
 from core.service import ChatService
 
 HELP = "Commands: /reset  /persona TEXT  /persona  /persona clear  /help  /quit"
@@ -38,7 +38,7 @@ CANCELLED = "[answer cancelled]"
 CANONICAL_LINE_MAX = 4095
 
 
-class ConsoleSink:
+class ConsoleSink(ReplySink):
     """Writes one answer to a text stream; streams deltas when `live` is true."""
 
     def __init__(self, out: TextIO, *, live: bool) -> None:

@@ -8,7 +8,7 @@ drained their tasks).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,15 +21,18 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from bots.tasks import TaskTracker
+from core.alignment.audit import ModFeed, ModFeedQueue
 from core.alignment.base import Moderator
 from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import NoticeThrottle
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
+from core.models import Platform
 from core.observability import Metrics, redact_url
 from core.service import ChatService
 from core.settings import Settings, tgi_urls
+from core.threads import ThreadIndex
 from core.tokens import build_counter
 
 log = structlog.get_logger(__name__)
@@ -46,10 +49,26 @@ class Core:
     metrics: Metrics
     key_prefix: str
     tasks: TaskTracker = field(default_factory=TaskTracker)
+    # The moderators' feed of each platform with a mod-log channel (given to the moderator when it was built);
+    # the platform's adapter serves it.
+    mod_feeds: dict[Platform, ModFeedQueue] = field(default_factory=dict)
     notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
 
     def __post_init__(self) -> None:
         self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
+
+    def mod_feed(self, platform: Platform) -> ModFeedQueue | None:
+        """The events for `platform`'s mod-log channel; None without one, or with moderation off."""
+        return self.mod_feeds.get(platform)
+
+    def threads(self, platform: Platform) -> ThreadIndex:
+        """The threads of each channel the bot takes part in on `platform` (kept as long as history)."""
+        return ThreadIndex(
+            redis=self.redis,
+            keys=KeySpace(self.key_prefix),
+            platform=platform,
+            ttl_s=self.settings.history.ttl_s,
+        )
 
 
 def build_redis(settings: Settings) -> aioredis.Redis:
@@ -153,12 +172,14 @@ async def open_core(
         metrics = Metrics()
         gate = build_gate(settings, redis)
         counter = await build_counter(settings.chat.tokenizer, generator)
+        mod_feeds = mod_feed_queues(settings)
         moderator = _build_moderator(
             settings,
             redis=redis,
             http=http,
             mute=gate.mute if strikes else None,
             generator=generator,
+            feeds=list(mod_feeds.values()),
         )
         service = build_service(
             settings,
@@ -178,7 +199,20 @@ async def open_core(
             moderator=moderator,
             metrics=metrics,
             key_prefix=settings.redis.key_prefix,
+            mod_feeds=mod_feeds,
         )
+
+
+def mod_feed_queues(settings: Settings) -> dict[Platform, ModFeedQueue]:
+    """One feed per platform whose mod-log channel is set (DISCORD_MOD_LOG_CHANNEL,
+    SLACK_MOD_LOG_CHANNEL); none with moderation off (nothing would be published)."""
+    if not settings.alignment.enabled:
+        return {}
+    channels = {
+        Platform.DISCORD: settings.discord.mod_log_channel,
+        Platform.SLACK: settings.slack.mod_log_channel,
+    }
+    return {platform: ModFeedQueue(platform.value) for platform, channel in channels.items() if channel}
 
 
 def _build_moderator(
@@ -188,6 +222,7 @@ def _build_moderator(
     http: httpx.AsyncClient,
     mute: Callable[[str, float], Awaitable[float]] | None,
     generator: TextGenerator,
+    feeds: Sequence[ModFeed],
 ) -> Moderator:
     from core.alignment.base import AllowAll
     from core.alignment.language import preload_detector
@@ -210,6 +245,6 @@ def _build_moderator(
         http=http,
         key_prefix=settings.redis.key_prefix,
         mute=mute,
-        feeds=[],
+        feeds=feeds,
         generator=generator,  # the self-check's judge (ALIGNMENT_GUARD_MODE=self-check)
     )

@@ -28,7 +28,7 @@ import structlog
 
 from core import i18n
 from core.errors import RelayError
-from core.models import ConversationKey, IncomingMessage, scoped_user_id
+from core.models import ConversationKey, IncomingMessage, Platform, scoped_user_id
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +91,7 @@ class ConversationAdmin(Protocol):
     async def get_persona(self, key: ConversationKey) -> str | None: ...
     async def set_persona(self, key: ConversationKey, persona: str | None) -> None: ...
     async def forget_user(self, user_id: str) -> int: ...
+    async def forget_author(self, platform: Platform, author_id: str) -> int: ...
     async def pause(self, key: ConversationKey) -> None: ...
     async def resume(self, key: ConversationKey) -> None: ...
     async def mute(self, user_id: str, seconds: float) -> float: ...
@@ -190,16 +191,15 @@ class Commands:
 
         return await self._run("persona show", msg, run)
 
-    async def forget_me(
-        self, msg: IncomingMessage, *, everywhere: Callable[[], Awaitable[Iterable[str]]] | None = None
-    ) -> CommandReply:
-        """Delete the caller's stored turns: as `msg.user_id`, or as each user id `everywhere` finds (the
-        same person in every space the platform knows them in, e.g. every Discord server and DMs)."""
+    async def forget_me(self, msg: IncomingMessage, *, everywhere: bool = False) -> CommandReply:
+        """Delete the caller's stored turns: as `msg.user_id` (this space), or with `everywhere` in every
+        space of the platform the core has turns of theirs in (every Discord server and DMs)."""
 
         async def run() -> str:
-            removed = 0
-            for user_id in await everywhere() if everywhere is not None else [msg.user_id]:
-                removed += await self._service.forget_user(user_id)
+            if everywhere:
+                removed = await self._service.forget_author(msg.key.platform, msg.author_id)
+            else:
+                removed = await self._service.forget_user(msg.user_id)
             return self._say("command.forgotten", count=removed)
 
         return await self._run("forget-me", msg, run)

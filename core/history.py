@@ -28,7 +28,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from core.errors import Busy, HistoryUnavailable
 from core.keys import KeySpace
-from core.models import ConversationKey, Exchange, Role, Turn
+from core.models import ConversationKey, Exchange, Platform, Role, Turn
 from core.redact import redact_url
 from core.settings import HistorySettings
 
@@ -66,6 +66,10 @@ class ConversationStore(Protocol):
         """Remove every stored exchange written by `IncomingMessage.user_id`; returns how many."""
         ...
 
+    async def forget_author(self, platform: Platform, author_id: str) -> int:
+        """`forget_user` in every space (server, workspace, DMs) of `platform`; returns how many."""
+        ...
+
 
 # --------------------------------------------------------------------------------------------- Redis
 
@@ -96,6 +100,10 @@ redis.call('PEXPIRE', KEYS[3], ARGV[4])
 if KEYS[4] then
   redis.call('SADD', KEYS[4], ARGV[5])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
+end
+if KEYS[5] then
+  redis.call('SADD', KEYS[5], ARGV[6])
+  redis.call('PEXPIRE', KEYS[5], ARGV[4])
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
@@ -395,15 +403,6 @@ class RedisConversationStore:
         conv_id = session.conv_id
         keys = self._conv_keys(conv_id)
         user_id = _scoped_user(conv_id, exchange.user.author_id)
-        if user_id is not None:
-            index = self._keys.user_conversations(user_id)
-            if self._cluster:
-                pipe: Any = self._redis.pipeline(transaction=True)
-                pipe.sadd(index, conv_id)
-                pipe.pexpire(index, self._ttl_ms)
-                await redis_call(pipe.execute())
-            else:
-                keys.append(index)
         args: list[str | int] = [
             session.token,
             encode_exchange(exchange),
@@ -411,9 +410,24 @@ class RedisConversationStore:
             self._ttl_ms,
             conv_id,
         ]
+        if user_id is not None and exchange.user.author_id:
+            index = self._keys.user_conversations(user_id)
+            # The author's spaces, so that forget-everywhere finds every space without scanning key names.
+            spaces = self._keys.author_users(Platform(conv_id.split(":", 1)[0]), exchange.user.author_id)
+            if self._cluster:  # other hash slots: one transaction per index, both in one round trip
+                await asyncio.gather(self._add_to_index(index, conv_id), self._add_to_index(spaces, user_id))
+            else:
+                keys += [index, spaces]
+                args.append(user_id)
         still_ours = await redis_call(self._commit_script(keys=keys, args=args))
         if not int(still_ours):
             log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
+
+    async def _add_to_index(self, index: str, member: str) -> None:
+        pipe: Any = self._redis.pipeline(transaction=True)
+        pipe.sadd(index, member)
+        pipe.pexpire(index, self._ttl_ms)
+        await redis_call(pipe.execute())
 
     async def _keep_lease(self, session: _RedisSession) -> None:
         """Extend the session's lease now and every third of it until cancelled (the session ended)."""
@@ -501,6 +515,18 @@ class RedisConversationStore:
         await redis_call(self._redis.delete(index))
         self._decoded.clear()
         log.info("history.forget_user", conversations=len(members), removed=removed)
+        return removed
+
+    async def forget_author(self, platform: Platform, author_id: str) -> int:
+        """`forget_user` in every space of `platform` where the author has stored turns (the author's index
+        of spaces, kept on commit); the index goes last, so a failure half-way can simply be retried."""
+        index = self._keys.author_users(platform, author_id)
+        members = await redis_call(self._redis.smembers(index))
+        removed = 0
+        for user_id in sorted(_text(raw) or "" for raw in members):
+            if user_id:
+                removed += await self.forget_user(user_id)
+        await redis_call(self._redis.delete(index))
         return removed
 
 

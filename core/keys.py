@@ -34,12 +34,22 @@ class KeySpace:
     def user_conversations(self, user_id: str) -> str:
         return f"{self._p}:{{user:{user_id}}}:convs"
 
+    def author_users(self, platform: Platform, author_id: str) -> str:
+        """The space-scoped ids (`IncomingMessage.user_id`) of one author on a platform, one per space where
+        turns of theirs are stored (maintained on commit): forget-everywhere reads it instead of scanning
+        key names."""
+        return f"{self._p}:{{author:{platform.value}:{quote(author_id, safe='')}}}:users"
+
     def mute(self, user_id: str) -> str:
         return f"{self._p}:mute:{user_id}"
 
     # one channel (all its threads)
     def paused(self, key: ConversationKey) -> str:
         return f"{self._p}:{{chan:{key.channel_id}}}:paused"
+
+    def threads(self, platform: Platform, space: str, channel: str) -> str:
+        """The threads of a channel the bot takes part in (`core.threads.ThreadIndex`)."""
+        return f"{self._p}:{platform.value}:threads:{quote(space, safe='')}:{quote(channel, safe='')}"
 
     # gate
     def seen(self, platform: Platform, message_id: str) -> str:

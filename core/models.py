@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from core.errors import RelayError
 
 
 class Platform(enum.StrEnum):
@@ -135,13 +138,11 @@ class SinkLimits:
 
 
 class ReplySink(Protocol):
-    """Where one answer goes. Implemented in bots/, called by the core.
+    """Where one answer goes. Implemented in bots/ (over a `core.reply.ReplyTransport`, or directly),
+    called by the core. `typing`, `update`, `finish` and `fail` are required; `render_notice` and `notify`
+    have defaults, which a class that subclasses `ReplySink` inherits."""
 
-    Optional hook: `render_notice(error: RelayError) -> str | None`, called right before `fail()` for a
-    `RelayError`, lets the sink word the notice for its platform (None keeps `error.notice`)."""
-
-    @property
-    def limits(self) -> SinkLimits: ...
+    limits: SinkLimits  # per message, and the cadence of updates
 
     async def typing(self) -> None:
         """Show that an answer is coming (typing indicator, status, placeholder)."""
@@ -154,6 +155,16 @@ class ReplySink(Protocol):
 
     async def fail(self, notice: str) -> None:
         """Replace whatever was shown so far with a short notice."""
+
+    def render_notice(self, error: RelayError) -> str | None:
+        """The notice for `error` worded for the platform (e.g. a Discord timestamp counting down to the
+        end of a cooldown); None keeps the core's wording (`error.notice_in(error.language)`)."""
+        return None
+
+    async def notify(self, error: RelayError, notice: str) -> None:
+        """Show `notice` (`render_notice`'s wording, else the core's) for a message refused or failed with
+        `error`. The default is `fail(notice)`; a sink may hold back a cooldown notice already shown."""
+        await self.fail(notice)
 
 
 class Outcome(enum.StrEnum):

@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 
 from core import chatml, i18n
-from core.alignment.base import InputCheck, Moderator
+from core.alignment.base import Moderator
 from core.alignment.language import detect_language
 from core.errors import (
     Blocked,
@@ -53,6 +53,7 @@ from core.models import (
     HandleResult,
     IncomingMessage,
     Outcome,
+    Platform,
     ReplySink,
     Stage,
     Verdict,
@@ -146,7 +147,7 @@ class ChatService:
                 self._metrics.errors.labels(kind=kind).inc()
                 log.warning("message.failed", error=kind, detail=redact_url(str(exc)))
             if not isinstance(exc, _AlreadyShown):
-                await self._safe_fail(sink, _notice_for(sink, exc))
+                await self._safe_notify(sink, exc, _notice_for(sink, exc))
         except Exception as exc:
             self._metrics.errors.labels(kind=type(exc).__name__).inc()
             log.exception("message.unexpected_error", error=type(exc).__name__)
@@ -191,7 +192,7 @@ class ChatService:
             raise RateLimited(retry_after_s=admission.retry_after_s, scope=admission.scope)
 
         verdicts: list[Verdict] = []
-        check = await self._begin_input(msg)
+        check = await self._moderator.begin_input(msg)
         if check.pending is not None:
             return await self._answer_while_checking(msg, sink, timing, verdicts, check.pending)
         self._admit(check.verdict, verdicts)
@@ -203,13 +204,6 @@ class ChatService:
             result = await self._answer(msg, sink, conv, timing, verdicts, allowed)
         result.verdicts = verdicts
         return result
-
-    async def _begin_input(self, msg: IncomingMessage) -> InputCheck:
-        begin = getattr(self._moderator, "begin_input", None)  # the optional hook (core/alignment/base.py)
-        if begin is None:
-            return InputCheck(await self._moderator.check_input(msg))
-        check: InputCheck = await begin(msg)
-        return check
 
     def _admit(self, verdict: Verdict, verdicts: list[Verdict]) -> None:
         self._count_verdict(Stage.INPUT, verdict, verdicts)
@@ -431,6 +425,10 @@ class ChatService:
     async def forget_user(self, user_id: str) -> int:
         return await self._store.forget_user(user_id)
 
+    async def forget_author(self, platform: Platform, author_id: str) -> int:
+        """Every stored turn of an author, in every space of the platform (Discord's /forget-me)."""
+        return await self._store.forget_author(platform, author_id)
+
     async def pause(self, key: ConversationKey) -> None:
         await self._gate.set_paused(key, True)
 
@@ -470,6 +468,13 @@ class ChatService:
     async def _safe_fail(sink: ReplySink, notice: str) -> None:
         try:
             await sink.fail(notice)
+        except Exception as exc:  # the platform is failing too: nothing more to tell the user
+            log.warning("sink.fail_failed", error=type(exc).__name__)
+
+    @staticmethod
+    async def _safe_notify(sink: ReplySink, error: RelayError, notice: str) -> None:
+        try:
+            await sink.notify(error, notice)
         except Exception as exc:  # the platform is failing too: nothing more to tell the user
             log.warning("sink.fail_failed", error=type(exc).__name__)
 
@@ -517,17 +522,15 @@ def _hold_back(text: str) -> str:
 
 
 def _notice_for(sink: ReplySink, exc: RelayError) -> str:
-    """The notice for `exc`, worded by the sink for its platform when it offers the optional hook
-    `render_notice(error) -> str | None` (e.g. a Discord timestamp counting down to the end of a cooldown)."""
-    render = getattr(sink, "render_notice", None)
-    if callable(render):
-        try:
-            text = render(exc)
-        except Exception as err:
-            log.warning("sink.render_notice_failed", error=type(err).__name__)
-        else:
-            if isinstance(text, str) and text.strip():
-                return text
+    """The notice for `exc`, worded by the sink for its platform (`ReplySink.render_notice`) or else the
+    core's, in the language of the member's message."""
+    try:
+        text = sink.render_notice(exc)
+    except Exception as err:
+        log.warning("sink.render_notice_failed", error=type(err).__name__)
+    else:
+        if isinstance(text, str) and text.strip():
+            return text
     return exc.notice_in(exc.language)
 
 

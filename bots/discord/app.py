@@ -19,14 +19,12 @@ from typing import Any
 
 import aiohttp
 import discord
-import redis.exceptions
 import structlog
 from discord import app_commands
 
 from bots.discord.sink import (
     NO_PINGS,
-    DeliveryFailed,
-    DiscordReplySink,
+    DiscordTransport,
     InteractionSink,
     describe_error,
     relative_time,
@@ -45,12 +43,12 @@ from bots.discord.translate import (
 )
 from bots.runtime import Core
 from core import i18n
-from core.alignment.audit import AuditEvent
+from core.alignment.audit import AuditEvent, stop_serving
 from core.commands import MUTE_DURATIONS, CommandReply, Commands, Notation, language_of
 from core.errors import ConfigurationError
-from core.history import unavailable
 from core.keys import KeySpace
 from core.models import IncomingMessage, Outcome, Platform
+from core.reply import DeliveryFailed, StreamingReply
 from core.service import MAX_PERSONA_CHARS
 from core.settings import DiscordSettings
 
@@ -128,8 +126,7 @@ class DiscordModFeed:
         self._spawn = spawn
 
     async def publish(self, event: AuditEvent) -> None:
-        if event.platform != "discord":
-            return
+        """One event of this platform's `ModFeedQueue` (it holds this platform's events only)."""
         self._spawn(self._post(format_mod_event(event)))
 
     async def _post(self, text: str) -> None:
@@ -208,6 +205,7 @@ class RelayClient(discord.Client):
         self.keys = KeySpace(core.key_prefix)
         self.tree = RelayTree(self)
         self.accepting = True
+        self.mod_log: asyncio.Task[None] | None = None  # serves the core's feed for the mod-log channel
         _register_commands(self)
 
     def _get_state(self, **options: Any) -> Any:
@@ -232,11 +230,12 @@ class RelayClient(discord.Client):
         if self.syncs_commands:
             await self._sync_commands()
         if self.settings.mod_log_channel:
-            feeds = getattr(self.core.moderator, "feeds", None)
-            if isinstance(feeds, list):
-                feeds.append(DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn))
-            else:
+            feed = self.core.mod_feed(Platform.DISCORD)
+            if feed is None:
                 log.warning("discord.mod_log_unavailable", reason="moderation is disabled")
+            else:
+                poster = DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn)
+                self.mod_log = asyncio.create_task(feed.serve(poster.publish), name="mod-log-discord")
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return self.core.tasks.spawn(coro, name="discord-mod-log")
@@ -310,18 +309,12 @@ class RelayClient(discord.Client):
             async def start_thread() -> Any:
                 return await self._start_thread(message, name)
 
-            sink = DiscordReplySink(
-                channel=None,
-                reply_to=message,
-                edit_interval_s=interval,
-                open_channel=start_thread,
-                notice_gate=gate,
+            transport = DiscordTransport(
+                channel=None, reply_to=message, edit_interval_s=interval, open_channel=start_thread
             )
         else:
-            sink = DiscordReplySink(
-                channel=message.channel, reply_to=message, edit_interval_s=interval, notice_gate=gate
-            )
-        await self.core.service.handle(incoming, sink)
+            transport = DiscordTransport(channel=message.channel, reply_to=message, edit_interval_s=interval)
+        await self.core.service.handle(incoming, StreamingReply(transport, notice_gate=gate))
 
     async def _start_thread(self, message: discord.Message, name: str) -> Any:
         try:
@@ -354,24 +347,6 @@ async def respond(interaction: discord.Interaction[Any], text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
-async def user_spaces(core: Core, user_id: int) -> list[str]:
-    """A member as the core knows them in every server and in DMs (`scoped_user_id`): their per-user index
-    exists once per space (server), found with SCAN (a rare command; the answer path pays nothing for it)."""
-    keys = KeySpace(core.key_prefix)
-    pattern = keys.user_conversations(f"{Platform.DISCORD.value}:*:{user_id}")
-    marker = "{user:"
-    scoped: set[str] = set()
-    try:
-        async for raw in core.redis.scan_iter(match=pattern, count=1000):
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
-            start = name.find(marker) + len(marker)
-            scoped.add(name[start : name.index("}", start)])
-    except (redis.exceptions.RedisError, OSError) as exc:
-        raise unavailable(exc) from None
-    # the glob's * could span a ':' in theory
-    return sorted(user for user in scoped if user.rsplit(":", 1)[-1] == str(user_id))
-
-
 Command = Callable[[Commands, IncomingMessage], Awaitable[CommandReply]]
 # The core words the command replies (core/commands.py); this is how Discord writes what they name.
 NOTATION = Notation(
@@ -380,6 +355,12 @@ NOTATION = Notation(
     user=lambda user_id: f"<@{user_id}>",
     time=relative_time,
 )
+
+
+async def forget_everywhere(core: Core, user_id: int) -> int:
+    """Delete a member's stored turns in every server and in DMs (the core keeps an index of the spaces
+    where each author has turns)."""
+    return await core.service.forget_author(Platform.DISCORD, str(user_id))
 
 
 def _register_commands(client: RelayClient) -> None:
@@ -462,10 +443,7 @@ def _register_commands(client: RelayClient) -> None:
         name="forget-me", description="Delete everything you said to the bot, in every server and DM"
     )
     async def forget_me(interaction: discord.Interaction[Any]) -> None:
-        def everywhere() -> Awaitable[list[str]]:
-            return user_spaces(core, interaction.user.id)
-
-        await run(interaction, lambda c, msg: c.forget_me(msg, everywhere=everywhere))
+        await run(interaction, lambda c, msg: c.forget_me(msg, everywhere=True))
 
     moderated = settings.moderator_roles or settings.moderator_users
     relay = app_commands.Group(
@@ -590,6 +568,7 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
     finally:
         client.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
+        await stop_serving(client.mod_log)
         # discord.py's close() leaves the "wait for guilds, then dispatch ready" task running; it would
         # dispatch on a closed client when we stop within guild_ready_timeout of connecting.
         ready = getattr(client._connection, "_ready_task", None)

@@ -9,9 +9,10 @@ verification. `run_slack(core, stop=…)` is what `dolphin-relay slack` runs.
   What cannot be handled (not JSON, a field missing or of the wrong type) is dropped before bolt sees it,
   with one `slack.event_dropped` warning (bots/slack/intake.py, bots/slack/payloads.py).
 - Conversations: one per thread in channels, keyed by the installation's workspace (not the poster's team:
-  shared channels), channel and thread. The threads the bot takes part in are a sorted set per channel in
-  Redis (`ThreadIndex`): follow-ups there need no mention, `/dolphin reset` clears them all, and the channel's
-  persona (set with `/dolphin persona set`) applies to every one of them.
+  shared channels), channel and thread. The threads the bot takes part in are kept by the core
+  (core/threads.py `ThreadIndex`, a sorted set per channel in Redis): follow-ups there need no mention,
+  `/dolphin reset` clears them all, and the channel's persona (set with `/dolphin persona set`) applies to
+  every one of them.
 - Shutdown: stop intake (close the socket / the HTTP listener: Slack redelivers elsewhere), drain the
   answers in flight within RUNTIME_SHUTDOWN_GRACE_S, then the caller closes the clients.
 """
@@ -24,10 +25,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
@@ -40,7 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.runtime import Core
 from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
-from bots.slack.sink import SlackReplySink, slack_error
+from bots.slack.sink import SlackTransport, slack_error
 from bots.slack.translate import (
     MrkdwnRenderer,
     access_lists,
@@ -56,11 +55,11 @@ from bots.slack.translate import (
     reply_thread,
     to_incoming,
 )
-from core.alignment.audit import AuditEvent
+from core.alignment.audit import AuditEvent, stop_serving
 from core.commands import COMMAND_FAILED, NOT_ENABLED, PAUSED, CommandReply, Commands, Notation, refusal
 from core.errors import ConfigurationError, RelayError
-from core.history import redis_call
-from core.models import HandleResult, IncomingMessage, Outcome
+from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink
+from core.reply import StreamingReply
 from core.settings import SlackSettings
 
 log = structlog.get_logger(__name__)
@@ -186,40 +185,6 @@ class UserDirectory:
         return {u.id: u.name for u in users if u is not None}
 
 
-class ThreadIndex:
-    """The threads the bot takes part in, one sorted set per channel (member: thread ts, score: last answer),
-    with the history's TTL: old threads drop out on their own, a channel's threads are one key (Redis
-    Cluster safe), and `/dolphin reset` can find every one of them."""
-
-    def __init__(
-        self, *, redis: aioredis.Redis, prefix: str, ttl_s: int, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._redis = redis
-        self._prefix = f"{prefix}:v1:slack:threads"
-        self._ttl_s = ttl_s
-        self._clock = clock
-
-    def _key(self, team: str, channel: str) -> str:
-        return f"{self._prefix}:{quote(team, safe='')}:{quote(channel, safe='')}"
-
-    async def add(self, team: str, channel: str, thread_ts: str) -> None:
-        now = self._clock()
-        key = self._key(team, channel)
-        pipe: Any = self._redis.pipeline(transaction=False)
-        pipe.zadd(key, {thread_ts: now})
-        pipe.zremrangebyscore(key, "-inf", now - self._ttl_s)
-        pipe.expire(key, self._ttl_s)
-        await redis_call(pipe.execute())
-
-    async def contains(self, team: str, channel: str, thread_ts: str) -> bool:
-        score = await redis_call(self._redis.zscore(self._key(team, channel), thread_ts))
-        return score is not None and float(score) >= self._clock() - self._ttl_s
-
-    async def members(self, team: str, channel: str) -> list[str]:
-        raw = await redis_call(self._redis.zrange(self._key(team, channel), 0, -1))
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in raw]
-
-
 class SlackModFeed:
     """Posts moderation events to SLACK_MOD_LOG_CHANNEL with a permalink to the thread, in the background
     (a moderators' channel never slows an answer down), escaped like every other text."""
@@ -232,8 +197,7 @@ class SlackModFeed:
         self._spawn = spawn
 
     async def publish(self, event: AuditEvent) -> None:
-        if event.platform != "slack":
-            return
+        """One event of this platform's `ModFeedQueue` (it holds this platform's events only)."""
         self._spawn(self.post(event))
 
     async def post(self, event: AuditEvent) -> None:
@@ -262,12 +226,12 @@ class SlackModFeed:
             log.warning("slack.modfeed_failed", error=slack_error(exc))
 
 
-class _AskSink(SlackReplySink):
+class _AskSink(StreamingReply[str]):
     """`/dolphin ask`: the question is shown in the thread's first message only once it has passed the gate
     and the input check (that is when the core calls `typing()`)."""
 
-    def __init__(self, *, reveal: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, transport: SlackTransport, *, reveal: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(transport)
         self._reveal = reveal
         self.revealed = False
 
@@ -313,9 +277,7 @@ class SlackRelay:
         self.commands = Commands(service=core.service, notation=NOTATION)
         self.client = build_client(settings)
         self.users = UserDirectory(self.client)
-        self.threads = ThreadIndex(
-            redis=core.redis, prefix=core.key_prefix, ttl_s=core.settings.history.ttl_s
-        )
+        self.threads = core.threads(Platform.SLACK)
         self.app = AsyncApp(
             client=self.client,
             # In Socket Mode nothing is signed (the socket is authenticated) and verification is off.
@@ -324,16 +286,18 @@ class SlackRelay:
             process_before_response=False,
         )
         self._register()
+        self.mod_log: asyncio.Task[None] | None = None  # serves the core's feed for the mod-log channel
         if settings.mod_log_channel:
-            feeds = getattr(core.moderator, "feeds", None)
-            if isinstance(feeds, list):
-                feeds.append(
-                    SlackModFeed(
-                        self.client,
-                        settings.mod_log_channel,
-                        spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
-                    )
+            feed = core.mod_feed(Platform.SLACK)
+            if feed is None:
+                log.warning("slack.mod_log_unavailable", reason="moderation is disabled")
+            else:
+                poster = SlackModFeed(
+                    self.client,
+                    settings.mod_log_channel,
+                    spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
                 )
+                self.mod_log = asyncio.create_task(feed.serve(poster.publish), name="mod-log-slack")
 
     @property
     def bot_name(self) -> str:
@@ -435,15 +399,10 @@ class SlackRelay:
         channel: str,
         thread_ts: str | None,
         set_status: Callable[[str], Awaitable[Any]] | None = None,
-        sink: SlackReplySink | None = None,
+        sink: ReplySink | None = None,
     ) -> HandleResult:
-        sink = sink or SlackReplySink(
-            client=self.client,
-            channel=channel,
-            thread_ts=thread_ts,
-            update_interval_s=self.settings.update_interval_s,
-            renderer=self.renderer,
-            set_status=set_status,
+        sink = sink or StreamingReply(
+            self._transport(channel, thread_ts, set_status=set_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
         )
         result = await self.core.service.handle(msg, sink)
@@ -453,6 +412,22 @@ class SlackRelay:
             except RelayError:
                 log.warning("slack.thread_mark_failed")
         return result
+
+    def _transport(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        *,
+        set_status: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> SlackTransport:
+        return SlackTransport(
+            client=self.client,
+            channel=channel,
+            thread_ts=thread_ts,
+            update_interval_s=self.settings.update_interval_s,
+            renderer=self.renderer,
+            set_status=set_status,
+        )
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
         channel, user = str(event.get("channel", "")), str(event.get("user", ""))
@@ -659,14 +634,7 @@ class SlackRelay:
             text=text,
             is_direct=direct,
         )
-        sink = _AskSink(
-            reveal=reveal,
-            client=self.client,
-            channel=channel,
-            thread_ts=thread_ts,
-            update_interval_s=self.settings.update_interval_s,
-            renderer=self.renderer,
-        )
+        sink = _AskSink(self._transport(channel, thread_ts), reveal=reveal)
         result = await self.answer(msg, channel=channel, thread_ts=thread_ts, sink=sink)
         try:
             if result.outcome in (Outcome.IGNORED, Outcome.DUPLICATE):  # nothing to show: no empty thread
@@ -720,3 +688,4 @@ async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: 
             await runner.cleanup()
         relay.accepting = False
         await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
+        await stop_serving(relay.mod_log)

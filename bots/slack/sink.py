@@ -1,6 +1,7 @@
-"""`SlackReplySink`: progress at once (the assistant status, else a placeholder), then `chat.update` at most
-about once a second, continued in further thread messages past Slack's limit (budgeted in bytes), in mrkdwn
-with nothing that can notify anyone. Why `chat.update` and not Slack's streaming methods: docs/decisions.md.
+"""Slack's side of an answer: `SlackTransport`, under the core's `StreamingReply` (core/reply.py): progress at
+once (the assistant status, else a placeholder), then `chat.update` at most about once a second, continued in further
+thread messages past Slack's limit (budgeted in bytes), in mrkdwn with nothing that can notify anyone. Why
+`chat.update` and not Slack's streaming methods: docs/decisions.md.
 
 What a user sees when things go wrong:
 - an update that fails mid-stream (a 429 that outlasted the retries, a network blip) is skipped: the next
@@ -22,10 +23,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.translate import MrkdwnRenderer
-from core.errors import Muted, RateLimited, RelayError
-from core.gate import NoticeGate
 from core.models import SinkLimits
-from core.streaming import split_message
+from core.reply import DeliveryFailed, ReplyTransport
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +34,6 @@ log = structlog.get_logger(__name__)
 MAX_BYTES = 3800
 PLACEHOLDER = "…"
 STATUS = "is thinking…"
-FALLBACK_NOTICE = "Something went wrong."
 
 
 def slack_error(exc: SlackApiError) -> str:
@@ -47,7 +45,10 @@ def slack_error(exc: SlackApiError) -> str:
         return "unknown"
 
 
-class SlackReplySink:
+class SlackTransport(ReplyTransport[str]):
+    """Slack's messages (their `ts`) for one answer in `channel` (and `thread_ts`). A Web API error is a
+    `DeliveryFailed` that is not fatal: an update skips it, the final text fails with a notice."""
+
     def __init__(
         self,
         *,
@@ -57,11 +58,8 @@ class SlackReplySink:
         update_interval_s: float,
         renderer: MrkdwnRenderer,
         set_status: Callable[[str], Awaitable[Any]] | None = None,
-        notice_gate: NoticeGate | None = None,
     ) -> None:
         self._client = client
-        self._notice_gate = notice_gate
-        self._error: RelayError | None = None  # the error whose notice `fail()` is about to show
         self._channel = channel
         self._thread_ts = thread_ts
         self._renderer = renderer
@@ -69,116 +67,50 @@ class SlackReplySink:
         self.limits = SinkLimits(
             max_chars=MAX_BYTES, min_edit_interval_s=update_interval_s, max_bytes=MAX_BYTES
         )
-        self._ts: list[str] = []  # posted messages, in order
-        self._shown: list[str] = []
 
-    @property
-    def posted(self) -> list[str]:
-        """What each posted message shows now."""
-        return list(self._shown)
+    def render(self, markdown: str) -> str:
+        return self._renderer.render(markdown)
 
-    @property
-    def message_ts(self) -> list[str]:
-        return list(self._ts)
-
-    async def typing(self) -> None:
+    async def typing(self) -> str | None:
         if self._set_status is not None:
             try:
                 await self._set_status(STATUS)
-                return
+                return None
             except SlackApiError as exc:  # not an assistant thread after all, or no assistant:write
                 log.info("slack.set_status_failed", error=slack_error(exc))
-        if not self._ts:
-            await self._post(PLACEHOLDER)
+        return PLACEHOLDER
 
-    async def update(self, text_so_far: str) -> None:
-        try:
-            await self._show(text_so_far)
-        except SlackApiError as exc:
-            log.warning("slack.update_skipped", error=slack_error(exc))
-
-    async def finish(self, text: str) -> None:
-        await self._show(text)
-
-    def render_notice(self, error: RelayError) -> str | None:
-        """Called by the core right before `fail()` (optional ReplySink hook): the error, for the gate;
-        the notice's text stays the core's."""
-        self._error = error
-        return None
-
-    async def fail(self, notice: str) -> None:
-        error, self._error = self._error, None
-        if (
-            not self._ts  # nothing posted yet that the notice would replace
-            and isinstance(error, RateLimited | Muted)
-            and self._notice_gate is not None
-            and not await self._notice_gate(error)
-        ):
-            log.info("slack.notice_suppressed", reason=type(error).__name__)
-            return
-        notice = self._renderer.render(notice.strip() or FALLBACK_NOTICE) or FALLBACK_NOTICE
-        if not self._ts:
-            await self._post(notice)
-            return
-        first_error: SlackApiError | None = None
-        try:
-            await self._edit(0, notice)
-        except SlackApiError as exc:
-            first_error = exc
-            log.warning("slack.fail_edit_failed", error=slack_error(exc))
-        for index in range(len(self._ts) - 1, 0, -1):
-            await self._retract(index, notice)
-        if first_error is not None:  # the first message still shows part of the answer: say so below it
-            try:
-                await self._retract(0, notice)
-            finally:
-                await self._post(notice)
-
-    async def _show(self, markdown: str) -> None:
-        rendered = self._renderer.render(markdown)
-        chunks = split_message(rendered, max_chars=self.limits.max_chars, max_bytes=MAX_BYTES)
-        if not chunks:
-            return
-        for i, chunk in enumerate(chunks):
-            if i < len(self._ts):
-                if self._shown[i] != chunk:
-                    await self._edit(i, chunk)
-            else:
-                await self._post(chunk)
-        for index in range(len(self._ts) - 1, len(chunks) - 1, -1):  # the text now needs fewer messages
-            await self._retract(index, PLACEHOLDER)
-
-    async def _retract(self, index: int, fallback: str) -> None:
-        """Take message `index` down: delete it, or overwrite it with `fallback` where Slack refuses."""
-        ts = self._ts[index]
-        try:
-            await self._client.chat_delete(channel=self._channel, ts=ts)
-        except SlackApiError as exc:
-            log.warning("slack.delete_failed", error=slack_error(exc))
-            try:
-                await self._edit(index, fallback)
-                return
-            except SlackApiError as exc2:
-                log.warning("slack.retract_failed", error=slack_error(exc2))
-                return
-        del self._ts[index]
-        del self._shown[index]
-
-    async def _post(self, text: str) -> None:
-        text = text if text.strip() else PLACEHOLDER
+    async def post(self, text: str, *, notice: bool) -> str:
         kwargs: dict[str, Any] = {
             "channel": self._channel,
-            "text": text,
+            "text": text if text.strip() else PLACEHOLDER,
             "unfurl_links": False,  # no previews of links the model made up
             "unfurl_media": False,  # … nor of images it points to
         }
         if self._thread_ts is not None:
             kwargs["thread_ts"] = self._thread_ts
-        response = await self._client.chat_postMessage(**kwargs)
-        self._ts.append(str(response["ts"]))
-        self._shown.append(text)
+        try:
+            response = await self._client.chat_postMessage(**kwargs)
+        except SlackApiError as exc:
+            raise _failed("post", exc) from None
+        return str(response["ts"])
 
-    async def _edit(self, index: int, text: str) -> None:
-        text = text if text.strip() else PLACEHOLDER
-        await self._client.chat_update(channel=self._channel, ts=self._ts[index], text=text)
-        self._shown[index] = text
+    async def edit(self, message: str, text: str) -> None:
+        try:
+            await self._client.chat_update(
+                channel=self._channel, ts=message, text=text if text.strip() else PLACEHOLDER
+            )
+        except SlackApiError as exc:
+            raise _failed("update", exc) from None
+
+    async def delete(self, message: str) -> None:
+        try:
+            await self._client.chat_delete(channel=self._channel, ts=message)
+        except SlackApiError as exc:
+            raise _failed("delete", exc) from None
+
+
+def _failed(action: str, exc: SlackApiError) -> DeliveryFailed:
+    error = slack_error(exc)
+    log.warning("slack.delivery_failed", action=action, error=error)
+    return DeliveryFailed(f"{action} failed ({error})", fatal=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -69,6 +71,42 @@ class ModFeed(Protocol):
     """Posts an audit event to a moderators' channel (implemented by the platform adapters)."""
 
     async def publish(self, event: AuditEvent) -> None: ...
+
+
+class ModFeedQueue:
+    """The moderators' feed of one platform (its MOD_LOG_CHANNEL), given to the moderator when it is built:
+    `publish` keeps the platform's events and never waits; the platform's adapter, once connected, hands
+    them to its poster in order (`serve`). At most `max_pending` wait; beyond that the oldest are dropped
+    with a warning (a mod log that cannot keep up never holds up answers or memory)."""
+
+    def __init__(self, platform: str, *, max_pending: int = 1000) -> None:
+        self.platform = platform
+        self._pending: asyncio.Queue[AuditEvent] = asyncio.Queue(maxsize=max_pending)
+
+    async def publish(self, event: AuditEvent) -> None:
+        if event.platform != self.platform:
+            return
+        if self._pending.full():
+            self._pending.get_nowait()
+            log.warning("modfeed.dropped", platform=self.platform, pending=self._pending.maxsize)
+        self._pending.put_nowait(event)
+
+    async def serve(self, post: Callable[[AuditEvent], Awaitable[None]]) -> None:
+        """Hand every event to `post`, oldest first, until cancelled (the adapter runs it while it runs)."""
+        while True:
+            event = await self._pending.get()
+            try:
+                await post(event)
+            except Exception as exc:  # a moderators' channel failing never stops the feed
+                log.warning("modfeed.publish_failed", platform=self.platform, error=type(exc).__name__)
+
+
+async def stop_serving(task: asyncio.Task[None] | None) -> None:
+    """End an adapter's `ModFeedQueue.serve` task (at shutdown, once the answers in flight are drained)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class AuditLog:

@@ -20,9 +20,8 @@ class InputCheck:
 
 
 class Moderator(Protocol):
-    """Optional hook: `begin_input(msg) -> InputCheck`. The service calls it instead of `check_input` when
-    it exists: with `pending` set, it starts generating while the rest of the check runs and shows
-    nothing, stores nothing, until the final verdict allows the message."""
+    """What the core asks about every message and answer. `check_input` and `check_output` are required;
+    `begin_input` has a default (a class that subclasses `Moderator` inherits it)."""
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         """Verdict on what the user asked. Raises `ModerationUnavailable` when a layer fails closed."""
@@ -34,8 +33,14 @@ class Moderator(Protocol):
         every configured layer)."""
         ...
 
+    async def begin_input(self, msg: IncomingMessage) -> InputCheck:
+        """The input check as the service runs it. With `pending` set, the service starts generating while
+        the rest of the check runs, and shows nothing, stores nothing, until the final verdict allows the
+        message. The default is the whole `check_input`, with nothing pending."""
+        return InputCheck(await self.check_input(msg))
 
-class AllowAll:
+
+class AllowAll(Moderator):
     """Pass-through moderator: every request and answer is allowed."""
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:

@@ -30,7 +30,7 @@ import structlog
 from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.autoguard import AutoGuard, mode_for_model
-from core.alignment.base import InputCheck
+from core.alignment.base import InputCheck, Moderator
 from core.alignment.classifier import ClassifierLoadError, LocalChecks
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
@@ -63,7 +63,7 @@ _PRECEDENCE = (
 FALLBACK_CATEGORY = "S2"
 
 
-class PolicyModerator:
+class PolicyModerator(Moderator):
     def __init__(
         self,
         *,

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from core.errors import UpstreamError
 from core.gate import Admission, AdmissionKind
 from core.llm import GenerationParams, ModelInfo, StreamEvent
-from core.models import ConversationKey, Exchange, IncomingMessage, SinkLimits
+from core.models import ConversationKey, Exchange, IncomingMessage, Platform, ReplySink, SinkLimits
 
 
-class RecordingSink:
+class RecordingSink(ReplySink):
     """Records every call the core makes, in order."""
 
     def __init__(self, *, max_chars: int = 2000, min_edit_interval_s: float = 0.0) -> None:
@@ -145,6 +145,10 @@ class MemoryStore:
             removed += len(exchanges) - len(keep)
             self.data[key] = keep
         return removed
+
+    async def forget_author(self, platform: Platform, author_id: str) -> int:
+        users = {f"{k.platform.value}:{k.space}:{author_id}" for k in self.data if k.platform is platform}
+        return sum([await self.forget_user(u) for u in sorted(users)])
 
 
 @dataclass

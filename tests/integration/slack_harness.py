@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 from bots.runtime import Core
 from bots.slack.app import SlackRelay, run_slack, start_http
 from bots.tasks import TaskTracker
-from core.alignment.audit import AuditEvent, publish_all
+from core.alignment.audit import AuditEvent, ModFeedQueue, publish_all, stop_serving
 from core.alignment.base import AllowAll, Moderator
 from core.alignment.language import detect_language
 from core.builder import build_service, code_settings
@@ -52,7 +52,7 @@ def key(channel: str, thread: str | None = None, team: str = TEAM) -> Conversati
 
 
 @dataclass
-class WordModerator:
+class WordModerator(Moderator):
     """Blocks input or output containing a word, and publishes each block to its feeds like the policy
     moderator does (so the Slack mod-log feed can be tested without the whole alignment layer)."""
 
@@ -295,6 +295,7 @@ async def open_core(
     limits: LimitSettings | None = None,
     tgi_url: str | None = None,
     tgi_settings: TGISettings | None = None,
+    mod_feed: ModFeedQueue | None = None,
     **slack_settings: Any,
 ) -> AsyncIterator[Core]:
     """The core's parts as `bots.runtime.open_core` wires them, on `redis_client`; the model server is the
@@ -338,6 +339,7 @@ async def open_core(
             metrics=Metrics(),
             key_prefix="relay",
             tasks=TaskTracker(),
+            mod_feeds={} if mod_feed is None else {Platform.SLACK: mod_feed},
         )
 
 
@@ -368,6 +370,7 @@ async def http_harness(
             await core.tasks.drain(5)
         finally:
             await runner.cleanup()
+            await stop_serving(relay.mod_log)
 
 
 @dataclass

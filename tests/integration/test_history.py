@@ -448,3 +448,25 @@ async def test_a_release_lost_in_an_outage_is_retried_until_redis_answers(redis_
         assert await client.exists(KEYS.lock(A.id)) == 0
     finally:
         await client.aclose()
+
+
+async def test_forget_author_removes_their_turns_in_every_space_of_the_platform_only(
+    redis_client: aioredis.Redis,
+) -> None:
+    s = store(redis_client, ttl_s=3600)
+    dm = ConversationKey(Platform.DISCORD, "@dm", "d9")
+    slack = ConversationKey(Platform.SLACK, "g1", "c1")  # the same ids on another platform
+    for key in (A, B, dm, slack):
+        for author in ("u1", "u2"):
+            async with s.open(key) as conv:
+                await conv.commit(exchange(f"{key.id} {author}", author=author))
+    index = KEYS.author_users(Platform.DISCORD, "u1")
+    assert 0 < await redis_client.pttl(index) <= 3600 * 1000
+    assert await s.forget_author(Platform.DISCORD, "u1") == 3  # g1, g2 and the DM
+    for key in (A, B, dm):
+        async with s.open(key) as conv:
+            assert [ex.user.author_id for ex in conv.exchanges] == ["u2"]
+    async with s.open(slack) as conv:
+        assert [ex.user.author_id for ex in conv.exchanges] == ["u1", "u2"]
+    assert not await redis_client.exists(index)
+    assert await s.forget_author(Platform.DISCORD, "u1") == 0  # nothing left, and no index to read

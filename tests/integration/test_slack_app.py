@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.runtime import build_redis
 from bots.slack.app import NOT_ENABLED, UserDirectory
 from bots.slack.sink import MAX_BYTES, PLACEHOLDER
+from core.alignment.audit import ModFeedQueue
 from core.keys import KeySpace
 from core.settings import LimitSettings, RedisSettings, Settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI
@@ -326,8 +327,9 @@ async def test_a_failing_update_mid_stream_does_not_end_the_answer(harness: Harn
 
 
 async def test_mod_log_feed_gets_a_permalink(redis_client: aioredis.Redis) -> None:
-    moderator = WordModerator(input_word="forbidden")
-    async with http_harness(redis_client, moderator=moderator, mod_log_channel="CMOD") as h:
+    feed = ModFeedQueue("slack")  # the composition root gives the moderator its feeds when it builds it
+    moderator = WordModerator(input_word="forbidden", feeds=[feed])
+    async with http_harness(redis_client, moderator=moderator, mod_feed=feed, mod_log_channel="CMOD") as h:
         h.slack.users["U1"] = {"profile": {"display_name": "Ann <!here>"}}
         await h.post(mention("something forbidden <!channel>"))
         await h.settle()

@@ -1,4 +1,4 @@
-"""`DiscordReplySink` against a recording fake channel (no sockets), alone and under the real ChatService:
+"""The Discord reply (`StreamingReply` over `DiscordTransport`) against a recording fake channel (no sockets), alone and under the real ChatService:
 cadence, rollover with balanced fences, no pings, replies, never empty, withheld answers across several
 messages, and Discord's refusals (403, 404, 5xx) as outcomes rather than tracebacks."""
 
@@ -16,10 +16,12 @@ import discord
 import pytest
 from structlog.testing import capture_logs
 
-from bots.discord.sink import REMOVED, DeliveryFailed, DiscordReplySink, discord_notice
+from bots.discord.sink import REMOVED, DeliveryFailed, DiscordTransport, discord_notice
+from core.alignment.base import Moderator
 from core.builder import build_service, code_settings
 from core.errors import Muted, RateLimited, RelayError
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Outcome, Platform, Verdict
+from core.reply import StreamingReply
 from core.service import ChatService
 from core.streaming import Coalescer
 from tests.fakes.discord_payloads import World
@@ -105,11 +107,15 @@ def asker() -> discord.Message:
     return World().message("q")
 
 
-def sink_for(channel: FakeChannel, asker: discord.Message | None, **kw: Any) -> DiscordReplySink:
-    sink = DiscordReplySink(channel=channel, reply_to=asker, edit_interval_s=kw.pop("interval", 0.0), **kw)
+def sink_for(channel: FakeChannel, asker: discord.Message | None, **kw: Any) -> StreamingReply[Any]:
+    """The reply the bot builds for a message: the core's `StreamingReply` over `DiscordTransport`."""
+    gate = kw.pop("notice_gate", None)
+    transport: Any = DiscordTransport(
+        channel=channel, reply_to=asker, edit_interval_s=kw.pop("interval", 0.0), **kw
+    )
     if asker is not None:
-        sink._reply_channel = lambda: channel  # type: ignore[method-assign]  # the fake is the asker's channel
-    return sink
+        transport._reply_channel = lambda: channel  # the fake is the asker's channel
+    return StreamingReply(transport, notice_gate=gate)
 
 
 async def test_burst_of_500_tokens_is_edited_at_most_once_per_interval(asker: discord.Message) -> None:
@@ -276,7 +282,7 @@ async def test_cooldown_notices_say_when_and_are_shown_once() -> None:
     for _ in range(3):
         sink = sink_for(channel, World().message("spam"), notice_gate=once)
         error = RateLimited(retry_after_s=30)
-        await sink.fail(sink.render_notice(error) or error.notice)
+        await sink.notify(error, sink.render_notice(error) or error.notice)
     sent = [c[1] for c in channel.calls if c[0] == "send"]
     assert len(sent) == 1 and "<t:" in sent[0] and sent[0].endswith(":R>.")
 
@@ -284,7 +290,7 @@ async def test_cooldown_notices_say_when_and_are_shown_once() -> None:
 # ---------------------------------------------------------------- under the real ChatService
 
 
-class BlockWhenLong:
+class BlockWhenLong(Moderator):
     """Blocks the answer once it is long (it was already streamed over several messages by then)."""
 
     def __init__(self, limit: int) -> None:

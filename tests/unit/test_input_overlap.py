@@ -12,7 +12,7 @@ from typing import Literal
 
 import pytest
 
-from core.alignment.base import InputCheck
+from core.alignment.base import InputCheck, Moderator
 from core.builder import build_service, code_settings
 from core.errors import Busy, ModerationUnavailable
 from core.llm import GenerationParams, StreamEvent
@@ -25,7 +25,7 @@ from tests.unit.test_service import KEY, message
 BLOCK = Verdict(Action.BLOCK, category="S9", layer="guard", notice="I can't help with weapons.")
 
 
-class HeldGuard:
+class HeldGuard(Moderator):
     """Local layers allow at once; the guard's verdict is whatever the test sets on `verdict`."""
 
     def __init__(self) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from hypothesis import given, settings
 
-from core.alignment.base import AllowAll
+from core.alignment.base import AllowAll, Moderator
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import load_policy
 from core.builder import build_service, code_settings
@@ -220,7 +220,7 @@ async def test_unexpected_exception_gives_generic_notice() -> None:
     assert h.history == []
 
 
-class BlockWord:
+class BlockWord(Moderator):
     """Blocks any answer containing a word; input always allowed."""
 
     def __init__(self, word: str) -> None:

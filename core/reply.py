@@ -1,0 +1,229 @@
+"""`StreamingReply`: one answer streamed into a chat platform's messages, over a small `ReplyTransport`.
+
+The core owns what a user sees of an answer; a platform adapter only says how to post, edit and delete one
+message there, and how its text is rendered:
+
+- the answer so far is split over the platform's limit (characters, and bytes where it counts bytes), with
+  code fences balanced; each part is one message, edited in place when its text changed, new messages
+  posted as the answer grows, and messages no longer needed taken down when it shrinks;
+- nothing empty is ever posted or edited in;
+- a notice (a blocked answer, a failure) replaces the answer: the first message becomes the notice and the
+  others are deleted, or overwritten (`ReplyTransport.blank`) where the platform refuses to delete them;
+  nothing of a withheld answer stays up;
+- a cooldown notice (rate limited, muted) is shown once per cooldown when a `notice_gate` is given
+  (core/gate.py `NoticeThrottle`);
+- the transport reports a platform failure as `DeliveryFailed`: while streaming, a failed edit is skipped
+  (the next update carries newer text); a fatal one (no permission, the answer or channel deleted) ends the
+  answer, and nothing more is attempted there, not even the notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Generic, Protocol, TypeVar
+
+import structlog
+
+from core.errors import Muted, RateLimited, RelayError
+from core.gate import NoticeGate
+from core.models import ReplySink, SinkLimits
+from core.streaming import split_message
+
+log = structlog.get_logger(__name__)
+
+FALLBACK_NOTICE = "Something went wrong."
+M = TypeVar("M")  # the platform's handle of one posted message
+_T = TypeVar("_T")
+
+
+class DeliveryFailed(RelayError):
+    """The platform refused or lost a message of the answer; `fatal` when nothing more can be posted there
+    (the core then stores nothing and shows no notice)."""
+
+    notice = "Sorry, I couldn't post my answer. Please try again."
+    notice_id = ""  # shown as is
+
+    def __init__(self, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class ReplyTransport(Protocol[M]):
+    """One platform's messages, for one answer. `post`, `edit` and `delete` raise `DeliveryFailed`; the
+    other members have defaults (a class that subclasses `ReplyTransport` inherits them)."""
+
+    limits: SinkLimits  # per message, and the cadence of edits
+
+    async def post(self, text: str, *, notice: bool) -> M:
+        """Post a new message of the answer (`notice`: the notice, with no message of the answer up)."""
+        ...
+
+    async def edit(self, message: M, text: str) -> None:
+        """Replace the text of a message posted by `post`."""
+        ...
+
+    async def delete(self, message: M) -> None:
+        """Take a message down (a message already gone counts as deleted)."""
+        ...
+
+    def render(self, markdown: str) -> str:
+        """The model's Markdown in the platform's markup, before it is split (limits count rendered text)."""
+        return markdown
+
+    def blank(self, notice: str | None) -> str:
+        """What a message shows that could not be deleted: after `notice` replaced the answer, or (None)
+        when the answer got shorter."""
+        return notice or "…"
+
+    def render_notice(self, error: RelayError) -> str | None:
+        """The notice for `error` worded for the platform; None keeps the core's wording."""
+        return None
+
+    async def typing(self) -> str | None:
+        """Show that an answer is coming. Returns a placeholder to post when the platform has no indicator
+        here (it becomes the answer's first message), else None."""
+        return None
+
+    async def stop_typing(self) -> None:
+        """The first text is about to be posted, or the answer ended: stop the indicator."""
+        return None
+
+
+class StreamingReply(ReplySink, Generic[M]):
+    """A `ReplySink` over a `ReplyTransport`: the multi-message reconciliation, once for every platform."""
+
+    def __init__(self, transport: ReplyTransport[M], *, notice_gate: NoticeGate | None = None) -> None:
+        self.transport = transport
+        self.limits = transport.limits
+        self._notice_gate = notice_gate
+        self._messages: list[M] = []  # posted messages, in order
+        self._shown: list[str] = []  # their current texts
+        self._typing = False
+        self.dead = False  # nothing more can be posted (no permission; the answer or channel is gone)
+
+    @property
+    def sent(self) -> list[M]:
+        """The messages of the answer that are up now."""
+        return list(self._messages)
+
+    @property
+    def shown(self) -> list[str]:
+        """What each of them shows now."""
+        return list(self._shown)
+
+    # ---------------------------------------------------------------- ReplySink
+
+    def render_notice(self, error: RelayError) -> str | None:
+        return self.transport.render_notice(error)
+
+    async def typing(self) -> None:
+        if self._typing or self._messages or self.dead:
+            return
+        self._typing = True
+        placeholder = await self._guard(self.transport.typing())
+        if placeholder and placeholder.strip() and not self._messages:
+            await self._post(placeholder)
+
+    async def update(self, text_so_far: str) -> None:
+        try:
+            await self._show(text_so_far)
+        except DeliveryFailed as exc:
+            if exc.fatal:
+                raise
+            log.warning("reply.update_skipped", reason=str(exc))  # the next update carries newer text
+
+    async def finish(self, text: str) -> None:
+        try:
+            await self._show(text)
+        finally:
+            await self.transport.stop_typing()
+
+    async def notify(self, error: RelayError, notice: str) -> None:
+        if (
+            not self._messages  # nothing posted that the notice would replace
+            and isinstance(error, RateLimited | Muted)
+            and self._notice_gate is not None
+            and not await self._notice_gate(error)
+        ):
+            await self.transport.stop_typing()
+            log.info("reply.notice_suppressed", reason=type(error).__name__)
+            return
+        await self.fail(notice)
+
+    async def fail(self, notice: str) -> None:
+        await self.transport.stop_typing()
+        if self.dead:
+            return
+        notice = self.transport.render(notice.strip() or FALLBACK_NOTICE).strip() or FALLBACK_NOTICE
+        if not self._messages:
+            await self._post(notice, notice=True)
+            return
+        # The answer shown so far is replaced: the others go (newest first: the newest text is the likeliest
+        # to be what was withheld), then the first message becomes the notice.
+        for index in range(len(self._messages) - 1, 0, -1):
+            await self._take_down(index, notice)
+        try:
+            await self._edit(0, notice)
+        except DeliveryFailed as exc:
+            # The first message still shows part of the answer: take it down, post the notice instead.
+            log.warning("reply.notice_edit_failed", reason=str(exc))
+            await self._take_down(0, notice)
+            if not self.dead:
+                await self._post(notice, notice=True)
+
+    # ---------------------------------------------------------------- internals
+
+    async def _show(self, markdown: str) -> None:
+        if self.dead:
+            return
+        rendered = self.transport.render(markdown)
+        limits = self.transport.limits
+        chunks = split_message(rendered, max_chars=limits.max_chars, max_bytes=limits.max_bytes)
+        chunks = [c for c in chunks if c.strip()]  # platforms reject empty messages
+        if not chunks:  # nothing to show: keep what is shown
+            return
+        for i, chunk in enumerate(chunks):
+            if i < len(self._messages):
+                if self._shown[i] != chunk:
+                    await self._edit(i, chunk)
+            else:
+                await self._post(chunk)
+        for index in range(len(self._messages) - 1, len(chunks) - 1, -1):  # the text needs fewer messages
+            await self._take_down(index, None)
+
+    async def _post(self, text: str, *, notice: bool = False) -> None:
+        if not self._messages:
+            await self.transport.stop_typing()  # no typing request lands after the first message
+        message = await self._guard(self.transport.post(text, notice=notice))
+        self._messages.append(message)
+        self._shown.append(text)
+
+    async def _edit(self, index: int, text: str) -> None:
+        await self._guard(self.transport.edit(self._messages[index], text))
+        self._shown[index] = text
+
+    async def _take_down(self, index: int, notice: str | None) -> None:
+        """Delete message `index`; where the platform refuses, overwrite it with `transport.blank(notice)`
+        (it then stays in the list, showing that text)."""
+        try:
+            await self.transport.delete(self._messages[index])
+        except DeliveryFailed as exc:
+            log.warning("reply.delete_failed", reason=str(exc))
+            blank = self.transport.blank(notice)
+            try:
+                if self._shown[index] != blank:
+                    await self.transport.edit(self._messages[index], blank)
+                    self._shown[index] = blank
+            except DeliveryFailed as exc2:
+                log.warning("reply.blank_failed", reason=str(exc2))
+            return
+        del self._messages[index], self._shown[index]
+
+    async def _guard(self, call: Awaitable[_T]) -> _T:
+        """Await a transport call; a fatal failure marks the reply dead."""
+        try:
+            return await call
+        except DeliveryFailed as exc:
+            if exc.fatal:
+                self.dead = True
+            raise
