@@ -102,7 +102,7 @@ async def replay(redis_url: str, policy: Path, *extra: str) -> str:
 async def test_replay_prints_what_a_changed_policy_would_block_and_allow(
     redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
-    before = policy_file(tmp_path, "before.yaml")
+    before = policy_file(tmp_path, "before.yaml", audit__record_allowed=True)  # the moderators turned it on
     outcomes = await serve(redis_url, before)
     assert outcomes == [expected for _, expected in MESSAGES]
     # The stream holds every decision: 4 requests (1 blocked) and the 3 answers, answers with their request.
@@ -141,7 +141,7 @@ async def test_replay_prints_what_a_changed_policy_would_block_and_allow(
 async def test_without_excerpts_the_trail_keeps_no_text_and_replay_says_so(
     redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
-    private = policy_file(tmp_path, "private.yaml", audit__store_excerpt=False)
+    private = policy_file(tmp_path, "private.yaml", audit__record_allowed=True, audit__store_excerpt=False)
     await serve(redis_url, private)
     rows = await redis_client.xrange(KeySpace(PREFIX).audit())
     assert len(rows) == 7
@@ -179,7 +179,7 @@ async def test_allowed_checks_are_recorded_only_when_asked_and_never_reach_the_f
     assert rows[0]["text"] == "Whiskers i" and rows[0]["prompt"] == "A name for" and "prompt" not in rows[1]
     assert feed.events == []  # moderators see blocks and flags only
 
-    # Without record_allowed (the default of a policy that does not set it): blocks and flags only.
+    # Without record_allowed (the shipped policy's default): blocks and flags only.
     quiet = AuditLog(redis=redis_client, keys=KeySpace("quiet"), audit=Audit())
     await PolicyModerator(policy=load_policy(), audit=quiet).check_input(msg)
     assert await quiet.recent() == []
