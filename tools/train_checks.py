@@ -265,6 +265,26 @@ def split_ids(items: Sequence[Item], *, n_folds: int, salt: str, group: Callable
 # ---------------------------------------------------------------- features and fitting
 
 
+# Optional static embedding appended to the n-gram features (--embedding), measured only (docs/moderation.md
+# "What was tried"): (embedder, weight, pair product); EMBED_ONLY drops the n-grams (--embedding-only).
+EMBED: tuple[Any, float, bool] | None = None
+EMBED_ONLY = False
+
+
+def dense_block(texts: Sequence[str], prompts: Sequence[str] | None) -> np.ndarray | None:
+    if EMBED is None:
+        return None
+    embedder, weight, product = EMBED
+    e = embedder.embed_many(list(texts))
+    if prompts is None or not product:
+        return (e * weight).astype(np.float32)
+    q = embedder.embed_many([p or "" for p in prompts])
+    pr = e * q
+    n = np.linalg.norm(pr, axis=1, keepdims=True)
+    pr = np.where(n > 0, pr / np.maximum(n, 1e-12), 0)
+    return (np.hstack([e, pr]) * weight).astype(np.float32)
+
+
 class Matrix:
     """Raw counts of every item, cached once; `weighted(rows, idf)` applies the run-time weighting
     (core/alignment/features.py `Featurizer.weigh`) to build a training matrix."""
@@ -273,6 +293,9 @@ class Matrix:
         self.spec = featurizer.spec
         self.featurizer = featurizer
         self.counts = [featurizer.counts(it.text, it.prompt if with_prompt else None) for it in items]
+        self.dense = dense_block(
+            [it.text for it in items], [it.prompt for it in items] if with_prompt else None
+        )
 
     def idf(self, rows: Sequence[int]) -> np.ndarray:
         df = np.zeros(self.spec.dim, dtype=np.float64)
@@ -294,7 +317,7 @@ class Matrix:
             indices.append(idx)
             data.append(val)
             indptr.append(indptr[-1] + len(idx))
-        return csr_matrix(
+        sparse = csr_matrix(
             (
                 np.concatenate(data) if data else np.zeros(0, np.float32),
                 np.concatenate(indices) if indices else np.zeros(0, np.int64),
@@ -303,6 +326,14 @@ class Matrix:
             shape=(len(rows), self.spec.dim),
             dtype=np.float32,
         )
+        if self.dense is None:
+            return sparse
+        from scipy.sparse import hstack
+
+        if EMBED_ONLY:
+            return csr_matrix(self.dense[list(rows)])
+
+        return hstack([sparse, csr_matrix(self.dense[list(rows)])], format="csr", dtype=np.float32)
 
 
 @dataclass
@@ -702,7 +733,26 @@ def main(argv: list[str] | None = None) -> int:
         "--prefix-weight", type=float, default=0.0, help="scale of the request's features in the answer check"
     )
     parser.add_argument("--category-bits", type=int, default=15)
+    parser.add_argument(
+        "--embedding",
+        type=Path,
+        default=None,
+        help="measure only: append a static embedding (embedding.npz + tokenizer.json of tools/distill_embeddings.py)",
+    )
+    parser.add_argument("--embedding-weight", type=float, default=1.0, help="scale of the embedding block")
+    parser.add_argument(
+        "--no-pair-product", action="store_true", help="answers: no answer × request embedding product"
+    )
+    parser.add_argument("--embedding-only", action="store_true", help="the embedding without the n-grams")
     args = parser.parse_args(argv)
+    if args.embedding is not None and args.out is not None:
+        parser.error("--embedding only measures (nothing of it ships); drop --out")
+    global EMBED, EMBED_ONLY
+    EMBED_ONLY = args.embedding_only
+    if args.embedding is not None:
+        from tools.static_embedding import StaticEmbedding
+
+        EMBED = (StaticEmbedding.load(args.embedding), args.embedding_weight, not args.no_pair_product)
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -814,6 +864,9 @@ def main(argv: list[str] | None = None) -> int:
         names, cat_coef, cat_b = (
             category_head if (cfg.name == REQUEST and category_head) else ([], None, None)
         )
+        all_figures[cfg.name] = figures
+        if EMBED is not None:  # measured only, not written
+            continue
         checks[cfg.name] = LinearCheck(
             name=cfg.name,
             spec=cfg.spec,
