@@ -148,7 +148,7 @@ class SlackRelay:
         sink: ReplySink | None = None,
     ) -> HandleResult:
         sink = sink or StreamingReply(
-            self._transport(channel, thread_ts, set_status=set_status),
+            self.transport(channel, thread_ts, set_status=set_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
         )
         result = await self.core.service.handle(msg, sink)
@@ -159,7 +159,7 @@ class SlackRelay:
                 log.warning("slack.thread_mark_failed")
         return result
 
-    def _transport(
+    def transport(
         self,
         channel: str,
         thread_ts: str | None,

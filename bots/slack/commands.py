@@ -173,7 +173,7 @@ class SlashCommand:
             text=text,
             is_direct=direct,
         )
-        sink = _AskSink(self._relay._transport(channel, thread_ts), reveal=reveal)
+        sink = _AskSink(self._relay.transport(channel, thread_ts), reveal=reveal)
         result = await self._relay.answer(msg, channel=channel, thread_ts=thread_ts, sink=sink)
         try:
             if result.outcome in (Outcome.IGNORED, Outcome.DUPLICATE):  # nothing to show: no empty thread
