@@ -31,7 +31,6 @@ from bots.discord.translate import (
     to_incoming,
 )
 from bots.runtime import Core
-from core.alignment.audit import stop_serving
 from core.errors import ConfigurationError
 from core.keys import KeySpace
 from core.models import Platform
@@ -107,12 +106,8 @@ class RelayClient(discord.Client):
         if self.syncs_commands:
             await self._sync_commands()
         if self.settings.mod_log_channel:
-            feed = self.core.mod_feed(Platform.DISCORD)
-            if feed is None:
-                log.warning("discord.mod_log_unavailable", reason="moderation is disabled")
-            else:
-                poster = DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn)
-                self.mod_log = asyncio.create_task(feed.serve(poster.publish), name="mod-log-discord")
+            poster = DiscordModFeed(self, self.settings.mod_log_channel, spawn=self._spawn)
+            self.mod_log = self.core.serve_mod_log(Platform.DISCORD, poster.publish)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return self.core.tasks.spawn(coro, name="discord-mod-log")
@@ -273,8 +268,7 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
             raise failure
     finally:
         client.accepting = False
-        await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
-        await stop_serving(client.mod_log)
+        await core.wind_down(client.mod_log)
         # discord.py's close() leaves the "wait for guilds, then dispatch ready" task running; it would
         # dispatch on a closed client when we stop within guild_ready_timeout of connecting.
         ready = getattr(client._connection, "_ready_task", None)

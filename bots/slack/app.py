@@ -46,7 +46,6 @@ from bots.slack.translate import (
     to_incoming,
 )
 from bots.slack.users import UserDirectory
-from core.alignment.audit import stop_serving
 from core.commands import Commands
 from core.errors import RelayError
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink
@@ -83,16 +82,12 @@ class SlackRelay:
         self._register()
         self.mod_log: asyncio.Task[None] | None = None  # serves the core's feed for the mod-log channel
         if settings.mod_log_channel:
-            feed = core.mod_feed(Platform.SLACK)
-            if feed is None:
-                log.warning("slack.mod_log_unavailable", reason="moderation is disabled")
-            else:
-                poster = SlackModFeed(
-                    self.client,
-                    settings.mod_log_channel,
-                    spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
-                )
-                self.mod_log = asyncio.create_task(feed.serve(poster.publish), name="mod-log-slack")
+            poster = SlackModFeed(
+                self.client,
+                settings.mod_log_channel,
+                spawn=lambda coro: self.core.tasks.spawn(coro, name="slack-modfeed"),
+            )
+            self.mod_log = core.serve_mod_log(Platform.SLACK, poster.publish)
 
     @property
     def bot_name(self) -> str:
@@ -317,5 +312,4 @@ async def run_slack(core: Core, *, stop: asyncio.Event, port: int = 3000, host: 
         if runner is not None:
             await runner.cleanup()
         relay.accepting = False
-        await core.tasks.drain(core.settings.runtime.shutdown_grace_s)
-        await stop_serving(relay.mod_log)
+        await core.wind_down(relay.mod_log)
