@@ -8,6 +8,7 @@ drained their tasks).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from bots.tasks import TaskTracker
-from core.alignment.audit import ModFeed, ModFeedQueue
+from core.alignment.audit import AuditEvent, ModFeed, ModFeedQueue, stop_serving
 from core.alignment.base import Moderator
 from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
@@ -60,6 +61,23 @@ class Core:
     def mod_feed(self, platform: Platform) -> ModFeedQueue | None:
         """The events for `platform`'s mod-log channel; None without one, or with moderation off."""
         return self.mod_feeds.get(platform)
+
+    def serve_mod_log(
+        self, platform: Platform, post: Callable[[AuditEvent], Awaitable[None]]
+    ) -> asyncio.Task[None] | None:
+        """Serves `platform`'s moderators' feed to `post` (its mod-log poster) in a task; None, with one warning,
+        when moderation is off. The adapter ends it with `wind_down` at shutdown."""
+        feed = self.mod_feed(platform)
+        if feed is None:
+            log.warning(f"{platform.value}.mod_log_unavailable", reason="moderation is disabled")
+            return None
+        return asyncio.create_task(feed.serve(post), name=f"mod-log-{platform.value}")
+
+    async def wind_down(self, mod_log: asyncio.Task[None] | None) -> None:
+        """An adapter's shutdown once it takes no more messages: the answers in flight drained within
+        RUNTIME_SHUTDOWN_GRACE_S, then its mod-log feed ended."""
+        await self.tasks.drain(self.settings.runtime.shutdown_grace_s)
+        await stop_serving(mod_log)
 
     def threads(self, platform: Platform) -> ThreadIndex:
         """The threads of each channel the bot takes part in on `platform` (kept as long as history)."""

@@ -16,9 +16,16 @@ from core.settings import SlackSettings
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL_MENTION = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
-_SPECIAL = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
-_SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
-_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+
+
+def _control(body: str) -> re.Pattern[str]:
+    """One of Slack's `<!…>` control sequences: @channel/@here/@everyone, a user group, a formatted date."""
+    return re.compile(rf"<!{body}>")
+
+
+_SPECIAL = _control(r"(channel|here|everyone)(?:\|[^>]*)?")
+_SUBTEAM = _control(r"subteam\^[A-Z0-9]+(?:\|([^>]*))?")
+_DATE = _control(r"date\^[^|>]*\|([^>]*)")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 
 # Message subtypes that are still a person talking: a message with files (its text is answered) and a thread

@@ -15,9 +15,10 @@ import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.runtime import build_redis
-from bots.slack.app import NOT_ENABLED, UserDirectory
 from bots.slack.sink import MAX_BYTES, PLACEHOLDER
+from bots.slack.users import UserDirectory
 from core.alignment.audit import ModFeedQueue
+from core.commands import NOT_ENABLED
 from core.keys import KeySpace
 from core.settings import LimitSettings, RedisSettings, Settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from bots.slack.app import CANNOT_POST, HELP, NOT_ADMIN, NOT_ENABLED
+from bots.slack.commands import CANNOT_POST, HELP, NOT_ADMIN
+from core.commands import NOT_ENABLED
 from tests.fakes.tgi import FakeReply
 from tests.integration.slack_harness import Harness, event, http_harness, key, mention
 

@@ -17,7 +17,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 
-from bots.slack.app import HELP, SlackRelay, build_client, run_slack
+from bots.slack.app import SlackRelay, run_slack
+from bots.slack.commands import HELP
+from bots.slack.start import build_client
 from core.errors import ConfigurationError
 from core.settings import SlackSettings
 from tests.fakes.slack_api import TEAM, FakeSlackAPI

@@ -8,7 +8,8 @@ from pathlib import Path
 import discord
 import pytest
 
-from bots.discord.app import INVITE_PERMISSIONS, format_mod_event, intents, invite_url
+from bots.discord.app import INVITE_PERMISSIONS, intents, invite_url
+from bots.discord.feed import format_mod_event
 from bots.discord.translate import is_allowed, should_answer, thread_name, to_incoming
 from core.alignment.audit import AuditEvent
 from core.models import Platform
