@@ -13,10 +13,9 @@ from discord import app_commands
 
 from bots.discord.sink import NO_PINGS, InteractionSink, relative_time
 from bots.discord.translate import allowed_context, can_administer, conversation_key, is_adult
-from bots.runtime import Core
 from core import i18n
 from core.commands import MUTE_DURATIONS, CommandReply, Commands, Notation, language_of
-from core.models import IncomingMessage, Outcome, Platform
+from core.models import IncomingMessage, Outcome
 from core.service import MAX_PERSONA_CHARS
 
 if TYPE_CHECKING:
@@ -72,12 +71,6 @@ NOTATION = Notation(
     user=lambda user_id: f"<@{user_id}>",
     time=relative_time,
 )
-
-
-async def forget_everywhere(core: Core, user_id: int) -> int:
-    """Delete a member's stored turns in every server and in DMs (the core keeps an index of the spaces
-    where each author has turns)."""
-    return await core.service.forget_author(Platform.DISCORD, str(user_id))
 
 
 def register_commands(client: RelayClient) -> None:
