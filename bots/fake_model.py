@@ -297,11 +297,11 @@ class FakeTGI:
                 return pieces[: i + 1], "stop_sequence"
         return pieces, finish
 
-    async def _generate_stream(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+    def _take_stream(self, request: web.Request, path: str, body: dict[str, Any]) -> FakeReply:
+        """Record a streaming request (its body, key, time and connection) and take its scripted reply."""
         self.requests.append(
             {
-                "path": "/generate_stream",
+                "path": path,
                 "body": body,
                 "authorization": request.headers.get("Authorization"),
                 "at": time.monotonic(),
@@ -309,7 +309,11 @@ class FakeTGI:
         )
         if request.transport is not None:
             self.connections.add(request.transport.get_extra_info("peername"))
-        reply = self.queue.pop(0) if self.queue else FakeReply()
+        return self.queue.pop(0) if self.queue else FakeReply()
+
+    async def _generate_stream(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        reply = self._take_stream(request, "/generate_stream", body)
         if reply.http_status is not None:
             return web.json_response(
                 {"error": reply.error_message, "error_type": reply.error_type or "generation"},
@@ -483,17 +487,7 @@ class FakeTGI:
     async def _openai_completions(self, request: web.Request) -> web.StreamResponse:
         """Streaming completions as vLLM and SGLang send them (the same fake model)."""
         body = await request.json()
-        self.requests.append(
-            {
-                "path": "/v1/completions",
-                "body": {**body, "inputs": body.get("prompt", "")},
-                "authorization": request.headers.get("Authorization"),
-                "at": time.monotonic(),
-            }
-        )
-        if request.transport is not None:
-            self.connections.add(request.transport.get_extra_info("peername"))
-        reply = self.queue.pop(0) if self.queue else FakeReply()
+        reply = self._take_stream(request, "/v1/completions", {**body, "inputs": body.get("prompt", "")})
         if reply.http_status is not None:
             return web.json_response(
                 self._openai_error(
