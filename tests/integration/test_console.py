@@ -247,13 +247,9 @@ async def test_repeated_blocked_requests_never_mute_the_console_user(
     assert len(tgi.prompts) == 1
 
 
-async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt(
-    redis_client: object, redis_url: str
-) -> None:
-    """README's no-GPU trial: `dolphin-relay fake-model --show-prompts` prints what the model would see,
-    so a new user watches the history come back after a restart and a typed marker arrive as text."""
-    port = free_port()
-    fake = await asyncio.create_subprocess_exec(
+async def start_fake_model(port: int, *args: str) -> asyncio.subprocess.Process:
+    """The README's `dolphin-relay fake-model --show-prompts` on `port`, answering at once."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bots",
@@ -262,10 +258,20 @@ async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt
         str(port),
         "--token-delay",
         "0",
+        *args,
         "--show-prompts",
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )
+
+
+async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt(
+    redis_client: object, redis_url: str
+) -> None:
+    """README's no-GPU trial: `dolphin-relay fake-model --show-prompts` prints what the model would see,
+    so a new user watches the history come back after a restart and a typed marker arrive as text."""
+    port = free_port()
+    fake = await start_fake_model(port)
     try:
         assert fake.stdout is not None
         assert "listening" in (await asyncio.wait_for(fake.stdout.readline(), 20)).decode()
@@ -285,23 +291,7 @@ async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt
 async def test_the_readme_trial_on_the_vllm_stand_in(redis_client: object, redis_url: str) -> None:
     """README: `dolphin-relay fake-model --dialect vllm` and `TGI_BACKEND=vllm` for the console."""
     port = free_port()
-    fake = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots",
-        "fake-model",
-        "--port",
-        str(port),
-        "--token-delay",
-        "0",
-        "--dialect",
-        "vllm",
-        "--max-model-len",
-        "4096",
-        "--show-prompts",
-        stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
+    fake = await start_fake_model(port, "--dialect", "vllm", "--max-model-len", "4096")
     try:
         assert fake.stdout is not None
         assert "fake vLLM" in (await asyncio.wait_for(fake.stdout.readline(), 20)).decode()
