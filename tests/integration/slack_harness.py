@@ -350,14 +350,16 @@ async def http_harness(
     moderator: Moderator | None = None,
     limits: LimitSettings | None = None,
     engine: str = "tgi",
+    manifest: dict[str, Any] | None = None,
     **core_settings: Any,
 ) -> AsyncIterator[Harness]:
     """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings`, or Slack settings; `engine`:
-    the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its dialect)."""
+    the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its dialect); `manifest`:
+    the fake Web API is the app created from it."""
     if engine != "tgi":
         core_settings.setdefault("tgi_settings", TGISettings(backend=engine))  # type: ignore[arg-type]
     async with (
-        FakeSlackAPI() as slack,
+        FakeSlackAPI(manifest=manifest) as slack,
         FakeTGI(dialect=engine) as tgi,
         open_core(
             redis_client, slack=slack, tgi=tgi, moderator=moderator, limits=limits, **core_settings
