@@ -34,13 +34,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
-from slack_sdk.errors import SlackApiError
 
 from bots.runtime import Core
 from bots.slack.commands import NOTATION, SlashCommand
 from bots.slack.feed import SlackModFeed
 from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
-from bots.slack.sink import SlackTransport, slack_error
+from bots.slack.sink import SlackTransport
 from bots.slack.start import build_client, check_tokens, open_socket_url, verify
 from bots.slack.translate import (
     MrkdwnRenderer,
@@ -55,11 +54,10 @@ from bots.slack.translate import (
     to_incoming,
 )
 from bots.slack.users import UserDirectory
-from core import i18n
+from bots.slack.welcome import Welcome, status_shower
 from core.alignment.language import detect_language
 from core.commands import Commands
 from core.errors import RelayError
-from core.greeting import greeting, progress, suggested_prompts, thread_greeting
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink
 from core.reply import StreamingReply
 from core.settings import SlackSettings
@@ -84,7 +82,13 @@ class SlackRelay:
         self.client = build_client(settings)
         self.users = UserDirectory(self.client)
         self.threads = core.threads(Platform.SLACK)
-        self.visits = core.first_visits(Platform.SLACK)
+        self.welcome = Welcome(
+            visits=core.first_visits(Platform.SLACK),
+            users=self.users,
+            bot_name=self.bot_name,
+            agent_view=self.agent_view,
+            prompts=settings.suggested_prompts,
+        )
         self.app = AsyncApp(
             client=self.client,
             # In Socket Mode nothing is signed (the socket is authenticated) and verification is off.
@@ -109,13 +113,6 @@ class SlackRelay:
     @property
     def agent_view(self) -> bool:
         return self.settings.messaging_view == "agent"
-
-    def prompts(self) -> list[dict[str, str]]:
-        """SLACK_SUGGESTED_PROMPTS as assistant.threads.setSuggestedPrompts takes them."""
-        return [
-            {"title": p.title, "message": p.message}
-            for p in suggested_prompts(self.settings.suggested_prompts)
-        ]
 
     # ---------------------------------------------------------------- access
 
@@ -245,31 +242,10 @@ class SlackRelay:
         say: Callable[..., Awaitable[Any]],
         set_suggested_prompts: Callable[..., Awaitable[Any]],
     ) -> None:
-        """A member opened the app's DM (`app_home_opened`, tab `messages`): the greeting on their first visit,
-        then the suggested prompts. Neither passes a `thread_ts`: in agent view Slack ignores such a call."""
+        """A member opened the app's DM (`app_home_opened`, tab `messages`)."""
         channel, user = str(event.get("channel", "")), str(event.get("user", ""))
-        if not self.allowed(channel, user, direct=True):
-            return
-        try:
-            first = await self.visits.claim(installation_space(body), user)
-        except RelayError:  # no greeting rather than one at every visit
-            log.warning("slack.greeting_skipped", reason="redis unavailable")
-            first = False
-        try:
-            if first:
-                found = await self.users.get(user)
-                language = found.language if found is not None else i18n.FALLBACK
-                text = (
-                    greeting(self.bot_name, language)
-                    if self.agent_view
-                    else thread_greeting(self.bot_name, language)
-                )
-                await say(text=text)
-            prompts = self.prompts()
-            if prompts:
-                await set_suggested_prompts(prompts=prompts)
-        except SlackApiError as exc:
-            log.warning("slack.greeting_failed", error=slack_error(exc))
+        if self.allowed(channel, user, direct=True):
+            await self.welcome.dm_opened(installation_space(body), user, say, set_suggested_prompts)
 
     async def on_assistant_message(
         self,
@@ -332,11 +308,7 @@ class SlackRelay:
             if not self.allowed("", user, direct=True):
                 await say("Sorry, I'm not enabled for you here.")
                 return
-            found = await self.users.get(user)
-            await say(thread_greeting(self.bot_name, found.language if found is not None else i18n.FALLBACK))
-            prompts = self.prompts()
-            if prompts:
-                await set_suggested_prompts(prompts=prompts)
+            await self.welcome.thread_started(user, say, set_suggested_prompts)
 
         @assistant.user_message
         async def assistant_message(
@@ -357,18 +329,6 @@ class SlackRelay:
             self._spawn(
                 self.slash.run_command(command, respond), f"slack-cmd-{command.get('trigger_id', '')}"
             )
-
-
-def status_shower(
-    set_status: Callable[..., Awaitable[Any]], language: str
-) -> Callable[[], Awaitable[object]]:
-    """bolt's `set_status` for one thread, with the status and loading messages in `language`."""
-    shown = progress(language)
-
-    async def show() -> object:
-        return await set_status(status=shown.status, loading_messages=list(shown.loading_messages))
-
-    return show
 
 
 # ------------------------------------------------------------------------------------------ running
