@@ -383,11 +383,13 @@ class SocketHarness:
 
 
 @asynccontextmanager
-async def socket_harness(redis_client: aioredis.Redis, **slack_settings: Any) -> AsyncIterator[SocketHarness]:
+async def socket_harness(
+    redis_client: aioredis.Redis, *, manifest: dict[str, Any] | None = None, **slack_settings: Any
+) -> AsyncIterator[SocketHarness]:
     """`run_slack` in Socket Mode, as `dolphin-relay slack` runs it, connected to the fake's socket; stopped
-    (intake closed, answers drained) at the end."""
+    (intake closed, answers drained) at the end. `manifest`: the fake Web API is the app created from it."""
     async with (
-        FakeSlackAPI() as slack,
+        FakeSlackAPI(manifest=manifest) as slack,
         FakeTGI() as tgi,
         open_core(
             redis_client, slack=slack, tgi=tgi, app_token=APP_TOKEN, signing_secret=None, **slack_settings

@@ -13,9 +13,21 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
+from bots.runtime import build_redis
 from bots.slack.sink import PLACEHOLDER
 from core.greeting import greeting, progress
-from tests.integration.slack_harness import event, http_harness, key, stored_texts, watch_logs
+from core.settings import RedisSettings, Settings
+from tests.integration.slack_harness import (
+    envelope,
+    event,
+    http_harness,
+    key,
+    socket_harness,
+    stored_texts,
+    watch_logs,
+)
+from tests.polling import until
+from tests.redis_servers import start_redis, stop_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = [ROOT / "slack" / "manifest.yml", ROOT / "slack" / "manifest-http.yml"]
@@ -81,6 +93,18 @@ async def test_an_app_created_from_the_manifest_greets_a_member_who_opens_its_dm
         assert greeting("Dolphin", "fr").startswith("Bonjour")
         assert h.slack.visible("D3") == [] and h.slack.shown_prompts("D3") == []
         assert h.tgi.prompts == []  # nothing was asked
+
+
+async def test_socket_mode_app_greets_too_and_answers_the_dm_in_its_thread(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with socket_harness(redis_client, manifest=manifest(MANIFESTS[0])) as h:
+        await h.slack.push(envelope(dm_opened("U1", "D1", "EvO1"), "env-1"))
+        assert await h.slack.wait_ack("env-1") == {"envelope_id": "env-1"}
+        await until(lambda: h.slack.shown_prompts("D1") == PROMPTS)
+        assert h.slack.visible("D1") == [greeting("Dolphin", "en")]
+        await h.slack.push(envelope(dm("hi over the socket", "EvM", ts="1700000001.000100"), "env-2"))
+        await until(lambda: h.slack.visible("D1", "1700000001.000100") == ["You said: hi over the socket"])
 
 
 async def test_the_greeting_is_shown_once_whichever_replica_gets_the_visit(
@@ -178,3 +202,21 @@ async def test_app_context_changed_is_acknowledged_and_changes_nothing(redis_cli
         assert "Unhandled request" not in logs.text()
         assert h.slack.visible("D1", "1700000001.000100") == ["You said: hello there"]
         assert len(h.tgi.prompts) == 2 and "C0123" not in h.tgi.prompts[1]
+
+
+async def test_with_redis_away_a_visit_gets_the_prompts_and_no_greeting(own_redis: tuple[int, Path]) -> None:
+    port, data = own_redis
+    proc = start_redis(port, data)
+    redis = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{port}/0", socket_timeout_s=1)))
+    try:
+        async with http_harness(redis, manifest=manifest()) as h:
+            stop_redis(proc)  # who was greeted cannot be known: better no greeting than one at every visit
+            with watch_logs() as logs:
+                assert await h.post(dm_opened("U1", "D1", "EvO1")) == 200
+                await h.settle()
+            assert h.slack.visible("D1") == []
+            assert h.slack.shown_prompts("D1") == PROMPTS
+            assert logs.named("slack.greeting_skipped") and logs.tracebacks() == []
+    finally:
+        await redis.aclose()
+        stop_redis(proc)

@@ -19,6 +19,7 @@ from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from bots.slack.users import UserDirectory
 from core.alignment.audit import ModFeedQueue
 from core.commands import NOT_ENABLED
+from core.greeting import progress
 from core.keys import KeySpace
 from core.settings import LimitSettings, RedisSettings, Settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI
@@ -376,6 +377,8 @@ async def test_assistant_thread_gets_prompts_status_and_an_answer(harness: Harne
     await harness.settle()
     statuses = [c.get("status") for c in harness.slack.calls["assistant.threads.setStatus"]]
     assert statuses == ["is thinking…"]
+    loading = harness.slack.statuses[("D9", "1700000005.000001")][1]
+    assert loading == list(progress("en").loading_messages)  # rotating under the status
     shown = harness.slack.visible("D9", "1700000005.000001")
     assert shown[0].startswith("Hi! I'm Dolphin") and shown[-1] == "You said: what can you do?"
     assert PLACEHOLDER not in shown  # the status, not a placeholder
