@@ -220,3 +220,39 @@ async def test_with_redis_away_a_visit_gets_the_prompts_and_no_greeting(own_redi
     finally:
         await redis.aclose()
         stop_redis(proc)
+
+
+def assistant_view_manifest() -> dict[str, Any]:
+    """The manifest of an app created before agent view (its features and events as they were then)."""
+    old = manifest()
+    old["features"].pop("agent_view")
+    old["features"]["assistant_view"] = {"assistant_description": "Ask Dolphin anything."}
+    events = old["settings"]["event_subscriptions"]["bot_events"]
+    events[:] = [e for e in events if e not in ("app_home_opened", "app_context_changed")]
+    events.append("assistant_thread_started")
+    return old
+
+
+async def test_an_install_still_on_assistant_view_keeps_working(redis_client: aioredis.Redis) -> None:
+    thread = "1700000005.000001"
+    async with http_harness(
+        redis_client, manifest=assistant_view_manifest(), messaging_view="assistant"
+    ) as h:
+        assert h.slack.view == "assistant" and h.slack.subscribes("assistant_thread_started")
+        started = event("", event_id="EvS", kind="assistant_thread_started")
+        started["event"] = {
+            "type": "assistant_thread_started",
+            "event_ts": thread,
+            "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": thread, "context": {}},
+        }
+        await h.post(started)
+        await h.settle()
+        assert h.slack.visible("D1", thread) == ["Hi! I'm Dolphin. Ask me anything."]
+        assert h.slack.shown_prompts("D1", thread) == PROMPTS  # the assistant thread's own prompts
+        await h.post(dm("in the assistant thread", "E1", ts="1700000006.000001", thread_ts=thread))
+        await h.post(dm("at the top level", "E2", ts="1700000007.000001"))
+        await h.settle()
+        assert h.slack.visible("D1", thread)[-1] == "You said: in the assistant thread"
+        assert ("D1", thread) in h.slack.statuses
+        assert h.slack.visible("D1") == ["You said: at the top level"]  # one conversation, as before
+        assert await stored_texts(h.core.redis, key("D1")) == ["at the top level"]
