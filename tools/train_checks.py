@@ -958,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--embedding only measures (nothing of it ships); drop --out")
     if args.answer_segments and args.out is not None:
         parser.error("--answer-segments only measures (the run-time check scores whole answers); drop --out")
+    if args.answer_segments and args.embedding is not None:
+        parser.error("--answer-segments scores the n-grams only; drop --embedding")
     global SEGMENTS
     SEGMENTS = args.answer_segments
     if args.compliance and args.out is not None:
@@ -1114,10 +1116,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         for check in checks.values():
             save_check(args.out, check)
-        if args.only and (args.out / "figures.json").is_file():  # keep the other check's figures
-            kept = json.loads((args.out / "figures.json").read_text(encoding="utf-8"))
-            all_figures = {**kept, **all_figures, "command_" + args.only: all_figures["command"]}
-            all_figures["command"] = kept.get("command", all_figures["command"])
         (args.out / "figures.json").write_text(
             json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8"
         )
