@@ -175,6 +175,7 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     RATE_LIMITED = "rate_limited"
     MUTED = "muted"
+    OVER_BUDGET = "over_budget"  # the member's or the community's daily token budget is spent
     TOO_LONG = "too_long"
     BLOCKED_INPUT = "blocked_input"
     BLOCKED_OUTPUT = "blocked_output"

@@ -31,7 +31,7 @@ import discord
 import structlog
 
 from core import i18n
-from core.errors import Muted, RateLimited, RelayError
+from core.errors import Muted, OverBudget, RateLimited, RelayError
 from core.models import SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport, StreamingReply
 
@@ -65,6 +65,9 @@ def discord_notice(error: RelayError, *, now: float | None = None) -> str | None
         return i18n.translate(f"rate_limited.{scope}.relative", error.language, when=when)
     if isinstance(error, Muted):
         return i18n.translate("muted.relative", error.language, when=relative_time(error.until))
+    if isinstance(error, OverBudget):
+        when = relative_time(error.resets_at)
+        return i18n.translate(f"budget.exhausted.{error.scope}.relative", error.language, when=when)
     return None
 
 
