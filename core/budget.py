@@ -16,7 +16,9 @@ says so (`Charge.note`).
 
 Redis: one counter per member and one per community and day (`core.keys.KeySpace.budget_member`,
 `budget_community`), both in the community's hash slot, charged by one Lua script (INCRBY + EXPIRE of
-both): atomic on a single Redis and on a Cluster alike, and shared by every replica. Check and charge are
+both): atomic on a single Redis and on a Cluster alike, and shared by every replica. The script first sets
+a marker of the message (`budget_charged`, ten minutes) with NX, so that a charge redis-py sends again after
+a reply timeout counts once. Check and charge are
 two steps: two answers of one member running at once both pass the check and are both charged (a budget
 can be overshot by the answers in flight when it runs out, never refused half way). A counter expires an
 hour after its day ends. The day is the date in BUDGET_TIMEZONE; budgets reset at its midnight.
@@ -50,14 +52,18 @@ from core.settings import BudgetSettings
 log = structlog.get_logger(__name__)
 
 GRACE_S = 3600  # a day's counters outlive its end by this much (a charge that lands just after midnight)
+CHARGED_TTL_S = 600  # how long a message's charge is remembered: longer than any retry of the script
 
-# INCRBY both counters by ARGV[1] and set their TTL to ARGV[2]; returns the new totals.
+# Once per message (KEYS[3], set NX for ARGV[3] seconds): INCRBY both counters (KEYS[1], KEYS[2]) by ARGV[1]
+# and set their TTL to ARGV[2]. Returns the totals, also when the message was charged already.
 _CHARGE = """
-local member = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-local community = redis.call('INCRBY', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return {member, community}
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[3]) then
+  redis.call('INCRBY', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('INCRBY', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 
 
@@ -208,8 +214,9 @@ class RedisBudget:
         day, resets_at = self.day(now)
         ttl = max(60, int(resets_at - now) + GRACE_S)
         try:
+            marker = self._keys.budget_charged(msg.key.platform, msg.key.space, msg.message_id)
             member_used, community_used = await redis_call(
-                self._script(keys=list(self._names(msg, day)), args=[tokens, ttl])
+                self._script(keys=[*self._names(msg, day), marker], args=[tokens, ttl, CHARGED_TTL_S])
             )
         except HistoryUnavailable:
             log.warning("budget.charge_failed", tokens=tokens)  # the answer is shown all the same

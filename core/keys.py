@@ -75,6 +75,10 @@ class KeySpace:
         """Tokens one community (a Discord guild, "@dm" for Discord DMs; a Slack team) used on `day`."""
         return f"{self._budget(platform, space)}:community:{day}"
 
+    def budget_charged(self, platform: Platform, space: str, message_id: str) -> str:
+        """Marks the exchange of one message as charged, so that a charge redis-py retries counts once."""
+        return f"{self._budget(platform, space)}:charged:{quote(message_id, safe='')}"
+
     def _budget(self, platform: Platform, space: str) -> str:
         return f"{self._p}:{{budget:{platform.value}:{quote(space, safe='')}}}"
 

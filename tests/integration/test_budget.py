@@ -13,17 +13,19 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
+from bots.runtime import build_redis
 from core.alignment.base import AllowAll
 from core.budget import RedisBudget
 from core.builder import build_service, code_settings
 from core.commands import Commands, Notation
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, OverBudget
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.observability import Metrics
 from core.service import ChatService
-from core.settings import BudgetSettings, LimitSettings, load_settings
+from core.settings import BudgetSettings, LimitSettings, RedisSettings, Settings, load_settings
 from tests.fakes.memory import RecordingSink, Script, ScriptedGenerator, WordCounter
+from tests.integration.test_redis_cluster import CLI, SERVER, cluster  # noqa: F401  (a 3-master cluster)
 
 GUILD = ConversationKey(Platform.DISCORD, "900", "1")
 OTHER_GUILD = ConversationKey(Platform.DISCORD, "901", "1")
@@ -276,3 +278,45 @@ def test_invalid_budget_settings_name_the_setting() -> None:
     assert load_settings(None, budget={"overrides": "discord:1=5/0,slack:T1=0/9"}).budget.limits_for(
         "slack", "T1"
     ) == (0, 9)
+
+
+async def test_a_charge_sent_again_counts_once(redis_url: str) -> None:
+    """redis-py sends a script again when its reply timed out: the message's marker makes it count once."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        budget = RedisBudget(
+            redis=client,
+            keys=KeySpace("relay"),
+            settings=BudgetSettings(member_tokens_per_day=100),
+            clock=Clock(),
+        )
+        once = msg()
+        first = await budget.charge(once, 30)
+        again = await budget.charge(once, 30)
+        assert first is not None and again is not None
+        assert first.usage.member_used == again.usage.member_used == 30
+        assert (await budget.charge(msg(), 30)) is not None
+        assert (await budget.usage(once)).member_used == 60
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.skipif(SERVER is None or CLI is None, reason="redis-server and redis-cli start the cluster")
+async def test_budgets_on_a_redis_cluster(cluster: str) -> None:  # noqa: F811
+    """The charge script's keys share the community's hash slot: it runs on a 3-master cluster, and a member
+    past their budget is refused there too."""
+    client = build_redis(Settings(redis=RedisSettings(url=cluster, cluster=True)))
+    try:
+        budget = RedisBudget(
+            redis=client,
+            keys=KeySpace("relay"),
+            settings=BudgetSettings(member_tokens_per_day=50),
+            clock=Clock(),
+        )
+        charge = await budget.charge(msg(), 60)
+        assert charge is not None and charge.note_id == "budget.spent.member"
+        with pytest.raises(OverBudget):
+            await budget.check(msg())
+        assert (await budget.usage(msg(author="bob"))).community_used == 60
+    finally:
+        await client.aclose()
