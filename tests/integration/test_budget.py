@@ -84,6 +84,13 @@ async def replicas(redis_url: str, request: pytest.FixtureRequest) -> AsyncItera
 _ids = iter(range(1, 10_000))
 
 
+def budget_on(client: aioredis.Redis, **settings: int) -> RedisBudget:
+    """A budget on `client` alone (no service), on the test's morning."""
+    return RedisBudget(
+        redis=client, keys=KeySpace("relay"), settings=BudgetSettings(**settings), clock=Clock()
+    )
+
+
 def msg(
     text: str = "hello there", *, author: str = "ann", key: ConversationKey = GUILD, moderator: bool = False
 ) -> IncomingMessage:
@@ -228,12 +235,9 @@ async def test_moderators_are_counted_when_not_exempt(replicas: Replicas) -> Non
 
 
 async def test_concurrent_charges_from_two_clients_add_up_exactly(redis_url: str) -> None:
-    settings = BudgetSettings(member_tokens_per_day=1_000_000)
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
     try:
-        budgets = [
-            RedisBudget(redis=c, keys=KeySpace("relay"), settings=settings, clock=Clock()) for c in clients
-        ]
+        budgets = [budget_on(c, member_tokens_per_day=1_000_000) for c in clients]
         await asyncio.gather(*(budgets[i % 2].charge(msg(), 7) for i in range(200)))
         usage = await budgets[0].usage(msg())
         assert (usage.member_used, usage.community_used) == (1400, 1400)
@@ -284,12 +288,7 @@ async def test_a_charge_sent_again_counts_once(redis_url: str) -> None:
     """redis-py sends a script again when its reply timed out: the message's marker makes it count once."""
     client = aioredis.Redis.from_url(redis_url)
     try:
-        budget = RedisBudget(
-            redis=client,
-            keys=KeySpace("relay"),
-            settings=BudgetSettings(member_tokens_per_day=100),
-            clock=Clock(),
-        )
+        budget = budget_on(client, member_tokens_per_day=100)
         once = msg()
         first = await budget.charge(once, 30)
         again = await budget.charge(once, 30)
@@ -307,12 +306,7 @@ async def test_budgets_on_a_redis_cluster(cluster: str) -> None:  # noqa: F811
     past their budget is refused there too."""
     client = build_redis(Settings(redis=RedisSettings(url=cluster, cluster=True)))
     try:
-        budget = RedisBudget(
-            redis=client,
-            keys=KeySpace("relay"),
-            settings=BudgetSettings(member_tokens_per_day=50),
-            clock=Clock(),
-        )
+        budget = budget_on(client, member_tokens_per_day=50)
         charge = await budget.charge(msg(), 60)
         assert charge is not None and charge.note_id == "budget.spent.member"
         with pytest.raises(OverBudget):
