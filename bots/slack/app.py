@@ -143,7 +143,11 @@ class SlackRelay:
         direct: bool | None = None,
     ) -> IncomingMessage:
         text = str(event.get("text", ""))
-        names = await self.users.names([str(event.get("user", "")), *mentioned_users(text)])
+        author = str(event.get("user", ""))
+        names = await self.users.names([author, *mentioned_users(text)])
+        # Moderators may be exempt from budgets (BUDGET_MODERATORS_EXEMPT): asked only when budgets are set
+        # (the author's users.info is cached by `names` just above).
+        moderator = self.core.service.budgets_enabled and await self.is_admin(author)
         return to_incoming(
             event,
             team=installation_space(body),
@@ -152,6 +156,7 @@ class SlackRelay:
             names=names,
             thread_ts=thread_ts,
             direct=direct,
+            can_administer=moderator,
         )
 
     async def answer(
