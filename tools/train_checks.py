@@ -734,7 +734,7 @@ def run_stage(
                 s = model.scores(matrix, te)
                 loso_scores[src] = s
                 loso_figs[src] = tally(s >= threshold, labels[te]).figures()
-                name = f"{dataset_of(src)}: {src}" if by_dataset else src
+                name = f"{dataset_of(src)}: {src}" if dataset_of(src) != src and by_dataset else src
                 log(row(f"  without {name}", loso_figs[src]))
     unseen: dict[str, Any] = {}
     for src in sorted({items[r].source for r in measure_rows}):
@@ -989,7 +989,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         for check in checks.values():
             save_check(args.out, check)
-        (args.out / "figures.json").write_text(
+        figures_path = args.out / "figures.json"
+        if args.only and figures_path.is_file():  # keep the other check's figures (its weights stay too)
+            previous = json.loads(figures_path.read_text(encoding="utf-8"))
+            for name in (REQUEST, ANSWER):
+                if name != args.only and name in previous:
+                    all_figures[name] = previous[name]
+                    all_figures[f"{name}_command"] = previous.get(f"{name}_command", previous.get("command"))
+        figures_path.write_text(
             json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8"
         )
         log(f"wrote {', '.join(sorted(checks))} to {args.out}")
@@ -1014,7 +1021,7 @@ TARGET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "loso:gptfuzz_templates",
         ),
         "our held-out sets (tests/data/alignment)": ("project:",),
-        "our written benign requests (tools/train_data; LOSO)": (OWN,),
+        "our written requests (tools/train_data; LOSO)": (OWN,),
     },
     ANSWER: {
         "all unseen answers (LOSO + our held-out set)": ("loso:", "project:"),
