@@ -818,11 +818,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--word-bits", type=int, default=17)
     parser.add_argument("--request-alpha", type=float, default=1e-5, help="L2 penalty of the request model")
     parser.add_argument("--answer-alpha", type=float, default=1e-5, help="L2 penalty of the answer model")
-    parser.add_argument("--request-max-fpr", type=float, default=0.003)
+    parser.add_argument("--request-max-fpr", type=float, default=0.002)
     parser.add_argument("--answer-max-fpr", type=float, default=0.005)
     parser.add_argument("--unbalanced", action="store_true")
     parser.add_argument(
-        "--request-source-power", type=float, default=0.5, help="1: items weigh alike; 0: sources do"
+        "--request-source-power", type=float, default=0.3, help="1: items weigh alike; 0: sources do"
     )
     parser.add_argument("--answer-source-power", type=float, default=0.5)
     parser.add_argument(
