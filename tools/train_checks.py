@@ -996,9 +996,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name != args.only and name in previous:
                     all_figures[name] = previous[name]
                     all_figures[f"{name}_command"] = previous.get(f"{name}_command", previous.get("command"))
-        figures_path.write_text(
-            json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8"
-        )
+        figures_path.write_text(json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8")
         log(f"wrote {', '.join(sorted(checks))} to {args.out}")
     return 0
 

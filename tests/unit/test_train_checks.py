@@ -23,7 +23,15 @@ def _words(text: str) -> str:
 def test_written_requests_are_labelled_sources_of_their_own() -> None:
     items = tc.load_own_requests(TRAIN_DATA)
     sources = {it.source for it in items}
-    assert {"own:everyday", "own:opinion", "own:roleplay", "own:chat", "own:lookalike", "own:toxic", "own:jailbreak"} <= sources
+    assert {
+        "own:everyday",
+        "own:opinion",
+        "own:roleplay",
+        "own:chat",
+        "own:lookalike",
+        "own:toxic",
+        "own:jailbreak",
+    } <= sources
     assert all(tc.shippable(s) for s in sources)
     by_source = {s: {it.unsafe for it in items if it.source == s} for s in sources}
     assert by_source["own:everyday"] == {False} and by_source["own:jailbreak"] == {True}
