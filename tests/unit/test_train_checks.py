@@ -79,7 +79,7 @@ def test_sources_alike_weighs_every_group_the_same() -> None:
     assert alike["n"] == 2
 
 
-def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it(
+def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_its_check_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """End to end on a small corpus written here: with --loso-by dataset both Davidson halves are scored by
@@ -103,6 +103,12 @@ def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it(
     (tmp_path / "output_train.jsonl").write_text("", encoding="utf-8")
     empty = tmp_path / "none"
     empty.mkdir()
+    out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    answer_figures = {"threshold": 0.5, "note": "the answer check's, from an earlier run"}
+    (out_dir / "figures.json").write_text(
+        json.dumps({"command": "earlier", "answer": answer_figures}), encoding="utf-8"
+    )
     code = tc.main(
         [
             "--corpus",
@@ -115,6 +121,8 @@ def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it(
             str(empty),
             "--own-requests",
             str(empty),
+            "--out",
+            str(out_dir),
         ]
     )
     out = capsys.readouterr().out
@@ -122,3 +130,8 @@ def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it(
     assert "leave-one-dataset-out" in out
     assert "without davidson: davidson_hate" in out and "without davidson: davidson_neither" in out
     assert "sources alike" in out
+    # retraining the request check alone keeps the answer check's figures (its weights are not rewritten)
+    figures = json.loads((out_dir / "figures.json").read_text(encoding="utf-8"))
+    assert figures["answer"] == answer_figures and figures["answer_command"] == "earlier"
+    assert "leave-one-dataset-out" not in figures and figures["request"]["loso"]
+    assert (out_dir / "request.npz").is_file() and not (out_dir / "answer.npz").exists()
