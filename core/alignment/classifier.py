@@ -210,8 +210,9 @@ class LocalChecks:
             return self.multilingual
         return self.request
 
-    def score_request(self, text: str) -> float:
-        return self.request.score(text)
+    def score_request(self, text: str, check: LinearCheck | None = None) -> float:
+        """The request check's score (`check`: the one `request_check` chose for the text's language)."""
+        return (check or self.request).score(text)
 
     def score_answer(self, text: str, prompt: str | None) -> float:
         return self.answer.score(text, prompt)

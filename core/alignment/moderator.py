@@ -31,7 +31,7 @@ from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.autoguard import AutoGuard, mode_for_model
 from core.alignment.base import InputCheck, Moderator
-from core.alignment.classifier import ClassifierLoadError, LocalChecks
+from core.alignment.classifier import ClassifierLoadError, LinearCheck, LocalChecks
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
@@ -191,12 +191,13 @@ class PolicyModerator(Moderator):
         checks = self._checks
         if checks is None or not (layer.check_input if stage is Stage.INPUT else layer.check_output):
             return ALLOW
+        request: LinearCheck | None  # the request check that names the category (its own head)
         try:
             if stage is Stage.INPUT:
                 prompt = None
                 language = detect_language(text)
                 request = checks.request_check(language) if layer.multilingual else checks.request
-                score = request.score(text)
+                score = checks.score_request(text, request)
                 if request is not checks.request:  # the multilingual check: its threshold for the language
                     threshold = (
                         request.threshold_for(language)
