@@ -20,9 +20,9 @@ It prints and writes to `figures_multilingual.json`:
 2. pooled 5-fold out-of-fold figures per language at that threshold;
 3. leave-one-source-out: each non-English source (ours per language, and the corpus's) left out in turn,
    measured by a model trained on everything else;
-4. our held-out file (tests/data/alignment/multilingual/requests_heldout.jsonl, never trained or tuned
+4. our held-out files (tests/data/alignment/multilingual/requests_heldout*.jsonl, never trained or tuned
    on), scored by the shipped model, per language: the classifier alone (the rules are measured with it by
-   `dolphin-relay policy eval`).
+   `dolphin-relay policy eval`; the files' README says in which order they were written and measured).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ LANGUAGES = ("ja", "zh", "es", "fr", "de")
 TRAIN_LANGUAGES = frozenset({"ar", "de", "es", "fr", "hi", "it", "ja", "nl", "pl", "pt", "zh"})
 OWN = Path("tests/data/alignment/multilingual")
 TRAIN_FILE = "requests_train.jsonl"
-HELDOUT_FILE = "requests_heldout.jsonl"
+HELDOUT_FILES = ("requests_heldout.jsonl", "requests_heldout2.jsonl")
 
 # Written for this check (not corpus lines): their scores are saved with the weights, and
 # tests/unit/test_multilingual.py checks that the run-time code gives the same numbers.
@@ -152,7 +152,9 @@ def head_codes(items: Sequence[Item]) -> list[str | None]:
     codes: list[str | None] = []
     for it in items:
         code = category_code(it) if it.unsafe else None
-        if code is not None and it.source.startswith(("ml:multilingual_hatecheck:", "ml:ja_toxic_inspection:")):
+        if code is not None and it.source.startswith(
+            ("ml:multilingual_hatecheck:", "ml:ja_toxic_inspection:")
+        ):
             seen[lang_of(it)] += 1
             if seen[lang_of(it)] > HEAD_HATE_PER_LANGUAGE:
                 code = None
@@ -327,14 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     figures["loso"] = loso
 
     final = train(all_rows)
-    held = read_jsonl(args.own / HELDOUT_FILE)
-    held_items = [Item(text=r["text"], unsafe=bool(r["unsafe"]), source=f"own:{r['lang']}") for r in held]
-    held_scores = final.scores(Matrix(featurizer, held_items, with_prompt=False), range(len(held_items)))
-    held_cut = np.array([thresholds.get(lang_of(it), threshold) for it in held_items])
-    held_figs = per_language(held_items, range(len(held_items)), held_scores >= held_cut)
-    log("our held-out file (never trained or tuned on), the classifier alone:")
-    for lang, figs in held_figs.items():
-        log(row(f"  held out, {lang}", figs))
+    held_figs: dict[str, Any] = {}
+    for name in HELDOUT_FILES:
+        held = read_jsonl(args.own / name)
+        held_items = [Item(text=r["text"], unsafe=bool(r["unsafe"]), source=f"own:{r['lang']}") for r in held]
+        held_scores = final.scores(Matrix(featurizer, held_items, with_prompt=False), range(len(held_items)))
+        held_cut = np.array([thresholds.get(lang_of(it), threshold) for it in held_items])
+        held_figs[name] = per_language(held_items, range(len(held_items)), held_scores >= held_cut)
+        log(f"{name} (ours, never trained or tuned on), the classifier alone:")
+        for lang, figs in held_figs[name].items():
+            log(row(f"  held out, {lang}", figs))
     figures["heldout_classifier_only"] = held_figs
 
     codes = head_codes(items)
