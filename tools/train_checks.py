@@ -477,9 +477,17 @@ def fit(
 
 
 def fit_categories(
-    matrix: Matrix, rows: Sequence[int], codes: list[str | None], idf: np.ndarray, bits: int, alpha: float
+    matrix: Matrix,
+    rows: Sequence[int],
+    codes: list[str | None],
+    idf: np.ndarray,
+    bits: int,
+    alpha: float,
+    *,
+    all_features: bool = False,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One-vs-rest over the word block folded to 2**bits buckets (what `LinearCheck.category` reads)."""
+    """One-vs-rest over the word block folded to 2**bits buckets (what `LinearCheck.category` reads); with
+    `all_features`, over the word and character blocks (languages without spaces: their "words" are clauses)."""
     from scipy.sparse import csr_matrix
 
     keep = [r for r in rows if codes[r] is not None]
@@ -491,7 +499,7 @@ def fit_categories(
     indptr, indices, data = [0], [], []
     for r in keep:
         idx, val = featurizer.weigh(matrix.counts[r])
-        words = idx < word_dim
+        words = idx >= 0 if all_features else idx < word_dim
         indices.append(idx[words] & mask)
         data.append(val[words])
         indptr.append(indptr[-1] + int(words.sum()))
