@@ -66,6 +66,16 @@ class KeySpace:
         id>` or `mute:<user id>`; the ids are the platform- and space-scoped ones."""
         return f"{self._p}:notice:{scope}"
 
+    # answers and reports (core/reports.py)
+    def answer(self, platform: Platform, ref: str) -> str:
+        """A message that showed an answer (`ReplySink.answer_refs`) → the conversation and request it
+        answered; kept as long as the history."""
+        return f"{self._p}:answer:{platform.value}:{quote(ref, safe='')}"
+
+    def reported(self, platform: Platform, ref: str, reporter: str) -> str:
+        """One member's report of one answer (so that reporting it again counts once)."""
+        return f"{self._p}:reported:{platform.value}:{quote(ref, safe='')}:{quote(reporter, safe='')}"
+
     # moderation
     def audit(self) -> str:
         return f"{self._p}:audit"

@@ -88,6 +88,16 @@ class ReplyTransport(Protocol[M]):
         """The first text is about to be posted, or the answer ended: stop the indicator."""
         return None
 
+    def ref(self, message: M) -> str | None:
+        """The platform's reference of a posted message, unique on the platform (`ReplySink.answer_refs`);
+        None: its answers cannot be reported."""
+        return None
+
+    async def finished(self, message: M, text: str) -> None:
+        """The whole answer is shown; `message` is its last message, showing `text`. A platform may add
+        what belongs under a finished answer (Slack: the feedback buttons). Raises `DeliveryFailed`."""
+        return None
+
 
 class StreamingReply(ReplySink, Generic[M]):
     """A `ReplySink` over a `ReplyTransport`: the multi-message reconciliation, once for every platform."""
@@ -135,8 +145,16 @@ class StreamingReply(ReplySink, Generic[M]):
     async def finish(self, text: str) -> None:
         try:
             await self._show(text)
+            if self._messages and not self.dead:
+                try:
+                    await self.transport.finished(self._messages[-1], self._shown[-1])
+                except DeliveryFailed as exc:  # the answer is up; only what goes under it is missing
+                    log.warning("reply.finished_failed", reason=str(exc))
         finally:
             await self.transport.stop_typing()
+
+    def answer_refs(self) -> tuple[str, ...]:
+        return tuple(ref for message in self._messages if (ref := self.transport.ref(message)))
 
     async def notify(self, error: RelayError, notice: str) -> None:
         if (
