@@ -93,10 +93,16 @@ class ReplyTransport(Protocol[M]):
         None: its answers cannot be reported."""
         return None
 
-    async def finished(self, message: M, text: str) -> None:
-        """The whole answer is shown; `message` is its last message, showing `text`. A platform may add
-        what belongs under a finished answer (Slack: the feedback buttons). Raises `DeliveryFailed`."""
-        return None
+    async def post_final(self, text: str) -> M:
+        """Post the last message of a finished answer; a platform may add what belongs under an answer
+        (Slack: the feedback buttons). Default: `post`."""
+        return await self.post(text, notice=False)
+
+    async def edit_final(self, message: M, text: str, *, changed: bool) -> None:
+        """Make `message` the last message of a finished answer, showing `text` (`changed`: it showed
+        something else until now). Default: `edit` when changed."""
+        if changed:
+            await self.edit(message, text)
 
 
 class StreamingReply(ReplySink, Generic[M]):
@@ -144,12 +150,7 @@ class StreamingReply(ReplySink, Generic[M]):
 
     async def finish(self, text: str) -> None:
         try:
-            await self._show(text)
-            if self._messages and not self.dead:
-                try:
-                    await self.transport.finished(self._messages[-1], self._shown[-1])
-                except DeliveryFailed as exc:  # the answer is up; only what goes under it is missing
-                    log.warning("reply.finished_failed", reason=str(exc))
+            await self._show(text, final=True)
         finally:
             await self.transport.stop_typing()
 
@@ -191,7 +192,7 @@ class StreamingReply(ReplySink, Generic[M]):
 
     # ---------------------------------------------------------------- internals
 
-    async def _show(self, markdown: str) -> None:
+    async def _show(self, markdown: str, *, final: bool = False) -> None:
         if self.dead:
             return
         rendered = self.transport.render(markdown)
@@ -201,7 +202,14 @@ class StreamingReply(ReplySink, Generic[M]):
         if not chunks:  # nothing to show: keep what is shown
             return
         for i, chunk in enumerate(chunks):
-            if i < len(self._messages):
+            if final and i == len(chunks) - 1:  # the finished answer's last message
+                if i < len(self._messages):
+                    changed = self._shown[i] != chunk
+                    await self._guard(self.transport.edit_final(self._messages[i], chunk, changed=changed))
+                    self._shown[i] = chunk
+                else:
+                    await self._post(chunk, final=True)
+            elif i < len(self._messages):
                 if self._shown[i] != chunk:
                     await self._edit(i, chunk)
             else:
@@ -209,10 +217,11 @@ class StreamingReply(ReplySink, Generic[M]):
         for index in range(len(self._messages) - 1, len(chunks) - 1, -1):  # the text needs fewer messages
             await self._take_down(index, None)
 
-    async def _post(self, text: str, *, notice: bool = False) -> None:
+    async def _post(self, text: str, *, notice: bool = False, final: bool = False) -> None:
         if not self._messages:
             await self.transport.stop_typing()  # no typing request lands after the first message
-        message = await self._guard(self.transport.post(text, notice=notice))
+        posting = self.transport.post_final(text) if final else self.transport.post(text, notice=notice)
+        message = await self._guard(posting)
         self._messages.append(message)
         self._shown.append(text)
 
