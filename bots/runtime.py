@@ -24,7 +24,6 @@ from redis.backoff import ExponentialBackoff
 from bots.tasks import TaskTracker
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, ModFeedQueue, stop_serving
 from core.alignment.base import Moderator
-from core.alignment.policy import Audit, Policy
 from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import NoticeThrottle
@@ -62,7 +61,6 @@ class Core:
     def __post_init__(self) -> None:
         keys = KeySpace(self.key_prefix)
         self.notices = NoticeThrottle(redis=self.redis, keys=keys)
-        policy = getattr(self.moderator, "policy", None)  # the moderation policy's audit settings, if any
         self.reports = ReportService(
             answers=RedisConversationStore(
                 redis=self.redis,
@@ -72,9 +70,7 @@ class Core:
             ),
             redis=self.redis,
             keys=keys,
-            audit=AuditLog(
-                redis=self.redis, keys=keys, audit=policy.audit if isinstance(policy, Policy) else Audit()
-            ),
+            audit=AuditLog(redis=self.redis, keys=keys, audit=self.moderator.audit_settings()),
             feeds=list(self.mod_feeds.values()),
             metrics=self.metrics,
             ttl_s=self.settings.history.ttl_s,
