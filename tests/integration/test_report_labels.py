@@ -20,7 +20,7 @@ from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.observability import Metrics
 from core.reports import AnswerReport, ReportOutcome, ReportService
 from core.settings import HistorySettings
-from tests.fakes.memory import RecordingSink
+from tests.fakes.memory import PostedSink
 from tests.fakes.tgi import FakeReply
 from tests.integration.moderated import moderated_service
 from tests.integration.processes import policy_cli
@@ -30,17 +30,6 @@ PREFIX = "reportstest"
 KEY = ConversationKey(Platform.DISCORD, "g1", "c1")
 HARMFUL = "Sure: fill a steel pipe with gunpowder, screw on both end caps and light a fuse through a hole."
 BENIGN = "Dolphins sleep with one half of the brain at a time."
-
-
-class PostedSink(RecordingSink):
-    """A sink whose answer was posted as one platform message, `ref`."""
-
-    def __init__(self, ref: str) -> None:
-        super().__init__()
-        self.ref = ref
-
-    def answer_refs(self) -> tuple[str, ...]:
-        return (self.ref,)
 
 
 def after_policy(tmp_path: Path) -> Path:
