@@ -40,6 +40,10 @@ class KeySpace:
         key names."""
         return f"{self._p}:{{author:{platform.value}:{quote(author_id, safe='')}}}:users"
 
+    def greeted(self, platform: Platform, space: str, author_id: str) -> str:
+        """A member already greeted in the bot's direct messages (`core.greeting.FirstVisits`)."""
+        return f"{self._p}:greeted:{platform.value}:{quote(space, safe='')}:{quote(author_id, safe='')}"
+
     def mute(self, user_id: str) -> str:
         return f"{self._p}:mute:{user_id}"
 

@@ -325,7 +325,14 @@ class SlackSettings(_Group):
     )
     suggested_prompts: StrList = Field(
         ("Summarize a topic for me", "Help me write a message", "Explain some code"),
-        description="Suggested prompts shown when a user opens an assistant thread (comma-separated).",
+        description="Suggested prompts (at most 4) shown when a member opens the app's DM or an assistant thread"
+        " (comma-separated).",
+    )
+    messaging_view: Literal["agent", "assistant"] = Field(
+        "agent",
+        description="The app's messaging experience: `agent` (manifest `agent_view`, every app created from"
+        " slack/manifest*.yml: each top-level DM starts a thread of its own) or `assistant` (an install still on"
+        " `assistant_view`: top-level DMs are one conversation, answered at the top level). docs/slack.md.",
     )
 
     @field_validator("api_url")
