@@ -35,7 +35,7 @@ from core.alignment.classifier import ClassifierLoadError, LinearCheck, LocalChe
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
-from core.alignment.policy import Policy, load_policy
+from core.alignment.policy import Audit, Policy, load_policy
 from core.alignment.qwen3guard import Qwen3GuardClient
 from core.alignment.rules import (
     decide,
@@ -95,6 +95,9 @@ class PolicyModerator(Moderator):
     @property
     def guard(self) -> GuardModel | None:
         return self._guard
+
+    def audit_settings(self) -> Audit:
+        return self._audit.audit if self._audit is not None else self.policy.audit
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         check = await self.begin_input(msg, overlap=False)

@@ -142,6 +142,9 @@ class Audit(_Model):
     # `replay_chars` of each checked text (and of the request an answer answered). docs/moderation.md.
     record_allowed: bool = False
     replay_chars: int = Field(0, ge=0, le=8000)
+    # A member's report of an answer (core/reports.py) keeps up to this much of the request and of the answer,
+    # for the moderators' feed and for `policy replay` / `policy reports` (with `store_excerpt`).
+    report_chars: int = Field(2000, ge=0, le=8000)
 
 
 class Strikes(_Model):
