@@ -7,7 +7,6 @@ counts as reading each version whole, whatever the steps, and the shipped checks
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -19,10 +18,10 @@ from hypothesis import strategies as st
 from core.alignment import features
 from core.alignment.classifier import LocalChecks
 from core.alignment.features import FeatureSpec, Featurizer
+from tests.shared_data import project_alignment_texts
 from tests.strategies import hostile_text
 from tests.unit import features_reference as reference
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "alignment"
 SPECS = [
     FeatureSpec(),  # the request check's
     FeatureSpec(prefix=True, prefix_weight=0.0),  # the answer check's
@@ -32,17 +31,7 @@ SPECS = [
 ]
 
 
-def _texts() -> list[str]:
-    texts = []
-    for path in sorted(DATA.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                texts.append(str(record.get("text") or record.get("prompt") or ""))
-    return texts
-
-
-TEXTS = _texts()
+TEXTS = project_alignment_texts()
 
 
 def _reference(spec: FeatureSpec) -> reference.Featurizer:

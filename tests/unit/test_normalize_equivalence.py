@@ -5,18 +5,16 @@ whitespace of every kind) and on generated hostile text."""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.alignment import normalize as n
+from tests.shared_data import project_alignment_texts
 from tests.strategies import hostile_text
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "alignment"
 _LEET_WORD = re.compile(r"[a-z0-9@$!]*[a-z][a-z0-9@$!]*")
 _WS = re.compile(r"\s+")
 _SPELLED = re.compile(r"\b(?:" + "|".join(n._SPELLING) + r")\b(?![.])(?!'[a-rt-z])")
@@ -37,18 +35,8 @@ def reference_fold(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def _texts() -> list[str]:
-    texts = []
-    for path in sorted(DATA.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                texts.extend(str(record.get(k) or "") for k in ("text", "prompt"))
-    return texts
-
-
 def test_the_project_sets_normalize_as_before() -> None:
-    texts = _texts()
+    texts = project_alignment_texts()
     assert len(texts) > 1000
     changed = 0
     for text in texts:
