@@ -20,6 +20,8 @@ said".
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import re
 import threading
@@ -46,6 +48,8 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _OFFSET = 0xCBF29CE484222325
+_SHIFT31 = np.uint64(31)
+_SHIFT29 = np.uint64(29)
 _EMPTY: U64Array = np.zeros(0, dtype=np.uint64)
 _EMPTY.flags.writeable = False
 
@@ -67,47 +71,58 @@ def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return h ^ (h >> np.uint64(29))
 
 
-def _ngram_rows(values: U64Array, sizes: Sequence[int], starts: Sequence[int]) -> list[U64Array]:
+@functools.lru_cache(maxsize=64)
+def _plan(
+    sizes: tuple[int, ...], starts: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...], U64Array]:
+    """`_ngram_rows`' rows ordered by n (those still running at a step are then a suffix, and those a
+    text is long enough for a prefix): their places in `sizes`, their n, and their start values."""
+    order = tuple(sorted(range(len(sizes)), key=lambda r: sizes[r]))
+    column = np.array([[starts[r] & 0xFFFFFFFFFFFFFFFF] for r in order], dtype=np.uint64)
+    return order, tuple(sizes[r] for r in order), column
+
+
+def _ngram_rows(values: U64Array, sizes: tuple[int, ...], starts: tuple[int, ...]) -> list[U64Array]:
     """For each n of `sizes` (with its start value), the mixed hash of every run of n consecutive `values`:
     `h = start; h = (h ^ v) * PRIME` for each v of the run, then `_mix(h)`. All sizes in one pass over a 2-D
     array (one row per n, the short rows padded), so a text costs a dozen numpy calls, not one per n and
-    step; the rows are the same numbers as one n at a time (tests/unit/test_features_equivalence.py)."""
+    step; the rows are the same numbers as one n at a time (tests/unit/test_features_equivalence.py).
+    (Integer arrays wrap around on overflow without a warning: no `np.errstate` needed here.)"""
+    order, ns, column = _plan(sizes, starts)
     length = len(values)
-    present = [r for r, n in enumerate(sizes) if length >= n]
+    present = bisect.bisect_right(ns, length)  # the sizes this text is long enough for
     out = [_EMPTY] * len(sizes)
     if not present:
         return out
-    order = sorted(present, key=lambda r: sizes[r])  # rows by n: those still running are a suffix
-    ns = [sizes[r] for r in order]
-    shortest, longest = ns[0], ns[-1]
+    shortest, longest = ns[0], ns[present - 1]
     width = length - shortest + 1
     if longest > shortest:
         values = np.concatenate((values, np.zeros(longest - shortest, dtype=np.uint64)))
-    h = np.empty((len(order), width), dtype=np.uint64)
-    h[:] = np.array([[starts[r] & 0xFFFFFFFFFFFFFFFF] for r in order], dtype=np.uint64)
+    h = np.empty((present, width), dtype=np.uint64)
+    h[:] = column[:present]
     first = 0
-    with np.errstate(over="ignore"):
-        for k in range(longest):
-            while ns[first] <= k:
-                first += 1
-            rows = h[first:]
-            np.bitwise_xor(rows, values[k : k + width], out=rows)
-            np.multiply(rows, _PRIME, out=rows)
-        h ^= h >> np.uint64(31)
-        h *= _MIX
-        h ^= h >> np.uint64(29)
-    for i, r in enumerate(order):
-        out[r] = h[i, : length - ns[i] + 1]
+    for k in range(longest):
+        while ns[first] <= k:
+            first += 1
+        rows = h[first:]
+        np.bitwise_xor(rows, values[k : k + width], out=rows)
+        np.multiply(rows, _PRIME, out=rows)
+    h ^= h >> _SHIFT31
+    h *= _MIX
+    h ^= h >> _SHIFT29
+    for i in range(present):
+        out[order[i]] = h[i, : length - ns[i] + 1]
     return out
 
 
-def _char_starts(sizes: Sequence[int], seed: int) -> list[int]:
-    return [_OFFSET + seed * 1_000_003 + n for n in sizes]
+def _char_starts(sizes: tuple[int, ...], seed: int) -> tuple[int, ...]:
+    return tuple(_OFFSET + seed * 1_000_003 + n for n in sizes)
 
 
 def char_hashes(text: str, sizes: tuple[int, ...], seed: int) -> npt.NDArray[np.uint64]:
     """64-bit hashes of every character n-gram of `text` (padded with a space at each end), for each n in
     `sizes`. Vectorised: a rolling polynomial over the code points, all sizes at once (`_ngram_rows`)."""
+    sizes = tuple(sizes)
     return _join(_ngram_rows(_codes(f" {text} "), sizes, _char_starts(sizes, seed)))
 
 
@@ -116,8 +131,7 @@ def _token_hashes(tokens: Sequence[str], seed: int) -> U64Array:
     crc = np.array(
         [zlib.crc32(tok.encode("utf-8", "surrogatepass"), seed) for tok in tokens], dtype=np.uint64
     )
-    with np.errstate(over="ignore"):
-        return _mix(crc)
+    return _mix(crc)
 
 
 def word_hashes(text: str, sizes: tuple[int, ...], seed: int) -> npt.NDArray[np.uint64]:
@@ -125,6 +139,7 @@ def word_hashes(text: str, sizes: tuple[int, ...], seed: int) -> npt.NDArray[np.
     tokens = _WORD.findall(text)
     if not tokens:
         return _EMPTY
+    sizes = tuple(sizes)
     return _join(_ngram_rows(_token_hashes(tokens, seed), sizes, sizes))
 
 
@@ -273,7 +288,10 @@ def _unique_counts(values: IndexArray) -> tuple[IndexArray, npt.NDArray[np.int64
     first[0] = True
     np.not_equal(values[1:], values[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    return values[starts], np.diff(starts, append=len(values))
+    counts = np.empty(len(starts), dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = len(values) - starts[-1]
+    return values[starts], counts
 
 
 def _merge_counts(
