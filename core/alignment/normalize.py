@@ -236,7 +236,7 @@ def _hidden_text(text: str) -> list[str]:
         printable = sum(ch.isprintable() or ch.isspace() for ch in decoded)
         if decoded and printable >= 0.95 * len(decoded) and (" " in decoded or "(" in decoded):
             found.append(decoded)
-    if _ROT13.search(text.casefold()):
+    if "13" in text and _ROT13.search(text.casefold()):  # casefolding makes no digits
         found.append(codecs.decode(text, "rot13"))
     return found
 
@@ -261,7 +261,8 @@ def _fold(text: str) -> str:
         text = _TWO.sub(r"\1 to", text)
     if "how too" in text:
         text = _HOW_TOO.sub("how to", text)
-    text = _LEET_RUN.sub(_fold_leet, text)
+    if _HAS_LEET.search(text):
+        text = _LEET_RUN.sub(_fold_leet, text)
     text = _SPACED.sub(_join_spaced, text)
     text = _CHAT_LETTERS.sub(
         lambda m: _CHAT_WORDS[m.group(0)], text
