@@ -310,6 +310,18 @@ def _merge_counts(
     return np.insert(idx, pos[new], add[new]), np.insert(cnt, pos[new], add_cnt[new])
 
 
+def _remove_counts(
+    idx: IndexArray, cnt: npt.NDArray[np.int64], less: IndexArray
+) -> tuple[IndexArray, npt.NDArray[np.int64]]:
+    """Counts (sorted distinct `idx`, `cnt`) with the indices `less` (all counted there) taken out."""
+    sub, sub_cnt = _unique_counts(less)
+    pos = np.searchsorted(idx, sub)
+    cnt = cnt.copy()
+    cnt[pos] -= sub_cnt
+    gone = pos[cnt[pos] == 0]
+    return (np.delete(idx, gone), np.delete(cnt, gone)) if len(gone) else (idx, cnt)
+
+
 # Texts shorter than this are read whole (as fast as incrementally below ~1,500 characters, measured);
 # longer ones through `_Growth` when enabled.
 GROW_MIN_CHARS = 1500
@@ -337,11 +349,6 @@ class _Known:
         return int(self.idx.nbytes + self.cnt.nbytes) + 4 * len(self.text) + 200
 
 
-_NOTHING_KNOWN = _Known(
-    text="", idx=np.zeros(0, dtype=np.int64), cnt=np.zeros(0, dtype=np.int64), cut=0, last=()
-)
-
-
 class _Growth:
     """Incremental counts of a text read again as it grows (an answer checked at each streamed update):
     the n-grams of the part already read are kept counted, and only the new end is hashed and merged in.
@@ -359,8 +366,9 @@ class _Growth:
         with self._lock:
             known = self._known.get(key)
         if known is None or not folded.startswith(known.text):
-            known = _NOTHING_KNOWN
-        grown, idx, cnt = self.grow(known, folded)
+            grown, idx, cnt = self.start(folded)
+        else:
+            grown, idx, cnt = self.grow(known, folded)
         with self._lock:
             old = self._known.pop(key, None)
             self._bytes += grown.nbytes - (old.nbytes if old is not None else 0)
@@ -368,6 +376,39 @@ class _Growth:
             while self._bytes > _GROW_MAX_BYTES and len(self._known) > 1:
                 self._bytes -= self._known.popitem(last=False)[1].nbytes
         return self._f.split(idx, cnt.astype(np.float32), 0, 2)
+
+    def start(self, folded: str) -> tuple[_Known, IndexArray, npt.NDArray[np.int64]]:
+        """`folded` read whole (as `Featurizer.buckets` reads it): what is known of it, and its counts."""
+        f, spec = self._f, self._f.spec
+        tokens = _WORD.findall(folded)
+        hashes = _token_hashes(tokens, 0) if tokens else _EMPTY
+        words = _ngram_rows(hashes, spec.word_ngrams, spec.word_ngrams)
+        chars = char_hashes(folded, spec.char_ngrams, 1)
+        parts = [f.to_index(_join(words), 0, spec.word_bits), f.to_index(chars, 1, spec.char_bits)]
+        idx, cnt = _unique_counts(np.concatenate(parts))
+        # The n-grams that end at the end of `folded` are not settled: those with the closing pad, and
+        # the word n-grams of a last token that may go on.
+        widest = max(spec.char_ngrams)
+        tail = _ngram_rows(
+            _codes(f" {folded} "[-widest:]), spec.char_ngrams, _char_starts(spec.char_ngrams, 1)
+        )
+        open_end = [f.to_index(_join([row[len(row) - 1 :] for row in tail]), 1, spec.char_bits)]
+        last_word = _WORD.match(folded[::-1])  # the token `folded` ends in, if any (read backwards)
+        ends_in_word = last_word is not None
+        if ends_in_word:
+            open_end.append(f.to_index(_join([row[len(row) - 1 :] for row in words]), 0, spec.word_bits))
+        settled_idx, settled_cnt = _remove_counts(idx, cnt, np.concatenate(open_end))
+        keep = max(spec.word_ngrams) - 1
+        settled_tokens = hashes[:-1] if ends_in_word else hashes
+        done = [int(h) for h in settled_tokens[max(0, len(settled_tokens) - keep) :]] if keep else []
+        known = _Known(
+            text=folded,
+            idx=settled_idx,
+            cnt=settled_cnt,
+            cut=len(folded) - last_word.end() if last_word is not None else len(folded),
+            last=tuple(done),
+        )
+        return known, idx, cnt
 
     def grow(self, known: _Known, folded: str) -> tuple[_Known, IndexArray, npt.NDArray[np.int64]]:
         """`folded` (which starts with `known.text`): what is known of it, and all of its counts."""
