@@ -333,20 +333,22 @@ _GROW_MAX_BYTES = 8 << 20
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """The n-grams of a folded text `text` that no text extending it can change, counted: the character
-    n-grams of `" " + text` (not those with the closing pad), and the word n-grams of its tokens before
-    `cut` (the last token may go on, where the text ends in a word character). `last` holds the hashes of
-    the last tokens before `cut`, for the word n-grams that the next tokens start with."""
+    """A folded text `text` read before, counted (`idx`, `cnt`: all its n-grams), with the n-grams that a
+    text extending it would not have (`open_end`: those with the closing pad, and the word n-grams of a
+    last token that may go on); the tokens from `cut` are read again (the last token may go on, where
+    the text ends in a word character), and `last` holds the hashes of the last tokens before `cut`, for
+    the word n-grams that the next tokens start with."""
 
     text: str
     idx: IndexArray
     cnt: npt.NDArray[np.int64]
+    open_end: IndexArray
     cut: int
     last: tuple[int, ...]
 
     @property
     def nbytes(self) -> int:
-        return int(self.idx.nbytes + self.cnt.nbytes) + 4 * len(self.text) + 200
+        return int(self.idx.nbytes + self.cnt.nbytes + self.open_end.nbytes) + 4 * len(self.text) + 200
 
 
 class _Growth:
@@ -397,14 +399,14 @@ class _Growth:
         ends_in_word = last_word is not None
         if ends_in_word:
             open_end.append(f.to_index(_join([row[len(row) - 1 :] for row in words]), 0, spec.word_bits))
-        settled_idx, settled_cnt = _remove_counts(idx, cnt, np.concatenate(open_end))
         keep = max(spec.word_ngrams) - 1
         settled_tokens = hashes[:-1] if ends_in_word else hashes
         done = [int(h) for h in settled_tokens[max(0, len(settled_tokens) - keep) :]] if keep else []
         known = _Known(
             text=folded,
-            idx=settled_idx,
-            cnt=settled_cnt,
+            idx=idx,
+            cnt=cnt,
+            open_end=np.concatenate(open_end),
             cut=len(folded) - last_word.end() if last_word is not None else len(folded),
             last=tuple(done),
         )
@@ -446,7 +448,15 @@ class _Growth:
         else:
             cut, done = len(folded), values
         keep = max(spec.word_ngrams) - 1
-        idx, cnt = _merge_counts(known.idx, known.cnt, np.concatenate(settled))
-        grown = _Known(text=folded, idx=idx, cnt=cnt, cut=cut, last=tuple(done[-keep:]) if keep else ())
-        idx, cnt = _merge_counts(idx, cnt, np.concatenate(open_end))
+        ending = np.concatenate(open_end)
+        idx, cnt = _merge_counts(known.idx, known.cnt, np.concatenate([*settled, ending]))
+        idx, cnt = _remove_counts(idx, cnt, known.open_end)
+        grown = _Known(
+            text=folded,
+            idx=idx,
+            cnt=cnt,
+            open_end=ending,
+            cut=cut,
+            last=tuple(done[-keep:]) if keep else (),
+        )
         return grown, idx, cnt
