@@ -25,18 +25,19 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.alignment.classifier import ANSWER, REQUEST, LinearCheck, save_check
-from core.alignment.features import FeatureSpec, Featurizer
+from core.alignment.features import FeatureSpec, Featurizer, fold
 
 # Sources marked "ship: yes" in the corpus README. Everything else (alpaca_harmless, beavertails_prompts,
 # toxicchat, guardreasoner_mix: CC BY-NC; maliciousinstruct: no licence stated) is measured, never trained on
@@ -77,7 +78,7 @@ ML_SHIP = frozenset({"multilingual_hatecheck", "multijail", "ja_toxic_inspection
 def shippable(source: str) -> bool:
     if source.startswith("ml:"):
         return source.split(":")[1] in ML_SHIP
-    return source in SHIP or source.startswith(("devset_", "project:"))
+    return source in SHIP or source.startswith(("devset_", "project:", OWN))
 
 
 def load_multilingual(folder: Path, cap: int) -> list[Item]:
@@ -94,6 +95,49 @@ def load_multilingual(folder: Path, cap: int) -> list[Item]:
         group.sort(key=lambda it: _bucket(it.text, 1 << 62, "ml"))
         out.extend(group[:cap] if key[0] in ML_SHIP else group)
     return out
+
+
+# Requests written for training (tools/train_data/, its README says how): each file is a source of its own,
+# "own:<name>", shippable, and left out in turn like any other source.
+OWN = "own:"
+
+
+def load_own_requests(folder: Path) -> list[Item]:
+    """tools/train_data/requests_<name>.jsonl → items of source "own:<name>"."""
+    out: list[Item] = []
+    for path in sorted(folder.glob("requests_*.jsonl")):
+        source = OWN + path.stem.removeprefix("requests_")
+        out.extend(
+            Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source, category=r.get("category") or "")
+            for r in read_jsonl(path)
+        )
+    return out
+
+
+def unseen_name(source: str) -> str:
+    """The name of a left-out source among the unseen groups: our written sets apart from the corpus's, so
+    that the corpus aggregate ("loso:") keeps measuring the same items as before they existed."""
+    return source if source.startswith(OWN) else f"loso:{source}"
+
+
+# Sources cut from one upstream dataset by label or by part (the corpus README's rows). Leaving out one of
+# them alone measures the style of its sibling: without the Davidson "neither" tweets, the only tweets left
+# are the hateful ones, so a tweet looks hateful (`--loso-by dataset` leaves such a family out together).
+DATASETS = {
+    "davidson_hate": "davidson",
+    "davidson_neither": "davidson",
+    "coconot_eval": "coconot",
+    "coconot_contrast": "coconot",
+    "coconot_pref_prompts": "coconot",
+    "coconot_pref": "coconot",
+    "gptfuzz_questions": "gptfuzz",
+    "gptfuzz_templates": "gptfuzz",
+    "gptfuzz_responses": "gptfuzz",
+}
+
+
+def dataset_of(source: str) -> str:
+    return DATASETS.get(source, source)
 
 
 def held_out_file(name: str) -> bool:
@@ -269,6 +313,18 @@ def split_ids(items: Sequence[Item], *, n_folds: int, salt: str, group: Callable
 # "What was tried"): (embedder, weight, pair product); EMBED_ONLY drops the n-grams (--embedding-only).
 EMBED: tuple[Any, float, bool] | None = None
 EMBED_ONLY = False
+# --answer-segments (measured only): an answer's score is the highest of the whole answer's and of each of
+# its paragraphs / speaker turns ("DAN: …", "[🔓JAILBREAK] …"): a jailbreak answer often refuses in one
+# persona and complies in the next, and the refusal dilutes the whole answer's vector.
+SEGMENTS = False
+_SEGMENT = re.compile(r"\n\s*\n|\n(?=\s*[\[(]?[^\n:]{1,40}[\])]?\s*:)")
+MAX_SEGMENTS = 12
+
+
+def segments(text: str) -> list[str]:
+    """The paragraphs and speaker turns of `text` (the first MAX_SEGMENTS), or [] when it has only one."""
+    parts = [p for p in (s.strip() for s in _SEGMENT.split(text)) if p]
+    return parts[:MAX_SEGMENTS] if len(parts) > 1 else []
 
 
 def dense_block(texts: Sequence[str], prompts: Sequence[str] | None) -> np.ndarray | None:
@@ -293,6 +349,15 @@ class Matrix:
         self.spec = featurizer.spec
         self.featurizer = featurizer
         self.counts = [featurizer.counts(it.text, it.prompt if with_prompt else None) for it in items]
+        # answers scored turn by turn (--answer-segments): each item's segments' counts
+        self.segment_counts = (
+            [
+                [featurizer.counts(s, it.prompt if with_prompt else None) for s in segments(it.text)]
+                for it in items
+            ]
+            if SEGMENTS and with_prompt
+            else None
+        )
         self.dense = dense_block(
             [it.text for it in items], [it.prompt for it in items] if with_prompt else None
         )
@@ -305,35 +370,51 @@ class Matrix:
         n = len(rows)
         return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
 
+    def segment_scores(
+        self, rows: Sequence[int], idf: np.ndarray, coef: np.ndarray, intercept: float
+    ) -> np.ndarray:
+        """The highest linear score of each row's segments (-inf for a row without segments)."""
+        assert self.segment_counts is not None
+        owner = [p for p, r in enumerate(rows) for _ in self.segment_counts[r]]
+        out = np.full(len(rows), -np.inf)
+        if owner:
+            blocks = [c for r in rows for c in self.segment_counts[r]]
+            z = self._csr(blocks, idf) @ coef + intercept
+            np.maximum.at(out, np.array(owner), np.asarray(z, dtype=np.float64))
+        return out
+
     def weighted(self, rows: Sequence[int], idf: np.ndarray) -> Any:
+        sparse = self._csr([self.counts[r] for r in rows], idf)
+        if self.dense is None:
+            return sparse
+        from scipy.sparse import csr_matrix, hstack
+
+        if EMBED_ONLY:
+            return csr_matrix(self.dense[list(rows)])
+
+        return hstack([sparse, csr_matrix(self.dense[list(rows)])], format="csr", dtype=np.float32)
+
+    def _csr(self, counts: Sequence[list[tuple[np.ndarray, np.ndarray]]], idf: np.ndarray) -> Any:
         from scipy.sparse import csr_matrix
 
         featurizer = Featurizer(self.spec, idf)
         indptr = [0]
         indices: list[np.ndarray] = []
         data: list[np.ndarray] = []
-        for r in rows:
-            idx, val = featurizer.weigh(self.counts[r])
+        for blocks in counts:
+            idx, val = featurizer.weigh(blocks)
             indices.append(idx)
             data.append(val)
             indptr.append(indptr[-1] + len(idx))
-        sparse = csr_matrix(
+        return csr_matrix(
             (
                 np.concatenate(data) if data else np.zeros(0, np.float32),
                 np.concatenate(indices) if indices else np.zeros(0, np.int64),
                 np.array(indptr),
             ),
-            shape=(len(rows), self.spec.dim),
+            shape=(len(counts), self.spec.dim),
             dtype=np.float32,
         )
-        if self.dense is None:
-            return sparse
-        from scipy.sparse import hstack
-
-        if EMBED_ONLY:
-            return csr_matrix(self.dense[list(rows)])
-
-        return hstack([sparse, csr_matrix(self.dense[list(rows)])], format="csr", dtype=np.float32)
 
 
 @dataclass
@@ -345,7 +426,10 @@ class Fitted:
     def scores(self, matrix: Matrix, rows: Sequence[int]) -> np.ndarray:
         x = matrix.weighted(rows, self.idf)
         # the shipped coefficients are float16: score with the same rounding
-        z = x @ self.coef.astype(np.float16).astype(np.float32) + self.intercept
+        coef = self.coef.astype(np.float16).astype(np.float32)
+        z = np.asarray(x @ coef + self.intercept, dtype=np.float64)
+        if matrix.segment_counts is not None:  # the answer check's turn-by-turn score (--answer-segments)
+            z = np.maximum(z, matrix.segment_scores(rows, self.idf, coef, self.intercept))
         return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
@@ -393,9 +477,17 @@ def fit(
 
 
 def fit_categories(
-    matrix: Matrix, rows: Sequence[int], codes: list[str | None], idf: np.ndarray, bits: int, alpha: float
+    matrix: Matrix,
+    rows: Sequence[int],
+    codes: list[str | None],
+    idf: np.ndarray,
+    bits: int,
+    alpha: float,
+    *,
+    all_features: bool = False,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One-vs-rest over the word block folded to 2**bits buckets (what `LinearCheck.category` reads)."""
+    """One-vs-rest over the word block folded to 2**bits buckets (what `LinearCheck.category` reads); with
+    `all_features`, over the word and character blocks (languages without spaces: their "words" are clauses)."""
     from scipy.sparse import csr_matrix
 
     keep = [r for r in rows if codes[r] is not None]
@@ -407,7 +499,7 @@ def fit_categories(
     indptr, indices, data = [0], [], []
     for r in keep:
         idx, val = featurizer.weigh(matrix.counts[r])
-        words = idx < word_dim
+        words = idx >= 0 if all_features else idx < word_dim
         indices.append(idx[words] & mask)
         data.append(val[words])
         indptr.append(indptr[-1] + int(words.sum()))
@@ -459,6 +551,39 @@ class Counts:
             "f1": f1,
             "fpr": fpr,
         }
+
+
+def balanced_tally(
+    predicted: Sequence[bool], unsafe: Sequence[bool], sizes: Sequence[int]
+) -> dict[str, float | int | None]:
+    """Figures where every group weighs the same: the items of a group of n weigh 1/n each (`sizes` lists
+    the groups' lengths, in the order of the items). Pooling items alike lets the largest sources (4,156
+    tweets) decide the aggregate; this is the figure beside it, not instead of it."""
+    tp = fp = tn = fn = 0.0
+    start = 0
+    for size in sizes:
+        for p, u in zip(predicted[start : start + size], unsafe[start : start + size], strict=True):
+            w = 1 / size
+            if p and u:
+                tp += w
+            elif p:
+                fp += w
+            elif u:
+                fn += w
+            else:
+                tn += w
+        start += size
+    prec = tp / (tp + fp) if tp + fp else None
+    rec = tp / (tp + fn) if tp + fn else None
+    f1 = 2 * prec * rec / (prec + rec) if prec is not None and rec is not None and prec + rec else None
+    return {
+        "n": len(sizes),
+        "unsafe": round(tp + fn, 2),
+        "precision": prec,
+        "recall": rec,
+        "f1": f1,
+        "fpr": fp / (fp + tn) if fp + tn else None,
+    }
 
 
 def tally(predicted: Sequence[bool], unsafe: Sequence[bool]) -> Counts:
@@ -556,6 +681,7 @@ def run_stage(
     extra: dict[str, list[Item]],
     log: Callable[[str], None],
     loso: bool,
+    by_dataset: bool = False,
 ) -> StageResult:
     t0 = time.perf_counter()
     featurizer = Featurizer(cfg.spec)
@@ -639,19 +765,26 @@ def run_stage(
     loso_scores: dict[str, np.ndarray] = {}
     sources = sorted({items[r].source for r in ship_rows})
     if loso:
-        log(f"leave-one-source-out ({cfg.name}s), threshold {threshold:.4f}:")
+        log(
+            f"leave-one-{'dataset' if by_dataset else 'source'}-out ({cfg.name}s), threshold {threshold:.4f}:"
+        )
+        left_out: dict[str, list[str]] = defaultdict(list)
         for src in sources:
-            tr = [r for r in ship_rows if items[r].source != src]
-            te = [r for r in ship_rows if items[r].source == src]
+            left_out[dataset_of(src) if by_dataset else src].append(src)
+        for group_sources in left_out.values():
+            tr = [r for r in ship_rows if items[r].source not in group_sources]
             if len({bool(labels[r]) for r in tr}) < 2:
                 continue
             model = fit(
                 matrix, tr, labels, alpha=cfg.alpha, balanced=cfg.balanced, weights=_weights(cfg, items, tr)
             )
-            s = model.scores(matrix, te)
-            loso_scores[src] = s
-            loso_figs[src] = tally(s >= threshold, labels[te]).figures()
-            log(row(f"  without {src}", loso_figs[src]))
+            for src in group_sources:
+                te = [r for r in ship_rows if items[r].source == src]
+                s = model.scores(matrix, te)
+                loso_scores[src] = s
+                loso_figs[src] = tally(s >= threshold, labels[te]).figures()
+                name = f"{dataset_of(src)}: {src}" if dataset_of(src) != src and by_dataset else src
+                log(row(f"  without {name}", loso_figs[src]))
     unseen: dict[str, Any] = {}
     for src in sorted({items[r].source for r in measure_rows}):
         pos = [p for p, r in enumerate(measure_rows) if items[r].source == src]
@@ -678,7 +811,7 @@ def run_stage(
     figures["alternative_thresholds"] = alternatives
     unseen_groups: list[tuple[str, list[Item], np.ndarray]] = []
     for src, sc in loso_scores.items():
-        unseen_groups.append((f"loso:{src}", [it for it in items if it.source == src], sc))
+        unseen_groups.append((unseen_name(src), [it for it in items if it.source == src], sc))
     for src in sorted({items[r].source for r in measure_rows}):
         pos = [p for p, r in enumerate(measure_rows) if items[r].source == src]
         unseen_groups.append(
@@ -690,6 +823,164 @@ def run_stage(
     if not loso:  # pooled held-out part instead
         unseen_groups.append(("heldout", [items[r] for r in held_rows], held_scores))
     return StageResult(final, threshold, figures, matrix, ship_rows, alternatives, unseen_groups)
+
+
+# ---------------------------------------------------------------- answers: request harm × compliance (measured only)
+
+# A safe answer whose wording refuses (advtrain's safe responses are refusals but for a few that comply
+# with a benign request, e.g. song lyrics): the label "complies" is read from these phrases there only.
+_REFUSAL = re.compile(
+    r"\b(i cannot|i can't|i can not|i'm sorry|i am sorry|i apologi[sz]e|not able to|i won't|i will not|i must decline)"
+)
+# The request sources whose prompts an answer source replies to (left out together with it).
+ANSWER_PROMPT_SOURCES = {
+    "gptfuzz_responses": frozenset({"gptfuzz_questions", "gptfuzz_templates"}),
+    "coconot_pref": frozenset({"coconot_pref_prompts"}),
+}
+
+
+def fit_stage(
+    cfg: StageConfig, matrix: Matrix, items: Sequence[Item], rows: Sequence[int], labels: np.ndarray
+) -> Fitted:
+    """`fit` with a stage's penalty, class and source weighting."""
+    return fit(
+        matrix, rows, labels, alpha=cfg.alpha, balanced=cfg.balanced, weights=_weights(cfg, items, rows)
+    )
+
+
+def complies(it: Item) -> bool:
+    """Whether an answer complies with its request, whatever the request was: GPTFuzz's questions are all
+    harmful, so its labels say it; CoCoNot's preference answers and our non-refusal answers comply."""
+    if it.unsafe or it.source == "coconot_pref":
+        return True
+    if it.source.startswith("project:"):
+        return it.category != "refusal"
+    if it.source == "advtrain_safe_responses":
+        return _REFUSAL.search(fold(it.text[:300])) is None
+    return False
+
+
+def measure_compliance(
+    requests: list[Item],
+    answers: list[Item],
+    held_out: dict[str, list[Item]],
+    req_cfg: StageConfig,
+    ans_cfg: StageConfig,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Measure "harmful = harmful request AND compliant answer" beside the content classifier: request harm
+    from a request model that never saw the answer source's prompts, compliance from an answer model trained
+    on complies/refuses labels (no request features). Thresholds from 5-fold out-of-fold scores of the
+    training sources only; pooled split and leave-one-source-out, as run_stage does."""
+    requests = [it for it in requests if shippable(it.source)]
+    answers = [it for it in answers if shippable(it.source)]
+    n_train = len(answers)
+    # our held-out answers (with the request each replies to): scored by models trained on every source
+    answers += [replace(it, source="heldout:" + name) for name, items in held_out.items() for it in items]
+    unsafe = np.array([it.unsafe for it in answers])
+    comply = np.array([complies(it) for it in answers])
+    sources = sorted({it.source for it in answers[:n_train]})
+    prompts_of = {s: {fold(it.prompt) for it in answers if it.source == s and it.prompt} for s in sources}
+    rmat = Matrix(Featurizer(req_cfg.spec), requests, with_prompt=False)
+    rlab = np.array([it.unsafe for it in requests])
+    rfolded = [fold(it.text) for it in requests]
+    content_mat = Matrix(Featurizer(ans_cfg.spec), answers, with_prompt=True)
+    comply_mat = Matrix(Featurizer(replace(ans_cfg.spec, prefix=False)), answers, with_prompt=False)
+    req_models: dict[frozenset[str], Fitted] = {}
+
+    def harm(rows: Sequence[int], without: set[str]) -> np.ndarray:
+        """Request harm of the rows' prompts (NaN without a prompt), by a request model trained without
+        the prompts (and prompt sources) of the answer sources `without`."""
+        key = frozenset(s for s in without if prompts_of[s])
+        if key not in req_models:
+            bad_src = set().union(*(ANSWER_PROMPT_SOURCES.get(s, frozenset()) for s in key))
+            bad_txt = set().union(*(prompts_of[s] for s in key))
+            keep = [
+                i for i, it in enumerate(requests) if it.source not in bad_src and rfolded[i] not in bad_txt
+            ]
+            req_models[key] = fit_stage(req_cfg, rmat, requests, keep, rlab)
+        out = np.full(len(rows), np.nan)
+        pos = [p for p, r in enumerate(rows) if answers[r].prompt]
+        if pos:
+            items = [Item(text=answers[rows[p]].prompt, unsafe=False, source="prompt") for p in pos]
+            out[pos] = req_models[key].scores(
+                Matrix(rmat.featurizer, items, with_prompt=False), range(len(items))
+            )
+        return out
+
+    def harm_by_source(rows: Sequence[int], left_out: str | None) -> np.ndarray:
+        out = np.full(len(rows), np.nan)
+        for s in sources:
+            pos = [p for p, r in enumerate(rows) if answers[r].source == s]
+            if pos:
+                out[pos] = harm([rows[p] for p in pos], {s} | ({left_out} if left_out else set()))
+        pos = [p for p, r in enumerate(rows) if r >= n_train]  # never seen by any request model
+        if pos:
+            out[pos] = harm([rows[p] for p in pos], set())
+        return out
+
+    def fit_answers(matrix: Matrix, rows: Sequence[int], labels: np.ndarray) -> Fitted:
+        return fit_stage(ans_cfg, matrix, answers, rows, labels)
+
+    def run(name: str, train: list[int], test: list[int], left_out: str | None) -> dict[str, Any]:
+        folds = split_ids(
+            [answers[r] for r in train], n_folds=5, salt="cv", group=lambda it: it.prompt or it.text
+        )
+        oof_content, oof_comply = np.zeros(len(train)), np.zeros(len(train))
+        for k in range(5):
+            tr = [r for r, f in zip(train, folds, strict=True) if f != k]
+            te = [p for p, f in enumerate(folds) if f == k]
+            oof_content[te] = fit_answers(content_mat, tr, unsafe).scores(content_mat, [train[p] for p in te])
+            oof_comply[te] = fit_answers(comply_mat, tr, comply).scores(comply_mat, [train[p] for p in te])
+        content = fit_answers(content_mat, train, unsafe).scores(content_mat, test)
+        compliance = fit_answers(comply_mat, train, comply).scores(comply_mat, test)
+        both_train = oof_comply * np.nan_to_num(harm_by_source(train, left_out), nan=0.0)
+        both = compliance * np.nan_to_num(harm_by_source(test, left_out), nan=0.0)
+        y_train, y = unsafe[train], unsafe[test]
+        out: dict[str, Any] = {}
+        for f in (0.005, 0.01):
+            t = pick_threshold(oof_content, y_train, max_fpr=f)
+            out[f"content@{f}"] = tally(content >= t, y).figures()
+            t_both = pick_threshold(both_train, y_train, max_fpr=f)
+            out[f"harm_x_compliance@{f}"] = tally(both >= t_both, y).figures()
+        # the union: content at 0.5 % out-of-fold, the product filling the budget up to 1 %
+        t = pick_threshold(oof_content, y_train, max_fpr=0.005)
+        t_union = pick_threshold(np.where(oof_content >= t, 1.0, both_train), y_train, max_fpr=0.01)
+        out["content@0.005|harm_x_compliance"] = tally((content >= t) | (both >= t_union), y).figures()
+        if 0 < y.sum() < len(y):
+            from sklearn.metrics import roc_auc_score
+
+            out["auc"] = {"content": roc_auc_score(y, content), "compliance": roc_auc_score(y, compliance)}
+        for key, figs in out.items():
+            if key != "auc":
+                log(row(f"  {name} {key}", figs))
+        if "auc" in out:
+            log(
+                f"  {name} AUC content {out['auc']['content']:.3f}, compliance {out['auc']['compliance']:.3f}"
+            )
+        return out
+
+    log("[answer] request harm × compliance (measured only)")
+    log(HEADER)
+    everything = list(range(n_train))
+    hold = split_ids(answers[:n_train], n_folds=5, salt="holdout", group=lambda it: it.prompt or it.text)
+    figures: dict[str, Any] = {
+        "pooled": run(
+            "pooled",
+            [r for r, f in zip(everything, hold, strict=True) if f != 0],
+            [r for r, f in zip(everything, hold, strict=True) if f == 0],
+            None,
+        )
+    }
+    for src in sources:
+        train = [r for r in everything if answers[r].source != src]
+        if len({bool(unsafe[r]) for r in train}) == 2:
+            figures[f"loso:{src}"] = run(
+                f"without {src}", train, [r for r in everything if answers[r].source == src], src
+            )
+    if n_train < len(answers):
+        figures["heldout"] = run("ours, held out", everything, list(range(n_train, len(answers))), None)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -708,7 +999,19 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("tests/data/alignment"),
         help="our own labeled sets, measured",
     )
+    parser.add_argument(
+        "--own-requests",
+        type=Path,
+        default=Path(__file__).parent / "train_data",
+        help="requests written for training (each file a source); an empty folder to leave them out",
+    )
     parser.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out (faster)")
+    parser.add_argument(
+        "--loso-by",
+        choices=["source", "dataset"],
+        default="source",
+        help="leave out one source, or a dataset's sources together (davidson, coconot, gptfuzz)",
+    )
     parser.add_argument("--only", choices=[REQUEST, ANSWER], default=None)
     parser.add_argument(
         "--multilingual", type=Path, default=None, help="also train on this folder's input_multilingual.jsonl"
@@ -722,11 +1025,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--word-bits", type=int, default=17)
     parser.add_argument("--request-alpha", type=float, default=1e-5, help="L2 penalty of the request model")
     parser.add_argument("--answer-alpha", type=float, default=1e-5, help="L2 penalty of the answer model")
-    parser.add_argument("--request-max-fpr", type=float, default=0.003)
+    parser.add_argument("--request-max-fpr", type=float, default=0.002)
     parser.add_argument("--answer-max-fpr", type=float, default=0.005)
     parser.add_argument("--unbalanced", action="store_true")
     parser.add_argument(
-        "--request-source-power", type=float, default=0.5, help="1: items weigh alike; 0: sources do"
+        "--request-source-power", type=float, default=0.3, help="1: items weigh alike; 0: sources do"
     )
     parser.add_argument("--answer-source-power", type=float, default=0.5)
     parser.add_argument(
@@ -744,9 +1047,27 @@ def main(argv: list[str] | None = None) -> int:
         "--no-pair-product", action="store_true", help="answers: no answer × request embedding product"
     )
     parser.add_argument("--embedding-only", action="store_true", help="the embedding without the n-grams")
+    parser.add_argument(
+        "--answer-segments",
+        action="store_true",
+        help="measure only: score an answer as a whole and by each paragraph / speaker turn, the highest counts",
+    )
+    parser.add_argument(
+        "--compliance",
+        action="store_true",
+        help="measure only: answers as request harm × compliance beside the content check (writes nothing)",
+    )
     args = parser.parse_args(argv)
     if args.embedding is not None and args.out is not None:
         parser.error("--embedding only measures (nothing of it ships); drop --out")
+    if args.answer_segments and args.out is not None:
+        parser.error("--answer-segments only measures (the run-time check scores whole answers); drop --out")
+    if args.answer_segments and args.embedding is not None:
+        parser.error("--answer-segments scores the n-grams only; drop --embedding")
+    global SEGMENTS
+    SEGMENTS = args.answer_segments
+    if args.compliance and args.out is not None:
+        parser.error("--compliance only measures (nothing of it ships); drop --out")
     global EMBED, EMBED_ONLY
     EMBED_ONLY = args.embedding_only
     if args.embedding is not None:
@@ -760,6 +1081,8 @@ def main(argv: list[str] | None = None) -> int:
     requests, answers = load_corpus(args.corpus)
     if args.multilingual is not None:
         requests.extend(load_multilingual(args.multilingual, args.multilingual_cap))
+    if args.own_requests.is_dir():
+        requests.extend(load_own_requests(args.own_requests))
     own_requests: dict[str, list[Item]] = {}
     own_answers: dict[str, list[Item]] = {}
     if args.project_sets.is_dir():
@@ -767,7 +1090,13 @@ def main(argv: list[str] | None = None) -> int:
             is_answer = path.stem.startswith("answers")
             if held_out_file(path.stem):
                 rows = [
-                    Item(text=r["text"], unsafe=bool(r["unsafe"]), source=path.stem) for r in read_jsonl(path)
+                    Item(
+                        text=r["text"],
+                        unsafe=bool(r["unsafe"]),
+                        source=path.stem,
+                        prompt=r.get("prompt") or "",
+                    )
+                    for r in read_jsonl(path)
                 ]
                 (own_answers if is_answer else own_requests)[path.name] = rows
             else:  # our tuning sets train the shipped model (source "project:<file>")
@@ -831,11 +1160,17 @@ def main(argv: list[str] | None = None) -> int:
             own_answers,
         ),
     ]
+    if args.compliance:
+        figures = measure_compliance(requests, answers, own_answers, stages[0][0], stages[1][0], log)
+        log(json.dumps(figures, default=float))
+        return 0
     category_head: tuple[list[str], np.ndarray, np.ndarray] | None = None
     for cfg, items, extra in stages:
         if args.only and cfg.name != args.only:
             continue
-        result = run_stage(cfg, items, extra=extra, log=log, loso=not args.no_loso)
+        result = run_stage(
+            cfg, items, extra=extra, log=log, loso=not args.no_loso, by_dataset=args.loso_by == "dataset"
+        )
         final, threshold, figures, matrix, ship_rows = (
             result.final,
             result.threshold,
@@ -889,9 +1224,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         for check in checks.values():
             save_check(args.out, check)
-        (args.out / "figures.json").write_text(
-            json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8"
-        )
+        figures_path = args.out / "figures.json"
+        if args.only and figures_path.is_file():  # keep the other check's figures (its weights stay too)
+            previous = json.loads(figures_path.read_text(encoding="utf-8"))
+            for name in (REQUEST, ANSWER):
+                if name != args.only and name in previous:
+                    all_figures[name] = previous[name]
+                    all_figures[f"{name}_command"] = previous.get(f"{name}_command", previous.get("command"))
+        figures_path.write_text(json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8")
         log(f"wrote {', '.join(sorted(checks))} to {args.out}")
     return 0
 
@@ -914,6 +1254,7 @@ TARGET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "loso:gptfuzz_templates",
         ),
         "our held-out sets (tests/data/alignment)": ("project:",),
+        "our written requests (tools/train_data; LOSO)": (OWN,),
     },
     ANSWER: {
         "all unseen answers (LOSO + our held-out set)": ("loso:", "project:"),
@@ -952,6 +1293,19 @@ def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], Non
             ).figures()
             log(row(f"  classifier @{tname}", entry[f"classifier@{tname}"]))
             log(row(f"  rules or classifier @{tname}", entry[f"either@{tname}"]))
+        if len(chosen) > 1:  # every source weighs the same (n = number of sources, unsafe = their weight)
+            sizes = [len(group_items) for _, group_items, _ in chosen]
+            cls = scores >= result.threshold
+            balanced = {
+                "rules": balanced_tally(rules, unsafe, sizes),
+                "classifier@shipped": balanced_tally(list(cls), unsafe, sizes),
+                "either@shipped": balanced_tally(
+                    [a or b for a, b in zip(rules, cls, strict=True)], unsafe, sizes
+                ),
+            }
+            entry["sources_alike"] = balanced
+            for key, figs in balanced.items():
+                log(row(f"  {key}, sources alike", figs))
         out[title] = entry
     per_group: dict[str, Any] = {}
     for name, group_items, scores in groups:

@@ -121,6 +121,10 @@ class ClassifierLayer(_Model):
     output_threshold: float | None = Field(None, ge=0, le=1)
     check_input: bool = True
     check_output: bool = True
+    # Requests in the languages the multilingual check lists (ja, zh, es, fr, de) are read by it instead of
+    # the English one (docs/moderation.md "Beyond English"); its threshold: per language as shipped, or this.
+    multilingual: bool = True
+    multilingual_threshold: float | None = Field(None, ge=0, le=1)
 
 
 class Layers(_Model):
