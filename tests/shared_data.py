@@ -25,11 +25,11 @@ def alignment_sets(root: Path) -> Path:
 
 
 def project_alignment_texts() -> list[str]:
-    """Every request and answer text of the project's own sets (tests/data/alignment/*.jsonl)."""
+    """Every request and answer text of the project's own sets (tests/data/alignment, its multilingual sets too)."""
     import json
 
     texts = []
-    for path in sorted((Path(__file__).resolve().parent / "data" / "alignment").glob("*.jsonl")):
+    for path in sorted((Path(__file__).resolve().parent / "data" / "alignment").rglob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 record = json.loads(line)

@@ -28,6 +28,7 @@ SPECS = [
     FeatureSpec(prefix=True, prefix_weight=0.5),
     FeatureSpec(word_ngrams=(2, 1, 3), char_ngrams=(5, 2, 3), word_bits=12, char_bits=14),
     FeatureSpec(word_ngrams=(1,), char_ngrams=(4,)),
+    FeatureSpec(char_ngrams=(1, 2, 3, 4), word_bits=16),  # the multilingual request check's
 ]
 
 
@@ -70,7 +71,8 @@ def test_the_project_sets_give_the_same_hashes_counts_and_vectors() -> None:
 
 def test_the_shipped_weights_read_the_same_vectors_and_scores() -> None:
     checks = LocalChecks.load()
-    for check in (checks.request, checks.answer):
+    shipped = [checks.request, checks.answer, *([checks.multilingual] if checks.multilingual else [])]
+    for check in shipped:
         spec, idf = check.featurizer.spec, check.featurizer.idf
         old = reference.Featurizer(_reference(spec).spec, idf)
         for i, text in enumerate(TEXTS[::5]):
