@@ -328,7 +328,8 @@ async def run_slack(n: int, args: argparse.Namespace, redis_url: str, tgi: FakeT
     from tests.fakes.slack_api import FakeSlackAPI
 
     async with FakeSlackAPI() as api:
-        api.enforce_limits()
+        if not args.no_limits:
+            api.enforce_limits()
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         extra = ["--settings", args.settings] if args.settings else []
         async with (
@@ -378,7 +379,8 @@ async def run_discord(
         for i, c in enumerate(channels)
     ]  # fmt: skip
     async with FakeDiscord(guild=guild) as api:
-        api.enforce_limits()
+        if not args.no_limits:
+            api.enforce_limits()
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         extra = ["--token", TOKEN, *(["--settings", args.settings] if args.settings else [])]
         async with workers(
@@ -463,6 +465,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--token-delay-s", type=float, default=0.06, help="the model's delay per token")
     parser.add_argument("--timeout-s", type=float, default=300.0, help="longest wait for a run's answers")
     parser.add_argument("--settings", default="", help="JSON of settings groups for the bot processes")
+    parser.add_argument(
+        "--no-limits", action="store_true", help="stand-ins that accept every write (what the bot attempts)"
+    )
     parser.add_argument("--worker", choices=("slack", "discord"), help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--tgi", help=argparse.SUPPRESS)

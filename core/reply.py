@@ -14,7 +14,10 @@ message there, and how its text is rendered:
   (core/gate.py `NoticeThrottle`);
 - the transport reports a platform failure as `DeliveryFailed`: while streaming, a failed edit is skipped
   (the next update carries newer text); a fatal one (no permission, the answer or channel deleted) ends the
-  answer, and nothing more is attempted there, not even the notice.
+  answer, and nothing more is attempted there, not even the notice;
+- with a write budget (`AnswerBudget`, core/budget.py), every write is spent there first: the first text (and
+  a placeholder) and the final text or notice wait for room; an update while streaming is skipped when the
+  budget has no room for it (the next one carries newer text).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 
+from core.budget import AnswerBudget, Priority
 from core.errors import Muted, RateLimited, RelayError
 from core.gate import NoticeGate
 from core.models import ReplySink, SinkLimits
@@ -46,6 +50,10 @@ class DeliveryFailed(RelayError):
     def __init__(self, message: str, *, fatal: bool) -> None:
         super().__init__(message)
         self.fatal = fatal
+
+
+class _Deferred(Exception):
+    """An intermediate write the budget had no room for: the update is skipped."""
 
 
 class ReplyTransport(Protocol[M]):
@@ -92,10 +100,19 @@ class ReplyTransport(Protocol[M]):
 class StreamingReply(ReplySink, Generic[M]):
     """A `ReplySink` over a `ReplyTransport`: the multi-message reconciliation, once for every platform."""
 
-    def __init__(self, transport: ReplyTransport[M], *, notice_gate: NoticeGate | None = None) -> None:
+    def __init__(
+        self,
+        transport: ReplyTransport[M],
+        *,
+        notice_gate: NoticeGate | None = None,
+        budget: AnswerBudget | None = None,
+    ) -> None:
         self.transport = transport
         self.limits = transport.limits
         self._notice_gate = notice_gate
+        self._budget = budget
+        self._final = False  # finishing or failing: every write is a final one
+        self._texted = False  # a text of the answer (not only a placeholder) was shown
         self._messages: list[M] = []  # posted messages, in order
         self._shown: list[str] = []  # their current texts
         self._typing = False
@@ -127,12 +144,15 @@ class StreamingReply(ReplySink, Generic[M]):
     async def update(self, text_so_far: str) -> None:
         try:
             await self._show(text_so_far)
+        except _Deferred:
+            log.debug("reply.update_deferred")  # the budget had no room: the next update carries newer text
         except DeliveryFailed as exc:
             if exc.fatal:
                 raise
             log.warning("reply.update_skipped", reason=str(exc))  # the next update carries newer text
 
     async def finish(self, text: str) -> None:
+        self._final = True
         try:
             await self._show(text)
         finally:
@@ -151,6 +171,7 @@ class StreamingReply(ReplySink, Generic[M]):
         await self.fail(notice)
 
     async def fail(self, notice: str) -> None:
+        self._final = True
         await self.transport.stop_typing()
         if self.dead:
             return
@@ -188,10 +209,20 @@ class StreamingReply(ReplySink, Generic[M]):
                     await self._edit(i, chunk)
             else:
                 await self._post(chunk)
+            self._texted = True
         for index in range(len(self._messages) - 1, len(chunks) - 1, -1):  # the text needs fewer messages
             await self._take_down(index, None)
 
+    async def _spend(self, write: str, *, first: bool = False) -> None:
+        """Spend one write of the budget; an intermediate write without room raises `_Deferred`."""
+        if self._budget is None:
+            return
+        priority = Priority.FINAL if self._final else Priority.FIRST if first else Priority.INTERMEDIATE
+        if not await self._budget.spend(write, priority):
+            raise _Deferred
+
     async def _post(self, text: str, *, notice: bool = False) -> None:
+        await self._spend("post", first=not self._messages)
         if not self._messages:
             await self.transport.stop_typing()  # no typing request lands after the first message
         message = await self._guard(self.transport.post(text, notice=notice))
@@ -199,12 +230,14 @@ class StreamingReply(ReplySink, Generic[M]):
         self._shown.append(text)
 
     async def _edit(self, index: int, text: str) -> None:
+        await self._spend("edit", first=not self._texted)  # replacing a placeholder: the first text
         await self._guard(self.transport.edit(self._messages[index], text))
         self._shown[index] = text
 
     async def _take_down(self, index: int, notice: str | None) -> None:
         """Delete message `index`; where the platform refuses, overwrite it with `transport.blank(notice)`
         (it then stays in the list, showing that text)."""
+        await self._spend("delete")
         try:
             await self.transport.delete(self._messages[index])
         except DeliveryFailed as exc:
@@ -212,6 +245,7 @@ class StreamingReply(ReplySink, Generic[M]):
             blank = self.transport.blank(notice)
             try:
                 if self._shown[index] != blank:
+                    await self._spend("edit")
                     await self.transport.edit(self._messages[index], blank)
                     self._shown[index] = blank
             except DeliveryFailed as exc2:

@@ -31,7 +31,7 @@ from bots.runtime import Core
 from bots.slack.commands import NOTATION, SlashCommand
 from bots.slack.feed import SlackModFeed
 from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
-from bots.slack.sink import SlackTransport
+from bots.slack.sink import SlackTransport, answer_budget
 from bots.slack.start import build_client, check_tokens, open_socket_url, verify
 from bots.slack.translate import (
     MrkdwnRenderer,
@@ -48,6 +48,7 @@ from bots.slack.translate import (
 from bots.slack.users import UserDirectory
 from core.commands import Commands
 from core.errors import RelayError
+from core.keys import KeySpace
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink
 from core.reply import StreamingReply
 from core.settings import SlackSettings
@@ -69,7 +70,8 @@ class SlackRelay:
         self.renderer = MrkdwnRenderer()
         self.access = access_lists(settings)
         self.slash = SlashCommand(self, commands=Commands(service=core.service, notation=NOTATION))
-        self.client = build_client(settings)
+        self.client = build_client(settings, metrics=core.metrics)
+        self.keys = KeySpace(core.key_prefix)
         self.users = UserDirectory(self.client)
         self.threads = core.threads(Platform.SLACK)
         self.app = AsyncApp(
@@ -145,6 +147,9 @@ class SlackRelay:
         sink = sink or StreamingReply(
             self.transport(channel, thread_ts, set_status=set_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
+            budget=answer_budget(
+                self.core.budget, keys=self.keys, settings=self.settings, team=msg.key.space, channel=channel
+            ),
         )
         result = await self.core.service.handle(msg, sink)
         if thread_ts is not None and result.outcome not in (Outcome.DUPLICATE, Outcome.IGNORED):
