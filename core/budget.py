@@ -7,11 +7,13 @@ checks and records the write in every window at once, in one Redis round trip (a
 the writes' times, on Redis's clock, so every process counts the same writes).
 
 Writes have a priority (`Priority`):
-- FIRST (the first text of an answer, or its placeholder) and FINAL (the final text, a notice) wait for room
-  in the windows (at most about one window) and are never refused: a notice is never starved;
+- FIRST (the first message of an answer: its first text, or a placeholder) and FINAL (the final text, a
+  notice) wait for room in the windows (at most about one window) and are never refused: a notice is never
+  starved;
 - INTERMEDIATE (an edit while the answer streams, a typing indicator) is refused when the window is full,
   or would leave no room for the final texts of the answers streaming now: a window with `reserve` keeps
-  one write for each answer that has written in it and not yet sent its final text (a sorted set of live
+  one write for each answer that has started (OPEN, `AnswerBudget.open`) or written in it and not yet sent
+  its final text (a sorted set of live
   answers, each expiring after `live_ttl_s` if its process died), and `intermediate_limit` caps the
   intermediate writes below `limit`. A refused edit is skipped (the next one carries newer text), so when
   many answers stream at once each gets fewer intermediate edits; with one answer nothing changes.
@@ -49,6 +51,7 @@ LIVE_TTL_S = 120.0  # an answer's reservation lapses this long after its last wr
 
 
 class Priority(StrEnum):
+    OPEN = "open"  # an answer starts: a place is kept for its final text, nothing is written
     FIRST = "first"
     INTERMEDIATE = "intermediate"
     FINAL = "final"
@@ -102,6 +105,7 @@ for i = 1, n do
   local count = redis.call('ZCARD', key)
   used[i] = count
   local cap = limit
+  if prio == 'open' then cap = count + 1 end
   if prio == 'intermediate' then
     cap = soft
     if reserve then
@@ -127,9 +131,11 @@ end
 for i = 1, n do
   local key, live = KEYS[2 * i - 1], KEYS[2 * i]
   local window = tonumber(ARGV[4 + 4 * (i - 1) + 3])
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
-  used[i] = used[i] + 1
+  if prio ~= 'open' then
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+    used[i] = used[i] + 1
+  end
   if ARGV[4 + 4 * (i - 1) + 4] == '1' then
     if prio == 'final' then
       redis.call('ZREM', live, answer)
@@ -159,7 +165,7 @@ class LocalWindows:
             while writes and writes[0] <= now - w.counted_s:
                 writes.popleft()
             used.append(len(writes))
-            cap = w.limit
+            cap = len(writes) + 1 if priority is Priority.OPEN else w.limit
             if priority is Priority.INTERMEDIATE:
                 cap = w.soft_limit
                 if w.reserve:
@@ -174,14 +180,15 @@ class LocalWindows:
         if wait > 0:
             return Grant(False, wait, tuple(used))
         for w in windows:
-            self._writes[w.key].append(now)
+            if priority is not Priority.OPEN:
+                self._writes[w.key].append(now)
             if w.reserve:
                 live = self._live.setdefault(w.key, {})
                 if priority is Priority.FINAL:
                     live.pop(answer, None)
                 else:
                     live[answer] = now + LIVE_TTL_S
-        return Grant(True, 0.0, tuple(n + 1 for n in used))
+        return Grant(True, 0.0, tuple(n + (priority is not Priority.OPEN) for n in used))
 
 
 class WriteBudget:
@@ -260,6 +267,12 @@ class AnswerBudget:
         self._clock = clock
         self.answer = os.urandom(8).hex()
         self._hold_until = float("-inf")  # no intermediate write before then (the last refusal's wait)
+
+    async def open(self) -> None:
+        """The answer starts: each window with `reserve` keeps a place for its final text from now on (before
+        its first write there), so that the intermediate edits of answers that started earlier cannot take
+        it. Writes nothing; windows `windows("open")`."""
+        await self._budget.try_spend(self._platform, self._windows("open"), Priority.OPEN, answer=self.answer)
 
     async def spend(self, write: str, priority: Priority) -> bool:
         """Whether the write may go now. An intermediate write is refused (False) when there is no room; a

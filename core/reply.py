@@ -15,9 +15,10 @@ message there, and how its text is rendered:
 - the transport reports a platform failure as `DeliveryFailed`: while streaming, a failed edit is skipped
   (the next update carries newer text); a fatal one (no permission, the answer or channel deleted) ends the
   answer, and nothing more is attempted there, not even the notice;
-- with a write budget (`AnswerBudget`, core/budget.py), every write is spent there first: the first text (and
-  a placeholder) and the final text or notice wait for room; an update while streaming is skipped when the
-  budget has no room for it (the next one carries newer text).
+- with a write budget (`AnswerBudget`, core/budget.py), every write is spent there first: the answer's first
+  message (its first text, or a placeholder) and the final text or notice wait for room; an update while
+  streaming (the first text over a placeholder too) is skipped when the budget has no room for it (the next
+  one carries newer text); a place for the final text is kept from the start (`typing`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class StreamingReply(ReplySink, Generic[M]):
         self._budget = budget
         self._final = False  # finishing or failing: every write is a final one
         self._texted = False  # a text of the answer (not only a placeholder) was shown
+        self._placeholder = False  # a placeholder was posted (a sign of life is up already)
         self._messages: list[M] = []  # posted messages, in order
         self._shown: list[str] = []  # their current texts
         self._typing = False
@@ -138,8 +140,11 @@ class StreamingReply(ReplySink, Generic[M]):
             return
         self._typing = True
         placeholder = await self._guard(self.transport.typing())
+        if self._budget is not None:
+            await self._budget.open()  # a place kept for the final text from now on
         if placeholder and placeholder.strip() and not self._messages:
             await self._post(placeholder)
+            self._placeholder = True
 
     async def update(self, text_so_far: str) -> None:
         try:
@@ -230,7 +235,9 @@ class StreamingReply(ReplySink, Generic[M]):
         self._shown.append(text)
 
     async def _edit(self, index: int, text: str) -> None:
-        await self._spend("edit", first=not self._texted)  # replacing a placeholder: the first text
+        # The first text replacing a placeholder is an intermediate edit: the placeholder already shows that
+        # the answer is coming, and the final text has its place kept.
+        await self._spend("edit", first=not self._texted and not self._placeholder)
         await self._guard(self.transport.edit(self._messages[index], text))
         self._shown[index] = text
 

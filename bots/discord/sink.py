@@ -106,6 +106,8 @@ def answer_budget(
 
     def windows(write: str) -> tuple[Window, ...]:
         channel = channel_id()
+        if write == "open":  # the channel's edits keep a place for the final text from the first edit on
+            return ()
         if write not in ("post", "edit") or channel is None:
             return (every,)
         key = keys.write_budget(Platform.DISCORD, scope, f"{write}:{channel}")

@@ -63,7 +63,7 @@ def answer_budget(
         settings.posts_per_channel_per_s,
         1.0,
     )
-    windows: dict[str, tuple[Window, ...]] = {"edit": (update,), "post": (post,)}
+    windows: dict[str, tuple[Window, ...]] = {"edit": (update,), "post": (post,), "open": (update,)}
     return AnswerBudget(
         budget,
         platform=Platform.SLACK.value,

@@ -57,6 +57,19 @@ async def test_intermediate_edits_leave_room_for_every_streaming_answers_final(
     ).granted  # the window is full
 
 
+async def test_an_answer_that_started_keeps_a_place_for_its_final_text_before_it_writes(
+    redis_client: aioredis.Redis,
+) -> None:
+    budget = WriteBudget(redis=redis_client)
+    w = window("opened", 3, reserve=True)
+    assert (await budget.try_spend("slack", [w], Priority.FIRST, answer="a")).granted
+    opened = await budget.try_spend("slack", [w], Priority.OPEN, answer="b")  # b starts: writes nothing
+    assert opened.granted and opened.used == (1,)
+    assert not (await budget.try_spend("slack", [w], Priority.INTERMEDIATE, answer="a")).granted
+    for answer in ("b", "a"):  # both final texts find their place
+        assert (await budget.try_spend("slack", [w], Priority.FINAL, answer=answer)).granted
+
+
 async def test_intermediate_writes_stay_under_their_share(redis_client: aioredis.Redis) -> None:
     budget = WriteBudget(redis=redis_client)
     w = window("global", 10, soft=8)
@@ -129,17 +142,17 @@ async def test_a_streaming_reply_skips_edits_the_budget_has_no_room_for_but_neve
     budget = AnswerBudget(
         WriteBudget(redis=redis_client),
         platform="slack",
-        windows=lambda write: (edits,) if write == "edit" else (),
+        windows=lambda write: (edits,) if write in ("edit", "open") else (),
         max_wait_s=0.2,
     )
     board = Board()
     reply = StreamingReply(board, budget=budget)
-    await reply.typing()  # the placeholder
+    await reply.typing()  # the placeholder, and a place kept for the final text
     for text in ("One", "One two", "One two three", "One two three four"):
         await reply.update(text)
     await reply.finish("One two three four. Done.")
-    # The first text (replacing the placeholder) and two intermediate edits; then the window keeps its last
-    # place for the final text: the last update was skipped.
+    # The first text over the placeholder and one more edit are intermediate; the window keeps its last place
+    # for the final text (kept since `typing`): the last update was skipped.
     assert board.calls == [
         ("post", "…"),
         ("edit", "One"),
