@@ -436,6 +436,34 @@ def print_table(rows: list[Figures]) -> None:
         )
 
 
+async def spend_cost(redis_url: str, calls: int) -> dict[str, float]:
+    """What the budget costs a write: `WriteBudget.try_spend` over the windows of a Discord edit (global and the
+    channel's edits), `calls` times on the throwaway Redis, one at a time; microseconds p50 and p99."""
+    import redis.asyncio as aioredis
+
+    from bots.discord.sink import answer_budget
+    from core.budget import Priority, WriteBudget
+    from core.keys import KeySpace
+    from core.settings import DiscordSettings
+
+    client = aioredis.from_url(redis_url)
+    try:
+        budget = WriteBudget(redis=client)
+        settings = DiscordSettings(writes_per_s=1_000_000, channel_writes_per_5s=10_000_000)
+        answer = answer_budget(
+            budget, keys=KeySpace("cost"), settings=settings, bot_id=1, channel_id=lambda: 2
+        )
+        assert answer is not None
+        durations = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            await answer.spend("edit", Priority.INTERMEDIATE)
+            durations.append((time.perf_counter() - started) * 1e6)
+    finally:
+        await client.aclose()
+    return {"spend_us_p50": round(_pct(durations, 0.5), 1), "spend_us_p99": round(_pct(durations, 0.99), 1)}
+
+
 async def main_async(args: argparse.Namespace) -> None:
     expected = answer_text(args.words)
     with tempfile.TemporaryDirectory() as data:
@@ -444,6 +472,9 @@ async def main_async(args: argparse.Namespace) -> None:
         redis_url = f"redis://127.0.0.1:{port}/0"
         rows: list[Figures] = []
         try:
+            if args.spend_cost:
+                print(json.dumps(await spend_cost(redis_url, args.spend_cost)), flush=True)
+                return
             async with FakeTGI(token_delay_s=args.token_delay_s, responder=lambda _p, _q: expected) as tgi:
                 for platform in args.platforms.split(","):
                     for n in (int(c) for c in args.counts.split(",")):
@@ -465,6 +496,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--token-delay-s", type=float, default=0.06, help="the model's delay per token")
     parser.add_argument("--timeout-s", type=float, default=300.0, help="longest wait for a run's answers")
     parser.add_argument("--settings", default="", help="JSON of settings groups for the bot processes")
+    parser.add_argument(
+        "--spend-cost",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time N budget checks (one Redis round trip)",
+    )
     parser.add_argument(
         "--no-limits", action="store_true", help="stand-ins that accept every write (what the bot attempts)"
     )
