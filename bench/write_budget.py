@@ -442,9 +442,9 @@ async def spend_cost(redis_url: str, calls: int) -> dict[str, float]:
     import redis.asyncio as aioredis
 
     from bots.discord.sink import answer_budget
-    from core.budget import Priority, WriteBudget
     from core.keys import KeySpace
     from core.settings import DiscordSettings
+    from core.write_budget import Priority, WriteBudget
 
     client = aioredis.from_url(redis_url)
     try:

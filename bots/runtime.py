@@ -24,7 +24,6 @@ from redis.backoff import ExponentialBackoff
 from bots.tasks import TaskTracker
 from core.alignment.audit import AuditEvent, ModFeed, ModFeedQueue, stop_serving
 from core.alignment.base import Moderator
-from core.budget import WriteBudget
 from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import NoticeThrottle
@@ -36,6 +35,7 @@ from core.service import ChatService
 from core.settings import Settings, tgi_urls
 from core.threads import ThreadIndex
 from core.tokens import build_counter
+from core.write_budget import WriteBudget
 
 log = structlog.get_logger(__name__)
 
@@ -55,13 +55,12 @@ class Core:
     # the platform's adapter serves it.
     mod_feeds: dict[Platform, ModFeedQueue] = field(default_factory=dict)
     notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
-    budget: WriteBudget = field(
-        init=False
-    )  # the platforms' write budgets, shared by replicas (core/budget.py)
+    # the platforms' write budgets, shared by replicas (core/write_budget.py)
+    write_budget: WriteBudget = field(init=False)
 
     def __post_init__(self) -> None:
         self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
-        self.budget = WriteBudget(redis=self.redis, metrics=self.metrics)
+        self.write_budget = WriteBudget(redis=self.redis, metrics=self.metrics)
 
     def mod_feed(self, platform: Platform) -> ModFeedQueue | None:
         """The events for `platform`'s mod-log channel; None without one, or with moderation off."""

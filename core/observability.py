@@ -154,7 +154,7 @@ class Metrics:
             "Generation requests open to the model server.",
             registry=r,
         )
-        # Write budgets (core/budget.py) and the platforms' own rate limits.
+        # Write budgets (core/write_budget.py) and the platforms' own rate limits.
         self.platform_writes = Counter(
             "dolphin_relay_platform_writes_total",
             "Writes to a chat platform by kind (post, edit, delete, typing), priority and what the write budget "

@@ -15,7 +15,7 @@ message there, and how its text is rendered:
 - the transport reports a platform failure as `DeliveryFailed`: while streaming, a failed edit is skipped
   (the next update carries newer text); a fatal one (no permission, the answer or channel deleted) ends the
   answer, and nothing more is attempted there, not even the notice;
-- with a write budget (`AnswerBudget`, core/budget.py), every write is spent there first: the answer's first
+- with a write budget (`AnswerBudget`, core/write_budget.py), every write is spent there first: the answer's first
   message (its first text, or a placeholder) and the final text or notice wait for room; an update while
   streaming (the first text over a placeholder too) is skipped when the budget has no room for it (the next
   one carries newer text); a place for the final text is kept from the start (`typing`).
@@ -28,11 +28,11 @@ from typing import Generic, Protocol, TypeVar
 
 import structlog
 
-from core.budget import AnswerBudget, Priority
 from core.errors import Muted, RateLimited, RelayError
 from core.gate import NoticeGate
 from core.models import ReplySink, SinkLimits
 from core.streaming import split_message
+from core.write_budget import AnswerBudget, Priority
 
 log = structlog.get_logger(__name__)
 

@@ -206,7 +206,7 @@ class RelayClient(discord.Client):
         else:
             transport = DiscordTransport(channel=message.channel, reply_to=message, edit_interval_s=interval)
         transport.budget = answer_budget(
-            self.core.budget,
+            self.core.write_budget,
             keys=self.keys,
             settings=self.settings,
             bot_id=self.user.id,

@@ -31,12 +31,12 @@ import discord
 import structlog
 
 from core import i18n
-from core.budget import AnswerBudget, Priority, Window, WriteBudget
 from core.errors import Muted, RateLimited, RelayError
 from core.keys import KeySpace
 from core.models import Platform, SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport, StreamingReply
 from core.settings import DiscordSettings
+from core.write_budget import AnswerBudget, Priority, Window, WriteBudget
 
 log = structlog.get_logger(__name__)
 

@@ -148,7 +148,11 @@ class SlackRelay:
             self.transport(channel, thread_ts, set_status=set_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
             budget=answer_budget(
-                self.core.budget, keys=self.keys, settings=self.settings, team=msg.key.space, channel=channel
+                self.core.write_budget,
+                keys=self.keys,
+                settings=self.settings,
+                team=msg.key.space,
+                channel=channel,
             ),
         )
         result = await self.core.service.handle(msg, sink)

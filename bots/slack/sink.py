@@ -23,11 +23,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.translate import MrkdwnRenderer
-from core.budget import AnswerBudget, Window, WriteBudget
 from core.keys import KeySpace
 from core.models import Platform, SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport
 from core.settings import SlackSettings
+from core.write_budget import AnswerBudget, Window, WriteBudget
 
 log = structlog.get_logger(__name__)
 

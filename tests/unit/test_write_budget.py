@@ -1,4 +1,4 @@
-"""Write budgets (core/budget.py) over a real Redis: shared by processes, final texts before intermediate edits,
+"""Write budgets (core/write_budget.py) over a real Redis: shared by processes, final texts before intermediate edits,
 notices never starved, a Redis outage budgeted locally; and `StreamingReply` spending its writes there."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from core.budget import AnswerBudget, Priority, Window, WriteBudget
 from core.models import SinkLimits
 from core.observability import Metrics
 from core.reply import ReplyTransport, StreamingReply
+from core.write_budget import AnswerBudget, Priority, Window, WriteBudget
 from tools.loopback import free_port
 
 
