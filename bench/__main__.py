@@ -1,4 +1,4 @@
-"""`python -m bench [--json] [--quick] [--engine tgi|vllm|sglang] [--only prefix]`: the performance figures
+"""`python -m bench [--json] [--quick] [--engine tgi|vllm|sglang] [--only prefix|budgets]`: the performance figures
 of issues #7 and #16, measured on this machine.
 
 A real redis-server and a fake TGI in its own process (per-token delay that does not grow with
@@ -24,6 +24,7 @@ from typing import Any
 from bench.harness import BenchSink, CountingConnection, bare_stream, fake_tgi, redis_server, service
 from bench.prefix import prefix_figures
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
+from core.settings import BudgetSettings
 from core.tokens import SentencePieceCounter
 
 PROMPT = "<|im_start|>system\nYou are Dolphin.<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"
@@ -69,13 +70,18 @@ async def overhead(engine: str, redis_url: str, n: int) -> dict[str, float]:
 
 
 async def throughput(
-    engine: str, redis_url: str, conversations: int, per_conversation: int, rounds: int = 3
+    engine: str,
+    redis_url: str,
+    conversations: int,
+    per_conversation: int,
+    rounds: int = 3,
+    budget: BudgetSettings | None = None,
 ) -> dict[str, Any]:
     """`conversations` at once, each sending `per_conversation` messages in turn, instant answers. The
     median of `rounds` rounds: another process taking a core for a while spoils one round, not the
     figure (every round is printed too)."""
     with fake_tgi(engine=engine, token_delay_s=0.0, answer_tokens=50) as url:
-        async with service(redis_url, url, engine=engine) as (svc, _redis, _http):
+        async with service(redis_url, url, engine=engine, budget=budget) as (svc, _redis, _http):
             # warm up at full concurrency: the pool's connections are opened (and counted) here
             await asyncio.gather(*(svc.handle(msg(f"tw{c}"), BenchSink()) for c in range(conversations)))
             CountingConnection.round_trips = 0
@@ -263,6 +269,15 @@ async def run(quick: bool, engine: str = "tgi", only: str | None = None) -> dict
         "engine": engine,
     }
     with redis_server() as redis_url:
+        if only == "budgets":  # the same throughput run without and with daily budgets (never reached)
+            per = 2 if quick else 5
+            for name, budget in (
+                ("budgets_off", None),
+                ("budgets_on", BudgetSettings(member_tokens_per_day=10**12, community_tokens_per_day=10**12)),
+            ):
+                measured = await throughput(engine, redis_url, 200, per, budget=budget)
+                figures.update({f"{name}_{k}": v for k, v in measured.items()})
+            return figures
         figures.update(await prefix(engine, redis_url, 300, context=4096))
         at_8192 = await prefix(
             engine, redis_url, 300, context=8192
@@ -321,7 +336,7 @@ def main() -> int:
         default="tgi",
         help="the model server the fake stands in for, and the client's TGI_BACKEND",
     )
-    parser.add_argument("--only", choices=("prefix",), help="run only these figures")
+    parser.add_argument("--only", choices=("prefix", "budgets"), help="run only these figures")
     args = parser.parse_args()
     from core.observability import configure_logging
     from core.settings import LogSettings

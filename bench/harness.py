@@ -26,6 +26,7 @@ from core.models import ReplySink, SinkLimits
 from core.service import ChatService
 from core.settings import (
     AlignmentSettings,
+    BudgetSettings,
     HistorySettings,
     LimitSettings,
     RedisSettings,
@@ -182,8 +183,10 @@ async def service(
     max_turns: int = 50,
     engine: str = "tgi",
     prompts: list[str] | None = None,
+    budget: BudgetSettings | None = None,
 ) -> AsyncIterator[tuple[ChatService, aioredis.Redis, aiohttp.ClientSession]]:
-    """A ChatService as the composition root builds it; with `prompts`, every prompt sent is appended."""
+    """A ChatService as the composition root builds it; with `prompts`, every prompt sent is appended;
+    `budget`: daily token budgets (none by default)."""
     pool = aioredis.BlockingConnectionPool.from_url(
         redis_url, connection_class=CountingConnection, max_connections=100, timeout=10
     )
@@ -195,6 +198,7 @@ async def service(
             redis=RedisSettings(key_prefix="bench"),
             history=HistorySettings(max_turns=max_turns),
             limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
+            budget=budget or BudgetSettings(),
             tgi=cfg,
             # The figures of docs/performance.md were measured with relaxed streaming (the rules before each
             # update); strict streaming's cost is bench/stream_check.py's subject.

@@ -27,6 +27,7 @@ from core.alignment.base import Moderator
 from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import NoticeThrottle
+from core.greeting import FirstVisits
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
 from core.models import Platform
@@ -91,6 +92,10 @@ class Core:
             platform=platform,
             ttl_s=self.settings.history.ttl_s,
         )
+
+    def first_visits(self, platform: Platform) -> FirstVisits:
+        """Who was greeted in the bot's direct messages on `platform`, shared by every replica."""
+        return FirstVisits(redis=self.redis, keys=KeySpace(self.key_prefix), platform=platform)
 
 
 def build_redis(settings: Settings) -> aioredis.Redis:

@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from core.alignment.base import Moderator
+from core.budget import Budget, RedisBudget
 from core.gate import Gate, RedisGate
 from core.history import ConversationStore, RedisConversationStore
 from core.keys import KeySpace
@@ -55,6 +56,22 @@ def build_gate(settings: Settings, redis: aioredis.Redis) -> RedisGate:
     )
 
 
+def build_budget(
+    settings: Settings,
+    redis: aioredis.Redis,
+    metrics: Metrics,
+    clock: Callable[[], float] = time.time,
+) -> RedisBudget:
+    """Daily token budgets in Redis (BUDGET_*), counted in `metrics` per community."""
+    return RedisBudget(
+        redis=redis,
+        keys=KeySpace(settings.redis.key_prefix),
+        settings=settings.budget,
+        metrics=metrics,
+        clock=clock,
+    )
+
+
 def build_service(
     settings: Settings,
     *,
@@ -63,19 +80,24 @@ def build_service(
     redis: aioredis.Redis | None = None,
     store: ConversationStore | None = None,
     gate: Gate | None = None,
+    budget: Budget | None = None,
     counter: TokenCounter | None = None,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ChatService:
     """The message pipeline over the given clients. `store` and `gate` default to Redis ones on `redis`;
     `counter` to the estimate (the composition root passes the one CHAT_TOKENIZER chose, `build_counter`);
-    `metrics` to a registry of its own. The moderator is never defaulted: moderation fails closed, so a
+    `metrics` to a registry of its own; `budget` to the Redis one on `redis` (none without `redis`). The
+    moderator is never defaulted: moderation fails closed, so a
     caller says which one (`AllowAll` only when moderation is off)."""
     if store is None or gate is None:
         if redis is None:
             raise TypeError("build_service needs redis=… unless both store= and gate= are given")
         store = store if store is not None else build_store(settings, redis)
         gate = gate if gate is not None else build_gate(settings, redis)
+    metrics = metrics if metrics is not None else Metrics()
+    if budget is None and redis is not None:
+        budget = build_budget(settings, redis, metrics, clock)
     return ChatService(
         store=store,
         gate=gate,
@@ -88,4 +110,5 @@ def build_service(
         metrics=metrics,
         clock=clock,
         max_in_flight=settings.runtime.max_in_flight,
+        budget=budget,
     )

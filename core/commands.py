@@ -1,5 +1,5 @@
 """The conversation-admin commands, once for every platform: reset, persona set/show/clear, forget-me, pause,
-resume, mute and unmute.
+resume, mute, unmute, and usage (what is left of today's token budgets).
 
 An adapter maps its own syntax (Discord's application commands, Slack's `/dolphin` text) to these methods
 and shows the `CommandReply` they return; it never decides who may run what, nor words a reply. Each
@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import structlog
 
 from core import i18n
+from core.budget import Usage
 from core.errors import RelayError
 from core.models import ConversationKey, IncomingMessage, Platform, scoped_user_id
 
@@ -60,6 +61,7 @@ RULES: dict[str, Right] = {
     "resume": Right.MODERATOR,
     "mute": Right.MODERATOR,
     "unmute": Right.MODERATOR,
+    "usage": Right.ANYONE,
 }
 
 
@@ -96,6 +98,9 @@ class ConversationAdmin(Protocol):
     async def resume(self, key: ConversationKey) -> None: ...
     async def mute(self, user_id: str, seconds: float) -> float: ...
     async def unmute(self, user_id: str) -> None: ...
+    @property
+    def budgets_enabled(self) -> bool: ...
+    async def usage(self, msg: IncomingMessage) -> Usage: ...
 
 
 def refusal(notation: Notation, language: str = i18n.FALLBACK) -> str:
@@ -237,6 +242,33 @@ class Commands:
             return self._say("command.unmuted", user=self._notation.user(user))
 
         return await self._run("unmute", msg, run)
+
+    async def usage(self, msg: IncomingMessage) -> CommandReply:
+        """What the caller and their community have used of today's token budgets, and when they reset."""
+
+        async def run() -> str:
+            if not self._service.budgets_enabled:
+                return self._say("command.usage.off")
+            usage = await self._service.usage(msg)
+            lines = [self._usage_line("member", usage.member_used, usage.member_limit, usage.member_left)]
+            if usage.exempt:
+                lines = [self._say("command.usage.exempt")]
+            lines.append(
+                self._usage_line(
+                    "community", usage.community_used, usage.community_limit, usage.community_left
+                )
+            )
+            lines.append(self._say("command.usage.resets", when=self._notation.time(usage.resets_at)))
+            return "\n".join(lines)
+
+        return await self._run("usage", msg, run)
+
+    def _usage_line(self, scope: str, used: int, limit: int, left: int | None) -> str:
+        if not limit:
+            return self._say(f"command.usage.{scope}.unlimited", used=f"{used:,}")
+        return self._say(
+            f"command.usage.{scope}", used=f"{used:,}", limit=f"{limit:,}", left=f"{left or 0:,}"
+        )
 
     @staticmethod
     def _member(msg: IncomingMessage, user: str) -> str:

@@ -6,6 +6,7 @@ leave bots/.
     │   ├── Blocked                 .stage input|output, .category
     │   ├── RateLimited             .retry_after_s
     │   ├── Muted                   .until (unix seconds)
+    │   ├── OverBudget              .scope member|community, .resets_at (unix seconds): today's tokens are spent
     │   ├── MessageTooLong          the message does not fit the limit or the model's window
     │   ├── ModerationUnavailable   a moderation layer failed and is configured to fail closed
     │   └── Busy                    the model is saturated; try again shortly
@@ -102,6 +103,22 @@ class Muted(UserFacingError):
             notice_fields={"when": when},
         )
         self.until = until
+
+
+class OverBudget(UserFacingError):
+    """Today's token budget of the member (`scope` "member") or of their community ("community") is spent;
+    `when` is the reset as the core words it (a platform may word it itself from `resets_at`)."""
+
+    def __init__(self, *, scope: str, resets_at: float, when: str) -> None:
+        subject = "You've" if scope == "member" else "This community has"
+        super().__init__(
+            f"over budget ({scope}) until {resets_at}",
+            notice=f"{subject} used today's token budget. I can answer again after {when}.",
+            notice_id=f"budget.exhausted.{scope}",
+            notice_fields={"when": when},
+        )
+        self.scope = scope
+        self.resets_at = resets_at
 
 
 class MessageTooLong(UserFacingError):

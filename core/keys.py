@@ -40,6 +40,10 @@ class KeySpace:
         key names."""
         return f"{self._p}:{{author:{platform.value}:{quote(author_id, safe='')}}}:users"
 
+    def greeted(self, platform: Platform, space: str, author_id: str) -> str:
+        """A member already greeted in the bot's direct messages (`core.greeting.FirstVisits`)."""
+        return f"{self._p}:greeted:{platform.value}:{quote(space, safe='')}:{quote(author_id, safe='')}"
+
     def mute(self, user_id: str) -> str:
         return f"{self._p}:mute:{user_id}"
 
@@ -69,6 +73,22 @@ class KeySpace:
         """A cooldown notice already shown (`NoticeThrottle`): `rl:user:<user id>`, `rl:channel:<channel
         id>` or `mute:<user id>`; the ids are the platform- and space-scoped ones."""
         return f"{self._p}:notice:{scope}"
+
+    # budgets: every key of one community in one hash slot, so that a charge is one atomic script
+    def budget_member(self, platform: Platform, space: str, author_id: str, day: str) -> str:
+        """Tokens one member used on `day` (the budget's local date, `2026-12-06`) in one community."""
+        return f"{self._budget(platform, space)}:member:{quote(author_id, safe='')}:{day}"
+
+    def budget_community(self, platform: Platform, space: str, day: str) -> str:
+        """Tokens one community (a Discord guild, "@dm" for Discord DMs; a Slack team) used on `day`."""
+        return f"{self._budget(platform, space)}:community:{day}"
+
+    def budget_charged(self, platform: Platform, space: str, message_id: str) -> str:
+        """Marks the exchange of one message as charged, so that a charge redis-py retries counts once."""
+        return f"{self._budget(platform, space)}:charged:{quote(message_id, safe='')}"
+
+    def _budget(self, platform: Platform, space: str) -> str:
+        return f"{self._p}:{{budget:{platform.value}:{quote(space, safe='')}}}"
 
     # moderation
     def audit(self) -> str:

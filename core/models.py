@@ -135,6 +135,8 @@ class SinkLimits:
     max_chars: int  # per message, in characters
     min_edit_interval_s: float  # at most one visible update per interval
     max_bytes: int | None = None  # per message, in UTF-8 bytes, where the platform counts bytes (Slack)
+    # A message older than this can no longer be edited (Discord: an hour); the answer continues in a new one.
+    max_edit_age_s: float | None = None
 
 
 class ReplySink(Protocol):
@@ -175,6 +177,7 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     RATE_LIMITED = "rate_limited"
     MUTED = "muted"
+    OVER_BUDGET = "over_budget"  # the member's or the community's daily token budget is spent
     TOO_LONG = "too_long"
     BLOCKED_INPUT = "blocked_input"
     BLOCKED_OUTPUT = "blocked_output"

@@ -4,8 +4,9 @@
   the standard-library lines of discord.py, slack_bolt, slack_sdk and aiohttp go through the same renderer.
   Message text is only ever logged at DEBUG; secrets never.
 - `Metrics`: every Prometheus metric of the service, on its own registry (no global state), prefix
-  `dolphin_relay_`, base units, `_total` counters, labels only from bounded sets (never user, channel or
-  guild ids).
+  `dolphin_relay_`, base units, `_total` counters, labels only from bounded sets (never user or channel
+  ids). The one exception is the budget metrics' `community` label (a Discord guild or Slack workspace id,
+  "@dm" for Discord DMs): one series per community the bot is installed in, which the operator counts.
 """
 
 from __future__ import annotations
@@ -142,6 +143,27 @@ class Metrics:
             "dolphin_relay_errors_total",
             "Errors by kind (the error class name).",
             ["kind"],
+            registry=r,
+        )
+        # Budgets (core/budget.py), per community: the operator's meter of who uses the GPU.
+        self.budget_tokens = Counter(
+            "dolphin_relay_budget_tokens_total",
+            "Tokens charged to daily budgets (the member's message and the answer), by community; exempt "
+            "moderators' tokens are counted here too, though not charged.",
+            ["platform", "community"],
+            registry=r,
+        )
+        self.budget_used = Gauge(
+            "dolphin_relay_budget_community_used_tokens",
+            "Tokens the community has used today, as of this process's last charge there (all replicas "
+            "together; max over replicas is the latest).",
+            ["platform", "community"],
+            registry=r,
+        )
+        self.budget_refusals = Counter(
+            "dolphin_relay_budget_refusals_total",
+            "Messages refused because a daily budget was spent, by community and scope (member, community).",
+            ["platform", "community", "scope"],
             registry=r,
         )
         self.in_flight = Gauge(

@@ -19,11 +19,17 @@ message there, and how its text is rendered:
   message (its first text, or a placeholder) and the final text or notice wait for room; an update while
   streaming (the first text over a placeholder too) is skipped when the budget has no room for it (the next
   one carries newer text); a place for the final text is kept from the start (`typing`).
+- a message that can no longer be edited (older than `SinkLimits.max_edit_age_s` by this reply's clock, or
+  refused by the platform as too old: `DeliveryFailed.stale`, Discord's error 30046) is frozen with what it
+  shows, and the answer continues in new messages after it: the messages shown so far keep the text they
+  cover, and only the rest of the answer is split over new ones. A notice still replaces everything
+  (frozen messages are deleted, which the platform allows at any age).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 import structlog
@@ -48,9 +54,10 @@ class DeliveryFailed(RelayError):
     notice = "Sorry, I couldn't post my answer. Please try again."
     notice_id = ""  # shown as is
 
-    def __init__(self, message: str, *, fatal: bool) -> None:
+    def __init__(self, message: str, *, fatal: bool, stale: bool = False) -> None:
         super().__init__(message)
         self.fatal = fatal
+        self.stale = stale  # the message is too old to edit: continue the answer in a new message
 
 
 class _Deferred(Exception):
@@ -107,6 +114,7 @@ class StreamingReply(ReplySink, Generic[M]):
         *,
         notice_gate: NoticeGate | None = None,
         budget: AnswerBudget | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
         self.limits = transport.limits
@@ -115,8 +123,13 @@ class StreamingReply(ReplySink, Generic[M]):
         self._final = False  # finishing or failing: every write is a final one
         self._texted = False  # a text of the answer (not only a placeholder) was shown
         self._placeholder = False  # a placeholder was posted (a sign of life is up already)
+        self._clock = clock
         self._messages: list[M] = []  # posted messages, in order
         self._shown: list[str] = []  # their current texts
+        self._posted_at: list[float] = []  # when each was posted (`clock`)
+        self._frozen = 0  # the first messages, which can no longer be edited: they keep what they show
+        self._frozen_text = ""  # the rendered answer text those messages cover
+        self._covered = ""  # the rendered text of the last update that reached every message
         self._typing = False
         self.dead = False  # nothing more can be posted (no permission; the answer or channel is gone)
 
@@ -203,20 +216,49 @@ class StreamingReply(ReplySink, Generic[M]):
         if self.dead:
             return
         rendered = self.transport.render(markdown)
+        max_age = self.transport.limits.max_edit_age_s
+        now = self._clock()
+        if max_age is not None and any(now - t >= max_age for t in self._posted_at[self._frozen :]):
+            self._freeze("too_old")
+        try:
+            await self._reconcile(rendered)
+        except DeliveryFailed as exc:
+            if not exc.stale or self._frozen == len(self._messages):
+                raise
+            self._freeze("refused")  # the platform says a message is too old to edit: keep them as they are
+            await self._reconcile(rendered)
+
+    def _freeze(self, reason: str) -> None:
+        """Every message shown so far keeps its text; the rest of the answer goes into new messages."""
+        log.info("reply.continued_in_new_message", reason=reason, frozen=len(self._messages))
+        self._frozen, self._frozen_text = len(self._messages), self._covered
+
+    async def _reconcile(self, rendered: str) -> None:
+        """Show `rendered` over the messages after the frozen ones: edit, post and take down as needed."""
+        if self._frozen and not rendered.startswith(self._frozen_text):
+            # The answer changed under messages that cannot be edited: they go (deleting works at any age);
+            # one the platform would not delete stays, frozen, in front of the new ones.
+            for index in range(self._frozen - 1, -1, -1):
+                await self._take_down(index, None)
+            self._frozen_text = ""
+        base = self._frozen
         limits = self.transport.limits
-        chunks = split_message(rendered, max_chars=limits.max_chars, max_bytes=limits.max_bytes)
+        rest = rendered[len(self._frozen_text) :]
+        chunks = split_message(rest, max_chars=limits.max_chars, max_bytes=limits.max_bytes)
         chunks = [c for c in chunks if c.strip()]  # platforms reject empty messages
         if not chunks:  # nothing to show: keep what is shown
             return
-        for i, chunk in enumerate(chunks):
+        for i, chunk in enumerate(chunks, start=base):
             if i < len(self._messages):
                 if self._shown[i] != chunk:
                     await self._edit(i, chunk)
             else:
                 await self._post(chunk)
             self._texted = True
-        for index in range(len(self._messages) - 1, len(chunks) - 1, -1):  # the text needs fewer messages
+        # the text needs fewer messages
+        for index in range(len(self._messages) - 1, base + len(chunks) - 1, -1):
             await self._take_down(index, None)
+        self._covered = rendered
 
     async def _spend(self, write: str, *, first: bool = False) -> None:
         """Spend one write of the budget; an intermediate write without room raises `_Deferred`."""
@@ -233,8 +275,11 @@ class StreamingReply(ReplySink, Generic[M]):
         message = await self._guard(self.transport.post(text, notice=notice))
         self._messages.append(message)
         self._shown.append(text)
+        self._posted_at.append(self._clock())
 
     async def _edit(self, index: int, text: str) -> None:
+        if index < self._frozen:
+            raise DeliveryFailed("message too old to edit", fatal=False, stale=True)
         # The first text replacing a placeholder is an intermediate edit: the placeholder already shows that
         # the answer is coming, and the final text has its place kept.
         await self._spend("edit", first=not self._texted and not self._placeholder)
@@ -258,7 +303,9 @@ class StreamingReply(ReplySink, Generic[M]):
             except DeliveryFailed as exc2:
                 log.warning("reply.blank_failed", reason=str(exc2))
             return
-        del self._messages[index], self._shown[index]
+        del self._messages[index], self._shown[index], self._posted_at[index]
+        if index < self._frozen:
+            self._frozen -= 1
 
     async def _guard(self, call: Awaitable[_T]) -> _T:
         """Await a transport call; a fatal failure marks the reply dead."""

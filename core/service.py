@@ -1,6 +1,7 @@
 """`ChatService`: the message pipeline (docs/architecture.md), shared by every adapter.
 
-    1 clean + dedupe + gate   one Redis round trip: replayed ids, paused channels, mutes, rate limits
+    1 clean + dedupe + gate   one Redis round trip: replayed ids, paused channels, mutes, rate limits; then
+                              the daily token budgets (core/budget.py: one more read when budgets are set)
     2 input check             the moderator's verdict on what the user asked; a guard model on a server of
                               its own runs while steps 3-5 start, and nothing is shown or stored before
                               its verdict allows the message (a block cancels the answer)
@@ -11,7 +12,8 @@
                               (ALIGNMENT_STREAM_MODE: `strict` shows only text every output layer checked,
                               with a look-ahead; `relaxed` checks the rules and holds back 80 characters)
     6 output check            on the whole answer; a blocked answer is replaced by the notice
-    7 deliver + persist       sink.finish(answer), then one atomic append of the exchange
+    7 deliver + persist       the exchange's tokens charged to the budgets (the answer that goes past one
+                              ends with a warning), sink.finish(answer), then one atomic append of the exchange
 
 Every failure reaches the user as `sink.fail(notice)` and leaves history as it was: an exchange is stored
 whole, after the answer was delivered, or not at all.
@@ -31,6 +33,7 @@ import structlog
 from core import chatml, i18n
 from core.alignment.base import Moderator
 from core.alignment.language import detect_language
+from core.budget import Budget, NoBudget, Usage, note_text
 from core.errors import (
     Blocked,
     Busy,
@@ -38,6 +41,7 @@ from core.errors import (
     HistoryUnavailable,
     MessageTooLong,
     Muted,
+    OverBudget,
     RateLimited,
     RelayError,
     StreamCutOff,
@@ -71,6 +75,7 @@ MAX_PERSONA_CHARS = 4000
 _OUTCOME_BY_ERROR: tuple[tuple[type[RelayError], Outcome], ...] = (
     (RateLimited, Outcome.RATE_LIMITED),
     (Muted, Outcome.MUTED),
+    (OverBudget, Outcome.OVER_BUDGET),
     (MessageTooLong, Outcome.TOO_LONG),
     (Busy, Outcome.BUSY),
     (StreamCutOff, Outcome.CUT_OFF),
@@ -106,8 +111,10 @@ class ChatService:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         max_in_flight: int | None = None,
+        budget: Budget | None = None,
     ) -> None:
-        """`alignment`: the streaming mode (ALIGNMENT_STREAM_MODE and its look-ahead); default strict."""
+        """`alignment`: the streaming mode (ALIGNMENT_STREAM_MODE and its look-ahead); default strict.
+        `budget`: the daily token budgets (BUDGET_*); default none."""
         self._store = store
         self._gate = gate
         self._generator = generator
@@ -117,6 +124,7 @@ class ChatService:
         self._alignment = alignment or AlignmentSettings()
         self._metrics = metrics or Metrics()
         self._clock = clock
+        self._budget: Budget = budget or NoBudget()
         # Messages handled at once (RUNTIME_MAX_IN_FLIGHT; None: no bound); the rest wait here, in arrival
         # order: a burst of events queues in front of the core, not inside it at the Redis pool.
         self._slots: asyncio.Semaphore | contextlib.nullcontext[None] = (
@@ -142,7 +150,7 @@ class ChatService:
                 result.outcome = (
                     Outcome.BLOCKED_OUTPUT if exc.stage == Stage.OUTPUT else Outcome.BLOCKED_INPUT
                 )
-            if not isinstance(exc, Blocked | RateLimited | Muted | MessageTooLong):
+            if not isinstance(exc, Blocked | RateLimited | Muted | MessageTooLong | OverBudget):
                 kind = _public_name(exc)
                 self._metrics.errors.labels(kind=kind).inc()
                 log.warning("message.failed", error=kind, detail=redact_url(str(exc)))
@@ -190,6 +198,7 @@ class ChatService:
             raise Muted(until=admission.until)
         if admission.kind is AdmissionKind.RATE_LIMITED:
             raise RateLimited(retry_after_s=admission.retry_after_s, scope=admission.scope)
+        await self._budget.check(msg)  # OverBudget until the reset: nothing more is done for the message
 
         verdicts: list[Verdict] = []
         check = await self._moderator.begin_input(msg)
@@ -279,18 +288,26 @@ class ChatService:
         final = chatml.clean_answer(answer)
         if not final:
             raise GenerationFailed("empty answer", error_type="empty")
+        # Stored as generated (not trimmed): the next prompt then repeats this one and its answer exactly,
+        # token for token, which is what the server's prefix cache holds.
+        assistant = await self._prompts.assistant_turn(answer)
+        # Charged whether or not the output check lets it through: the model server did the work. An answer
+        # that goes past a budget is finished (the next message is refused) and says so at its end.
+        charge = await self._budget.charge(msg, prompt.user_turn.tokens + assistant.tokens)
         verdict = await self._moderator.check_output(msg, final, final=True)
         self._count_verdict(Stage.OUTPUT, verdict, verdicts)
         if verdict.blocked:
             raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
 
-        await sink.finish(final + _length_note(msg) if finish_reason == "length" else final)
+        shown = final + _length_note(msg) if finish_reason == "length" else final
+        if charge is not None and charge.note_id is not None:
+            when = self._budget.when(charge.usage.resets_at)
+            shown += note_text(charge, detect_language(msg.text), when)
+        await sink.finish(shown)
         timing.delivered = True
-        # Stored as generated (not trimmed): the next prompt then repeats this one and its answer exactly,
-        # token for token, which is what the server's prefix cache holds.
         exchange = Exchange(
             user=prompt.user_turn,
-            assistant=await self._prompts.assistant_turn(answer),
+            assistant=assistant,
             message_id=msg.message_id,
             created_at=self._clock(),
             context=prompt.history_exchanges,
@@ -443,6 +460,14 @@ class ChatService:
 
     async def unmute(self, user_id: str) -> None:
         await self._gate.unmute(user_id)
+
+    @property
+    def budgets_enabled(self) -> bool:
+        return self._budget.enabled
+
+    async def usage(self, msg: IncomingMessage) -> Usage:
+        """Today's budget use of the caller of `msg` and of their community (`/usage`)."""
+        return await self._budget.usage(msg)
 
     # ------------------------------------------------------------------ helpers
 

@@ -212,6 +212,78 @@ class LimitSettings(_Group):
     )
 
 
+_OVERRIDE = re.compile(
+    r"(?P<platform>discord|slack|console):(?P<space>[^=\s]+)=(?P<member>[0-9]+)/(?P<community>[0-9]+)"
+)
+
+
+class BudgetSettings(_Group):
+    """Daily token budgets per member and per community (core/budget.py; docs/discord.md "Budgets")."""
+
+    member_tokens_per_day: int = Field(
+        0,
+        ge=0,
+        description="Tokens one member may use per day in one community (their message and the answer, as"
+        " counted by CHAT_TOKENIZER); past it they get a notice until the reset (0: no limit).",
+    )
+    community_tokens_per_day: int = Field(
+        0,
+        ge=0,
+        description="Tokens one community (a Discord server, a Slack workspace; Discord DMs together count as"
+        " one) may use per day (0: no limit).",
+    )
+    warn_at_percent: int = Field(
+        80,
+        ge=1,
+        le=100,
+        description="The answer that takes a member or community past this share of its budget ends with a"
+        " warning (100: only when it is spent).",
+    )
+    moderators_exempt: bool = Field(
+        True,
+        description="Moderators (DISCORD_MODERATOR_*, Manage Server; SLACK_ADMIN_USERS, workspace admins) are"
+        " never refused and not counted.",
+    )
+    timezone: str = Field(
+        "UTC",
+        description="Budgets reset at midnight in this IANA time zone (e.g. Europe/Berlin).",
+    )
+    overrides: StrList = Field(
+        (),
+        description="Per-community budgets, `platform:space=member/community` (e.g."
+        " `discord:123456789=20000/500000,slack:T0123=0/0`; 0: no limit).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. UTC, Europe/Berlin)") from None
+        return value
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not _OVERRIDE.fullmatch(entry):
+                raise ValueError(
+                    f"{entry!r} is not `platform:space=member/community` (e.g. discord:123456789=20000/500000)"
+                )
+        return value
+
+    def limits_for(self, platform: str, space: str) -> tuple[int, int]:
+        """(member, community) tokens per day in `space` of `platform`: its override, else the defaults."""
+        for entry in self.overrides:
+            m = _OVERRIDE.fullmatch(entry)
+            if m and m["platform"] == platform and m["space"] == space:
+                return int(m["member"]), int(m["community"])
+        return self.member_tokens_per_day, self.community_tokens_per_day
+
+
 class AlignmentSettings(_Group):
     enabled: bool = Field(True, description="Check what users ask and what the model answers.")
     policy_file: Path | None = Field(
@@ -346,7 +418,14 @@ class SlackSettings(_Group):
     )
     suggested_prompts: StrList = Field(
         ("Summarize a topic for me", "Help me write a message", "Explain some code"),
-        description="Suggested prompts shown when a user opens an assistant thread (comma-separated).",
+        description="Suggested prompts (at most 4) shown when a member opens the app's DM or an assistant thread"
+        " (comma-separated).",
+    )
+    messaging_view: Literal["agent", "assistant"] = Field(
+        "agent",
+        description="The app's messaging experience: `agent` (manifest `agent_view`, every app created from"
+        " slack/manifest*.yml: each top-level DM starts a thread of its own) or `assistant` (an install still on"
+        " `assistant_view`: top-level DMs are one conversation, answered at the top level). docs/slack.md.",
     )
 
     @field_validator("api_url")
@@ -440,6 +519,7 @@ class Settings(BaseSettings):
     history: HistorySettings = HistorySettings()
     chat: ChatSettings = ChatSettings()
     limits: LimitSettings = LimitSettings()
+    budget: BudgetSettings = BudgetSettings()
     alignment: AlignmentSettings = AlignmentSettings()
     discord: DiscordSettings = DiscordSettings()
     slack: SlackSettings = SlackSettings()

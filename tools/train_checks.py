@@ -25,18 +25,19 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.alignment.classifier import ANSWER, REQUEST, LinearCheck, save_check
-from core.alignment.features import FeatureSpec, Featurizer
+from core.alignment.features import FeatureSpec, Featurizer, fold
 
 # Sources marked "ship: yes" in the corpus README. Everything else (alpaca_harmless, beavertails_prompts,
 # toxicchat, guardreasoner_mix: CC BY-NC; maliciousinstruct: no licence stated) is measured, never trained on
@@ -269,6 +270,18 @@ def split_ids(items: Sequence[Item], *, n_folds: int, salt: str, group: Callable
 # "What was tried"): (embedder, weight, pair product); EMBED_ONLY drops the n-grams (--embedding-only).
 EMBED: tuple[Any, float, bool] | None = None
 EMBED_ONLY = False
+# --answer-segments (measured only): an answer's score is the highest of the whole answer's and of each of
+# its paragraphs / speaker turns ("DAN: …", "[🔓JAILBREAK] …"): a jailbreak answer often refuses in one
+# persona and complies in the next, and the refusal dilutes the whole answer's vector.
+SEGMENTS = False
+_SEGMENT = re.compile(r"\n\s*\n|\n(?=\s*[\[(]?[^\n:]{1,40}[\])]?\s*:)")
+MAX_SEGMENTS = 12
+
+
+def segments(text: str) -> list[str]:
+    """The paragraphs and speaker turns of `text` (the first MAX_SEGMENTS), or [] when it has only one."""
+    parts = [p for p in (s.strip() for s in _SEGMENT.split(text)) if p]
+    return parts[:MAX_SEGMENTS] if len(parts) > 1 else []
 
 
 def dense_block(texts: Sequence[str], prompts: Sequence[str] | None) -> np.ndarray | None:
@@ -293,6 +306,15 @@ class Matrix:
         self.spec = featurizer.spec
         self.featurizer = featurizer
         self.counts = [featurizer.counts(it.text, it.prompt if with_prompt else None) for it in items]
+        # answers scored turn by turn (--answer-segments): each item's segments' counts
+        self.segment_counts = (
+            [
+                [featurizer.counts(s, it.prompt if with_prompt else None) for s in segments(it.text)]
+                for it in items
+            ]
+            if SEGMENTS and with_prompt
+            else None
+        )
         self.dense = dense_block(
             [it.text for it in items], [it.prompt for it in items] if with_prompt else None
         )
@@ -305,35 +327,51 @@ class Matrix:
         n = len(rows)
         return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
 
+    def segment_scores(
+        self, rows: Sequence[int], idf: np.ndarray, coef: np.ndarray, intercept: float
+    ) -> np.ndarray:
+        """The highest linear score of each row's segments (-inf for a row without segments)."""
+        assert self.segment_counts is not None
+        owner = [p for p, r in enumerate(rows) for _ in self.segment_counts[r]]
+        out = np.full(len(rows), -np.inf)
+        if owner:
+            blocks = [c for r in rows for c in self.segment_counts[r]]
+            z = self._csr(blocks, idf) @ coef + intercept
+            np.maximum.at(out, np.array(owner), np.asarray(z, dtype=np.float64))
+        return out
+
     def weighted(self, rows: Sequence[int], idf: np.ndarray) -> Any:
+        sparse = self._csr([self.counts[r] for r in rows], idf)
+        if self.dense is None:
+            return sparse
+        from scipy.sparse import csr_matrix, hstack
+
+        if EMBED_ONLY:
+            return csr_matrix(self.dense[list(rows)])
+
+        return hstack([sparse, csr_matrix(self.dense[list(rows)])], format="csr", dtype=np.float32)
+
+    def _csr(self, counts: Sequence[list[tuple[np.ndarray, np.ndarray]]], idf: np.ndarray) -> Any:
         from scipy.sparse import csr_matrix
 
         featurizer = Featurizer(self.spec, idf)
         indptr = [0]
         indices: list[np.ndarray] = []
         data: list[np.ndarray] = []
-        for r in rows:
-            idx, val = featurizer.weigh(self.counts[r])
+        for blocks in counts:
+            idx, val = featurizer.weigh(blocks)
             indices.append(idx)
             data.append(val)
             indptr.append(indptr[-1] + len(idx))
-        sparse = csr_matrix(
+        return csr_matrix(
             (
                 np.concatenate(data) if data else np.zeros(0, np.float32),
                 np.concatenate(indices) if indices else np.zeros(0, np.int64),
                 np.array(indptr),
             ),
-            shape=(len(rows), self.spec.dim),
+            shape=(len(counts), self.spec.dim),
             dtype=np.float32,
         )
-        if self.dense is None:
-            return sparse
-        from scipy.sparse import hstack
-
-        if EMBED_ONLY:
-            return csr_matrix(self.dense[list(rows)])
-
-        return hstack([sparse, csr_matrix(self.dense[list(rows)])], format="csr", dtype=np.float32)
 
 
 @dataclass
@@ -345,7 +383,10 @@ class Fitted:
     def scores(self, matrix: Matrix, rows: Sequence[int]) -> np.ndarray:
         x = matrix.weighted(rows, self.idf)
         # the shipped coefficients are float16: score with the same rounding
-        z = x @ self.coef.astype(np.float16).astype(np.float32) + self.intercept
+        coef = self.coef.astype(np.float16).astype(np.float32)
+        z = np.asarray(x @ coef + self.intercept, dtype=np.float64)
+        if matrix.segment_counts is not None:  # the answer check's turn-by-turn score (--answer-segments)
+            z = np.maximum(z, matrix.segment_scores(rows, self.idf, coef, self.intercept))
         return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
@@ -692,6 +733,164 @@ def run_stage(
     return StageResult(final, threshold, figures, matrix, ship_rows, alternatives, unseen_groups)
 
 
+# ---------------------------------------------------------------- answers: request harm × compliance (measured only)
+
+# A safe answer whose wording refuses (advtrain's safe responses are refusals but for a few that comply
+# with a benign request, e.g. song lyrics): the label "complies" is read from these phrases there only.
+_REFUSAL = re.compile(
+    r"\b(i cannot|i can't|i can not|i'm sorry|i am sorry|i apologi[sz]e|not able to|i won't|i will not|i must decline)"
+)
+# The request sources whose prompts an answer source replies to (left out together with it).
+ANSWER_PROMPT_SOURCES = {
+    "gptfuzz_responses": frozenset({"gptfuzz_questions", "gptfuzz_templates"}),
+    "coconot_pref": frozenset({"coconot_pref_prompts"}),
+}
+
+
+def fit_stage(
+    cfg: StageConfig, matrix: Matrix, items: Sequence[Item], rows: Sequence[int], labels: np.ndarray
+) -> Fitted:
+    """`fit` with a stage's penalty, class and source weighting."""
+    return fit(
+        matrix, rows, labels, alpha=cfg.alpha, balanced=cfg.balanced, weights=_weights(cfg, items, rows)
+    )
+
+
+def complies(it: Item) -> bool:
+    """Whether an answer complies with its request, whatever the request was: GPTFuzz's questions are all
+    harmful, so its labels say it; CoCoNot's preference answers and our non-refusal answers comply."""
+    if it.unsafe or it.source == "coconot_pref":
+        return True
+    if it.source.startswith("project:"):
+        return it.category != "refusal"
+    if it.source == "advtrain_safe_responses":
+        return _REFUSAL.search(fold(it.text[:300])) is None
+    return False
+
+
+def measure_compliance(
+    requests: list[Item],
+    answers: list[Item],
+    held_out: dict[str, list[Item]],
+    req_cfg: StageConfig,
+    ans_cfg: StageConfig,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Measure "harmful = harmful request AND compliant answer" beside the content classifier: request harm
+    from a request model that never saw the answer source's prompts, compliance from an answer model trained
+    on complies/refuses labels (no request features). Thresholds from 5-fold out-of-fold scores of the
+    training sources only; pooled split and leave-one-source-out, as run_stage does."""
+    requests = [it for it in requests if shippable(it.source)]
+    answers = [it for it in answers if shippable(it.source)]
+    n_train = len(answers)
+    # our held-out answers (with the request each replies to): scored by models trained on every source
+    answers += [replace(it, source="heldout:" + name) for name, items in held_out.items() for it in items]
+    unsafe = np.array([it.unsafe for it in answers])
+    comply = np.array([complies(it) for it in answers])
+    sources = sorted({it.source for it in answers[:n_train]})
+    prompts_of = {s: {fold(it.prompt) for it in answers if it.source == s and it.prompt} for s in sources}
+    rmat = Matrix(Featurizer(req_cfg.spec), requests, with_prompt=False)
+    rlab = np.array([it.unsafe for it in requests])
+    rfolded = [fold(it.text) for it in requests]
+    content_mat = Matrix(Featurizer(ans_cfg.spec), answers, with_prompt=True)
+    comply_mat = Matrix(Featurizer(replace(ans_cfg.spec, prefix=False)), answers, with_prompt=False)
+    req_models: dict[frozenset[str], Fitted] = {}
+
+    def harm(rows: Sequence[int], without: set[str]) -> np.ndarray:
+        """Request harm of the rows' prompts (NaN without a prompt), by a request model trained without
+        the prompts (and prompt sources) of the answer sources `without`."""
+        key = frozenset(s for s in without if prompts_of[s])
+        if key not in req_models:
+            bad_src = set().union(*(ANSWER_PROMPT_SOURCES.get(s, frozenset()) for s in key))
+            bad_txt = set().union(*(prompts_of[s] for s in key))
+            keep = [
+                i for i, it in enumerate(requests) if it.source not in bad_src and rfolded[i] not in bad_txt
+            ]
+            req_models[key] = fit_stage(req_cfg, rmat, requests, keep, rlab)
+        out = np.full(len(rows), np.nan)
+        pos = [p for p, r in enumerate(rows) if answers[r].prompt]
+        if pos:
+            items = [Item(text=answers[rows[p]].prompt, unsafe=False, source="prompt") for p in pos]
+            out[pos] = req_models[key].scores(
+                Matrix(rmat.featurizer, items, with_prompt=False), range(len(items))
+            )
+        return out
+
+    def harm_by_source(rows: Sequence[int], left_out: str | None) -> np.ndarray:
+        out = np.full(len(rows), np.nan)
+        for s in sources:
+            pos = [p for p, r in enumerate(rows) if answers[r].source == s]
+            if pos:
+                out[pos] = harm([rows[p] for p in pos], {s} | ({left_out} if left_out else set()))
+        pos = [p for p, r in enumerate(rows) if r >= n_train]  # never seen by any request model
+        if pos:
+            out[pos] = harm([rows[p] for p in pos], set())
+        return out
+
+    def fit_answers(matrix: Matrix, rows: Sequence[int], labels: np.ndarray) -> Fitted:
+        return fit_stage(ans_cfg, matrix, answers, rows, labels)
+
+    def run(name: str, train: list[int], test: list[int], left_out: str | None) -> dict[str, Any]:
+        folds = split_ids(
+            [answers[r] for r in train], n_folds=5, salt="cv", group=lambda it: it.prompt or it.text
+        )
+        oof_content, oof_comply = np.zeros(len(train)), np.zeros(len(train))
+        for k in range(5):
+            tr = [r for r, f in zip(train, folds, strict=True) if f != k]
+            te = [p for p, f in enumerate(folds) if f == k]
+            oof_content[te] = fit_answers(content_mat, tr, unsafe).scores(content_mat, [train[p] for p in te])
+            oof_comply[te] = fit_answers(comply_mat, tr, comply).scores(comply_mat, [train[p] for p in te])
+        content = fit_answers(content_mat, train, unsafe).scores(content_mat, test)
+        compliance = fit_answers(comply_mat, train, comply).scores(comply_mat, test)
+        both_train = oof_comply * np.nan_to_num(harm_by_source(train, left_out), nan=0.0)
+        both = compliance * np.nan_to_num(harm_by_source(test, left_out), nan=0.0)
+        y_train, y = unsafe[train], unsafe[test]
+        out: dict[str, Any] = {}
+        for f in (0.005, 0.01):
+            t = pick_threshold(oof_content, y_train, max_fpr=f)
+            out[f"content@{f}"] = tally(content >= t, y).figures()
+            t_both = pick_threshold(both_train, y_train, max_fpr=f)
+            out[f"harm_x_compliance@{f}"] = tally(both >= t_both, y).figures()
+        # the union: content at 0.5 % out-of-fold, the product filling the budget up to 1 %
+        t = pick_threshold(oof_content, y_train, max_fpr=0.005)
+        t_union = pick_threshold(np.where(oof_content >= t, 1.0, both_train), y_train, max_fpr=0.01)
+        out["content@0.005|harm_x_compliance"] = tally((content >= t) | (both >= t_union), y).figures()
+        if 0 < y.sum() < len(y):
+            from sklearn.metrics import roc_auc_score
+
+            out["auc"] = {"content": roc_auc_score(y, content), "compliance": roc_auc_score(y, compliance)}
+        for key, figs in out.items():
+            if key != "auc":
+                log(row(f"  {name} {key}", figs))
+        if "auc" in out:
+            log(
+                f"  {name} AUC content {out['auc']['content']:.3f}, compliance {out['auc']['compliance']:.3f}"
+            )
+        return out
+
+    log("[answer] request harm × compliance (measured only)")
+    log(HEADER)
+    everything = list(range(n_train))
+    hold = split_ids(answers[:n_train], n_folds=5, salt="holdout", group=lambda it: it.prompt or it.text)
+    figures: dict[str, Any] = {
+        "pooled": run(
+            "pooled",
+            [r for r, f in zip(everything, hold, strict=True) if f != 0],
+            [r for r, f in zip(everything, hold, strict=True) if f == 0],
+            None,
+        )
+    }
+    for src in sources:
+        train = [r for r in everything if answers[r].source != src]
+        if len({bool(unsafe[r]) for r in train}) == 2:
+            figures[f"loso:{src}"] = run(
+                f"without {src}", train, [r for r in everything if answers[r].source == src], src
+            )
+    if n_train < len(answers):
+        figures["heldout"] = run("ours, held out", everything, list(range(n_train, len(answers))), None)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.train_checks", description=__doc__.split("\n\n")[0]
@@ -744,9 +943,27 @@ def main(argv: list[str] | None = None) -> int:
         "--no-pair-product", action="store_true", help="answers: no answer × request embedding product"
     )
     parser.add_argument("--embedding-only", action="store_true", help="the embedding without the n-grams")
+    parser.add_argument(
+        "--answer-segments",
+        action="store_true",
+        help="measure only: score an answer as a whole and by each paragraph / speaker turn, the highest counts",
+    )
+    parser.add_argument(
+        "--compliance",
+        action="store_true",
+        help="measure only: answers as request harm × compliance beside the content check (writes nothing)",
+    )
     args = parser.parse_args(argv)
     if args.embedding is not None and args.out is not None:
         parser.error("--embedding only measures (nothing of it ships); drop --out")
+    if args.answer_segments and args.out is not None:
+        parser.error("--answer-segments only measures (the run-time check scores whole answers); drop --out")
+    if args.answer_segments and args.embedding is not None:
+        parser.error("--answer-segments scores the n-grams only; drop --embedding")
+    global SEGMENTS
+    SEGMENTS = args.answer_segments
+    if args.compliance and args.out is not None:
+        parser.error("--compliance only measures (nothing of it ships); drop --out")
     global EMBED, EMBED_ONLY
     EMBED_ONLY = args.embedding_only
     if args.embedding is not None:
@@ -767,7 +984,13 @@ def main(argv: list[str] | None = None) -> int:
             is_answer = path.stem.startswith("answers")
             if held_out_file(path.stem):
                 rows = [
-                    Item(text=r["text"], unsafe=bool(r["unsafe"]), source=path.stem) for r in read_jsonl(path)
+                    Item(
+                        text=r["text"],
+                        unsafe=bool(r["unsafe"]),
+                        source=path.stem,
+                        prompt=r.get("prompt") or "",
+                    )
+                    for r in read_jsonl(path)
                 ]
                 (own_answers if is_answer else own_requests)[path.name] = rows
             else:  # our tuning sets train the shipped model (source "project:<file>")
@@ -831,6 +1054,10 @@ def main(argv: list[str] | None = None) -> int:
             own_answers,
         ),
     ]
+    if args.compliance:
+        figures = measure_compliance(requests, answers, own_answers, stages[0][0], stages[1][0], log)
+        log(json.dumps(figures, default=float))
+        return 0
     category_head: tuple[list[str], np.ndarray, np.ndarray] | None = None
     for cfg, items, extra in stages:
         if args.only and cfg.name != args.only:

@@ -126,6 +126,10 @@ def register_commands(client: RelayClient) -> None:
         with contextlib.suppress(discord.HTTPException, OSError):
             await interaction.edit_original_response(content=notice, allowed_mentions=NO_PINGS)
 
+    @tree.command(name="usage", description="What you and this server have left of today's token budgets")
+    async def usage(interaction: discord.Interaction[Any]) -> None:
+        await run(interaction, lambda c, msg: c.usage(msg))
+
     @tree.command(name="reset", description="Clear this channel's (or thread's) conversation history")
     async def reset(interaction: discord.Interaction[Any]) -> None:
         await run(interaction, lambda c, msg: c.reset(msg))

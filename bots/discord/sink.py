@@ -15,6 +15,19 @@ Discord failures stay here and become outcomes, never tracebacks:
 
 Each of these reaches the core as `DeliveryFailed` (core/reply.py), so the core logs one warning line, stores
 nothing, and shows the notice only where that can still work.
+
+Two more of Discord's rules:
+
+- The first message of an answer carries a nonce derived from the asker's message id, with `enforce_nonce`
+  (discord.py sends it with every nonce): Discord returns the message already created with that nonce for a
+  few minutes instead of creating another. discord.py resends a request itself after a 500, 502, 504 or a
+  reset connection (with the same nonce); a send that fails to us (a 503, a timeout) while Discord did
+  create the message is sent again by the next update, and an answer started twice for one message sends
+  it again too: with the same nonce every time, the answer's first message is posted once.
+- A message older than an hour can no longer be edited (error 30046, "Maximum number of edits to messages
+  older than 1 hour reached"): the transport's limits say so (`max_edit_age_s`, a little under the hour, as
+  our clock starts when the send returned), and a 30046 from Discord is `DeliveryFailed(stale=True)`;
+  either way the answer continues in a new message (core/reply.py) instead of failing.
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ import discord
 import structlog
 
 from core import i18n
-from core.errors import Muted, RateLimited, RelayError
+from core.errors import Muted, OverBudget, RateLimited, RelayError
 from core.keys import KeySpace
 from core.models import Platform, SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport, StreamingReply
@@ -43,6 +56,8 @@ log = structlog.get_logger(__name__)
 MAX_CHARS = 2000
 CHANNEL_WINDOW_S = 5.0  # Discord's message buckets: per channel, per 5 seconds
 TYPING_RETRY_S = 1.0  # a typing indicator the budget had no room for is tried again after this
+EDIT_WINDOW_CODE = 30046  # "Maximum number of edits to messages older than 1 hour reached"
+MAX_EDIT_AGE_S = 3600.0 - 120.0  # Discord counts the hour from its own timestamp: stop two minutes early
 NO_PINGS = discord.AllowedMentions.none()
 REMOVED = "*(removed)*"  # what a message shows when it could not be deleted after a withheld answer
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -70,7 +85,16 @@ def discord_notice(error: RelayError, *, now: float | None = None) -> str | None
         return i18n.translate(f"rate_limited.{scope}.relative", error.language, when=when)
     if isinstance(error, Muted):
         return i18n.translate("muted.relative", error.language, when=relative_time(error.until))
+    if isinstance(error, OverBudget):
+        when = relative_time(error.resets_at)
+        return i18n.translate(f"budget.exhausted.{error.scope}.relative", error.language, when=when)
     return None
+
+
+def answer_nonce(message_id: int) -> str:
+    """The nonce of the first message answering `message_id`: the same for every attempt at that answer (at
+    most 25 characters, as Discord allows)."""
+    return f"a{message_id}"
 
 
 def describe_error(exc: BaseException) -> dict[str, Any]:
@@ -144,7 +168,13 @@ class DiscordTransport(ReplyTransport[Any]):
         self._reply_to = reply_to
         self._replying = channel is not None  # a given channel is the asker's: every message a reply
         self._open_channel = open_channel
-        self.limits = SinkLimits(max_chars=MAX_CHARS, min_edit_interval_s=edit_interval_s)
+        # Sent until the first message (answer or notice) is posted: a post whose reply was lost is sent again
+        # by the next update with the same nonce, and Discord returns the message it made. Then spent: a
+        # later post is another message.
+        self._nonce = None if reply_to is None else answer_nonce(reply_to.id)
+        self.limits = SinkLimits(
+            max_chars=MAX_CHARS, min_edit_interval_s=edit_interval_s, max_edit_age_s=MAX_EDIT_AGE_S
+        )
         self._typing: asyncio.Task[None] | None = None
         self._first_text = asyncio.Event()
         self._opening = asyncio.Lock()
@@ -182,22 +212,30 @@ class DiscordTransport(ReplyTransport[Any]):
         if channel is None:
             raise DeliveryFailed("no channel to send to", fatal=True)
         kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+        if self._nonce is not None:
+            kwargs["nonce"] = self._nonce
         reply_to = self._reply_to if replying else None
         if reply_to is not None:
             kwargs["reference"] = reply_to.to_reference(fail_if_not_exists=False)
             kwargs["mention_author"] = False
         try:
             try:
-                return await channel.send(text, **kwargs)
+                sent = await channel.send(text, **kwargs)
             except discord.Forbidden:
                 if "reference" not in kwargs:
                     raise
                 # A reply needs Read Message History; without it, a plain message still reaches the asker.
                 log.warning("discord.reply_forbidden", channel_id=getattr(channel, "id", None))
                 kwargs.pop("reference"), kwargs.pop("mention_author")
-                return await channel.send(text, **kwargs)
+                sent = await channel.send(text, **kwargs)
         except _FAILURES as exc:
             raise self._failure("send", exc, channel) from None
+        if self._nonce is not None and getattr(sent, "content", text) != text:
+            # Discord returned the message it made for this nonce earlier (its reply had been lost), with
+            # the text of then: bring it up to date.
+            await self.edit(sent, text)
+        self._nonce = None
+        return sent
 
     async def edit(self, message: Any, text: str) -> None:
         try:
@@ -261,6 +299,9 @@ class DiscordTransport(ReplyTransport[Any]):
                 **describe_error(exc),
             )
             return DeliveryFailed(f"{action} forbidden ({exc.code})", fatal=True)
+        if isinstance(exc, discord.HTTPException) and exc.code == EDIT_WINDOW_CODE:
+            log.info("discord.edit_window_closed", action=action, channel_id=channel_id)
+            return DeliveryFailed(f"{action}: message older than an hour", fatal=False, stale=True)
         if isinstance(exc, discord.NotFound):
             log.info("discord.answer_gone", action=action, channel_id=channel_id, **describe_error(exc))
             return DeliveryFailed(f"{action}: message or channel gone ({exc.code})", fatal=True)

@@ -8,6 +8,14 @@ verification. `run_slack(core, stop=…)` is what `dolphin-relay slack` runs.
   same `event_id`, which the core's gate claims with `SET NX` in Redis: several replicas answer once.
   What cannot be handled (not JSON, a field missing or of the wrong type) is dropped before bolt sees it,
   with one `slack.event_dropped` warning (bots/slack/intake.py, bots/slack/payloads.py).
+- Direct messages (docs/slack.md): with the agent messaging experience (`agent_view`, SLACK_MESSAGING_VIEW
+  `agent`), a member who opens the DM is greeted once (`core.greeting.FirstVisits`, shared by replicas) and
+  offered the suggested prompts, without a `thread_ts` as agent view requires; each top-level message
+  starts a thread of its own, answered there under a status with rotating loading messages, and each
+  thread is a conversation of its own. `app_context_changed` (what the member is looking at) is
+  acknowledged and not used: the model sees only what a member writes to it. Installs still on
+  `assistant_view` (`assistant`) keep bolt's assistant middleware: a greeting and prompts atop each
+  assistant thread, top-level DMs one conversation answered at the top level.
 - Conversations: one per thread in channels, keyed by the installation's workspace (not the poster's team:
   shared channels), channel and thread. The threads the bot takes part in are kept by the core
   (core/threads.py `ThreadIndex`, a sorted set per channel in Redis): follow-ups there need no mention,
@@ -46,6 +54,8 @@ from bots.slack.translate import (
     to_incoming,
 )
 from bots.slack.users import UserDirectory
+from bots.slack.welcome import Welcome, status_shower
+from core.alignment.language import detect_language
 from core.commands import Commands
 from core.errors import RelayError
 from core.keys import KeySpace
@@ -74,6 +84,13 @@ class SlackRelay:
         self.keys = KeySpace(core.key_prefix)
         self.users = UserDirectory(self.client)
         self.threads = core.threads(Platform.SLACK)
+        self.welcome = Welcome(
+            visits=core.first_visits(Platform.SLACK),
+            users=self.users,
+            bot_name=self.bot_name,
+            agent_view=self.agent_view,
+            prompts=settings.suggested_prompts,
+        )
         self.app = AsyncApp(
             client=self.client,
             # In Socket Mode nothing is signed (the socket is authenticated) and verification is off.
@@ -94,6 +111,10 @@ class SlackRelay:
     @property
     def bot_name(self) -> str:
         return self.core.settings.chat.bot_name
+
+    @property
+    def agent_view(self) -> bool:
+        return self.settings.messaging_view == "agent"
 
     # ---------------------------------------------------------------- access
 
@@ -124,7 +145,11 @@ class SlackRelay:
         direct: bool | None = None,
     ) -> IncomingMessage:
         text = str(event.get("text", ""))
-        names = await self.users.names([str(event.get("user", "")), *mentioned_users(text)])
+        author = str(event.get("user", ""))
+        names = await self.users.names([author, *mentioned_users(text)])
+        # Moderators may be exempt from budgets (BUDGET_MODERATORS_EXEMPT): asked only when budgets are set
+        # (the author's users.info is cached by `names` just above).
+        moderator = self.core.service.budgets_enabled and await self.is_admin(author)
         return to_incoming(
             event,
             team=installation_space(body),
@@ -133,6 +158,7 @@ class SlackRelay:
             names=names,
             thread_ts=thread_ts,
             direct=direct,
+            can_administer=moderator,
         )
 
     async def answer(
@@ -141,11 +167,12 @@ class SlackRelay:
         *,
         channel: str,
         thread_ts: str | None,
-        set_status: Callable[[str], Awaitable[Any]] | None = None,
+        set_status: Callable[..., Awaitable[Any]] | None = None,
         sink: ReplySink | None = None,
     ) -> HandleResult:
+        show_status = None if set_status is None else status_shower(set_status, detect_language(msg.text))
         sink = sink or StreamingReply(
-            self.transport(channel, thread_ts, set_status=set_status),
+            self.transport(channel, thread_ts, show_status=show_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
             budget=answer_budget(
                 self.core.write_budget,
@@ -168,7 +195,7 @@ class SlackRelay:
         channel: str,
         thread_ts: str | None,
         *,
-        set_status: Callable[[str], Awaitable[Any]] | None = None,
+        show_status: Callable[[], Awaitable[object]] | None = None,
     ) -> SlackTransport:
         return SlackTransport(
             client=self.client,
@@ -176,7 +203,7 @@ class SlackRelay:
             thread_ts=thread_ts,
             update_interval_s=self.settings.update_interval_s,
             renderer=self.renderer,
-            set_status=set_status,
+            show_status=show_status,
         )
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
@@ -188,15 +215,26 @@ class SlackRelay:
         msg = await self._incoming(body, event, bot_user_id=bot_user_id, thread_ts=thread_ts, direct=direct)
         await self.answer(msg, channel=channel, thread_ts=thread_ts)
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
+    async def on_message(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        bot_user_id: str | None,
+        set_status: Callable[..., Awaitable[Any]] | None = None,
+    ) -> None:
         channel, user = str(event.get("channel", "")), str(event.get("user", ""))
         text = str(event.get("text", ""))
         thread_ts = event.get("thread_ts")
         if is_direct(event):
             if not self.allowed(channel, user, direct=True):
                 return
-            msg = await self._incoming(body, event, bot_user_id=bot_user_id, direct=True)
-            await self.answer(msg, channel=channel, thread_ts=str(thread_ts) if thread_ts else None)
+            if thread_ts is None and self.agent_view:  # a new message starts a thread of its own
+                thread_ts = event.get("ts")
+            else:
+                set_status = None  # answered at the DM's top level: no thread to show a status in
+            thread = str(thread_ts) if thread_ts else None
+            msg = await self._incoming(body, event, bot_user_id=bot_user_id, thread_ts=thread, direct=True)
+            await self.answer(msg, channel=channel, thread_ts=thread, set_status=set_status)
             return
         if not thread_ts or addressed_to_others(text, bot_user_id):
             return
@@ -211,12 +249,24 @@ class SlackRelay:
         msg = await self._incoming(body, event, bot_user_id=bot_user_id, thread_ts=str(thread_ts))
         await self.answer(msg, channel=channel, thread_ts=str(thread_ts))
 
+    async def on_dm_opened(
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        say: Callable[..., Awaitable[Any]],
+        set_suggested_prompts: Callable[..., Awaitable[Any]],
+    ) -> None:
+        """A member opened the app's DM (`app_home_opened`, tab `messages`)."""
+        channel, user = str(event.get("channel", "")), str(event.get("user", ""))
+        if self.allowed(channel, user, direct=True):
+            await self.welcome.dm_opened(installation_space(body), user, say, set_suggested_prompts)
+
     async def on_assistant_message(
         self,
         body: dict[str, Any],
         payload: dict[str, Any],
         bot_user_id: str | None,
-        set_status: Callable[[str], Awaitable[Any]],
+        set_status: Callable[..., Awaitable[Any]],
     ) -> None:
         channel, user = str(payload.get("channel", "")), str(payload.get("user", ""))
         if not self.allowed(channel, user, direct=True):
@@ -237,13 +287,32 @@ class SlackRelay:
             self._spawn(self.on_mention(body, event, context.bot_user_id), f"slack-{body.get('event_id')}")
 
         @app.event("message")
-        async def message(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        async def message(body: dict[str, Any], event: dict[str, Any], context: Any, set_status: Any) -> None:
             bot_user_id = context.bot_user_id
             if is_from_bot(event, bot_user_id):
                 return
             if not is_direct(event) and bot_user_id and f"<@{bot_user_id}>" in str(event.get("text", "")):
                 return  # the app_mention event for the same message answers it
-            self._spawn(self.on_message(body, event, bot_user_id), f"slack-{body.get('event_id')}")
+            self._spawn(
+                self.on_message(body, event, bot_user_id, set_status), f"slack-{body.get('event_id')}"
+            )
+
+        @app.event("app_home_opened")
+        async def home_opened(
+            body: dict[str, Any], event: dict[str, Any], say: Any, set_suggested_prompts: Any
+        ) -> None:
+            if event.get("tab") != "messages" or set_suggested_prompts is None:
+                return  # the Home tab (disabled in the manifests)
+            self._spawn(
+                self.on_dm_opened(body, event, say, set_suggested_prompts), f"slack-{body.get('event_id')}"
+            )
+
+        @app.event("app_context_changed")
+        async def context_changed(event: dict[str, Any]) -> None:
+            # What the member is looking at in Slack (agent view). Acknowledged and not used: the model sees
+            # only what a member writes to it, never a channel on their behalf (docs/slack.md).
+            entities = (event.get("context") or {}).get("entities") or []
+            log.debug("slack.context_changed", entities=len(entities) if isinstance(entities, list) else 0)
 
         assistant = AsyncAssistant()
 
@@ -253,10 +322,7 @@ class SlackRelay:
             if not self.allowed("", user, direct=True):
                 await say("Sorry, I'm not enabled for you here.")
                 return
-            await say(f"Hi! I'm {self.bot_name}. Ask me anything.")
-            prompts = [{"title": p[:75], "message": p} for p in self.settings.suggested_prompts[:4]]
-            if prompts:
-                await set_suggested_prompts(prompts=prompts)
+            await self.welcome.thread_started(user, say, set_suggested_prompts)
 
         @assistant.user_message
         async def assistant_message(

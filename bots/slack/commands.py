@@ -3,6 +3,7 @@ reply), and `/dolphin ask`, which opens a thread like a mention's."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 HELP = (
-    "*/dolphin* commands: `ask QUESTION` · `persona show` · `forget-me` · `help` — and, for workspace admins "
+    "*/dolphin* commands: `ask QUESTION` · `persona show` · `usage` · `forget-me` · `help` — and, for workspace admins "
     "and configured admins: `reset` · `persona set TEXT` · `persona clear` · `pause` · `resume` (they change "
     "this channel for everyone; in a direct message with me, `reset` and `persona` are yours)."
 )
@@ -31,14 +32,23 @@ CANNOT_POST = (
     "I can't post in this conversation. Invite me first (`/invite @{name}`), or ask me in a direct message."
 )
 
+
+def slack_date(unix_s: float) -> str:
+    """A date Slack shows in each reader's own time zone (`<!date^…>`), with a UTC fallback text."""
+    fallback = dt.datetime.fromtimestamp(unix_s, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(unix_s)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
 # The core words the command replies (core/commands.py); this is how Slack writes what they name.
 NOTATION = Notation(
     moderators="command.moderators.slack",
     command=lambda name: f"`/dolphin {name}`",
     user=lambda user_id: f"<@{user_id}>",
+    time=slack_date,
     quote=lambda text: "".join(f"\n> {escape(line)}" for line in text.splitlines() if line.strip()),
 )
 NOT_ADMIN = refusal(NOTATION)
+
 _CANNOT_POST_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
 
@@ -106,6 +116,7 @@ class SlashCommand:
             ("persona", "clear"): self._commands.persona_clear,
             ("persona", "show"): self._commands.persona_show,
             ("forget-me", ""): self._commands.forget_me,
+            ("usage", ""): self._commands.usage,
             ("pause", ""): self._commands.pause,
             ("resume", ""): self._commands.resume,
         }
@@ -172,6 +183,7 @@ class SlashCommand:
             author_name=name,
             text=text,
             is_direct=direct,
+            can_administer=self._relay.core.service.budgets_enabled and await self._relay.is_admin(user),
         )
         sink = _AskSink(self._relay.transport(channel, thread_ts), reveal=reveal)
         result = await self._relay.answer(msg, channel=channel, thread_ts=thread_ts, sink=sink)

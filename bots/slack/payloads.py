@@ -31,8 +31,12 @@ from slack_bolt.request.internals import parse_body
 from bots.slack.translate import ANSWERED_SUBTYPES, installation_space
 
 COMMAND = "/dolphin"
-# The event types the app subscribes to (slack/manifest.yml: message.* all arrive as "message").
-EVENT_TYPES = frozenset({"app_mention", "message", "assistant_thread_started"})
+# The event types the app handles: what slack/manifest*.yml subscribe to (message.* all arrive as "message"),
+# and what an install still on `assistant_view` is subscribed to (its manifest from before agent view).
+LEGACY_EVENT_TYPES = frozenset({"assistant_thread_started"})
+EVENT_TYPES = (
+    frozenset({"app_mention", "message", "app_home_opened", "app_context_changed"}) | LEGACY_EVENT_TYPES
+)
 # Socket Mode envelopes that carry a payload and want an acknowledgement.
 ENVELOPE_TYPES = frozenset({"events_api", "slash_commands", "interactive"})
 NESTED_TOO_DEEPLY = "the JSON is nested too deeply"
@@ -201,6 +205,11 @@ def _event_problem(event: Mapping[str, Any]) -> str | None:
         if not isinstance(thread, Mapping):
             return "event.assistant_thread is missing"
         return _strings(thread, ("user_id", "channel_id", "thread_ts"), "event.assistant_thread")
+    if kind == "app_home_opened":
+        return _strings(event, ("user", "channel"), "event") or _optional_strings(event, ("tab",), "event")
+    if kind == "app_context_changed":
+        context = event.get("context")
+        return None if context is None or isinstance(context, Mapping) else "event.context is not an object"
     if event.get("bot_id") or (kind == "message" and event.get("subtype") not in (None, *ANSWERED_SUBTYPES)):
         return None  # not a person's new message: the listener ignores it
     problem = _strings(event, ("user", "channel", "ts"), "event") or _strings(

@@ -1,5 +1,5 @@
 """Slack's side of an answer: `SlackTransport`, under the core's `StreamingReply` (core/reply.py): progress at
-once (the assistant status, else a placeholder), then `chat.update` at most about once a second, continued in further
+once (the thread's status with its loading messages, else a placeholder), then `chat.update` at most about once a second, continued in further
 thread messages past Slack's limit (budgeted in bytes), in mrkdwn with nothing that can notify anyone. Why
 `chat.update` and not Slack's streaming methods: docs/decisions.md.
 
@@ -36,7 +36,6 @@ log = structlog.get_logger(__name__)
 # The split runs on the rendered (escaped) text, so `&amp;` and friends count too.
 MAX_BYTES = 3800
 PLACEHOLDER = "…"
-STATUS = "is thinking…"
 
 
 UPDATE_WINDOW_S = 60.0  # Tier 3 counts chat.update per minute
@@ -94,13 +93,13 @@ class SlackTransport(ReplyTransport[str]):
         thread_ts: str | None,
         update_interval_s: float,
         renderer: MrkdwnRenderer,
-        set_status: Callable[[str], Awaitable[Any]] | None = None,
+        show_status: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
         self._renderer = renderer
-        self._set_status = set_status
+        self._show_status = show_status  # assistant.threads.setStatus for this thread (bolt's set_status)
         self.limits = SinkLimits(
             max_chars=MAX_BYTES, min_edit_interval_s=update_interval_s, max_bytes=MAX_BYTES
         )
@@ -109,11 +108,11 @@ class SlackTransport(ReplyTransport[str]):
         return self._renderer.render(markdown)
 
     async def typing(self) -> str | None:
-        if self._set_status is not None:
+        if self._show_status is not None:
             try:
-                await self._set_status(STATUS)
+                await self._show_status()
                 return None
-            except SlackApiError as exc:  # not an assistant thread after all, or no assistant:write
+            except SlackApiError as exc:  # not a thread Slack shows a status in after all
                 log.info("slack.set_status_failed", error=slack_error(exc))
         return PLACEHOLDER
 

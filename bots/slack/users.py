@@ -1,5 +1,5 @@
-"""Who a Slack user is: `users.info`, cached (display names for the model and for mentions, and whether
-someone is a workspace admin)."""
+"""Who a Slack user is: `users.info`, cached (display names for the model and for mentions, whether someone
+is a workspace admin, and the language of their Slack client for what the bot says before they write)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.sink import slack_error
+from core import i18n
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,13 @@ class SlackUser:
     id: str
     name: str
     admin: bool  # workspace admin, owner or primary owner, and a member of this workspace
+    language: str = i18n.FALLBACK  # ISO 639 code of the member's Slack locale ("fr" for fr-FR)
+
+
+def locale_language(locale: object) -> str:
+    """The language of a Slack locale (`en-US`, `ja-JP`, `zh-CN`): its ISO 639 code, English when unknown."""
+    code = str(locale or "").split("-")[0].lower()
+    return code if code.isalpha() and 2 <= len(code) <= 3 else i18n.FALLBACK
 
 
 class UserDirectory:
@@ -69,7 +77,7 @@ class UserDirectory:
         user: SlackUser | None = None
         ttl = _USER_FAILURE_CACHE_S
         try:
-            info = await self._client.users_info(user=user_id)
+            info = await self._client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
             log.warning("slack.users_info_failed", error=slack_error(exc))
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -85,7 +93,9 @@ class UserDirectory:
                 or user_id
             )
             admin = bool(raw.get("is_admin") or raw.get("is_owner") or raw.get("is_primary_owner"))
-            user = SlackUser(user_id, str(name), admin and not raw.get("is_stranger"))
+            user = SlackUser(
+                user_id, str(name), admin and not raw.get("is_stranger"), locale_language(raw.get("locale"))
+            )
             ttl = _USER_CACHE_S
         self._cache[user_id] = (self._clock() + ttl, user)
         self._cache.move_to_end(user_id)

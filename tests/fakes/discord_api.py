@@ -13,8 +13,16 @@ matching requests fail the way Discord does: 403 code 50013 (Missing Permissions
 Message), or 429 with `retry_after` and the `Via` header of Discord's edge (which discord.py requires to
 treat it as a rate limit to wait out, not a ban): a route's limit (`scope="user"`, with the route's bucket
 headers) or the global one (`scope="global"`: `"global": true`, `X-RateLimit-Global`, no bucket headers,
-as Discord answers when the bot exceeds its requests per second across all routes). Every request and every gateway frame received is
-recorded; `messages` holds each message's current content as users would see it.
+as Discord answers when the bot exceeds its requests per second across all routes). A fault can be
+`applied`: the request takes effect and its reply is the failure (a reply lost on the way back, which
+discord.py retries for a 5xx). Every request and every gateway frame received is recorded; `messages` holds
+each message's current content as users would see it.
+
+Two rules of Create Message and Edit Message, as Discord enforces them: a `nonce` (at most 25 characters)
+sent with `enforce_nonce` returns the message the bot already created with that nonce in the last
+`NONCE_WINDOW_S` instead of creating another (404 code 10008 when that message was deleted); and a bot
+message older than an hour by the fake's clock (`advance(seconds)` moves it) cannot be edited: 400 code
+30046. Discord allows a few such edits before refusing; the fake refuses every one, the strictest reading.
 
 `enforce_limits()` makes it keep Discord's own limits: a global limit on the bot's requests per second (all
 routes but interactions and webhooks; past it a global 429), and per-channel buckets for sending and editing
@@ -40,6 +48,8 @@ from tests.fakes.discord_payloads import BOT_ID, GUILD_ID, guild_payload, user
 
 TOKEN = "fake-discord-token"
 MAX_CHARS = 2000
+NONCE_WINDOW_S = 300.0  # Discord: "the past few minutes"
+EDIT_WINDOW_S = 3600.0
 
 # gateway opcodes
 DISPATCH, HEARTBEAT, IDENTIFY, HELLO, HEARTBEAT_ACK = 0, 1, 2, 10, 11
@@ -63,6 +73,7 @@ class Fault:
     retry_after_s: float = 0.05
     when: Callable[[Any], bool] | None = None  # on the JSON body; None: every matching request
     scope: str = "user"  # of a 429: "user" (the route's limit), "shared" or "global"
+    applied: bool = False  # the request takes effect; only its reply is the failure
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,8 @@ class SentMessage:
     reference: int | None
     edits: int = 0
     deleted: bool = False
+    created_at: float = 0.0  # the fake's clock (`FakeDiscord.now`)
+    nonce: str | None = None
 
 
 class FakeDiscord:
@@ -118,6 +131,8 @@ class FakeDiscord:
         self.limited: list[Request] = []  # requests answered with a 429 by enforce_limits()
         self._recent: deque[float] = deque()  # times of the requests the global limit counted (last second)
         self._buckets: dict[str, Bucket] = {}
+        self.offset_s = 0.0  # added to the wall clock: `advance` ages every message
+        self._nonces: dict[str, SentMessage] = {}
         self.guild_created = asyncio.Event()
         self.gateway_closed = asyncio.Event()
         self._sockets: list[web.WebSocketResponse] = []
@@ -180,6 +195,13 @@ class FakeDiscord:
 
     # ---------------------------------------------------------------- test helpers
 
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock forward: messages age (edits of those past the hour are refused)."""
+        self.offset_s += seconds
+
     def snowflake(self) -> int:
         return next(self._ids)
 
@@ -204,9 +226,11 @@ class FakeDiscord:
         retry_after_s: float = 0.05,
         when: Callable[[Any], bool] | None = None,
         scope: str = "user",
+        applied: bool = False,
     ) -> Fault:
-        """Make the next `times` requests matching method and path prefix (and `when`) fail."""
-        fault = Fault(method, prefix, status, code, times, retry_after_s, when, scope)
+        """Make the next `times` requests matching method and path prefix (and `when`) fail; `applied`: after
+        taking effect."""
+        fault = Fault(method, prefix, status, code, times, retry_after_s, when, scope, applied)
         self.faults.append(fault)
         return fault
 
@@ -346,6 +370,8 @@ class FakeDiscord:
                 and (fault.when is None or fault.when(body))
             ):
                 fault.times -= 1
+                if fault.applied:
+                    await handler(request)
                 await self._notify()
                 return _fault(fault)
         bucket_headers: dict[str, str] = {}
@@ -477,6 +503,8 @@ class FakeDiscord:
             "pinned": False,
             "type": 19 if sent.reference else 0,
         }
+        if sent.nonce is not None:
+            data["nonce"] = sent.nonce
         if sent.reference:
             data["message_reference"] = {
                 "message_id": str(sent.reference),
@@ -489,20 +517,37 @@ class FakeDiscord:
         refused = self._check_content(body)
         if refused is not None:
             return refused
+        nonce = None if body.get("nonce") is None else str(body["nonce"])
+        if nonce is not None and len(nonce) > 25:
+            return _error(400, 50035, "Invalid Form Body: nonce: Must be 25 or fewer in length.")
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self._nonces.get(nonce)
+            if earlier is not None and self.now() - earlier.created_at < NONCE_WINDOW_S:
+                if earlier.deleted:
+                    return _error(404, 10008, "Unknown Message")
+                return _json(self._message(earlier))  # the message already created: no second one
         reference = body.get("message_reference") or {}
         sent = SentMessage(
             id=self.snowflake(),
             channel_id=int(request.match_info["channel"]),
             content=body.get("content") or "",
             reference=int(reference["message_id"]) if reference.get("message_id") else None,
+            created_at=self.now(),
+            nonce=nonce,
         )
         self.messages[sent.id] = sent
+        if nonce is not None:
+            self._nonces[nonce] = sent
         return _json(self._message(sent))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         sent = self.messages.get(int(request.match_info["message"]))
         if sent is None or sent.deleted:
             return _error(404, 10008, "Unknown Message")
+        if self.now() - sent.created_at >= EDIT_WINDOW_S:
+            return _error(
+                400, 30046, "Maximum number of edits to messages older than 1 hour reached. Try again later."
+            )
         body = (await _body(request)) or {}
         if "content" in body:
             refused = self._check_content(body)

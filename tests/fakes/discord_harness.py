@@ -19,6 +19,7 @@ from core.keys import KeySpace
 from core.models import ConversationKey, Platform
 from core.settings import (
     AlignmentSettings,
+    BudgetSettings,
     DiscordSettings,
     LimitSettings,
     RedisSettings,
@@ -87,6 +88,7 @@ def settings_for(
     *,
     limits: LimitSettings | None = None,
     tgi_settings: TGISettings | None = None,
+    budget: BudgetSettings | None = None,
     **discord_: Any,
 ) -> Settings:
     """The bot's settings: Discord's token and options, Redis at `redis_url`, the model server at `tgi`
@@ -97,6 +99,7 @@ def settings_for(
         tgi=tgi_settings or TGISettings(url=tgi.url),
         discord=DiscordSettings(token=TOKEN, edit_interval_s=EDIT_INTERVAL_S, **discord_),  # type: ignore[arg-type]
         limits=limits or LimitSettings(),
+        budget=budget or BudgetSettings(),
         runtime=RuntimeSettings(shutdown_grace_s=3),
         # Strict streaming with a short look-ahead: the tests' short answers stream in several updates.
         alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
@@ -124,7 +127,7 @@ async def bot_running(
 async def discord_bot(redis_url: str, engine: str = "tgi", **overrides: Any) -> AsyncIterator[Bot]:
     """The `bot` fixture of the Discord tests: a fake Discord and a fake model server (TGI, or the vLLM or
     SGLang stand-in: `engine`), and the bot connected to them, with `settings_for`'s overrides (`limits`,
-    `tgi_settings`, any DiscordSettings field)."""
+    `tgi_settings`, `budget`, any DiscordSettings field)."""
     async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002, dialect=engine) as tgi:
         if engine != "tgi":
             overrides.setdefault("tgi_settings", TGISettings(url=tgi.url, backend=engine))  # type: ignore[arg-type]

@@ -7,6 +7,12 @@ see it (`visible()`), answers Slack's errors where the real API does (`no_text`,
 runs a Socket Mode WebSocket: `apps.connections.open` hands out its URL, `push()` sends an envelope to the
 connected app (`push_raw()`: any text frame) and `wait_ack()` waits for the app's acknowledgement.
 
+Created from an app manifest (`FakeSlackAPI(manifest=…)`), it is that app: `subscribes()` tells whether
+Slack would send an event to it, and the AI methods behave as Slack documents them for its messaging
+experience. `assistant.threads.setSuggestedPrompts` with a `thread_ts` fails silently for an `agent_view`
+app (ok, and nothing shown); without one the prompts go to the channel's latest message. What a member
+sees: `shown_prompts()`, `statuses`.
+
 `enforce_limits()` makes it answer like Slack's rate limits do (a 429 `ratelimited` with `Retry-After` in whole
 seconds): `chat.update` per workspace (Tier 3, about 50 a minute) and `chat.postMessage` per channel (about one
 a second), each counted over a sliding window of the calls it accepted.
@@ -20,6 +26,7 @@ import json
 import math
 import time
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -52,7 +59,18 @@ class SlackLimits:
 
 
 class FakeSlackAPI:
-    def __init__(self) -> None:
+    def __init__(self, *, manifest: Mapping[str, Any] | None = None) -> None:
+        features = (manifest or {}).get("features") or {}
+        # the app's messaging experience, as Slack reads it from the manifest (None: no manifest given)
+        self.view = (
+            "agent" if "agent_view" in features else "assistant" if "assistant_view" in features else None
+        )
+        settings = (manifest or {}).get("settings") or {}
+        self.bot_events: set[str] = set((settings.get("event_subscriptions") or {}).get("bot_events") or [])
+        # (channel, thread_ts or None for the channel) → the prompts shown there
+        self.prompts: dict[tuple[str, str | None], list[dict[str, str]]] = {}
+        # (channel, thread_ts) → (status, loading messages) last set there
+        self.statuses: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self.calls: dict[str, list[dict[str, Any]]] = defaultdict(list)
         # (time.monotonic(), method) of every call; a call answered with a 429 as "method:429"
         self.timeline: list[tuple[float, str]] = []
@@ -140,6 +158,14 @@ class FakeSlackAPI:
             for m in self.messages.values()
             if m.channel == channel and not m.deleted and m.thread_ts == thread_ts
         ]
+
+    def subscribes(self, event_type: str) -> bool:
+        """Whether Slack sends `event_type` (`message` in an im: `message.im`) to the app of the manifest."""
+        return event_type in self.bot_events
+
+    def shown_prompts(self, channel: str, thread_ts: str | None = None) -> list[str]:
+        """The titles of the suggested prompts a member sees in `channel` (or its thread `thread_ts`)."""
+        return [p["title"] for p in self.prompts.get((channel, thread_ts), [])]
 
     def response_url(self, name: str) -> str:
         return f"{self.base}/response/{name}"
@@ -314,7 +340,46 @@ class FakeSlackAPI:
         info = dict(self.users.get(user, default))
         info.setdefault("id", user)
         info["is_admin"] = bool(info.get("is_admin")) or user in self.admins
+        info.setdefault("locale", "en-US")
+        if not _flag(body.get("include_locale")):  # Slack sends `locale` only when asked
+            info.pop("locale")
         return web.json_response({"ok": True, "user": info})
+
+    def _assistant_threads_setSuggestedPrompts(self, body: dict[str, Any], token: str) -> web.Response:
+        prompts = _json_field(body.get("prompts"))
+        channel, thread = body.get("channel_id"), body.get("thread_ts")
+        if not channel or not isinstance(prompts, list) or not 0 < len(prompts) <= 4:
+            return _error("invalid_arguments")
+        if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            return _error("invalid_arguments")
+        if thread and self.view == "agent":
+            return web.json_response({"ok": True})  # "will cause the call to silently fail" (Slack's docs)
+        self.prompts[(str(channel), str(thread) if thread else None)] = prompts
+        return web.json_response({"ok": True})
+
+    def _assistant_threads_setStatus(self, body: dict[str, Any], token: str) -> web.Response:
+        channel, thread, status = body.get("channel_id"), body.get("thread_ts"), body.get("status")
+        loading = _json_field(body.get("loading_messages")) or []
+        if not channel or not thread or status is None:
+            return _error("invalid_arguments")
+        if not isinstance(loading, list) or len(loading) > 10:
+            return _error("invalid_arguments")
+        self.statuses[(str(channel), str(thread))] = (str(status), [str(m) for m in loading])
+        return web.json_response({"ok": True})
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _json_field(value: object) -> object:
+    """An array or object argument: JSON in a JSON body, a JSON string in a form body."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
 
 
 def _error(code: str) -> web.Response:

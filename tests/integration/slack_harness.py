@@ -350,14 +350,16 @@ async def http_harness(
     moderator: Moderator | None = None,
     limits: LimitSettings | None = None,
     engine: str = "tgi",
+    manifest: dict[str, Any] | None = None,
     **core_settings: Any,
 ) -> AsyncIterator[Harness]:
     """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings`, or Slack settings; `engine`:
-    the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its dialect)."""
+    the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its dialect); `manifest`:
+    the fake Web API is the app created from it."""
     if engine != "tgi":
         core_settings.setdefault("tgi_settings", TGISettings(backend=engine))  # type: ignore[arg-type]
     async with (
-        FakeSlackAPI() as slack,
+        FakeSlackAPI(manifest=manifest) as slack,
         FakeTGI(dialect=engine) as tgi,
         open_core(
             redis_client, slack=slack, tgi=tgi, moderator=moderator, limits=limits, **core_settings
@@ -381,11 +383,13 @@ class SocketHarness:
 
 
 @asynccontextmanager
-async def socket_harness(redis_client: aioredis.Redis, **slack_settings: Any) -> AsyncIterator[SocketHarness]:
+async def socket_harness(
+    redis_client: aioredis.Redis, *, manifest: dict[str, Any] | None = None, **slack_settings: Any
+) -> AsyncIterator[SocketHarness]:
     """`run_slack` in Socket Mode, as `dolphin-relay slack` runs it, connected to the fake's socket; stopped
-    (intake closed, answers drained) at the end."""
+    (intake closed, answers drained) at the end. `manifest`: the fake Web API is the app created from it."""
     async with (
-        FakeSlackAPI() as slack,
+        FakeSlackAPI(manifest=manifest) as slack,
         FakeTGI() as tgi,
         open_core(
             redis_client, slack=slack, tgi=tgi, app_token=APP_TOKEN, signing_secret=None, **slack_settings

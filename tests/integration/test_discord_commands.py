@@ -11,6 +11,7 @@ import pytest
 
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Platform
+from core.settings import BudgetSettings
 from tests.fakes.discord_harness import Bot, ephemeral_texts, slash
 from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL, GUILD_ID, MOD, THREAD
 from tests.fakes.memory import RecordingSink
@@ -89,7 +90,7 @@ async def test_members_without_rights_are_refused_every_moderator_command(bot: B
         "relay mute": {"user": MOD, "duration": "1h"},
         "relay unmute": {"user": MOD},
     }
-    everyones = {"ask", "persona show", "forget-me"}
+    everyones = {"ask", "persona show", "forget-me", "usage"}
     # a command added later is either everyone's or refused here: the list cannot silently fall behind
     assert leaf_commands(bot.api.commands["global"]) == set(moderator_commands) | everyones
     for name, options in moderator_commands.items():
@@ -307,3 +308,36 @@ async def test_commands_in_dms_work_without_a_server(bot: Bot) -> None:
     assert await bot.turns(ConversationKey(Platform.DISCORD, "@dm", "6000")) == []
     relay = next(c for c in bot.api.commands["global"] if c["name"] == "relay")
     assert relay.get("contexts") == [0] or relay.get("dm_permission") is False  # /relay: servers only
+
+
+_BUDGETS = BudgetSettings(member_tokens_per_day=1, community_tokens_per_day=1_000_000)
+
+
+@pytest.mark.parametrize("bot", [{"budget": _BUDGETS}], indirect=True)
+async def test_usage_shows_what_is_left_and_a_spent_budget_refuses_until_the_reset(bot: Bot) -> None:
+    """Budgets on Discord: the answer that spends a member's budget ends with the warning, their next
+    message gets a notice counting down to the reset (a Discord timestamp), and `/usage` shows the
+    counters; a moderator is exempt."""
+    await say(bot, "What is the tallest mountain in the world?")
+    assert "That was the last answer of your budget for today" in bot.api.visible(GENERAL)[-1]
+    await say(bot, "And which one is the second tallest mountain?", answered=False)
+    notice = bot.api.visible(GENERAL)[-1]
+    assert re.fullmatch(r"You've used today's token budget\. I can answer you again <t:[0-9]+:R>\.", notice)
+    assert len(bot.tgi.prompts) == 1
+
+    shown = await command(bot, "usage", member_id=ALICE)
+    assert len(shown) == 1
+    lines = shown[0].splitlines()
+    used = re.fullmatch(r"You: ([0-9,]+) of 1 tokens used today, 0 left\.", lines[0])
+    assert used is not None, lines
+    assert (
+        lines[1]
+        == f"This community: {used[1]} of 1,000,000 tokens used today, {1_000_000 - int(used[1].replace(',', '')):,} left."
+    )
+    assert re.fullmatch(r"Budgets reset <t:[0-9]+:R>\.", lines[2])
+    assert (await command(bot, "usage", member_id=MOD))[0].splitlines()[
+        0
+    ] == "You: moderators have no budget here."
+    # a moderator's questions are answered (exempt) after the member's budget is spent
+    await say(bot, "Moderator here: what is the capital of France?", author=MOD)
+    assert len(bot.tgi.prompts) == 2

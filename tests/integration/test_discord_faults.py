@@ -318,3 +318,45 @@ async def test_no_route_to_discord_is_one_line_with_the_fix_and_a_non_zero_exit(
         "(DNS, a firewall or an HTTPS proxy) and start again"
     ], err.decode()
     assert "voice will NOT be supported" not in err.decode()  # the bot never joins voice: not its concern
+
+
+# ---------------------------------------------------------------- Discord's nonce and its one-hour edit window
+
+
+async def test_a_lost_reply_to_the_first_post_is_sent_again_and_discord_keeps_one_message(bot: Bot) -> None:
+    """Discord created the answer's first message but answered 503 (a reply lost on the way back, which
+    discord.py does not retry): the next update sends it again with the same nonce and enforce_nonce, and
+    Discord returns the message it has instead of posting a second one."""
+    api = bot.api
+    lost = api.fail("POST", f"/channels/{GENERAL}/messages", status=503, applied=True)
+    answer = " ".join(f"part{i}" for i in range(40)) + "."
+    asked = await ask(bot, "hello?", answer)
+    assert lost.times == 0
+    posts = api.calls("POST", f"/channels/{GENERAL}/messages")
+    assert len(posts) == 2  # the lost one, and the update after it
+    assert posts[0].json["nonce"] == posts[1].json["nonce"] == f"a{asked['id']}"
+    assert posts[0].json["enforce_nonce"] is True
+    assert api.visible(GENERAL) == [answer]
+    assert len(api.messages) == 1
+    assert len(await bot.turns(CHANNEL_KEY)) == 1
+
+
+async def test_an_answer_past_discords_edit_window_continues_in_a_new_message(bot: Bot) -> None:
+    """A slow answer whose message turns an hour old while it streams: Discord refuses to edit it (30046), so
+    the rest of the answer goes into a new message (with a nonce of its own: the first one's would return
+    the old message), and the exchange is stored whole."""
+    api = bot.api
+    answer = " ".join(f"word{i}" for i in range(60)) + "."
+    bot.tgi.enqueue(FakeReply(text=answer, token_delay_s=0.05))
+    await api.dispatch("MESSAGE_CREATE", mention(api, "tell me slowly"))
+    await api.wait_until(lambda: len(api.visible(GENERAL)) == 1, timeout_s=10)
+    api.advance(2 * 3600)  # the first message is now two hours old
+    await api.wait_until(lambda: "".join(api.visible(GENERAL)).endswith("word59."), timeout_s=15)
+    await bot.settled()
+    shown = api.visible(GENERAL)
+    assert len(shown) == 2, shown
+    assert "".join(shown).replace(" ", "") == answer.replace(" ", "")  # nothing lost, nothing repeated
+    posts = api.calls("POST", f"/channels/{GENERAL}/messages")
+    assert len(posts) == 2
+    assert posts[0].json["nonce"].startswith("a") and posts[1].json["nonce"] != posts[0].json["nonce"]
+    assert len(await bot.turns(CHANNEL_KEY)) == 1

@@ -19,6 +19,7 @@ from bots.slack.sink import MAX_BYTES, PLACEHOLDER
 from bots.slack.users import UserDirectory
 from core.alignment.audit import ModFeedQueue
 from core.commands import NOT_ENABLED
+from core.greeting import progress
 from core.keys import KeySpace
 from core.settings import LimitSettings, RedisSettings, Settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlackAPI
@@ -133,12 +134,17 @@ async def test_shared_channel_thread_is_one_conversation_whoever_posts(harness: 
     assert await harness.core.redis.llen(KeySpace("relay").turns(key("C1", TS).id)) == 2
 
 
-async def test_direct_message_is_answered_at_the_top_level(harness: Harness) -> None:
-    await harness.post(event("hi in private", kind="message", channel="D1", channel_type="im"))
-    await harness.settle()
-    assert harness.slack.visible("D1") == ["You said: hi in private"]
-    assert "thread_ts" not in harness.slack.calls["chat.postMessage"][0]
-    assert "<|im_start|>user\nhi in private<|im_end|>" in harness.tgi.prompts[0]
+async def test_assistant_view_install_answers_a_direct_message_at_the_top_level(
+    redis_client: aioredis.Redis,
+) -> None:
+    # SLACK_MESSAGING_VIEW=assistant: an app still on assistant_view keeps its DMs one conversation
+    async with http_harness(redis_client, messaging_view="assistant") as harness:
+        await harness.post(event("hi in private", kind="message", channel="D1", channel_type="im"))
+        await harness.settle()
+        assert harness.slack.visible("D1") == ["You said: hi in private"]
+        assert "thread_ts" not in harness.slack.calls["chat.postMessage"][0]
+        assert "<|im_start|>user\nhi in private<|im_end|>" in harness.tgi.prompts[0]
+        assert harness.slack.calls["assistant.threads.setStatus"] == []  # no thread to show it in
 
 
 async def test_dms_follow_their_own_switch_not_the_channel_list(redis_client: aioredis.Redis) -> None:
@@ -147,7 +153,7 @@ async def test_dms_follow_their_own_switch_not_the_channel_list(redis_client: ai
         await h.post(mention("not here", event_id="E2", channel="C1"))
         await h.settle()
         assert [p.count("<|im_start|>user") for p in h.tgi.prompts] == [1]
-        assert h.slack.visible("D1") and not h.slack.visible("C1", TS)
+        assert h.slack.visible("D1", TS) and not h.slack.visible("C1", TS)  # the DM in its own thread
     await redis_client.flushall()
     async with http_harness(redis_client, respond_to_dms=False, allowed_users="U1") as h:
         await h.post(event("dm", event_id="E3", kind="message", channel="D1", channel_type="im"))
@@ -380,6 +386,8 @@ async def test_assistant_thread_gets_prompts_status_and_an_answer(harness: Harne
     await harness.settle()
     statuses = [c.get("status") for c in harness.slack.calls["assistant.threads.setStatus"]]
     assert statuses == ["is thinking…"]
+    loading = harness.slack.statuses[("D9", "1700000005.000001")][1]
+    assert loading == list(progress("en").loading_messages)  # rotating under the status
     shown = harness.slack.visible("D9", "1700000005.000001")
     assert shown[0].startswith("Hi! I'm Dolphin") and shown[-1] == "You said: what can you do?"
     assert PLACEHOLDER not in shown  # the status, not a placeholder

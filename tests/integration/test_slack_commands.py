@@ -103,11 +103,20 @@ async def test_anyone_may_reset_their_own_direct_messages(harness: Harness) -> N
     assert done.startswith("Done: I forgot this conversation") and persona.startswith("Persona set")
     assert refused == NOT_ADMIN
     assert await harness.core.service.get_persona(key("D1")) == "Answer in French."
+    # a follow-up in the thread the first message started (agent view): its history is gone too
     await harness.post(
-        event("and now?", event_id="E2", kind="message", channel="D1", channel_type="im", ts="2.1")
+        event(
+            "and now?",
+            event_id="E2",
+            kind="message",
+            channel="D1",
+            channel_type="im",
+            ts="2.1",
+            thread_ts="1700000001.000100",
+        )
     )
     await harness.settle()
-    assert "my dm secret" not in harness.tgi.prompts[-1]
+    assert len(harness.tgi.prompts) == 2 and "my dm secret" not in harness.tgi.prompts[-1]
 
 
 async def test_ask_opens_a_thread_with_the_question_and_streams_the_answer(harness: Harness) -> None:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -294,3 +295,105 @@ async def test_three_replicas_two_model_servers_and_a_redis_cluster(cluster: str
             assert len(await store.lrange(KeySpace("relay").turns(key.id), 0, -1)) == 1, thread
     finally:
         await store.aclose()
+
+
+async def slash(port: int, slack: FakeSlackAPI, text: str, *, user: str, trigger: str) -> str:
+    """`/dolphin TEXT` as `user`, signed like Slack's form post; the ephemeral reply it got."""
+    form = {
+        "command": "/dolphin",
+        "text": text,
+        "team_id": TEAM,
+        "channel_id": "C1",
+        "user_id": user,
+        "user_name": user.lower(),
+        "trigger_id": trigger,
+        "response_url": slack.response_url(trigger),
+        "api_app_id": "A1",
+    }
+    body = urlencode(form)
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": sig,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    before = len(slack.responses())
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers) as r,
+    ):
+        assert r.status == 200
+    await until(lambda: len(slack.responses()) > before, timeout_s=10)
+    return slack.responses()[before]
+
+
+async def metric_sum(replicas: list[Replica], pattern: re.Pattern[str]) -> float:
+    total = 0.0
+    async with aiohttp.ClientSession() as s:
+        for r in replicas:
+            async with s.get(f"http://127.0.0.1:{r.metrics_port}/metrics") as resp:
+                total += sum(float(m["n"]) for m in pattern.finditer(await resp.text()))
+    return total
+
+
+_USAGE = re.compile(r"You: (?P<used>[0-9,]+) of 1 tokens used today, 0 left\.")
+
+
+async def test_budgets_are_enforced_across_two_processes_and_shown_by_usage(
+    redis_client: aioredis.Redis, redis_url: str
+) -> None:
+    """BUDGET_MEMBER_TOKENS_PER_DAY=1: a member's first answer (on replica a) is shown whole with the warning
+    that it was the last; their next message, on replica b, is refused until the reset; another member is
+    still answered; `/dolphin usage` on either replica reads the same counters."""
+    async with (
+        FakeSlackAPI() as slack,
+        FakeTGI(token_delay_s=0.005) as tgi,
+        bots(
+            2,
+            SLACK_API_URL=slack.url,
+            TGI_URL=tgi.url,
+            REDIS_URL=redis_url,
+            BUDGET_MEMBER_TOKENS_PER_DAY="1",
+            BUDGET_COMMUNITY_TOKENS_PER_DAY="1000000",
+        ) as replicas,
+    ):
+        a, b = (r.port for r in replicas)
+        await post(a, mention("What is the tallest mountain in the world?", "EvB1", ts="300.1", user="U1"))
+        assert await handled(replicas, 1) == {"answered": 1}
+        answer = slack.texts("chat.postMessage") + slack.texts("chat.update")
+        assert any("That was the last answer of your budget for today" in t for t in answer), answer
+
+        await post(b, mention("And which one is the second tallest mountain?", "EvB2", ts="300.2", user="U1"))
+        assert await handled(replicas, 2) == {"answered": 1, "over_budget": 1}
+        assert len(tgi.prompts) == 1  # the refused message never reached the model
+        shown = slack.texts("chat.postMessage") + slack.texts("chat.update")
+        notice = "You've used today's token budget. I can answer you again after 00:00 UTC."
+        assert notice in shown, shown
+
+        await post(b, mention("How far away is the moon from the earth?", "EvB3", ts="300.3", user="U2"))
+        assert await handled(replicas, 3) == {"answered": 2, "over_budget": 1}
+
+        on_a = await slash(a, slack, "usage", user="U1", trigger="tu1")
+        on_b = await slash(b, slack, "usage", user="U1", trigger="tu2")
+        assert on_a == on_b, (on_a, on_b)
+        used = _USAGE.search(on_a)
+        assert used is not None, on_a
+        first = int(used["used"].replace(",", ""))
+        assert first > 1
+        bob = await slash(a, slack, "usage", user="U2", trigger="tu3")
+        bob_used = _USAGE.search(bob)
+        assert bob_used is not None, bob
+        community = first + int(bob_used["used"].replace(",", ""))
+        assert f"This community: {community:,} of 1,000,000 tokens used today" in bob
+        assert "Budgets reset <!date^" in bob
+
+        tokens = re.compile(
+            rf'^dolphin_relay_budget_tokens_total\{{[^}}]*community="{TEAM}"[^}}]*\}} (?P<n>\S+)$', re.M
+        )
+        refusals = re.compile(
+            rf'^dolphin_relay_budget_refusals_total\{{[^}}]*community="{TEAM}"[^}}]*scope="member"\}} (?P<n>\S+)$',
+            re.M,
+        )
+        assert await metric_sum(replicas, tokens) == community
+        assert await metric_sum(replicas, refusals) == 1

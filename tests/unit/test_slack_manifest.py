@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bots.slack.payloads import COMMAND, EVENT_TYPES
+from bots.slack.payloads import COMMAND, EVENT_TYPES, LEGACY_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = [ROOT / "slack" / "manifest.yml", ROOT / "slack" / "manifest-http.yml"]
@@ -23,18 +23,19 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_update": "chat:write",
     "chat_delete": "chat:write",
     "chat_getPermalink": None,
-    "users_info": "users:read",
+    "users_info": "users:read",  # with include_locale: the member's language
 }
 # bolt helpers the adapter calls and the method behind each
 HELPER_SCOPES = {
-    "set_status": "assistant:write",  # assistant.threads.setStatus
+    "set_status": "chat:write",  # assistant.threads.setStatus (chat:write since March 2026)
     "set_suggested_prompts": "assistant:write",  # assistant.threads.setSuggestedPrompts
     "say": "chat:write",
     "respond": None,  # the command's response_url
 }
 EVENT_SCOPES = {
+    "app_context_changed": None,  # agent view; Slack's event reference lists no scope
+    "app_home_opened": None,
     "app_mention": "app_mentions:read",
-    "assistant_thread_started": "assistant:write",
     "message.channels": "channels:history",
     "message.groups": "groups:history",
     "message.im": "im:history",
@@ -67,12 +68,17 @@ def test_manifest_scopes_and_events_are_exactly_what_is_used(path: Path) -> None
     needed = {s for s in (*METHOD_SCOPES.values(), *HELPER_SCOPES.values(), *EVENT_SCOPES.values()) if s}
     needed.add("commands")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
-    # the intake drops any other event type as malformed: it must accept every subscribed one
-    assert {e.split(".")[0] for e in events} == EVENT_TYPES
+    # the intake drops any other event type as malformed: it must accept every subscribed one, and the
+    # events of installs still on assistant_view
+    assert {e.split(".")[0] for e in events} == EVENT_TYPES - LEGACY_EVENT_TYPES
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == COMMAND
-    assert "assistant_view" in manifest["features"]
-    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    # the agent messaging experience; assistant_view is on its way out and new apps cannot use it
+    assert "assistant_view" not in manifest["features"]
+    description = manifest["features"]["agent_view"]["agent_description"]
+    assert (
+        0 < len(description) <= 300
+    )  # Slack's manifest schema    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_read_only_enabled"] is False
 
 

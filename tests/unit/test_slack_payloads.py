@@ -108,6 +108,37 @@ REAL = {
             "event_ts": "1700000005.000002",
         }
     ),
+    # agent view (slack/manifest*.yml): the DM opened, what the member looks at, and a DM with that context
+    "DM opened": callback(
+        {
+            "type": "app_home_opened",
+            "user": "U1",
+            "channel": "D1",
+            "tab": "messages",
+            "event_ts": "1700000005.000002",
+            "context": {"entities": [{"type": "slack#/types/channel_id", "value": "C1", "team_id": "T1"}]},
+        }
+    ),
+    "Home tab opened": callback(
+        {
+            "type": "app_home_opened",
+            "user": "U1",
+            "channel": "D1",
+            "tab": "home",
+            "view": {"id": "V1", "team_id": "T1", "type": "home", "blocks": []},
+            "event_ts": "1700000005.000002",
+        }
+    ),
+    "context changed": callback(
+        {
+            "type": "app_context_changed",
+            "context": {"entities": [{"type": "slack#/types/channel_id", "value": "C1", "team_id": "T1"}]},
+        }
+    ),
+    "context changed to nothing": callback({"type": "app_context_changed", "context": {}}),
+    "DM with the member's context": callback(
+        {**MESSAGE, "channel": "D1", "channel_type": "im", "context": {"entities": []}}
+    ),
     "org-wide install on Enterprise Grid": callback(
         MESSAGE,
         enterprise_id="E1",
@@ -172,3 +203,23 @@ def test_slack_sdks_own_frames_pass_and_a_dropped_envelope_names_what_to_acknowl
     assert check_frame(json.dumps({"type": "disconnect", "reason": "refresh_requested"})) is None
     frame = {"envelope_id": "e9", "type": "events_api", "payload": callback({**MESSAGE, "text": 5})}
     assert check_frame(json.dumps(frame)) == Dropped("message", "event.text is not a string", "e9")
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"type": "app_home_opened", "channel": "D1", "tab": "messages"}, "event.user is missing"),
+        (
+            {"type": "app_home_opened", "user": "U1", "channel": 7, "tab": "messages"},
+            "event.channel is not a string",
+        ),
+        (
+            {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": ["messages"]},
+            "event.tab is not a string",
+        ),
+        ({"type": "app_context_changed", "context": "C1"}, "event.context is not an object"),
+    ],
+)
+def test_agent_view_events_the_app_cannot_read_are_dropped(event: dict[str, Any], reason: str) -> None:
+    dropped = check_payload(callback(event))
+    assert dropped is not None and (dropped.event_type, dropped.reason) == (event["type"], reason)
