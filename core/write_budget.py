@@ -247,7 +247,8 @@ class WriteBudget:
 
 class AnswerBudget:
     """One answer's writes against a `WriteBudget`: `windows(write)` names the windows of each kind of write
-    (`post`, `edit`, `delete`, `typing`) for this answer's platform scope and channel."""
+    (`post`, `edit`, `delete`, `typing`, and `open` for the answer's start) for this answer's platform scope and
+    channel."""
 
     def __init__(
         self,
