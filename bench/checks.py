@@ -3,7 +3,8 @@
 
 In-process, one thread, the shipped weights: the request classifier, the answer classifier (with the
 request as context) and the whole local layer (normalizer + rules + classifier, `PolicyModerator.check_text`)
-on a short and a 4,000-character request and answer. Each case runs `--rounds` times per repeat; the
+on a short and a 4,000-character request and answer; the multilingual request check and the local layers on a
+short and a 4,000-character Japanese request. Each case runs `--rounds` times per repeat; the
 machine is shared, so it repeats `--repeats` times and prints, per case, the best repeat's p50 / p99 and the
 spread of p99 over the repeats (min … max).
 """
@@ -31,6 +32,14 @@ PARAGRAPH = (
     "streets, the museum of local crafts and the walk along the embankment at sunset. "
 )
 LONG = (PARAGRAPH * (4000 // len(PARAGRAPH) + 1))[:4000]
+# The multilingual request check (requests in ja, zh, es, fr, de): a Japanese paragraph, as long.
+JA_SHORT = "週末に家族で楽しめるボードゲームをいくつか教えてください。"
+JA_PARAGRAPH = (
+    "町の歴史は川沿いの小さな市場から始まりました。農家は穀物や羊毛、塩を取引し、市場はやがて交易所になり、"
+    "教会とギルドの会館、洪水のたびに三度架け替えられた橋のある城壁の町へと育ちました。今では古い街並みと"
+    "地元の工芸の博物館、夕暮れの川沿いの散歩を目当てに人々が訪れます。"
+)
+JA_LONG = (JA_PARAGRAPH * (4000 // len(JA_PARAGRAPH) + 1))[:4000]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -64,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return IncomingMessage(key=key, message_id="-", author_id="b", author_name="b", text=text)
 
     short_msg, long_msg = message(SHORT_REQUEST), message(LONG)
+    ja_short_msg, ja_long_msg = message(JA_SHORT), message(JA_LONG)
+    multilingual = checks.request_check("ja")
     cases: dict[str, Callable[[], object]] = {
         "request classifier, short": lambda: checks.score_request(SHORT_REQUEST),
         "request classifier, 4,000 chars": lambda: checks.score_request(LONG),
@@ -77,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             SHORT_ANSWER, Stage.OUTPUT, short_msg
         ),
         "local layers on an answer, 4,000 chars": lambda: moderator.check_text(LONG, Stage.OUTPUT, short_msg),
+        "multilingual classifier, short (ja)": lambda: multilingual.score(JA_SHORT),
+        "multilingual classifier, 4,000 chars (ja)": lambda: multilingual.score(JA_LONG),
+        "local layers on a request, short (ja)": lambda: moderator.check_text(
+            JA_SHORT, Stage.INPUT, ja_short_msg
+        ),
+        "local layers on a request, 4,000 chars (ja)": lambda: moderator.check_text(
+            JA_LONG, Stage.INPUT, ja_long_msg
+        ),
     }
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, {args.rounds} rounds x {args.repeats} repeats"

@@ -10,7 +10,11 @@
 - `policy replay --policy NEW.yaml [--days N]`: the decisions of the audit stream of the last N days (Redis
   at REDIS_URL) decided again with a changed policy; prints what would change: newly blocked and newly
   allowed, per category, with a few examples. Allowed decisions are in the stream only when the policy that
-  recorded them had `audit.record_allowed` (docs/moderation.md).
+  recorded them had `audit.record_allowed` (docs/moderation.md). Members' reports of answers (core/reports.py)
+  are replayed too: how many reported answers the changed policy would block or flag.
+- `policy reports [--days N] [--output FILE]`: members' reports of the last N days as labeled JSONL (one
+  record per reported answer: `text` the answer, `prompt` the request, `unsafe: true`, `reports` how many
+  members reported it), the input of `policy eval --stage output`; review the labels first.
 
 All use the local layers (normalizer + rules + the learned classifier); with `--guard-url` (a guard server: Qwen3Guard on vLLM or
 SGLang, or Llama Guard on TGI; which one is asked from the server) or `--self-check URL` (the main model
@@ -34,8 +38,10 @@ from typing import Any
 from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.language import detect_language
 from core.alignment.moderator import PolicyModerator, build_moderator
+from core.alignment.policy import Audit
 from core.errors import ConfigurationError, ModerationUnavailable
 from core.models import Action, ConversationKey, IncomingMessage, Platform
+from core.reports import REPORT_ACTION
 from core.settings import AlignmentSettings
 
 _KEY = ConversationKey(Platform.CONSOLE, "local", "policy")
@@ -79,6 +85,12 @@ def add_policy_parser(subparsers: Any) -> None:
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object instead")
     _common(rp)
     rp.set_defaults(handler=run_replay)
+    reports = sub.add_parser(
+        "reports", help="members' reports of answers as labeled JSONL for `policy eval --stage output`"
+    )
+    reports.add_argument("--days", type=float, default=30.0, help="how far back to read (default 30)")
+    reports.add_argument("--output", type=Path, default=None, help="write here (default: standard output)")
+    reports.set_defaults(handler=run_reports)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -174,6 +186,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     return _run(_replay(args))
+
+
+def run_reports(args: argparse.Namespace) -> int:
+    return _run(_reports(args))
 
 
 def _run(coro: Any) -> int:
@@ -367,9 +383,11 @@ def _replay_message(event: AuditEvent) -> IncomingMessage:
     )
 
 
-async def _replay(args: argparse.Namespace) -> int:
+@contextlib.asynccontextmanager
+async def _trail(args: argparse.Namespace, audit: Audit) -> AsyncIterator[AuditLog]:
+    """The audit stream at REDIS_URL (REDIS_KEY_PREFIX), read with the trail's own reader; its caps are not
+    applied here (nothing is written)."""
     from bots.runtime import build_redis, check_redis
-    from core.alignment.audit import AuditLog
     from core.keys import KeySpace
     from core.settings import load_settings
 
@@ -377,14 +395,67 @@ async def _replay(args: argparse.Namespace) -> int:
     redis = build_redis(settings)
     try:
         await check_redis(redis, settings.redis.url)
-        async with _moderator(args) as moderator:
-            # The stream is read with the trail's own reader; its caps are not applied here (nothing is written).
-            trail = AuditLog(
-                redis=redis, keys=KeySpace(settings.redis.key_prefix), audit=moderator.policy.audit
-            )
-            return await _replay_with(moderator, trail, args)
+        yield AuditLog(redis=redis, keys=KeySpace(settings.redis.key_prefix), audit=audit)
     finally:
         await redis.aclose()
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    async with _moderator(args) as moderator, _trail(args, moderator.policy.audit) as trail:
+        return await _replay_with(moderator, trail, args)
+
+
+async def _reports(args: argparse.Namespace) -> int:
+    async with _trail(args, Audit()) as trail:
+        return await _reports_with(trail, args)
+
+
+@dataclass
+class _Reported:
+    """One reported answer (its reports grouped by the message)."""
+
+    event: AuditEvent
+    reports: int = 0
+
+
+async def reported_answers(trail: AuditLog, since: float) -> list[_Reported]:
+    """The answers members reported since unix time `since`, oldest first, one per reported message."""
+    found: dict[tuple[str, str], _Reported] = {}
+    async for event in trail.since(since):
+        if event.action == REPORT_ACTION:
+            found.setdefault((event.platform, event.message_id), _Reported(event)).reports += 1
+    return list(found.values())
+
+
+async def _reports_with(trail: AuditLog, args: argparse.Namespace) -> int:
+    reported = await reported_answers(trail, time.time() - args.days * 86400)
+    lines, no_text = [], 0
+    for item in reported:
+        event = item.event
+        if not event.text:
+            no_text += 1  # recorded without text (audit.store_excerpt: false)
+            continue
+        record: dict[str, Any] = {
+            "text": event.text,
+            "prompt": event.prompt,
+            "unsafe": True,  # a member's word: review before measuring with it
+            "category": "reported",
+            "reports": item.reports,
+            "platform": event.platform,
+            "time": round(event.time, 3),
+        }
+        if event.language:
+            record["lang"] = event.language
+        lines.append(json.dumps(record, ensure_ascii=False))
+    out = "".join(f"{line}\n" for line in lines)
+    if args.output is None:
+        sys.stdout.write(out)
+    else:
+        args.output.write_text(out, encoding="utf-8")
+    print(f"{len(lines)} reported answers written", file=sys.stderr)
+    if no_text:
+        print(f"{no_text} skipped: recorded without text (audit.store_excerpt: false)", file=sys.stderr)
+    return 0
 
 
 async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argparse.Namespace) -> int:
@@ -392,7 +463,11 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
     changes = {name: _Change() for name, _ in _CHANGES}
     total = replayed = no_text = excerpt_only = unchanged = errors = 0
     policy = moderator.policy
+    reports = _ReportTally()
     async for event in trail.since(since):
+        if event.action == REPORT_ACTION:
+            await reports.decide(moderator, event, args.examples)
+            continue
         total += 1
         text = event.text or event.excerpt
         if not text:
@@ -437,6 +512,7 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
                         name: {"count": c.count, "by_stage": c.by_stage, "by_category": c.by_category}
                         for name, c in changes.items()
                     },
+                    "reported_answers": reports.summary(),
                 }
             )
         )
@@ -467,7 +543,63 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
         print(
             "note: requests newly allowed were never answered; their answers are not in the stream to replay"
         )
+    reports.print()
     return 0
+
+
+@dataclass
+class _ReportTally:
+    """Members' reports in a replay: each reported answer decided again, once however many reported it."""
+
+    actions: dict[str, int] = field(default_factory=dict)
+    reports: int = 0
+    no_text: int = 0
+    still_allowed: list[str] = field(default_factory=list)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+
+    async def decide(self, moderator: PolicyModerator, event: AuditEvent, keep: int) -> None:
+        self.reports += 1
+        if (event.platform, event.message_id) in self._seen:
+            return
+        self._seen.add((event.platform, event.message_id))
+        answer = event.text or event.excerpt
+        if not answer:
+            self.no_text += 1
+            return
+        try:
+            verdict = await moderator.check_output(_replay_message(event), answer, final=True)
+        except ModerationUnavailable:
+            action = "error"
+        else:
+            action = verdict.action.value
+        self.actions[action] = self.actions.get(action, 0) + 1
+        if action == Action.ALLOW.value and len(self.still_allowed) < keep:
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(event.time))
+            line = " ".join(answer.split())
+            self.still_allowed.append(
+                f"{when} {event.platform}: {line[:100]!r}{'…' if len(line) > 100 else ''}"
+            )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "answers": len(self._seen),
+            "reports": self.reports,
+            "skipped_no_text": self.no_text,
+            "now": dict(self.actions),
+        }
+
+    def print(self) -> None:
+        if not self.reports:
+            return
+        decided = ", ".join(f"{action} {n}" for action, n in sorted(self.actions.items()))
+        print(
+            f"reported by members: {len(self._seen)} answers ({self.reports} reports); with this policy: "
+            f"{decided or 'none decided'}"
+        )
+        if self.no_text:
+            print(f"  {self.no_text} skipped: recorded without text (audit.store_excerpt: false)")
+        for example in self.still_allowed:
+            print(f"    still allowed, e.g. {example}")
 
 
 _HEADER = (

@@ -22,16 +22,18 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from bots.tasks import TaskTracker
-from core.alignment.audit import AuditEvent, ModFeed, ModFeedQueue, stop_serving
+from core.alignment.audit import AuditEvent, AuditLog, ModFeed, ModFeedQueue, stop_serving
 from core.alignment.base import Moderator
 from core.builder import build_gate, build_service
 from core.errors import ConfigurationError, ModelUnavailable
 from core.gate import NoticeThrottle
 from core.greeting import FirstVisits
+from core.history import RedisConversationStore
 from core.keys import KeySpace
 from core.llm import ModelInfo, TextGenerator, build_generator, build_http_client, build_model_session
 from core.models import Platform
 from core.observability import Metrics, redact_url
+from core.reports import ReportService
 from core.service import ChatService
 from core.settings import Settings, tgi_urls
 from core.threads import ThreadIndex
@@ -58,9 +60,25 @@ class Core:
     notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
     # the platforms' write budgets, shared by replicas (core/write_budget.py)
     write_budget: WriteBudget = field(init=False)
+    reports: ReportService = field(init=False)  # members' reports of answers (core/reports.py)
 
     def __post_init__(self) -> None:
-        self.notices = NoticeThrottle(redis=self.redis, keys=KeySpace(self.key_prefix))
+        keys = KeySpace(self.key_prefix)
+        self.notices = NoticeThrottle(redis=self.redis, keys=keys)
+        self.reports = ReportService(
+            answers=RedisConversationStore(
+                redis=self.redis,
+                keys=keys,
+                settings=self.settings.history,
+                cluster=self.settings.redis.cluster,
+            ),
+            redis=self.redis,
+            keys=keys,
+            audit=AuditLog(redis=self.redis, keys=keys, audit=self.moderator.audit_settings()),
+            feeds=list(self.mod_feeds.values()),
+            metrics=self.metrics,
+            ttl_s=self.settings.history.ttl_s,
+        )
         self.write_budget = WriteBudget(redis=self.redis, metrics=self.metrics)
 
     def mod_feed(self, platform: Platform) -> ModFeedQueue | None:

@@ -51,6 +51,34 @@ class ConversationSession(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AnsweredExchange:
+    """A stored exchange found from a message that showed its answer (`find_answer`)."""
+
+    key: ConversationKey
+    exchange: Exchange
+
+
+class AnswerIndex(Protocol):
+    """Finds the request behind a message that showed an answer (the Redis store implements it)."""
+
+    async def find_answer(self, platform: Platform, ref: str) -> AnsweredExchange | None: ...
+
+
+def conversation_key_of(conv_id: str) -> ConversationKey | None:
+    """`ConversationKey.id` read back (None when it is not one)."""
+    parts = conv_id.split(":")
+    if len(parts) != 4:
+        return None
+    platform, space, channel, thread = parts
+    try:
+        return ConversationKey(
+            Platform(platform), unquote(space), unquote(channel), None if thread == "-" else unquote(thread)
+        )
+    except ValueError:
+        return None
+
+
 class ConversationStore(Protocol):
     def open(self, key: ConversationKey) -> AbstractAsyncContextManager[ConversationSession]:
         """Lock the conversation (in this process and across processes), load it, release on exit."""
@@ -86,8 +114,10 @@ end
 return {0, redis.call('PTTL', KEYS[1])}
 """
 
-# Append one exchange, trim, refresh TTLs, update the user's index (standalone only), release the lease.
-# KEYS: lock, turns, persona[, user index]. ARGV: token, exchange, max_turns, ttl_ms, conv id.
+# Append one exchange, trim, refresh TTLs, update the user's index (standalone only), index the messages that
+# showed the answer (standalone only), release the lease.
+# KEYS: lock, turns, persona[, user index, author's spaces], answer keys…
+# ARGV: token, exchange, max_turns, ttl_ms, conv id, user id ("" when the indexes are not in KEYS), answer.
 # → 1 when the lease was still ours, 0 when it had expired (the exchange is appended all the same).
 # A retry finds its exchange already at the tail and does not append it twice.
 _COMMIT = """
@@ -97,13 +127,16 @@ if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[2] then
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
-if KEYS[4] then
+local answers = 4
+if ARGV[6] ~= '' then
   redis.call('SADD', KEYS[4], ARGV[5])
   redis.call('PEXPIRE', KEYS[4], ARGV[4])
-end
-if KEYS[5] then
   redis.call('SADD', KEYS[5], ARGV[6])
   redis.call('PEXPIRE', KEYS[5], ARGV[4])
+  answers = 6
+end
+for i = answers, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[7], 'PX', ARGV[4])
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
@@ -182,7 +215,8 @@ async def redis_call(op: Awaitable[T]) -> T:
 
 def encode_exchange(ex: Exchange) -> str:
     """Compact JSON: u/a = user/assistant turn, t = text, n = tokens, a = author id, m = author name,
-    i = message id, c = created at (unix seconds), w = exchanges before it in its prompt (when known)."""
+    i = message id, c = created at (unix seconds), w = exchanges before it in its prompt (when known),
+    r = the messages that showed the answer (`Exchange.answer_refs`, when there are any)."""
     data: dict[str, Any] = {
         "u": {"t": ex.user.text, "n": ex.user.tokens, "a": ex.user.author_id, "m": ex.user.author_name},
         "a": {"t": ex.assistant.text, "n": ex.assistant.tokens},
@@ -191,6 +225,8 @@ def encode_exchange(ex: Exchange) -> str:
     }
     if ex.context is not None:
         data["w"] = ex.context
+    if ex.answer_refs:
+        data["r"] = list(ex.answer_refs)
     text = json.dumps(
         data,
         ensure_ascii=False,
@@ -217,6 +253,7 @@ def decode_exchange(raw: bytes | str) -> Exchange | None:
             message_id=str(d.get("i", "")),
             created_at=float(d.get("c", 0.0)),
             context=int(d["w"]) if isinstance(d.get("w"), int) else None,
+            answer_refs=tuple(str(r) for r in d.get("r") or ()),
         )
     except (ValueError, KeyError, TypeError):
         log.warning("history.undecodable_entry")
@@ -402,26 +439,65 @@ class RedisConversationStore:
     async def _commit(self, session: _RedisSession, exchange: Exchange) -> None:
         conv_id = session.conv_id
         keys = self._conv_keys(conv_id)
+        platform = Platform(conv_id.split(":", 1)[0])
         user_id = _scoped_user(conv_id, exchange.user.author_id)
+        answer = json.dumps({"c": conv_id, "i": exchange.message_id}, separators=(",", ":"))
+        answer_keys = [self._keys.answer(platform, ref) for ref in exchange.answer_refs]
         args: list[str | int] = [
             session.token,
             encode_exchange(exchange),
             self._settings.max_turns,
             self._ttl_ms,
             conv_id,
+            "",
+            answer,
         ]
-        if user_id is not None and exchange.user.author_id:
-            index = self._keys.user_conversations(user_id)
-            # The author's spaces, so that forget-everywhere finds every space without scanning key names.
-            spaces = self._keys.author_users(Platform(conv_id.split(":", 1)[0]), exchange.user.author_id)
-            if self._cluster:  # other hash slots: one transaction per index, both in one round trip
-                await asyncio.gather(self._add_to_index(index, conv_id), self._add_to_index(spaces, user_id))
-            else:
-                keys += [index, spaces]
-                args.append(user_id)
+        indexed = user_id is not None and bool(exchange.user.author_id)
+        if self._cluster:
+            # Other hash slots: one transaction per index, and the answer's messages, in one round trip.
+            pending = [self._set_answer(key, answer) for key in answer_keys]
+            if user_id is not None and indexed:
+                index = self._keys.user_conversations(user_id)
+                # The author's spaces, so that forget-everywhere finds every space without scanning keys.
+                spaces = self._keys.author_users(platform, str(exchange.user.author_id))
+                pending += [self._add_to_index(index, conv_id), self._add_to_index(spaces, user_id)]
+            await asyncio.gather(*pending)
+        else:
+            if user_id is not None and indexed:
+                keys += [
+                    self._keys.user_conversations(user_id),
+                    self._keys.author_users(platform, str(exchange.user.author_id)),
+                ]
+                args[5] = user_id
+            keys += answer_keys
         still_ours = await redis_call(self._commit_script(keys=keys, args=args))
         if not int(still_ours):
             log.warning("history.lease_expired_before_commit", lease_s=self._settings.lock_timeout_s)
+
+    async def _set_answer(self, key: str, answer: str) -> None:
+        await redis_call(self._redis.set(key, answer, px=self._ttl_ms))
+
+    async def find_answer(self, platform: Platform, ref: str) -> AnsweredExchange | None:
+        """The exchange whose answer a platform message showed (`Exchange.answer_refs`), with its
+        conversation; None when no answer of the bot's is known there, or its exchange is no longer stored
+        (expired, reset, forgotten, or trimmed from the window). Any process finds what any other stored."""
+        raw = await redis_call(self._redis.get(self._keys.answer(platform, ref)))
+        if raw is None:
+            return None
+        try:
+            pointer = json.loads(raw)
+            conv_id, message_id = str(pointer["c"]), str(pointer["i"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("history.undecodable_answer_index")
+            return None
+        key = conversation_key_of(conv_id)
+        if key is None:
+            return None
+        for item in reversed(await redis_call(self._redis.lrange(self._keys.turns(conv_id), 0, -1))):
+            exchange = self._decoded.decode(item)
+            if exchange is not None and exchange.message_id == message_id and ref in exchange.answer_refs:
+                return AnsweredExchange(key=key, exchange=exchange)
+        return None
 
     async def _add_to_index(self, index: str, member: str) -> None:
         pipe: Any = self._redis.pipeline(transaction=True)

@@ -90,6 +90,16 @@ class KeySpace:
     def _budget(self, platform: Platform, space: str) -> str:
         return f"{self._p}:{{budget:{platform.value}:{quote(space, safe='')}}}"
 
+    # answers and reports (core/reports.py)
+    def answer(self, platform: Platform, ref: str) -> str:
+        """A message that showed an answer (`ReplySink.answer_refs`) → the conversation and request it
+        answered; kept as long as the history."""
+        return f"{self._p}:answer:{platform.value}:{quote(ref, safe='')}"
+
+    def reported(self, platform: Platform, ref: str, reporter: str) -> str:
+        """One member's report of one answer (so that reporting it again counts once)."""
+        return f"{self._p}:reported:{platform.value}:{quote(ref, safe='')}:{quote(reporter, safe='')}"
+
     # moderation
     def audit(self) -> str:
         return f"{self._p}:audit"

@@ -96,6 +96,9 @@ class Exchange:
     created_at: float  # unix seconds
     # How many stored exchanges before this one its prompt held (core/window.py); None: not recorded.
     context: int | None = None
+    # The platform messages that showed the answer (`ReplySink.answer_refs`): a member who reports one of
+    # them is led back to this exchange (core/reports.py).
+    answer_refs: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -167,6 +170,12 @@ class ReplySink(Protocol):
         """Show `notice` (`render_notice`'s wording, else the core's) for a message refused or failed with
         `error`. The default is `fail(notice)`; a sink may hold back a cooldown notice already shown."""
         await self.fail(notice)
+
+    def answer_refs(self) -> tuple[str, ...]:
+        """The platform's references of the messages that show the finished answer (a Discord message id,
+        a Slack `channel:ts`), unique on the platform: the core indexes them with the exchange, so that a
+        member's report of one of them finds the request and the answer. Default: none (not reportable)."""
+        return ()
 
 
 class Outcome(enum.StrEnum):

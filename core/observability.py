@@ -139,6 +139,19 @@ class Metrics:
             ["language", "stage", "action"],
             registry=r,
         )
+        self.answer_reports = Counter(
+            "dolphin_relay_answer_reports_total",
+            "Members' reports of answers (core/reports.py) by platform and outcome: recorded, duplicate (one "
+            "member, one answer: counted once), not_an_answer, expired, unavailable.",
+            ["platform", "outcome"],
+            registry=r,
+        )
+        self.positive_feedback = Counter(
+            "dolphin_relay_positive_feedback_total",
+            "Positive feedback on answers (Slack's feedback buttons) by platform.",
+            ["platform"],
+            registry=r,
+        )
         self.errors = Counter(
             "dolphin_relay_errors_total",
             "Errors by kind (the error class name).",

@@ -104,6 +104,22 @@ class ReplyTransport(Protocol[M]):
         """The first text is about to be posted, or the answer ended: stop the indicator."""
         return None
 
+    def ref(self, message: M) -> str | None:
+        """The platform's reference of a posted message, unique on the platform (`ReplySink.answer_refs`);
+        None: its answers cannot be reported."""
+        return None
+
+    async def post_final(self, text: str) -> M:
+        """Post the last message of a finished answer; a platform may add what belongs under an answer
+        (Slack: the feedback buttons). Default: `post`."""
+        return await self.post(text, notice=False)
+
+    async def edit_final(self, message: M, text: str, *, changed: bool) -> None:
+        """Make `message` the last message of a finished answer, showing `text` (`changed`: it showed
+        something else until now). Default: `edit` when changed."""
+        if changed:
+            await self.edit(message, text)
+
 
 class StreamingReply(ReplySink, Generic[M]):
     """A `ReplySink` over a `ReplyTransport`: the multi-message reconciliation, once for every platform."""
@@ -172,9 +188,12 @@ class StreamingReply(ReplySink, Generic[M]):
     async def finish(self, text: str) -> None:
         self._final = True
         try:
-            await self._show(text)
+            await self._show(text, final=True)
         finally:
             await self.transport.stop_typing()
+
+    def answer_refs(self) -> tuple[str, ...]:
+        return tuple(ref for message in self._messages if (ref := self.transport.ref(message)))
 
     async def notify(self, error: RelayError, notice: str) -> None:
         if (
@@ -212,7 +231,7 @@ class StreamingReply(ReplySink, Generic[M]):
 
     # ---------------------------------------------------------------- internals
 
-    async def _show(self, markdown: str) -> None:
+    async def _show(self, markdown: str, *, final: bool = False) -> None:
         if self.dead:
             return
         rendered = self.transport.render(markdown)
@@ -221,19 +240,19 @@ class StreamingReply(ReplySink, Generic[M]):
         if max_age is not None and any(now - t >= max_age for t in self._posted_at[self._frozen :]):
             self._freeze("too_old")
         try:
-            await self._reconcile(rendered)
+            await self._reconcile(rendered, final=final)
         except DeliveryFailed as exc:
             if not exc.stale or self._frozen == len(self._messages):
                 raise
             self._freeze("refused")  # the platform says a message is too old to edit: keep them as they are
-            await self._reconcile(rendered)
+            await self._reconcile(rendered, final=final)
 
     def _freeze(self, reason: str) -> None:
         """Every message shown so far keeps its text; the rest of the answer goes into new messages."""
         log.info("reply.continued_in_new_message", reason=reason, frozen=len(self._messages))
         self._frozen, self._frozen_text = len(self._messages), self._covered
 
-    async def _reconcile(self, rendered: str) -> None:
+    async def _reconcile(self, rendered: str, *, final: bool = False) -> None:
         """Show `rendered` over the messages after the frozen ones: edit, post and take down as needed."""
         if self._frozen and not rendered.startswith(self._frozen_text):
             # The answer changed under messages that cannot be edited: they go (deleting works at any age);
@@ -248,8 +267,17 @@ class StreamingReply(ReplySink, Generic[M]):
         chunks = [c for c in chunks if c.strip()]  # platforms reject empty messages
         if not chunks:  # nothing to show: keep what is shown
             return
+        last = base + len(chunks) - 1
         for i, chunk in enumerate(chunks, start=base):
-            if i < len(self._messages):
+            if final and i == last:  # the finished answer's last message
+                if i < len(self._messages):
+                    changed = self._shown[i] != chunk
+                    await self._spend("edit")  # a final write (it may carry more than the text, e.g. buttons)
+                    await self._guard(self.transport.edit_final(self._messages[i], chunk, changed=changed))
+                    self._shown[i] = chunk
+                else:
+                    await self._post(chunk, final=True)
+            elif i < len(self._messages):
                 if self._shown[i] != chunk:
                     await self._edit(i, chunk)
             else:
@@ -268,11 +296,12 @@ class StreamingReply(ReplySink, Generic[M]):
         if not await self._budget.spend(write, priority):
             raise _Deferred
 
-    async def _post(self, text: str, *, notice: bool = False) -> None:
+    async def _post(self, text: str, *, notice: bool = False, final: bool = False) -> None:
         await self._spend("post", first=not self._messages)
         if not self._messages:
             await self.transport.stop_typing()  # no typing request lands after the first message
-        message = await self._guard(self.transport.post(text, notice=notice))
+        posting = self.transport.post_final(text) if final else self.transport.post(text, notice=notice)
+        message = await self._guard(posting)
         self._messages.append(message)
         self._shown.append(text)
         self._posted_at.append(self._clock())

@@ -311,6 +311,7 @@ class ChatService:
             message_id=msg.message_id,
             created_at=self._clock(),
             context=prompt.history_exchanges,
+            answer_refs=_answer_refs(sink),
         )
         try:
             await conv.commit(exchange)
@@ -544,6 +545,15 @@ def _hold_back(text: str) -> str:
     cut = len(text) - HOLD_BACK_CHARS
     space = text.rfind(" ", 0, cut)
     return text[: space if space > 0 else cut].rstrip()
+
+
+def _answer_refs(sink: ReplySink) -> tuple[str, ...]:
+    """The messages that show the answer (`ReplySink.answer_refs`); none when the sink cannot say."""
+    try:
+        return tuple(str(ref) for ref in sink.answer_refs() if ref)
+    except Exception as err:  # a sink's bug must not cost the member the stored exchange
+        log.warning("sink.answer_refs_failed", error=type(err).__name__)
+        return ()
 
 
 def _notice_for(sink: ReplySink, exc: RelayError) -> str:

@@ -404,6 +404,11 @@ class SlackSettings(_Group):
         True, description="Answer direct messages and the assistant container (SLACK_ALLOWED_USERS applies)."
     )
     mod_log_channel: str | None = Field(None, description="Channel id that receives moderation events.")
+    feedback_buttons: bool = Field(
+        True,
+        description="Feedback buttons under each answer (the negative one reports it to the moderators); "
+        "needs interactivity on in the app's manifest (docs/slack.md).",
+    )
     update_interval_s: float = Field(
         1.0, ge=0.5, description="Seconds between updates of a streaming answer."
     )

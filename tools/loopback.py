@@ -15,10 +15,19 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 def free_port() -> int:
     """A loopback port nothing listens on (bound once by the OS, then released): for a server one starts
-    oneself, or for a connection that must be refused."""
+    oneself. For a connection that must be refused, use tests/ports.py's refused_port()."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def refusing_socket() -> socket.socket:
+    """A loopback socket bound to a port of its own and never listening: a connection to that port is refused
+    for as long as the socket is open, and no server can take the port meanwhile (a port from free_port() is
+    released at once, so a server binding port 0 elsewhere on a busy machine may get it)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s
 
 
 def wait_listening(

@@ -78,7 +78,7 @@ ML_SHIP = frozenset({"multilingual_hatecheck", "multijail", "ja_toxic_inspection
 def shippable(source: str) -> bool:
     if source.startswith("ml:"):
         return source.split(":")[1] in ML_SHIP
-    return source in SHIP or source.startswith(("devset_", "project:"))
+    return source in SHIP or source.startswith(("devset_", "project:", OWN))
 
 
 def load_multilingual(folder: Path, cap: int) -> list[Item]:
@@ -95,6 +95,49 @@ def load_multilingual(folder: Path, cap: int) -> list[Item]:
         group.sort(key=lambda it: _bucket(it.text, 1 << 62, "ml"))
         out.extend(group[:cap] if key[0] in ML_SHIP else group)
     return out
+
+
+# Requests written for training (tools/train_data/, its README says how): each file is a source of its own,
+# "own:<name>", shippable, and left out in turn like any other source.
+OWN = "own:"
+
+
+def load_own_requests(folder: Path) -> list[Item]:
+    """tools/train_data/requests_<name>.jsonl → items of source "own:<name>"."""
+    out: list[Item] = []
+    for path in sorted(folder.glob("requests_*.jsonl")):
+        source = OWN + path.stem.removeprefix("requests_")
+        out.extend(
+            Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source, category=r.get("category") or "")
+            for r in read_jsonl(path)
+        )
+    return out
+
+
+def unseen_name(source: str) -> str:
+    """The name of a left-out source among the unseen groups: our written sets apart from the corpus's, so
+    that the corpus aggregate ("loso:") keeps measuring the same items as before they existed."""
+    return source if source.startswith(OWN) else f"loso:{source}"
+
+
+# Sources cut from one upstream dataset by label or by part (the corpus README's rows). Leaving out one of
+# them alone measures the style of its sibling: without the Davidson "neither" tweets, the only tweets left
+# are the hateful ones, so a tweet looks hateful (`--loso-by dataset` leaves such a family out together).
+DATASETS = {
+    "davidson_hate": "davidson",
+    "davidson_neither": "davidson",
+    "coconot_eval": "coconot",
+    "coconot_contrast": "coconot",
+    "coconot_pref_prompts": "coconot",
+    "coconot_pref": "coconot",
+    "gptfuzz_questions": "gptfuzz",
+    "gptfuzz_templates": "gptfuzz",
+    "gptfuzz_responses": "gptfuzz",
+}
+
+
+def dataset_of(source: str) -> str:
+    return DATASETS.get(source, source)
 
 
 def held_out_file(name: str) -> bool:
@@ -434,9 +477,17 @@ def fit(
 
 
 def fit_categories(
-    matrix: Matrix, rows: Sequence[int], codes: list[str | None], idf: np.ndarray, bits: int, alpha: float
+    matrix: Matrix,
+    rows: Sequence[int],
+    codes: list[str | None],
+    idf: np.ndarray,
+    bits: int,
+    alpha: float,
+    *,
+    all_features: bool = False,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One-vs-rest over the word block folded to 2**bits buckets (what `LinearCheck.category` reads)."""
+    """One-vs-rest over the word block folded to 2**bits buckets (what `LinearCheck.category` reads); with
+    `all_features`, over the word and character blocks (languages without spaces: their "words" are clauses)."""
     from scipy.sparse import csr_matrix
 
     keep = [r for r in rows if codes[r] is not None]
@@ -448,7 +499,7 @@ def fit_categories(
     indptr, indices, data = [0], [], []
     for r in keep:
         idx, val = featurizer.weigh(matrix.counts[r])
-        words = idx < word_dim
+        words = idx >= 0 if all_features else idx < word_dim
         indices.append(idx[words] & mask)
         data.append(val[words])
         indptr.append(indptr[-1] + int(words.sum()))
@@ -500,6 +551,39 @@ class Counts:
             "f1": f1,
             "fpr": fpr,
         }
+
+
+def balanced_tally(
+    predicted: Sequence[bool], unsafe: Sequence[bool], sizes: Sequence[int]
+) -> dict[str, float | int | None]:
+    """Figures where every group weighs the same: the items of a group of n weigh 1/n each (`sizes` lists
+    the groups' lengths, in the order of the items). Pooling items alike lets the largest sources (4,156
+    tweets) decide the aggregate; this is the figure beside it, not instead of it."""
+    tp = fp = tn = fn = 0.0
+    start = 0
+    for size in sizes:
+        for p, u in zip(predicted[start : start + size], unsafe[start : start + size], strict=True):
+            w = 1 / size
+            if p and u:
+                tp += w
+            elif p:
+                fp += w
+            elif u:
+                fn += w
+            else:
+                tn += w
+        start += size
+    prec = tp / (tp + fp) if tp + fp else None
+    rec = tp / (tp + fn) if tp + fn else None
+    f1 = 2 * prec * rec / (prec + rec) if prec is not None and rec is not None and prec + rec else None
+    return {
+        "n": len(sizes),
+        "unsafe": round(tp + fn, 2),
+        "precision": prec,
+        "recall": rec,
+        "f1": f1,
+        "fpr": fp / (fp + tn) if fp + tn else None,
+    }
 
 
 def tally(predicted: Sequence[bool], unsafe: Sequence[bool]) -> Counts:
@@ -597,6 +681,7 @@ def run_stage(
     extra: dict[str, list[Item]],
     log: Callable[[str], None],
     loso: bool,
+    by_dataset: bool = False,
 ) -> StageResult:
     t0 = time.perf_counter()
     featurizer = Featurizer(cfg.spec)
@@ -680,19 +765,26 @@ def run_stage(
     loso_scores: dict[str, np.ndarray] = {}
     sources = sorted({items[r].source for r in ship_rows})
     if loso:
-        log(f"leave-one-source-out ({cfg.name}s), threshold {threshold:.4f}:")
+        log(
+            f"leave-one-{'dataset' if by_dataset else 'source'}-out ({cfg.name}s), threshold {threshold:.4f}:"
+        )
+        left_out: dict[str, list[str]] = defaultdict(list)
         for src in sources:
-            tr = [r for r in ship_rows if items[r].source != src]
-            te = [r for r in ship_rows if items[r].source == src]
+            left_out[dataset_of(src) if by_dataset else src].append(src)
+        for group_sources in left_out.values():
+            tr = [r for r in ship_rows if items[r].source not in group_sources]
             if len({bool(labels[r]) for r in tr}) < 2:
                 continue
             model = fit(
                 matrix, tr, labels, alpha=cfg.alpha, balanced=cfg.balanced, weights=_weights(cfg, items, tr)
             )
-            s = model.scores(matrix, te)
-            loso_scores[src] = s
-            loso_figs[src] = tally(s >= threshold, labels[te]).figures()
-            log(row(f"  without {src}", loso_figs[src]))
+            for src in group_sources:
+                te = [r for r in ship_rows if items[r].source == src]
+                s = model.scores(matrix, te)
+                loso_scores[src] = s
+                loso_figs[src] = tally(s >= threshold, labels[te]).figures()
+                name = f"{dataset_of(src)}: {src}" if dataset_of(src) != src and by_dataset else src
+                log(row(f"  without {name}", loso_figs[src]))
     unseen: dict[str, Any] = {}
     for src in sorted({items[r].source for r in measure_rows}):
         pos = [p for p, r in enumerate(measure_rows) if items[r].source == src]
@@ -719,7 +811,7 @@ def run_stage(
     figures["alternative_thresholds"] = alternatives
     unseen_groups: list[tuple[str, list[Item], np.ndarray]] = []
     for src, sc in loso_scores.items():
-        unseen_groups.append((f"loso:{src}", [it for it in items if it.source == src], sc))
+        unseen_groups.append((unseen_name(src), [it for it in items if it.source == src], sc))
     for src in sorted({items[r].source for r in measure_rows}):
         pos = [p for p, r in enumerate(measure_rows) if items[r].source == src]
         unseen_groups.append(
@@ -907,7 +999,19 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("tests/data/alignment"),
         help="our own labeled sets, measured",
     )
+    parser.add_argument(
+        "--own-requests",
+        type=Path,
+        default=Path(__file__).parent / "train_data",
+        help="requests written for training (each file a source); an empty folder to leave them out",
+    )
     parser.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out (faster)")
+    parser.add_argument(
+        "--loso-by",
+        choices=["source", "dataset"],
+        default="source",
+        help="leave out one source, or a dataset's sources together (davidson, coconot, gptfuzz)",
+    )
     parser.add_argument("--only", choices=[REQUEST, ANSWER], default=None)
     parser.add_argument(
         "--multilingual", type=Path, default=None, help="also train on this folder's input_multilingual.jsonl"
@@ -921,11 +1025,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--word-bits", type=int, default=17)
     parser.add_argument("--request-alpha", type=float, default=1e-5, help="L2 penalty of the request model")
     parser.add_argument("--answer-alpha", type=float, default=1e-5, help="L2 penalty of the answer model")
-    parser.add_argument("--request-max-fpr", type=float, default=0.003)
+    parser.add_argument("--request-max-fpr", type=float, default=0.002)
     parser.add_argument("--answer-max-fpr", type=float, default=0.005)
     parser.add_argument("--unbalanced", action="store_true")
     parser.add_argument(
-        "--request-source-power", type=float, default=0.5, help="1: items weigh alike; 0: sources do"
+        "--request-source-power", type=float, default=0.3, help="1: items weigh alike; 0: sources do"
     )
     parser.add_argument("--answer-source-power", type=float, default=0.5)
     parser.add_argument(
@@ -977,6 +1081,8 @@ def main(argv: list[str] | None = None) -> int:
     requests, answers = load_corpus(args.corpus)
     if args.multilingual is not None:
         requests.extend(load_multilingual(args.multilingual, args.multilingual_cap))
+    if args.own_requests.is_dir():
+        requests.extend(load_own_requests(args.own_requests))
     own_requests: dict[str, list[Item]] = {}
     own_answers: dict[str, list[Item]] = {}
     if args.project_sets.is_dir():
@@ -1062,7 +1168,9 @@ def main(argv: list[str] | None = None) -> int:
     for cfg, items, extra in stages:
         if args.only and cfg.name != args.only:
             continue
-        result = run_stage(cfg, items, extra=extra, log=log, loso=not args.no_loso)
+        result = run_stage(
+            cfg, items, extra=extra, log=log, loso=not args.no_loso, by_dataset=args.loso_by == "dataset"
+        )
         final, threshold, figures, matrix, ship_rows = (
             result.final,
             result.threshold,
@@ -1116,9 +1224,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         for check in checks.values():
             save_check(args.out, check)
-        (args.out / "figures.json").write_text(
-            json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8"
-        )
+        figures_path = args.out / "figures.json"
+        if args.only and figures_path.is_file():  # keep the other check's figures (its weights stay too)
+            previous = json.loads(figures_path.read_text(encoding="utf-8"))
+            for name in (REQUEST, ANSWER):
+                if name != args.only and name in previous:
+                    all_figures[name] = previous[name]
+                    all_figures[f"{name}_command"] = previous.get(f"{name}_command", previous.get("command"))
+        figures_path.write_text(json.dumps(all_figures, indent=1, default=float) + "\n", encoding="utf-8")
         log(f"wrote {', '.join(sorted(checks))} to {args.out}")
     return 0
 
@@ -1141,6 +1254,7 @@ TARGET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "loso:gptfuzz_templates",
         ),
         "our held-out sets (tests/data/alignment)": ("project:",),
+        "our written requests (tools/train_data; LOSO)": (OWN,),
     },
     ANSWER: {
         "all unseen answers (LOSO + our held-out set)": ("loso:", "project:"),
@@ -1179,6 +1293,19 @@ def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], Non
             ).figures()
             log(row(f"  classifier @{tname}", entry[f"classifier@{tname}"]))
             log(row(f"  rules or classifier @{tname}", entry[f"either@{tname}"]))
+        if len(chosen) > 1:  # every source weighs the same (n = number of sources, unsafe = their weight)
+            sizes = [len(group_items) for _, group_items, _ in chosen]
+            cls = scores >= result.threshold
+            balanced = {
+                "rules": balanced_tally(rules, unsafe, sizes),
+                "classifier@shipped": balanced_tally(list(cls), unsafe, sizes),
+                "either@shipped": balanced_tally(
+                    [a or b for a, b in zip(rules, cls, strict=True)], unsafe, sizes
+                ),
+            }
+            entry["sources_alike"] = balanced
+            for key, figs in balanced.items():
+                log(row(f"  {key}, sources alike", figs))
         out[title] = entry
     per_group: dict[str, Any] = {}
     for name, group_items, scores in groups:

@@ -11,6 +11,7 @@ import discord
 import structlog
 from discord import app_commands
 
+from bots.discord.report import register_report
 from bots.discord.sink import NO_PINGS, InteractionSink, relative_time
 from bots.discord.translate import allowed_context, can_administer, conversation_key, is_adult
 from core import i18n
@@ -188,3 +189,4 @@ def register_commands(client: RelayClient) -> None:
         await run(interaction, lambda c, msg: c.unmute(msg, str(user.id)))
 
     tree.add_command(relay)
+    register_report(client)

@@ -11,6 +11,7 @@ import structlog
 
 from bots.discord.sink import NO_PINGS, describe_error
 from core.alignment.audit import AuditEvent
+from core.reports import REPORT_ACTION
 
 log = structlog.get_logger(__name__)
 
@@ -45,19 +46,14 @@ class DiscordModFeed:
 
 
 def format_mod_event(event: AuditEvent) -> str:
-    """One mod-log line: what happened, to whom, where, a jump link, and the excerpt behind a spoiler."""
+    """One mod-log line: what happened, to whom, where, a jump link, and the excerpt behind a spoiler. A
+    member's report: who reported whose answer, a jump link to the answer, the request and the answer."""
+    if event.action == REPORT_ACTION:
+        return _format_report(event)
     user = event.user_id.rsplit(":", 1)[-1]
-    where = "in a direct message"
-    link = ""
-    if event.space != "@dm":
-        # A thread's first message lives in the parent channel (the thread has the message's id).
-        in_thread = bool(event.thread) and event.thread != event.message_id
-        channel = event.thread if in_thread else event.channel
-        where = f"in <#{channel}>"
-        if event.message_id.isdigit():
-            link = f" · [jump to message](https://discord.com/channels/{event.space}/{channel}/{event.message_id})"
-        elif event.message_id.startswith("i"):
-            where += " via /ask"
+    where, link = _where(event, "message")
+    if event.space != "@dm" and event.message_id.startswith("i"):
+        where += " via /ask"
     category = " ".join(part for part in (event.category, event.category_name) if part) or "—"
     language = f" · language {event.language}" if event.language else ""
     head = (
@@ -68,3 +64,34 @@ def format_mod_event(event: AuditEvent) -> str:
         return head[:2000]
     excerpt = discord.utils.escape_markdown(" ".join(event.excerpt.split()))[:300].replace("||", "|\u200b|")
     return f"{head[:1680]}\n> ||{excerpt}||"
+
+
+def _where(event: AuditEvent, what: str) -> tuple[str, str]:
+    """Where an event's message is ("in <#…>") and a jump link to it (" · [jump to what](…)" or "")."""
+    if event.space == "@dm":
+        return "in a direct message", ""
+    # A thread's first message lives in the parent channel (the thread has the message's id).
+    in_thread = bool(event.thread) and event.thread != event.message_id
+    channel = event.thread if in_thread else event.channel
+    link = ""
+    if event.message_id.isdigit():
+        link = f" · [jump to {what}](https://discord.com/channels/{event.space}/{channel}/{event.message_id})"
+    return f"in <#{channel}>", link
+
+
+def _spoiler(label: str, text: str, limit: int) -> str:
+    quoted = discord.utils.escape_markdown(" ".join(text.split()))[:limit].replace("||", "|\u200b|")
+    return f"> {label}: ||{quoted}||"
+
+
+def _format_report(event: AuditEvent) -> str:
+    reporter = event.reporter.rsplit(":", 1)[-1]
+    asker = event.user_id.rsplit(":", 1)[-1]
+    where, link = _where(event, "answer")
+    head = f"**report** · <@{reporter}> reported an answer to <@{asker}> {where}{link}"
+    lines = [head[:600]]
+    if event.prompt:
+        lines.append(_spoiler("request", event.prompt, 500))
+    if event.text or event.excerpt:
+        lines.append(_spoiler("answer", event.text or event.excerpt, 800))
+    return "\n".join(lines)[:2000]

@@ -187,6 +187,11 @@ class DiscordTransport(ReplyTransport[Any]):
     def blank(self, notice: str | None) -> str:
         return REMOVED
 
+    def ref(self, message: Any) -> str | None:
+        """A message's id (unique on Discord): "Report answer" on it finds the exchange."""
+        message_id = getattr(message, "id", None)
+        return str(message_id) if message_id is not None else None
+
     async def typing(self) -> str | None:
         if self._typing is not None or self._first_text.is_set():
             return None

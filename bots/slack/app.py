@@ -34,12 +34,14 @@ from typing import Any
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_sdk.errors import SlackApiError
 
 from bots.runtime import Core
 from bots.slack.commands import NOTATION, SlashCommand
 from bots.slack.feed import SlackModFeed
 from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
-from bots.slack.sink import SlackTransport, answer_budget
+from bots.slack.report import FEEDBACK_ACTION, is_praise, reply_place, to_report
+from bots.slack.sink import SlackTransport, answer_budget, slack_error
 from bots.slack.start import build_client, check_tokens, open_socket_url, verify
 from bots.slack.translate import (
     MrkdwnRenderer,
@@ -204,6 +206,7 @@ class SlackRelay:
             update_interval_s=self.settings.update_interval_s,
             renderer=self.renderer,
             show_status=show_status,
+            feedback=self.settings.feedback_buttons,
         )
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
@@ -275,6 +278,22 @@ class SlackRelay:
         msg = await self._incoming(body, payload, bot_user_id=bot_user_id, thread_ts=thread_ts, direct=True)
         await self.answer(msg, channel=channel, thread_ts=thread_ts, set_status=set_status)
 
+    async def on_feedback(self, body: dict[str, Any], bot_user_id: str | None) -> None:
+        """A click on an answer's feedback buttons (bots/slack/report.py): the negative one reports the
+        answer; the member is thanked privately (or told why not) in the answer's thread."""
+        report = to_report(body, bot_user_id=bot_user_id)
+        if report is not None:
+            text = (await self.core.reports.report(report)).text
+        elif is_praise(body):
+            text = self.core.reports.praise(Platform.SLACK)
+        else:
+            return
+        channel, user, thread_ts = reply_place(body)
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
+        except SlackApiError as exc:
+            log.warning("slack.feedback_reply_failed", error=slack_error(exc))
+
     # ---------------------------------------------------------------- listeners
 
     def _register(self) -> None:
@@ -336,6 +355,13 @@ class SlackRelay:
             )
 
         app.use(assistant)
+
+        @app.action(FEEDBACK_ACTION)
+        async def feedback(ack: Any, body: dict[str, Any], context: Any) -> None:
+            await ack()
+            self._spawn(
+                self.on_feedback(body, context.bot_user_id), f"slack-feedback-{body.get('trigger_id')}"
+            )
 
         @app.command("/dolphin")
         async def dolphin(ack: Any, command: dict[str, Any], respond: Any) -> None:

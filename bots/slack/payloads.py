@@ -124,6 +124,8 @@ def check_payload(payload: Mapping[str, Any]) -> Dropped | None:
     kind = payload.get("type")
     if payload.get("ssl_check") == "1" or kind == "url_verification":
         return None  # answered by bolt itself
+    if kind == "block_actions":
+        return _check_block_actions(payload)
     if kind != "event_callback":
         return Dropped(str(kind) if isinstance(kind, str) else "unknown", "unhandled payload type")
     event = payload.get("event")
@@ -148,6 +150,34 @@ def _check_command(payload: Mapping[str, Any]) -> Dropped | None:
     if problem is None and payload["command"] != COMMAND:
         problem = "unknown command"
     return Dropped("slash_command", problem) if problem else None
+
+
+def _check_block_actions(payload: Mapping[str, Any]) -> Dropped | None:
+    """A click on a block element (the feedback buttons under an answer, bots/slack/report.py)."""
+    problem = _bolt_problem(payload, "body")
+    actions, user, container = payload.get("actions"), payload.get("user"), payload.get("container")
+    if problem is None:
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, Mapping) for a in actions):
+            problem = "body.actions is not a list of objects"
+        else:
+            problem = _strings(actions[0], ("action_id",), "actions[0]") or _optional_strings(
+                actions[0], ("value",), "actions[0]"
+            )
+    if problem is None:
+        if not isinstance(user, Mapping):
+            problem = "body.user is not an object"
+        else:
+            problem = _strings(user, ("id",), "body.user") or _optional_strings(
+                user, ("name", "username", "team_id"), "body.user"
+            )
+    if problem is None:
+        if not isinstance(container, Mapping):
+            problem = "body.container is not an object"
+        else:
+            problem = _optional_strings(
+                container, ("channel_id", "message_ts", "thread_ts"), "body.container"
+            )
+    return Dropped("block_actions", problem) if problem else None
 
 
 def _envelope_problem(payload: Mapping[str, Any]) -> str | None:

@@ -22,6 +22,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bots.slack.report import feedback_blocks, ref
 from bots.slack.translate import MrkdwnRenderer
 from core.keys import KeySpace
 from core.models import Platform, SinkLimits
@@ -94,8 +95,11 @@ class SlackTransport(ReplyTransport[str]):
         update_interval_s: float,
         renderer: MrkdwnRenderer,
         show_status: Callable[[], Awaitable[object]] | None = None,
+        feedback: bool = True,
     ) -> None:
+        """`feedback`: put the feedback buttons under a finished answer (`edit_final`, `post_final`)."""
         self._client = client
+        self._feedback = feedback
         self._channel = channel
         self._thread_ts = thread_ts
         self._renderer = renderer
@@ -116,7 +120,7 @@ class SlackTransport(ReplyTransport[str]):
                 log.info("slack.set_status_failed", error=slack_error(exc))
         return PLACEHOLDER
 
-    async def post(self, text: str, *, notice: bool) -> str:
+    async def post(self, text: str, *, notice: bool, blocks: list[dict[str, Any]] | None = None) -> str:
         kwargs: dict[str, Any] = {
             "channel": self._channel,
             "text": text if text.strip() else PLACEHOLDER,
@@ -125,16 +129,19 @@ class SlackTransport(ReplyTransport[str]):
         }
         if self._thread_ts is not None:
             kwargs["thread_ts"] = self._thread_ts
+        if blocks is not None:
+            kwargs["blocks"] = blocks
         try:
             response = await self._client.chat_postMessage(**kwargs)
         except SlackApiError as exc:
             raise _failed("post", exc) from None
         return str(response["ts"])
 
-    async def edit(self, message: str, text: str) -> None:
+    async def edit(self, message: str, text: str, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        kwargs: dict[str, Any] = {} if blocks is None else {"blocks": blocks}
         try:
             await self._client.chat_update(
-                channel=self._channel, ts=message, text=text if text.strip() else PLACEHOLDER
+                channel=self._channel, ts=message, text=text if text.strip() else PLACEHOLDER, **kwargs
             )
         except SlackApiError as exc:
             raise _failed("update", exc) from None
@@ -144,6 +151,35 @@ class SlackTransport(ReplyTransport[str]):
             await self._client.chat_delete(channel=self._channel, ts=message)
         except SlackApiError as exc:
             raise _failed("delete", exc) from None
+
+    def ref(self, message: str) -> str | None:
+        return ref(self._channel, message)
+
+    async def post_final(self, text: str) -> str:
+        """The last message of a finished answer, with the feedback buttons under it (`feedback`)."""
+        blocks = self._blocks(text)
+        if blocks is not None:
+            try:
+                return await self.post(text, notice=False, blocks=blocks)
+            except DeliveryFailed:  # e.g. invalid_blocks: the answer matters more than its buttons
+                log.warning("slack.feedback_buttons_failed")
+        return await self.post(text, notice=False)
+
+    async def edit_final(self, message: str, text: str, *, changed: bool) -> None:
+        """The feedback buttons go under the finished answer's last message (with its text, the same text
+        in blocks; `text` stays the notification fallback): in its last update, or one more."""
+        blocks = self._blocks(text)
+        if blocks is not None:
+            try:
+                await self.edit(message, text, blocks=blocks)
+                return
+            except DeliveryFailed:
+                log.warning("slack.feedback_buttons_failed")
+        if changed:
+            await self.edit(message, text)
+
+    def _blocks(self, text: str) -> list[dict[str, Any]] | None:
+        return feedback_blocks(text) if self._feedback and text.strip() else None
 
 
 def _failed(action: str, exc: SlackApiError) -> DeliveryFailed:

@@ -40,6 +40,11 @@ class AuditEvent:
     prompt: str = ""  # output stage: the request the answer answered, up to replay_chars
     adult_channel: bool = False  # the policy's overrides may depend on it
     language: str = ""  # of the text checked: ISO 639 code, "und" when too short to tell
+    # A member's report of an answer (action "report", core/reports.py): who reported it. `user_id` and
+    # `author_name` are then the asker's, `message_id` the reported message, `text` the answer, `prompt`
+    # the request.
+    reporter: str = ""  # the reporter as the core knows users (`IncomingMessage.user_id`)
+    reporter_name: str = ""
 
     def fields(self) -> dict[str, str]:
         return {k: _field(v) for k, v in asdict(self).items() if k not in _OPTIONAL or v}
@@ -54,10 +59,13 @@ class AuditEvent:
         )
 
 
-_OPTIONAL = frozenset({"text", "prompt", "adult_channel"})  # left out when empty: allowed events stay small
+_OPTIONAL = frozenset(
+    {"text", "prompt", "adult_channel", "reporter", "reporter_name"}
+)  # left out when empty: allowed events stay small
 _STRINGS = (
     *("platform", "space", "channel", "thread", "user_id", "author_name", "message_id", "stage", "action"),
-    *("category", "layer", "excerpt", "category_name", "text", "prompt"),
+    *("category", "layer", "excerpt", "category_name", "text", "prompt", "language"),
+    *("reporter", "reporter_name"),
 )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.alignment.policy import Audit
 from core.models import ALLOW, IncomingMessage, Verdict
 
 
@@ -21,7 +22,7 @@ class InputCheck:
 
 class Moderator(Protocol):
     """What the core asks about every message and answer. `check_input` and `check_output` are required;
-    `begin_input` has a default (a class that subclasses `Moderator` inherits it)."""
+    `begin_input` and `audit_settings` have defaults (a class that subclasses `Moderator` inherits them)."""
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         """Verdict on what the user asked. Raises `ModerationUnavailable` when a layer fails closed."""
@@ -38,6 +39,11 @@ class Moderator(Protocol):
         the rest of the check runs, and shows nothing, stores nothing, until the final verdict allows the
         message. The default is the whole `check_input`, with nothing pending."""
         return InputCheck(await self.check_input(msg))
+
+    def audit_settings(self) -> Audit:
+        """What the audit trail keeps (the policy's `audit`): members' reports (core/reports.py) are
+        recorded under the same settings. The default is the bundled policy's defaults."""
+        return Audit()
 
 
 class AllowAll(Moderator):

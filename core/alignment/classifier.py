@@ -27,6 +27,8 @@ from core.alignment.features import FeatureSpec, Featurizer, FloatArray
 FORMAT = 1
 REQUEST = "request"
 ANSWER = "answer"
+# The request check for languages other than English (tools/train_multilingual.py), optional.
+MULTILINGUAL = "request_multilingual"
 
 
 class ClassifierLoadError(Exception):
@@ -83,13 +85,28 @@ class LinearCheck:
     def score(self, text: str, prefix: str | None = None) -> float:
         return _sigmoid(self.margin(text, prefix))
 
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages a multilingual check is for (empty: the English checks)."""
+        return frozenset(str(code) for code in self.meta.get("languages", ()))
+
+    def threshold_for(self, language: str) -> float:
+        """The threshold stored for `language` (a multilingual check has one per language), else the check's."""
+        thresholds = self.meta.get("thresholds") or {}
+        return float(thresholds.get(language, self.threshold))
+
     def category(self, text: str) -> str | None:
         """The most likely category of an unsafe `text` (one-vs-rest over the word features), or None
         when this check has no category head."""
         if self.category_coef is None or self.category_intercept is None or not self.categories:
             return None
         idx, val = self.featurizer.transform(text)
-        words = idx < (1 << self.featurizer.spec.word_bits)
+        if (
+            self.meta.get("category_features") == "all"
+        ):  # word and character blocks (tools/train_multilingual.py)
+            words = np.ones(len(idx), dtype=bool)
+        else:
+            words = idx < (1 << self.featurizer.spec.word_bits)
         cat_idx = idx[words] & ((1 << self.category_bits) - 1)
         z = self.category_coef[:, cat_idx] @ val[words] + self.category_intercept
         return self.categories[int(np.argmax(z))]
@@ -177,27 +194,49 @@ class LocalChecks:
 
     request: LinearCheck
     answer: LinearCheck
+    # The request check for the languages it lists (`languages`), when the folder has one.
+    multilingual: LinearCheck | None = None
 
     @classmethod
     def load(cls, directory: Path | None = None) -> LocalChecks:
         """The checks in `directory`; the shipped ones (None) are read once per process."""
         if directory is None:
             return _shipped()
-        return cls(request=load_check(directory, REQUEST), answer=load_check(directory, ANSWER))
+        return _load(directory)
 
-    def score_request(self, text: str) -> float:
-        return self.request.score(text)
+    def request_check(self, language: str) -> LinearCheck:
+        """The check for a request in `language` (ISO 639): the multilingual one for its languages."""
+        if self.multilingual is not None and language in self.multilingual.languages:
+            return self.multilingual
+        return self.request
+
+    def score_request(self, text: str, check: LinearCheck | None = None) -> float:
+        """The request check's score (`check`: the one `request_check` chose for the text's language)."""
+        return (check or self.request).score(text)
 
     def score_answer(self, text: str, prompt: str | None) -> float:
         return self.answer.score(text, prompt)
 
-    def category(self, text: str, prompt: str | None = None) -> str | None:
+    def category(self, text: str, prompt: str | None = None, check: LinearCheck | None = None) -> str | None:
         """An answer's category is read from the request it replies to when there is one (the request
-        names the harm; GPTFuzz-style answers do not have category labels of their own)."""
+        names the harm; GPTFuzz-style answers do not have category labels of their own). `check`: the
+        request check that scored the text, when it has a category head of its own."""
+        if check is not None and check.category_coef is not None:
+            return check.category(prompt if prompt else text)
         return self.request.category(prompt if prompt else text)
+
+
+def _load(directory: Path) -> LocalChecks:
+    multilingual = None
+    if (directory / f"{MULTILINGUAL}.json").exists():  # optional: folders written before it have none
+        multilingual = load_check(directory, MULTILINGUAL)
+    return LocalChecks(
+        request=load_check(directory, REQUEST),
+        answer=load_check(directory, ANSWER),
+        multilingual=multilingual,
+    )
 
 
 @functools.cache
 def _shipped() -> LocalChecks:
-    directory = default_model_dir()
-    return LocalChecks(request=load_check(directory, REQUEST), answer=load_check(directory, ANSWER))
+    return _load(default_model_dir())

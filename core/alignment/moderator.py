@@ -31,11 +31,11 @@ from core import i18n
 from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, publish_all
 from core.alignment.autoguard import AutoGuard, mode_for_model
 from core.alignment.base import InputCheck, Moderator
-from core.alignment.classifier import ClassifierLoadError, LocalChecks
+from core.alignment.classifier import ClassifierLoadError, LinearCheck, LocalChecks
 from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
-from core.alignment.policy import Policy, load_policy
+from core.alignment.policy import Audit, Policy, load_policy
 from core.alignment.qwen3guard import Qwen3GuardClient
 from core.alignment.rules import (
     decide,
@@ -95,6 +95,9 @@ class PolicyModerator(Moderator):
     @property
     def guard(self) -> GuardModel | None:
         return self._guard
+
+    def audit_settings(self) -> Audit:
+        return self._audit.audit if self._audit is not None else self.policy.audit
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         check = await self.begin_input(msg, overlap=False)
@@ -191,22 +194,31 @@ class PolicyModerator(Moderator):
         checks = self._checks
         if checks is None or not (layer.check_input if stage is Stage.INPUT else layer.check_output):
             return ALLOW
+        request: LinearCheck | None  # the request check that names the category (its own head)
         try:
             if stage is Stage.INPUT:
                 prompt = None
-                score = checks.score_request(text)
-                threshold = (
-                    checks.request.threshold if layer.input_threshold is None else layer.input_threshold
-                )
+                language = detect_language(text)
+                request = checks.request_check(language) if layer.multilingual else checks.request
+                score = checks.score_request(text, request)
+                if request is not checks.request:  # the multilingual check: its threshold for the language
+                    threshold = (
+                        request.threshold_for(language)
+                        if layer.multilingual_threshold is None
+                        else layer.multilingual_threshold
+                    )
+                else:
+                    threshold = request.threshold if layer.input_threshold is None else layer.input_threshold
             else:
                 prompt = msg.text or None
+                request = checks.request_check(detect_language(prompt or "")) if layer.multilingual else None
                 score = checks.score_answer(text, prompt)
                 threshold = (
                     checks.answer.threshold if layer.output_threshold is None else layer.output_threshold
                 )
             if score < threshold:
                 return ALLOW
-            category = checks.category(text, prompt) or FALLBACK_CATEGORY
+            category = checks.category(text, prompt, request) or FALLBACK_CATEGORY
         except Exception as exc:  # a broken model must not silently decide for everyone
             return self._layer_failed("classifier", layer.failure_mode, exc)
         if category not in self.policy.categories:

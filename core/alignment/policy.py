@@ -121,6 +121,10 @@ class ClassifierLayer(_Model):
     output_threshold: float | None = Field(None, ge=0, le=1)
     check_input: bool = True
     check_output: bool = True
+    # Requests in the languages the multilingual check lists (ja, zh, es, fr, de) are read by it instead of
+    # the English one (docs/moderation.md "Beyond English"); its threshold: per language as shipped, or this.
+    multilingual: bool = True
+    multilingual_threshold: float | None = Field(None, ge=0, le=1)
 
 
 class Layers(_Model):
@@ -138,6 +142,9 @@ class Audit(_Model):
     # `replay_chars` of each checked text (and of the request an answer answered). docs/moderation.md.
     record_allowed: bool = False
     replay_chars: int = Field(0, ge=0, le=8000)
+    # A member's report of an answer (core/reports.py) keeps up to this much of the request and of the answer,
+    # for the moderators' feed and for `policy replay` / `policy reports` (with `store_excerpt`).
+    report_chars: int = Field(2000, ge=0, le=8000)
 
 
 class Strikes(_Model):

@@ -243,6 +243,10 @@ class FakeDiscord:
     def calls(self, method: str, prefix: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
 
+    def message_data(self, message_id: int) -> dict[str, Any]:
+        """A message the bot sent, as Discord sends it in payloads (e.g. an interaction's `resolved`)."""
+        return self._message(self.messages[message_id])
+
     def visible(self, channel_id: int) -> list[str]:
         """The bot's messages in a channel, in order, as users see them now."""
         return [m.content for m in self.messages.values() if m.channel_id == channel_id and not m.deleted]
@@ -461,8 +465,11 @@ class FakeDiscord:
     async def _sync_commands(self, request: web.Request) -> web.Response:
         body = (await _body(request)) or []
         scope = request.match_info.get("guild", "global")
+        # As Discord answers: a message or user command (type 3 or 2) is sent without a description and
+        # comes back with an empty one.
         synced = [
             {
+                "description": "",
                 **cmd,
                 "id": str(self.snowflake()),
                 "application_id": str(self.application_id),

@@ -192,6 +192,23 @@ def slash(
     data["options"] = inner
     if resolved:
         data["resolved"] = resolved
+    return interaction(
+        api, data, member_id=member_id, channel=channel, dm=dm, permissions=permissions, locale=locale
+    )
+
+
+def interaction(
+    api: FakeDiscord,
+    data: dict[str, Any],
+    *,
+    member_id: int,
+    channel: dict[str, Any] | None = None,
+    dm: bool = False,
+    permissions: int | None = None,
+    locale: str = "en-US",
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE of type APPLICATION_COMMAND with `data`, run by a member of the fake guild in
+    `channel` (default #general), or in a DM with the bot."""
     payload: dict[str, Any] = {
         "id": str(api.snowflake()),
         "application_id": str(BOT_ID),
@@ -228,6 +245,30 @@ def slash(
         context=0,
     )
     return payload
+
+
+def message_command(
+    api: FakeDiscord,
+    name: str,
+    message: dict[str, Any],
+    *,
+    member_id: int,
+    channel: dict[str, Any] | None = None,
+    locale: str = "en-US",
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE for a synced message command run from the Apps menu of `message` (a message
+    object as Discord sends it) in `channel` (default #general): `data.type` 3 (MESSAGE), `target_id`, and
+    the message in `data.resolved.messages`, as Discord sends it (no Message Content intent needed)."""
+    definition = next(c for c in api.commands[next(iter(api.commands))] if c["name"] == name)
+    assert definition["type"] == 3, definition  # a MESSAGE command, not a slash command
+    data = {
+        "id": definition["id"],
+        "name": name,
+        "type": 3,
+        "target_id": message["id"],
+        "resolved": {"messages": {message["id"]: message}},
+    }
+    return interaction(api, data, member_id=member_id, channel=channel, locale=locale)
 
 
 def ephemeral_texts(api: FakeDiscord, token: str) -> list[str]:

@@ -47,6 +47,17 @@ class RecordingSink(ReplySink):
         return ""
 
 
+class PostedSink(RecordingSink):
+    """A recording sink whose answer the platform shows as the messages `refs` (`ReplySink.answer_refs`)."""
+
+    def __init__(self, *refs: str) -> None:
+        super().__init__()
+        self.refs = refs
+
+    def answer_refs(self) -> tuple[str, ...]:
+        return self.refs
+
+
 @dataclass
 class Script:
     """One scripted generation: pieces of text, then optionally an error."""

@@ -46,6 +46,7 @@ class Message:
     thread_ts: str | None
     text: str
     deleted: bool = False
+    blocks: list[dict[str, Any]] | None = None  # as last posted or updated (chat.update keeps them if absent)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,64 @@ class FakeSlackAPI:
     def shown_prompts(self, channel: str, thread_ts: str | None = None) -> list[str]:
         """The titles of the suggested prompts a member sees in `channel` (or its thread `thread_ts`)."""
         return [p["title"] for p in self.prompts.get((channel, thread_ts), [])]
+
+    def click(self, ts: str, value: str, *, user: str = "U2", team: str = TEAM) -> dict[str, Any]:
+        """The `block_actions` payload Slack sends when `user` clicks the button with `value` of an element
+        shown under the message `ts` (a feedback button of a `context_actions` block, or a button); an
+        AssertionError when the message shows no such button (a member could not click it)."""
+        message = self.messages[ts]
+        assert not message.deleted, "the message is gone"
+        for block in message.blocks or []:
+            for element in block.get("elements") or []:
+                buttons = [element.get("positive_button"), element.get("negative_button"), element]
+                clicked = next((b for b in buttons if b and b.get("value") == value), None)
+                if clicked is None:
+                    continue
+                action_ts = f"{time.time():.6f}"
+                container: dict[str, Any] = {
+                    "type": "message",
+                    "message_ts": ts,
+                    "channel_id": message.channel,
+                    "is_ephemeral": False,
+                }
+                shown: dict[str, Any] = {
+                    "user": BOT_USER,
+                    "type": "message",
+                    "ts": ts,
+                    "bot_id": BOT_ID,
+                    "app_id": "A1",
+                    "text": message.text,
+                    "team": TEAM,
+                    "blocks": message.blocks,
+                }
+                if message.thread_ts:
+                    container["thread_ts"] = shown["thread_ts"] = message.thread_ts
+                return {
+                    "type": "block_actions",
+                    "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
+                    "api_app_id": "A1",
+                    "token": "x",
+                    "container": container,
+                    "trigger_id": f"trigger-{action_ts}",
+                    "team": {"id": team, "domain": "t1"},
+                    "enterprise": None,
+                    "is_enterprise_install": False,
+                    "channel": {"id": message.channel, "name": "general"},
+                    "message": shown,
+                    "state": {"values": {}},
+                    "response_url": self.response_url(f"action-{action_ts}"),
+                    "actions": [
+                        {
+                            "type": element["type"],
+                            "action_id": element.get("action_id", ""),
+                            "block_id": block.get("block_id", "b1"),
+                            "value": value,
+                            "text": clicked.get("text"),
+                            "action_ts": action_ts,
+                        }
+                    ],
+                }
+        raise AssertionError(f"message {ts} shows no button with value {value!r}")
 
     def response_url(self, name: str) -> str:
         return f"{self.base}/response/{name}"
@@ -302,8 +361,19 @@ class FakeSlackAPI:
             return _error("not_in_channel")
         ts = f"1700000000.{next(self._ts):06d}"
         thread = body.get("thread_ts")
-        self.messages[ts] = Message(ts, channel, str(thread) if thread else None, text)
+        blocks = _blocks(body)
+        if isinstance(blocks, web.Response):
+            return blocks
+        self.messages[ts] = Message(ts, channel, str(thread) if thread else None, text, blocks=blocks)
         return web.json_response({"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}})
+
+    def _chat_postEphemeral(self, body: dict[str, Any], token: str) -> web.Response:
+        """Only `user` sees it; it is not kept among the messages (`calls["chat.postEphemeral"]` has it)."""
+        if not str(body.get("user") or "") or not str(body.get("channel") or ""):
+            return _error("invalid_arguments")
+        if not str(body.get("text") or "").strip():
+            return _error("no_text")
+        return web.json_response({"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"})
 
     def _chat_update(self, body: dict[str, Any], token: str) -> web.Response:
         text = str(body.get("text") or "")
@@ -314,7 +384,12 @@ class FakeSlackAPI:
             return _error("no_text")
         if len(text) > MAX_TEXT_CHARS:
             return _error("msg_too_long")
+        blocks = _blocks(body)
+        if isinstance(blocks, web.Response):
+            return blocks
         found.text = text
+        if blocks is not None:  # Slack keeps a message's blocks when an update sends none
+            found.blocks = blocks
         return web.json_response({"ok": True, "channel": found.channel, "ts": found.ts, "text": text})
 
     def _chat_delete(self, body: dict[str, Any], token: str) -> web.Response:
@@ -380,6 +455,32 @@ def _json_field(value: object) -> object:
         except ValueError:
             return None
     return value
+
+
+def _blocks(body: dict[str, Any]) -> list[dict[str, Any]] | web.Response | None:
+    """The message's Block Kit blocks (JSON, or a JSON string as form fields carry it), checked where Slack
+    refuses them with `invalid_blocks`: a section's text over 3,000 characters, a `context_actions` block
+    with no or more than 5 elements, feedback buttons without both buttons."""
+    blocks = _json_field(body.get("blocks"))
+    if blocks is None:
+        return None
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        return _error("invalid_blocks")
+    for block in blocks:
+        if block.get("type") == "section" and len((block.get("text") or {}).get("text", "")) > 3000:
+            return _error("invalid_blocks")
+        if block.get("type") == "context_actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 5:
+                return _error("invalid_blocks")
+            for element in elements:
+                buttons = (element.get("positive_button"), element.get("negative_button"))
+                if element.get("type") == "feedback_buttons" and not all(
+                    b and b.get("value") and (b.get("text") or {}).get("type") == "plain_text"
+                    for b in buttons
+                ):
+                    return _error("invalid_blocks")
+    return list(blocks)
 
 
 def _error(code: str) -> web.Response:

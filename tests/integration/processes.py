@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -87,3 +88,21 @@ async def stop_and_wait(proc: asyncio.subprocess.Process, sig: int) -> tuple[flo
     proc.send_signal(sig)
     _out, err = await asyncio.wait_for(proc.communicate(), 40)
     return time.monotonic() - started, err.decode()
+
+
+async def policy_cli(redis_url: str, prefix: str, *args: str) -> str:
+    """`dolphin-relay policy ARGS…` as a process on the audit stream at `redis_url` (REDIS_KEY_PREFIX
+    `prefix`), with no .env and none of the shell's ALIGNMENT_, LOG_ or REDIS_ settings; its standard output
+    (it must exit 0)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIGNMENT_", "LOG_", "REDIS_"))}
+    env.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix, LOG_LEVEL="WARNING")
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bots", "--env-file", os.devnull, "policy", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.tgi import FakeTGI
-from tests.ports import free_port
+from tests.ports import free_port, refused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -142,7 +142,7 @@ async def test_reset_and_persona_commands(redis_client: object, redis_url: str) 
 
 async def test_unreachable_redis_names_the_setting(redis_client: object, redis_url: str) -> None:
     async with FakeTGI() as tgi:
-        bad = f"redis://127.0.0.1:{free_port()}/0"
+        bad = f"redis://127.0.0.1:{refused_port()}/0"
         code, out, err = await run_console(["hi"], tgi_url=tgi.url, redis_url=bad)
     assert code != 0
     assert out == ""
@@ -152,7 +152,7 @@ async def test_unreachable_redis_names_the_setting(redis_client: object, redis_u
 
 
 async def test_unreachable_model_server_names_the_setting(redis_client: object, redis_url: str) -> None:
-    bad = f"http://127.0.0.1:{free_port()}"
+    bad = f"http://127.0.0.1:{refused_port()}"
     code, _out, err = await run_console(["hi"], tgi_url=bad, redis_url=redis_url)
     assert code != 0
     assert "TGI_URL" in err and bad in err
@@ -169,7 +169,7 @@ async def test_bad_setting_is_named(redis_client: object, redis_url: str) -> Non
 @pytest.mark.parametrize("command", ["console", "doctor"])
 async def test_a_redis_url_without_its_scheme_is_one_line_with_the_fix(redis_url: str, command: str) -> None:
     code, out, err = await run_console(
-        ["hi"], tgi_url=f"http://127.0.0.1:{free_port()}", redis_url="localhost:6379", command=command
+        ["hi"], tgi_url=f"http://127.0.0.1:{refused_port()}", redis_url="localhost:6379", command=command
     )
     shown = (err + out).strip()
     assert code != 0 and "Traceback" not in shown

@@ -224,9 +224,9 @@ async def test_without_readline_a_line_cut_by_the_terminal_is_refused_with_a_wor
 async def test_a_start_up_error_on_a_terminal_is_still_one_line(
     redis_url: str, tmp_path: Path, readline: bool
 ) -> None:
-    from tests.ports import free_port
+    from tests.ports import refused_port
 
-    async with terminal(f"http://127.0.0.1:{free_port()}", redis_url, tmp_path, readline=readline) as term:
+    async with terminal(f"http://127.0.0.1:{refused_port()}", redis_url, tmp_path, readline=readline) as term:
         assert await term.exited(timeout_s=30) == 2
         await asyncio.sleep(0)  # the last bytes
     lines = [line for line in term.screen.splitlines() if line.strip()]

@@ -90,7 +90,7 @@ async def test_members_without_rights_are_refused_every_moderator_command(bot: B
         "relay mute": {"user": MOD, "duration": "1h"},
         "relay unmute": {"user": MOD},
     }
-    everyones = {"ask", "persona show", "forget-me", "usage"}
+    everyones = {"ask", "persona show", "forget-me", "usage", "Report answer"}
     # a command added later is either everyone's or refused here: the list cannot silently fall behind
     assert leaf_commands(bot.api.commands["global"]) == set(moderator_commands) | everyones
     for name, options in moderator_commands.items():

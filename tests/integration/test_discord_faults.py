@@ -21,7 +21,7 @@ from tests.fakes.discord_api import IDENTIFY, FakeDiscord
 from tests.fakes.discord_harness import CHANNEL_KEY, Bot, discord_bot, mention, slash
 from tests.fakes.discord_payloads import ALICE, GENERAL
 from tests.fakes.tgi import FakeReply
-from tests.ports import free_port
+from tests.ports import refused_port
 from tests.redis_servers import start_redis, stop_redis
 
 PRIVATE = "my-private-words-7f3a"  # in each malformed payload; must never reach a log line
@@ -198,7 +198,7 @@ async def test_with_the_model_server_down_the_bot_starts_and_replies_with_a_noti
     redis_url: str, redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    down = TGISettings(url=f"http://127.0.0.1:{free_port()}", retry_backoff_s=0.05)  # nothing listens
+    down = TGISettings(url=f"http://127.0.0.1:{refused_port()}", retry_backoff_s=0.05)  # nothing listens
     with capture_logs() as logs:
         async with discord_bot(redis_url, tgi_settings=down) as bot:  # it starts: connected to the gateway
             api = bot.api
@@ -290,7 +290,7 @@ async def test_no_route_to_discord_is_one_line_with_the_fix_and_a_non_zero_exit(
     from tests.fakes.tgi import FakeTGI
     from tests.integration.test_discord_gateway import BOOT, ROOT
 
-    closed = f"http://127.0.0.1:{free_port()}/api/v10"
+    closed = f"http://127.0.0.1:{refused_port()}/api/v10"
     async with FakeTGI() as tgi:
         env = {
             k: v
@@ -305,7 +305,7 @@ async def test_no_route_to_discord_is_one_line_with_the_fix_and_a_non_zero_exit(
             LOG_FORMAT="json",
         )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BOOT, closed, f"ws://127.0.0.1:{free_port()}", os.devnull,
+            sys.executable, "-c", BOOT, closed, f"ws://127.0.0.1:{refused_port()}", os.devnull,
             cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 60)

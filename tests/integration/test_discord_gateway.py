@@ -73,7 +73,7 @@ async def test_welcome_mention_streams_a_reply_that_pings_nobody(bot: Bot) -> No
     assert not intents.members and not intents.presences
     assert any(f["op"] == HEARTBEAT for f in api.gateway_received)
     synced = {c["name"] for c in api.commands["global"]}
-    assert synced == {"ask", "reset", "persona", "forget-me", "relay", "usage"}
+    assert synced == {"ask", "reset", "persona", "forget-me", "relay", "usage", "Report answer"}
 
     asked = mention(api, "how do dolphins sleep?")
     await api.dispatch("MESSAGE_CREATE", asked)

@@ -26,7 +26,7 @@ from core.settings import (
 )
 from tests.fakes.guards import FakeOpenAIGuard, GuardReply, Rule, llama_guard_responder
 from tests.fakes.tgi import FakeTGI
-from tests.ports import free_port
+from tests.ports import refused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_DISCORD = "discord-good-token"
@@ -163,8 +163,8 @@ async def test_each_failure_names_its_fix(
     ):
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()},{wrong_model.url}"),
-            redis=RedisSettings(url=f"redis://:hunter2@127.0.0.1:{free_port()}/0"),
+            tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()},{wrong_model.url}"),
+            redis=RedisSettings(url=f"redis://:hunter2@127.0.0.1:{refused_port()}/0"),
             discord=DiscordSettings(token="bad-token"),  # type: ignore[arg-type]
             slack=SlackSettings(bot_token="xoxb-revoked", app_token="xoxb-pasted-twice", api_url=slack_api),  # type: ignore[arg-type]
             alignment=AlignmentSettings(guard_url=not_a_guard.url),
@@ -401,7 +401,7 @@ async def test_a_guard_mode_that_cannot_run_is_named(redis_url: str) -> None:
     checks = await diagnose(
         Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}"),
+            tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}"),
             redis=RedisSettings(url=redis_url),
             alignment=AlignmentSettings(guard_mode="llama-guard"),
         )
@@ -415,7 +415,7 @@ async def test_a_self_check_on_a_server_that_is_down_points_at_the_server(redis_
     checks = await diagnose(
         Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=0),
+            tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}", retries=0),
             redis=RedisSettings(url=redis_url),
             alignment=AlignmentSettings(guard_mode="self-check"),
         )
@@ -443,7 +443,7 @@ async def test_the_qwen3guard_server_is_found_and_probed(
         checks = await diagnose(
             Settings(
                 _env_file=None,  # type: ignore[call-arg]
-                tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=0),
+                tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}", retries=0),
                 redis=RedisSettings(url=redis_url),
                 alignment=AlignmentSettings(guard_url=guard.url),  # auto: the server is asked
             )
@@ -458,12 +458,12 @@ async def test_a_guard_server_that_is_down_or_serves_the_wrong_guard_is_named(re
     def run(**alignment: object) -> Settings:
         return Settings(
             _env_file=None,  # type: ignore[call-arg]
-            tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=0),
+            tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}", retries=0),
             redis=RedisSettings(url=redis_url),
             alignment=AlignmentSettings(**alignment),  # type: ignore[arg-type]
         )
 
-    down = by_name(await diagnose(run(guard_url=f"http://127.0.0.1:{free_port()}")))["guard model"]
+    down = by_name(await diagnose(run(guard_url=f"http://127.0.0.1:{refused_port()}")))["guard model"]
     assert not down.ok and "ConnectError" in down.detail and "docker compose up -d guard" in down.fix
     async with FakeOpenAIGuard() as guard:
         wrong = await diagnose(run(guard_url=guard.url, guard_mode="llama-guard"))

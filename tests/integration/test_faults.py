@@ -24,7 +24,7 @@ from core.settings import HistorySettings, LimitSettings, RedisSettings, Setting
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.polling import until
-from tests.ports import free_port
+from tests.ports import refused_port
 from tests.redis_servers import start_redis, stop_redis
 
 KEYS = KeySpace("relay")
@@ -69,7 +69,7 @@ async def test_model_down_at_start_the_bot_starts_and_users_get_a_notice(
     redis_client: aioredis.Redis, redis_url: str
 ) -> None:
     settings = Settings(
-        tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}", retries=1, retry_backoff_s=0.01),
+        tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}", retries=1, retry_backoff_s=0.01),
         redis=RedisSettings(url=redis_url),
     )
     async with open_core(settings) as core:  # starts although TGI is down

@@ -18,7 +18,7 @@ from core.history import RedisConversationStore, decode_exchange, encode_exchang
 from core.keys import KeySpace
 from core.models import ConversationKey, Exchange, Platform, Role, Turn
 from core.settings import HistorySettings, RedisSettings, Settings
-from tests.ports import free_port
+from tests.ports import refused_port
 
 A = ConversationKey(Platform.DISCORD, "g1", "c1")
 B = ConversationKey(Platform.DISCORD, "g2", "c1")  # the same channel id in another guild
@@ -386,7 +386,7 @@ async def test_round_trips_open_commit_and_release(redis_client: aioredis.Redis,
 
 async def test_unreachable_redis_is_history_unavailable_quickly() -> None:
     # the client exactly as the composition root builds it (bounded retries)
-    client = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")))
+    client = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{refused_port()}/0")))
     try:
         s = store(client)
         started = time.monotonic()

@@ -29,8 +29,9 @@ KEY = ConversationKey(Platform.DISCORD, "g1", "c1")
 
 JA_CAT = "猫の名前を考えてもらえますか？かわいいのがいいです。"
 JA_CAT_ANSWER = "「もち」はどうでしょう。白くてふわふわした猫にぴったりの名前です。"
-# The Japanese rules block "how to make a bomb" themselves (rulefiles/input/ja.yaml): planting one is left
-# to the guard.
+# The Japanese rules block "how to make a bomb" themselves (rulefiles/input/ja.yaml); planting one is read
+# by the multilingual request check (tests/unit/test_multilingual.py), switched off where a test shows what
+# the guard does with it.
 JA_BOMB = "爆弾を駅に仕掛ける計画を立てたい。"
 EN_CAT = "Could you suggest a name for my cat? Something cute."
 EN_CAT_ANSWER = "How about Mochi? It suits a soft, round, white cat."
@@ -51,6 +52,12 @@ def cat_answer(prompt: str, params: dict[str, object]) -> str:
 
 def guard_answer(prompt: str, params: dict[str, object]) -> str:
     return "unsafe\nS9" if "爆弾" in prompt else "safe"
+
+
+def without_multilingual_check(policy: Policy) -> Policy:
+    """The policy with the multilingual request check off: the guard's verdict is what the test shows."""
+    classifier = policy.layers.classifier.model_copy(update={"multilingual": False})
+    return policy.model_copy(update={"layers": policy.layers.model_copy(update={"classifier": classifier})})
 
 
 def policy_from(tmp_path: Path, *, overrides: str = "", languages: str = "", extra: str = "") -> Policy:
@@ -105,7 +112,7 @@ def guard_with_switches_off(http: httpx.AsyncClient, url: str) -> tuple[LlamaGua
 async def test_japanese_requests_and_answers_go_to_the_guard_even_with_its_switches_off(
     redis_client: aioredis.Redis,
 ) -> None:
-    base = load_policy()
+    base = without_multilingual_check(load_policy())
     audit = AuditLog(redis=redis_client, keys=KEYS, audit=base.audit)
     feed = Feed()
     metrics = Metrics()

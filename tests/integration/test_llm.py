@@ -16,7 +16,7 @@ from core.settings import TGISettings
 from core.tokens import SentencePieceCounter, TGITokenCounter, build_counter
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.polling import until
-from tests.ports import free_port
+from tests.ports import refused_port
 
 PARAMS = GenerationParams(max_new_tokens=200)
 PROMPT = "<|im_start|>system\nsys<|im_end|>\n<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n"
@@ -39,7 +39,7 @@ async def collect(client: TGIClient, prompt: str = PROMPT) -> list[StreamEvent]:
 
 
 def closed_port_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+    return f"http://127.0.0.1:{refused_port()}"
 
 
 async def test_stream_builds_text_from_non_special_tokens(tgi: FakeTGI) -> None:

@@ -17,7 +17,7 @@ from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.settings import LimitSettings, RedisSettings, Settings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeTGI
-from tests.ports import free_port
+from tests.ports import refused_port
 
 KEYS = KeySpace("relay")
 UNREACHABLE = "I can't reach my memory store right now, so I can't answer. Please try again shortly."
@@ -98,7 +98,7 @@ async def test_a_wait_for_a_pooled_connection_that_times_out_is_busy_not_unreach
     finally:
         await client.aclose()
     with pytest.raises(HistoryUnavailable) as down:  # a Redis that is really not there stays "unreachable"
-        dead = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")))
+        dead = build_redis(Settings(redis=RedisSettings(url=f"redis://127.0.0.1:{refused_port()}/0")))
         try:
             await redis_call(dead.get("x"))
         finally:

@@ -42,7 +42,7 @@ from tests.integration.processes import (
     wait_http,
 )
 from tests.polling import until
-from tests.ports import free_port
+from tests.ports import free_port, refused_port
 
 
 async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> None:
@@ -80,7 +80,7 @@ async def test_health_readiness_and_metrics(redis_client: aioredis.Redis) -> Non
                 for line in text.splitlines():  # bounded labels only: never an id
                     assert 'channel="' not in line and 'user="' not in line and 'guild="' not in line
 
-        down = aioredis.Redis(host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0))
+        down = aioredis.Redis(host="127.0.0.1", port=refused_port(), retry=Retry(NoBackoff(), 0))
         async with build_model_session(TGISettings()) as http:
             generator = TGIClient(http=http, settings=TGISettings(), base_url=tgi.url)
             async with HealthServer(

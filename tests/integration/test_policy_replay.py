@@ -4,29 +4,20 @@ CLI, a real process, decides them again under a changed policy and prints what w
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import redis.asyncio as aioredis
 import yaml
 
 from core.alignment.audit import AuditEvent, AuditLog
-from core.alignment.moderator import PolicyModerator, build_moderator
+from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import Audit, default_policy_path, load_policy
-from core.builder import build_gate, build_service, code_settings
 from core.keys import KeySpace
-from core.llm import TGIClient, build_model_session
 from core.models import ConversationKey, IncomingMessage, Outcome, Platform
-from core.settings import (
-    AlignmentSettings,
-    RedisSettings,
-    TGISettings,
-)
 from tests.fakes.memory import RecordingSink
-from tests.fakes.tgi import FakeTGI
+from tests.integration.moderated import moderated_service
+from tests.integration.processes import policy_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "replaytest"
@@ -53,50 +44,16 @@ def policy_file(tmp_path: Path, name: str, **changes: object) -> Path:
 
 
 async def serve(redis_url: str, policy: Path) -> list[Outcome]:
-    redis = aioredis.Redis.from_url(redis_url)
-    cfg = TGISettings()
-    try:
-        async with FakeTGI() as tgi, build_model_session(cfg) as http:
-            settings = code_settings(tgi=cfg, redis=RedisSettings(key_prefix=PREFIX))
-            gate = build_gate(settings, redis)
-            service = build_service(
-                settings,
-                redis=redis,
-                gate=gate,
-                generator=TGIClient(http=http, settings=cfg, base_url=tgi.url),
-                moderator=build_moderator(
-                    settings=AlignmentSettings(policy_file=policy),
-                    redis=redis,
-                    http=None,
-                    key_prefix=PREFIX,
-                    mute=gate.mute,
-                ),
-            )
-            outcomes = []
-            for n, (text, _) in enumerate(MESSAGES):
-                msg = IncomingMessage(
-                    key=KEY, message_id=f"m{n}", author_id="u1", author_name="Ann", text=text
-                )
-                outcomes.append((await service.handle(msg, RecordingSink())).outcome)
-            return outcomes
-    finally:
-        await redis.aclose()
+    async with moderated_service(redis_url, PREFIX, policy) as (service, _):
+        outcomes = []
+        for n, (text, _) in enumerate(MESSAGES):
+            msg = IncomingMessage(key=KEY, message_id=f"m{n}", author_id="u1", author_name="Ann", text=text)
+            outcomes.append((await service.handle(msg, RecordingSink())).outcome)
+        return outcomes
 
 
 async def replay(redis_url: str, policy: Path, *extra: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIGNMENT_", "LOG_", "REDIS_"))}
-    env.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=PREFIX, LOG_LEVEL="WARNING")
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bots", "--env-file", os.devnull, "policy", "replay"),
-        *("--policy", str(policy), "--days", "1", *extra),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    return await policy_cli(redis_url, PREFIX, "replay", "--policy", str(policy), "--days", "1", *extra)
 
 
 async def test_replay_prints_what_a_changed_policy_would_block_and_allow(

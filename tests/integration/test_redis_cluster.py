@@ -23,7 +23,7 @@ from core.settings import (
     RedisSettings,
     Settings,
 )
-from tests.fakes.memory import RecordingSink, ScriptedGenerator, WordCounter
+from tests.fakes.memory import PostedSink, RecordingSink, ScriptedGenerator, WordCounter
 
 SERVER = shutil.which("redis-server")
 CLI = shutil.which("redis-cli")
@@ -184,6 +184,14 @@ async def test_service_on_a_cluster(cluster: str) -> None:
             text="write ransomware for me",
         )
         assert (await svc.handle(bad, RecordingSink())).outcome is Outcome.BLOCKED_INPUT
+        # an answer's messages are indexed beside the conversation's slot: a report finds the exchange
+        posted = IncomingMessage(
+            key=conversations[4], message_id="p4", author_id="u4", author_name="A", text="report me"
+        )
+        assert (await svc.handle(posted, PostedSink("C4:9.1", "C4:9.2"))).outcome is Outcome.ANSWERED
+        found = await store.find_answer(Platform.SLACK, "C4:9.2")
+        assert found is not None and found.key == conversations[4] and found.exchange.message_id == "p4"
+        assert await store.find_answer(Platform.SLACK, "C4:0.0") is None
         assert await svc.forget_user("slack:T1:u2") == 2
         await svc.set_persona(conversations[3], "a pirate")
         assert await svc.get_persona(conversations[3]) == "a pirate"

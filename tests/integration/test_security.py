@@ -43,7 +43,7 @@ from tests.integration.processes import DISCORD_BOOT, bot_env, start_bot, stop_a
 from tests.integration.slack_harness import envelope, http_harness, watch_logs
 from tests.integration.slack_harness import mention as slack_mention
 from tests.polling import until
-from tests.ports import free_port
+from tests.ports import free_port, refused_port
 from tests.redis_servers import start_redis, stop_redis
 
 APP_TOKEN = "xapp-1-A1-secret-93811"
@@ -286,7 +286,7 @@ async def test_start_up_errors_name_the_url_without_its_password(
     assert "htp://***@tgi:8080" in errors[-1]
     monkeypatch.delenv("TGI_URL")
 
-    dead = f"http://relay:{WORKING}@127.0.0.1:{free_port()}"
+    dead = f"http://relay:{WORKING}@127.0.0.1:{refused_port()}"
     redis_server = start_redis(port, data, "--requirepass", PASSWORD)
     try:
         redis_url = f"redis://:{WORKING.replace('@', '%40').replace(':', '%3A')}@127.0.0.1:{port}/0"

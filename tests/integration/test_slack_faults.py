@@ -34,7 +34,7 @@ from tests.integration.slack_harness import (
     watch_logs,
 )
 from tests.polling import until
-from tests.ports import free_port
+from tests.ports import refused_port
 from tests.redis_servers import start_redis, stop_redis
 
 KEYS = KeySpace("relay")
@@ -361,7 +361,7 @@ async def test_model_dies_mid_stream_the_thread_keeps_the_part_marked_cut_off(ha
 
 
 async def test_model_server_down_the_thread_gets_the_unavailable_notice(redis_client: aioredis.Redis) -> None:
-    closed = f"http://127.0.0.1:{free_port()}"
+    closed = f"http://127.0.0.1:{refused_port()}"
     cfg = TGISettings(retries=1, retry_backoff_s=0.01)
     async with http_harness(redis_client, tgi_url=closed, tgi_settings=cfg) as h:
         with watch_logs() as logs:

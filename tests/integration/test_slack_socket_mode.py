@@ -26,7 +26,7 @@ from tests.fakes.slack_api import TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeReply, FakeTGI
 from tests.integration.slack_harness import APP_TOKEN, envelope, mention, open_core
 from tests.polling import until
-from tests.ports import free_port
+from tests.ports import refused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = "1700000001.000100"
@@ -94,7 +94,7 @@ async def test_bad_credentials_stop_start_up_with_the_setting_named(
     async with FakeSlackAPI() as slack, FakeTGI() as tgi:
         slack.rejected_tokens |= {"xoxb-revoked", "xapp-revoked"}
         if settings.get("api_url") == "closed":
-            settings = {"api_url": f"http://127.0.0.1:{free_port()}/api/"}
+            settings = {"api_url": f"http://127.0.0.1:{refused_port()}/api/"}
         async with open_core(redis_client, slack=slack, tgi=tgi, **settings) as core:
             with pytest.raises(ConfigurationError) as err:
                 await asyncio.wait_for(run_slack(core, stop=asyncio.Event(), port=0, host="127.0.0.1"), 10)

@@ -13,7 +13,7 @@ from bots.runtime import Core, open_core
 from core.commands import RULES, Commands, Notation, Right, language_of
 from core.models import ConversationKey, IncomingMessage, Platform
 from core.settings import ChatSettings, RedisSettings, Settings, TGISettings
-from tests.ports import free_port
+from tests.ports import refused_port
 from tests.redis_servers import start_redis, stop_redis
 
 CHANNEL = ConversationKey(Platform.SLACK, "T1", "C1")
@@ -32,7 +32,7 @@ NOTATION = Notation(
 async def core(redis_url: str) -> AsyncIterator[Core]:
     settings = Settings(
         redis=RedisSettings(url=redis_url),
-        tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}"),  # never called: commands need no model
+        tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}"),  # never called: commands need no model
         chat=ChatSettings(tokenizer="estimate"),
     )
     async with open_core(settings) as built:
@@ -114,7 +114,7 @@ async def test_an_unreachable_store_is_a_notice_not_a_crash(own_redis: tuple[int
     server = start_redis(port, data)
     settings = Settings(
         redis=RedisSettings(url=f"redis://127.0.0.1:{port}/0", socket_timeout_s=1),
-        tgi=TGISettings(url=f"http://127.0.0.1:{free_port()}"),
+        tgi=TGISettings(url=f"http://127.0.0.1:{refused_port()}"),
         chat=ChatSettings(tokenizer="estimate"),
     )
     try:

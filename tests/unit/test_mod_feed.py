@@ -64,3 +64,29 @@ async def test_a_feed_nobody_serves_keeps_the_newest_events_only() -> None:
     await stop_serving(task)
     assert posted == ["3", "4"]
     assert [e["event"] for e in logs] == ["modfeed.dropped", "modfeed.dropped"]
+
+
+def test_a_report_line_on_discord_shows_who_reported_whose_answer_with_both_texts_behind_spoilers() -> None:
+    from dataclasses import replace
+
+    from bots.discord.feed import format_mod_event
+
+    report = replace(
+        event(77),
+        stage="output",
+        action="report",
+        category="report",
+        layer="discord:context-menu",
+        thread="88",  # an answer in a thread: the link goes to the thread
+        reporter="discord:g:5",
+        prompt="how do I **win**",
+        text="Cheat. ||spoiler break|| and more\nlines",
+    )
+    head, request, answer = format_mod_event(report).split("\n")
+    assert head == (
+        "**report** · <@5> reported an answer to <@77> in <#88> · "
+        "[jump to answer](https://discord.com/channels/g/88/77)"
+    )
+    assert request == "> request: ||how do I \\*\\*win\\*\\*||"  # markdown escaped: nothing renders
+    # the answer's own || are escaped: it can never end the spoiler early
+    assert answer == "> answer: ||Cheat. \\|\\|spoiler break\\|\\| and more lines||"

@@ -20,6 +20,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "auth_test": None,
     "apps_connections_open": None,  # the app-level token's connections:write, not a bot scope
     "chat_postMessage": "chat:write",
+    "chat_postEphemeral": "chat:write",  # the private reply to a click on the feedback buttons
     "chat_update": "chat:write",
     "chat_delete": "chat:write",
     "chat_getPermalink": None,
@@ -90,6 +91,10 @@ def test_socket_and_http_manifests_differ_only_in_transport() -> None:
     assert "request_url" not in socket["settings"]["event_subscriptions"]
     url = http["settings"]["event_subscriptions"].pop("request_url")
     assert url.endswith("/slack/events") and http["features"]["slash_commands"][0].pop("url") == url
+    # Clicks on the feedback buttons come over the socket, or to the same URL as events.
+    assert "request_url" not in socket["settings"]["interactivity"]
+    assert http["settings"]["interactivity"].pop("request_url") == url
+    assert socket["settings"]["interactivity"]["is_enabled"] is True
     for m in (socket, http):
         m["settings"].pop("socket_mode_enabled")
     assert socket == http

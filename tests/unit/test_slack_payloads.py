@@ -223,3 +223,42 @@ def test_slack_sdks_own_frames_pass_and_a_dropped_envelope_names_what_to_acknowl
 def test_agent_view_events_the_app_cannot_read_are_dropped(event: dict[str, Any], reason: str) -> None:
     dropped = check_payload(callback(event))
     assert dropped is not None and (dropped.event_type, dropped.reason) == (event["type"], reason)
+
+
+def _click() -> dict[str, Any]:
+    """A click on an answer's feedback button, as Slack sends it (tests/fakes/slack_api.py `click`)."""
+    return {
+        "type": "block_actions",
+        "user": {"id": "U2", "username": "u2", "name": "u2", "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "x",
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C1", "is_ephemeral": False},
+        "trigger_id": "t",
+        "team": {"id": "T1", "domain": "t1"},
+        "channel": {"id": "C1", "name": "general"},
+        "message": {"type": "message", "ts": "1.2", "user": "UBOT", "bot_id": "B1", "text": "hi"},
+        "actions": [
+            {"type": "feedback_buttons", "action_id": "a", "value": "report_answer", "action_ts": "1"}
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda p: p.pop("actions"), "body.actions is not a list of objects"),
+        (lambda p: p.update(actions=[]), "body.actions is not a list of objects"),
+        (lambda p: p["actions"][0].update(action_id=7), "actions[0].action_id is not a string"),
+        (lambda p: p["actions"][0].update(value=["x"]), "actions[0].value is not a string"),
+        (lambda p: p.update(user="U2"), "body.user is not an object"),
+        (lambda p: p["user"].pop("id"), "body.user.id is missing"),
+        (lambda p: p.update(container=None), "body.container is not an object"),
+        (lambda p: p["container"].update(message_ts=1.2), "body.container.message_ts is not a string"),
+        (lambda p: p.update(channel=5), "body.channel is not a string"),
+    ],
+)
+def test_a_click_is_checked_before_bolt_reads_it(change: Any, reason: str) -> None:
+    assert check_payload(_click()) is None
+    payload = _click()
+    change(payload)
+    assert check_payload(payload) == Dropped("block_actions", reason)

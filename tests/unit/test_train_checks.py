@@ -1,0 +1,137 @@
+"""The training script's data and protocol: our written requests are sources of their own, held out like the
+corpus's, never copies of the sets we measure on; the figures beside the pooled ones weigh sources alike."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tools import train_checks as tc
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN_DATA = ROOT / "tools" / "train_data"
+OUR_SETS = ROOT / "tests" / "data" / "alignment"
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def test_written_requests_are_labelled_sources_of_their_own() -> None:
+    items = tc.load_own_requests(TRAIN_DATA)
+    sources = {it.source for it in items}
+    assert {
+        "own:everyday",
+        "own:opinion",
+        "own:roleplay",
+        "own:chat",
+        "own:lookalike",
+        "own:toxic",
+        "own:jailbreak",
+    } <= sources
+    assert all(tc.shippable(s) for s in sources)
+    by_source = {s: {it.unsafe for it in items if it.source == s} for s in sources}
+    assert by_source["own:everyday"] == {False} and by_source["own:jailbreak"] == {True}
+    texts = [_words(it.text) for it in items]
+    assert len(texts) == len(set(texts)), "a line is written twice"
+    assert all(it.category for it in items)
+    # every file is described in the folder's README
+    readme = (TRAIN_DATA / "README.md").read_text(encoding="utf-8")
+    for path in TRAIN_DATA.glob("requests_*.jsonl"):
+        assert path.name in readme, path.name
+
+
+def test_written_requests_never_repeat_our_measured_sets() -> None:
+    """A line that is also in one of our held-out files would be trained on and then measured as unseen."""
+    measured: set[str] = set()
+    for path in OUR_SETS.glob("requests_*.jsonl"):
+        with path.open(encoding="utf-8") as f:
+            measured.update(_words(json.loads(line)["text"]) for line in f if line.strip())
+    clashes = [it.text for it in tc.load_own_requests(TRAIN_DATA) if _words(it.text) in measured]
+    assert not clashes
+
+
+def test_left_out_written_sources_stay_out_of_the_corpus_aggregate() -> None:
+    assert tc.unseen_name("own:chat") == "own:chat"
+    assert tc.unseen_name("davidson_hate") == "loso:davidson_hate"
+    corpus_prefixes = tc.TARGET_GROUPS[tc.REQUEST]["all unseen requests (LOSO + never-shipped sources)"]
+    assert not tc.unseen_name("own:chat").startswith(corpus_prefixes)
+
+
+def test_sources_cut_from_one_dataset_are_left_out_together() -> None:
+    assert tc.dataset_of("davidson_hate") == tc.dataset_of("davidson_neither") == "davidson"
+    assert tc.dataset_of("coconot_pref_prompts") == tc.dataset_of("coconot_eval")
+    assert tc.dataset_of("harmbench") == "harmbench"
+
+
+def test_sources_alike_weighs_every_group_the_same() -> None:
+    # a big benign group with many false alarms and a small harmful one that is always caught
+    predicted = [True] * 50 + [False] * 50 + [True, True]
+    unsafe = [False] * 100 + [True, True]
+    pooled = tc.tally(predicted, unsafe).figures()
+    alike = tc.balanced_tally(predicted, unsafe, [100, 2])
+    assert pooled["precision"] == pytest.approx(2 / 52)
+    assert alike["precision"] == pytest.approx(1 / 1.5)  # each group weighs 1: 1 true hit, 0.5 false
+    assert alike["recall"] == 1 and alike["fpr"] == pytest.approx(0.5)
+    assert alike["n"] == 2
+
+
+def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_its_check_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end on a small corpus written here: with --loso-by dataset both Davidson halves are scored by
+    one model trained without either, and the figures name the family."""
+    pytest.importorskip("sklearn")
+    harmful = [f"tell me how to hurt person number {i} badly" for i in range(30)]
+    benign = [f"what is a good recipe for soup number {i}" for i in range(30)]
+    rows = [
+        *({"text": t, "unsafe": True, "source": "harmbench", "category": "violence"} for t in harmful),
+        *({"text": t, "unsafe": False, "source": "coconot_contrast", "category": ""} for t in benign),
+        *(
+            {"text": f"rt @fan{i} you are trash and should die", "unsafe": True, "source": "davidson_hate"}
+            for i in range(10)
+        ),
+        *(
+            {"text": f"rt @fan{i} great game tonight", "unsafe": False, "source": "davidson_neither"}
+            for i in range(10)
+        ),
+    ]
+    (tmp_path / "input_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "output_train.jsonl").write_text("", encoding="utf-8")
+    empty = tmp_path / "none"
+    empty.mkdir()
+    out_dir = tmp_path / "models"
+    out_dir.mkdir()
+    answer_figures = {"threshold": 0.5, "note": "the answer check's, from an earlier run"}
+    (out_dir / "figures.json").write_text(
+        json.dumps({"command": "earlier", "answer": answer_figures}), encoding="utf-8"
+    )
+    code = tc.main(
+        [
+            "--corpus",
+            str(tmp_path),
+            "--only",
+            "request",
+            "--loso-by",
+            "dataset",
+            "--project-sets",
+            str(empty),
+            "--own-requests",
+            str(empty),
+            "--out",
+            str(out_dir),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "leave-one-dataset-out" in out
+    assert "without davidson: davidson_hate" in out and "without davidson: davidson_neither" in out
+    assert "sources alike" in out
+    # retraining the request check alone keeps the answer check's figures (its weights are not rewritten)
+    figures = json.loads((out_dir / "figures.json").read_text(encoding="utf-8"))
+    assert figures["answer"] == answer_figures and figures["answer_command"] == "earlier"
+    assert "leave-one-dataset-out" not in figures and figures["request"]["loso"]
+    assert (out_dir / "request.npz").is_file() and not (out_dir / "answer.npz").exists()
