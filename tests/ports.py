@@ -3,6 +3,7 @@ listens (tools/loopback.py, shared with bench/)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import socket
 
@@ -13,7 +14,9 @@ __all__ = ["free_port", "refused_port", "wait_listening"]
 
 @functools.cache
 def _refusing() -> socket.socket:
-    return refusing_socket()  # held open (cached) for the whole test run
+    s = refusing_socket()  # held open (cached) for the whole test run, closed at its end
+    atexit.register(s.close)
+    return s
 
 
 def refused_port() -> int:
