@@ -80,7 +80,7 @@ def add_policy_parser(subparsers: Any) -> None:
     rp = sub.add_parser(
         "replay", help="decide the audit stream of the last N days again with a changed policy; print changes"
     )
-    rp.add_argument("--days", type=float, default=7.0, help="how far back to replay (default 7)")
+    rp.add_argument("--days", type=_days, default=7.0, help="how far back to replay (default 7)")
     rp.add_argument("--examples", type=int, default=3, help="examples shown per change (default 3)")
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object instead")
     _common(rp)
@@ -88,9 +88,20 @@ def add_policy_parser(subparsers: Any) -> None:
     reports = sub.add_parser(
         "reports", help="members' reports of answers as labeled JSONL for `policy eval --stage output`"
     )
-    reports.add_argument("--days", type=float, default=30.0, help="how far back to read (default 30)")
+    reports.add_argument("--days", type=_days, default=30.0, help="how far back to read (default 30)")
     reports.add_argument("--output", type=Path, default=None, help="write here (default: standard output)")
     reports.set_defaults(handler=run_reports)
+
+
+def _days(value: str) -> float:
+    """`--days`: a positive number of days (0 or less would read nothing and say so as if it were a result)."""
+    try:
+        days = float(value)
+    except ValueError:
+        days = float("nan")
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of days (e.g. 7 or 0.5)")
+    return days
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -451,7 +462,15 @@ async def _reports_with(trail: AuditLog, args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(out)
     else:
-        args.output.write_text(out, encoding="utf-8")
+        try:
+            args.output.write_text(out, encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"dolphin-relay: --output {args.output}: cannot write it ({exc.strerror}): "
+                "give a path in a directory you can write to, or leave --output out for standard output",
+                file=sys.stderr,
+            )
+            return 2
     print(f"{len(lines)} reported answers written", file=sys.stderr)
     if no_text:
         print(f"{no_text} skipped: recorded without text (audit.store_excerpt: false)", file=sys.stderr)
