@@ -211,7 +211,11 @@ def _run(coro: Any) -> int:
     try:
         return int(asyncio.run(coro))
     except ConfigurationError as exc:
-        print(f"dolphin-relay: {exc}", file=sys.stderr)
+        message = str(exc)
+        if exc.setting == "ALIGNMENT_POLICY_FILE":  # here the file came from --policy, not the setting
+            message = message.removeprefix("ALIGNMENT_POLICY_FILE: ")
+            message = message if message.startswith("--policy") else f"--policy: {message}"
+        print(f"dolphin-relay: {message}", file=sys.stderr)
         return 2
 
 
@@ -283,15 +287,18 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
     by_category: dict[str, _Tally] = {}
     by_language: dict[str, _Tally] = {}
     errors: list[str] = []
-    print(_HEADER)
-    for path in args.files:
-        tally = _Tally()
+    texts = []
+    for path in args.files:  # every file read before the table starts: a wrong name is the only output
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            print(f"dolphin-relay: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            print(f"dolphin-relay: cannot read {path}: {reason}", file=sys.stderr)
             return 2
-        for n, line in enumerate(lines, 1):
+    print(_HEADER)
+    for path, text in zip(args.files, texts, strict=True):
+        tally = _Tally()
+        for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:

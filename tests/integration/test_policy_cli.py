@@ -257,3 +257,32 @@ async def test_weights_that_cannot_load_stop_the_tool_with_one_line(tmp_path: Pa
     lines = err.decode().strip().splitlines()
     assert proc.returncode == 2
     assert len(lines) == 1 and "layers.classifier" in lines[0] and "Traceback" not in err.decode()
+
+
+async def test_a_policy_file_that_cannot_be_read_names_the_option(tmp_path: Path) -> None:
+    """The file came from `--policy`: the line names the option (not ALIGNMENT_POLICY_FILE, which the
+    operator did not set), the file and the problem, on one line."""
+    broken = tmp_path / "mine.yaml"
+    broken.write_text("version: 1\ndescription: a: b\n")
+    for path, problem in ((tmp_path / "missing.yaml", "No such file"), (broken, "not valid YAML")):
+        proc = await _spawn("check", "--policy", str(path))
+        _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
+        assert proc.returncode == 2
+        line = err.decode().strip()
+        assert line.startswith("dolphin-relay: --policy: ") and str(path) in line and problem in line, line
+        assert "\n" not in line and "ALIGNMENT_POLICY_FILE" not in line
+
+
+async def test_eval_of_a_file_that_cannot_be_read_prints_only_the_error(tmp_path: Path) -> None:
+    """A mistyped file name among several: one line naming it, and no table header before it."""
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "fine", "unsafe": false}\n')
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\xff\xfe\x00weights")
+    for wrong, reason in ((tmp_path / "typo.jsonl", "No such file"), (binary, "not UTF-8")):
+        proc = await _spawn("eval", str(good), str(wrong))
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2
+        assert out.decode() == ""
+        line = err.decode().strip()
+        assert line.startswith(f"dolphin-relay: cannot read {wrong}: {reason}") and "\n" not in line, line
