@@ -282,6 +282,7 @@ async def test_an_unconfigured_platform_stays_idle_instead_of_crash_looping(redi
         err = err_bytes.decode()
         assert proc.returncode == 2, err[-2000:]
         assert setting in err and "Traceback" not in err
+        assert err.count("dolphin-relay:") == 1 and "dolphin-relay: dolphin-relay" not in err, err
 
 
 def test_all_runs_the_configured_adapters_and_optional_never_fails() -> None:
