@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.language import detect_language
 from core.alignment.moderator import PolicyModerator, build_moderator
@@ -166,15 +168,18 @@ async def _moderator(args: argparse.Namespace) -> AsyncIterator[PolicyModerator]
             import httpx
 
             http = await stack.enter_async_context(httpx.AsyncClient())
-            settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
+            try:
+                settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
+            except ValidationError as exc:
+                raise _option_error("--guard-url", exc) from None
         elif args.self_check:
             from core.llm import build_generator, build_model_session
             from core.settings import TGISettings
 
             try:
                 tgi = TGISettings(url=args.self_check, backend=args.backend)
-            except ValueError as exc:
-                raise ConfigurationError(f"--self-check: {exc}", setting="--self-check") from None
+            except ValidationError as exc:
+                raise _option_error("--self-check", exc) from None
             session = await stack.enter_async_context(build_model_session(tgi))
             generator = await stack.enter_async_context(
                 build_generator(http=session, settings=tgi, urls=[u.strip() for u in tgi.url.split(",")])
@@ -185,6 +190,12 @@ async def _moderator(args: argparse.Namespace) -> AsyncIterator[PolicyModerator]
         yield build_moderator(
             settings=settings, redis=None, http=http, key_prefix="policy", mute=None, generator=generator
         )
+
+
+def _option_error(option: str, exc: ValidationError) -> ConfigurationError:
+    """One line for a URL option the settings refused (pydantic's own text spans several lines)."""
+    problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+    return ConfigurationError(f"{option}: {problems}", setting=option)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -313,6 +324,13 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
             started = time.perf_counter()
             verdict = await _verdict(moderator, text, args.stage, args.adult, prompt)
             elapsed_ms = (time.perf_counter() - started) * 1000
+            if verdict["action"] == "error":  # counted, it would pass for an allow: the figures would lie
+                print(
+                    f"dolphin-relay: {path}:{n}: no verdict ({verdict['error']}): a layer failed, most often "
+                    "the judge of --guard-url or --self-check; make it reachable and run again",
+                    file=sys.stderr,
+                )
+                return 2
             predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
             tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)
             if args.by_category and isinstance(record.get("category"), str):

@@ -199,10 +199,28 @@ async def test_check_with_the_self_check_asks_the_main_model_server() -> None:
 
 
 async def test_self_check_with_a_bad_url_names_the_option() -> None:
-    proc = await _spawn("check", "--self-check", "localhost:8080")
-    _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
-    assert proc.returncode == 2
-    assert "--self-check" in err.decode() and "Traceback" not in err.decode()
+    for option in ("--self-check", "--guard-url"):
+        proc = await _spawn("check", option, "localhost:8080")
+        _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
+        assert proc.returncode == 2
+        line = err.decode().strip()  # one line (pydantic's own text spans four)
+        assert line.startswith(f"dolphin-relay: {option}: ") and "localhost:8080" in line, line
+        assert "\n" not in line and "Traceback" not in line
+
+
+async def test_eval_with_a_judge_that_is_down_gives_no_figures(tmp_path: Path) -> None:
+    """A guard server that does not answer: every benign record would count as allowed and the table would
+    show a clean FPR for a judge that never judged. The tool stops at the first missing verdict instead."""
+    from tests.ports import refused_port
+
+    records = tmp_path / "mine.jsonl"
+    records.write_text('{"text": "how do dolphins sleep?", "unsafe": false}\n')
+    proc = await _spawn("eval", "--guard-url", f"http://127.0.0.1:{refused_port()}", str(records))
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2, out.decode()
+    assert "0.000" not in out.decode()  # no row of figures
+    assert f"{records}:1: no verdict" in err.decode() and "--guard-url" in err.decode()
+    assert "Traceback" not in err.decode()
 
 
 async def test_check_output_reads_the_request_an_answer_replies_to() -> None:
