@@ -135,6 +135,13 @@ def _message(text: str, adult: bool) -> IncomingMessage:
     )
 
 
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+
+
 def _prompt(record: Any) -> str | None:
     prompt = record.get("prompt") if isinstance(record, dict) else None
     if prompt is not None and not isinstance(prompt, str):
@@ -236,12 +243,12 @@ async def _check(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _json_line(line)
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise TypeError('not a JSON object with a "text" string')
                 text = record["text"]
-                if not isinstance(text, str):
-                    raise TypeError("text must be a string")
                 prompt = _prompt(record)
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, TypeError) as exc:
                 out: dict[str, Any] = {"action": "error", "category": None, "error": f"line {n}: {exc}"}
             else:
                 out = await _verdict(moderator, text, args.stage, args.adult, prompt)
@@ -313,13 +320,16 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _json_line(line)
+                if not isinstance(record, dict):
+                    raise TypeError('not a JSON object ({"text": …, "unsafe": true|false})')
                 text, unsafe = record["text"], record["unsafe"]
                 if not isinstance(text, str) or not isinstance(unsafe, bool):
                     raise TypeError('"text" must be a string and "unsafe" true or false')
                 prompt = _prompt(record)
             except (ValueError, KeyError, TypeError) as exc:
-                print(f"dolphin-relay: {path}:{n}: not a labeled record: {exc}", file=sys.stderr)
+                why = f'no "{exc.args[0]}" field' if isinstance(exc, KeyError) else str(exc)
+                print(f"dolphin-relay: {path}:{n}: not a labeled record: {why}", file=sys.stderr)
                 return 2
             started = time.perf_counter()
             verdict = await _verdict(moderator, text, args.stage, args.adult, prompt)

@@ -304,3 +304,25 @@ async def test_eval_of_a_file_that_cannot_be_read_prints_only_the_error(tmp_path
         assert out.decode() == ""
         line = err.decode().strip()
         assert line.startswith(f"dolphin-relay: cannot read {wrong}: {reason}") and "\n" not in line, line
+
+
+async def test_records_that_are_not_what_the_tools_read_are_named_in_words(tmp_path: Path) -> None:
+    """Not Python's internals ("string indices must be integers", "'unsafe'"): what is wrong with the line."""
+    proc = await _spawn("check")
+    stdin = b'"just a string"\n[1, 2]\n{"prompt": "x"}\nnot json\n{"text": "hello"}\n'
+    out, _err = await asyncio.wait_for(proc.communicate(stdin), 30)
+    verdicts = [json.loads(line) for line in out.decode().splitlines()]
+    assert [v.get("error") for v in verdicts] == [
+        'line 1: not a JSON object with a "text" string',
+        'line 2: not a JSON object with a "text" string',
+        'line 3: not a JSON object with a "text" string',
+        "line 4: not JSON (Expecting value at column 1)",
+        None,
+    ]
+    for content, why in (('{"text": "a"}', 'no "unsafe" field'), ("[1, 2]", "not a JSON object")):
+        labeled = tmp_path / "mine.jsonl"
+        labeled.write_text(content + "\n")
+        proc = await _spawn("eval", str(labeled))
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 2
+        assert f"{labeled}:1: not a labeled record: {why}" in err.decode(), err.decode()
