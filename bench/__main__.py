@@ -1,4 +1,5 @@
-"""`python -m bench [--json] [--quick] [--engine tgi|vllm|sglang] [--only prefix|budgets]`: the performance figures
+"""`python -m bench [--json] [--quick] [--engine tgi|vllm|sglang] [--only prefix|budgets|throughput]`: the
+performance figures
 of issues #7 and #16, measured on this machine.
 
 A real redis-server and a fake TGI in its own process (per-token delay that does not grow with
@@ -92,17 +93,21 @@ async def throughput(
                     ok += (await svc.handle(msg(f"t{c}"), BenchSink())).outcome is Outcome.ANSWERED
                 return ok
 
-            rates, answered = [], 0
+            rates, cpu_ms, answered = [], [], 0
             for _ in range(rounds):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 done = sum(await asyncio.gather(*(conversation(c) for c in range(conversations))))
                 rates.append(done / (time.perf_counter() - started))
+                cpu_ms.append((time.process_time() - cpu_started) * 1000 / max(done, 1))
                 answered += done
             trips = CountingConnection.round_trips
     total = conversations * per_conversation
     return {
         "throughput_msgs_per_s": round(statistics.median(rates), 1),
         "throughput_rounds_msgs_per_s": [round(r, 1) for r in rates],
+        # this process's CPU per message (the fake model and Redis run in their own): steadier than the
+        # rate on a shared machine
+        "throughput_cpu_ms_per_msg": round(statistics.median(cpu_ms), 3),
         "throughput_answered": answered,
         "throughput_messages": total * rounds,
         "redis_round_trips_per_msg": round(trips / (total * rounds), 2),
@@ -269,6 +274,9 @@ async def run(quick: bool, engine: str = "tgi", only: str | None = None) -> dict
         "engine": engine,
     }
     with redis_server() as redis_url:
+        if only == "throughput":
+            figures.update(await throughput(engine, redis_url, 200, 2 if quick else 5))
+            return figures
         if only == "budgets":  # the same throughput run without and with daily budgets (never reached)
             per = 2 if quick else 5
             for name, budget in (
@@ -336,7 +344,7 @@ def main() -> int:
         default="tgi",
         help="the model server the fake stands in for, and the client's TGI_BACKEND",
     )
-    parser.add_argument("--only", choices=("prefix", "budgets"), help="run only these figures")
+    parser.add_argument("--only", choices=("prefix", "budgets", "throughput"), help="run only these figures")
     args = parser.parse_args()
     from core.observability import configure_logging
     from core.settings import LogSettings

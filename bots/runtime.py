@@ -38,6 +38,7 @@ from core.service import ChatService
 from core.settings import Settings, tgi_urls
 from core.threads import ThreadIndex
 from core.tokens import build_counter
+from core.write_budget import WriteBudget
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +58,8 @@ class Core:
     # the platform's adapter serves it.
     mod_feeds: dict[Platform, ModFeedQueue] = field(default_factory=dict)
     notices: NoticeThrottle = field(init=False)  # cooldown notices once per cooldown, on every platform
+    # the platforms' write budgets, shared by replicas (core/write_budget.py)
+    write_budget: WriteBudget = field(init=False)
     reports: ReportService = field(init=False)  # members' reports of answers (core/reports.py)
 
     def __post_init__(self) -> None:
@@ -76,6 +79,7 @@ class Core:
             metrics=self.metrics,
             ttl_s=self.settings.history.ttl_s,
         )
+        self.write_budget = WriteBudget(redis=self.redis, metrics=self.metrics)
 
     def mod_feed(self, platform: Platform) -> ModFeedQueue | None:
         """The events for `platform`'s mod-log channel; None without one, or with moderation off."""

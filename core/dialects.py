@@ -65,6 +65,12 @@ class StreamEvent(NamedTuple):
     top_tokens: tuple[tuple[str, float], ...] | None = None
 
 
+def _token(text: str, top_tokens: tuple[tuple[str, float], ...] | None) -> StreamEvent:
+    """A token's event, `StreamEvent(text, top_tokens=top_tokens)` built by `tuple.__new__` in C (a named
+    tuple's own `__new__` is a Python function): one is made per token."""
+    return tuple.__new__(StreamEvent, (text, None, None, top_tokens))
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Token limits the operator set (TGI_MAX_INPUT_TOKENS / TGI_MAX_TOTAL_TOKENS), None where unset."""
@@ -230,7 +236,7 @@ class TGIDialect:
             )
             return final, True
         if text and text != IM_END:
-            return StreamEvent(text, top_tokens=top_tokens), False
+            return _token(text, top_tokens), False
         return None, False
 
 
@@ -349,7 +355,7 @@ class OpenAIDialect:
         logprobs = choice.get("logprobs")
         top_tokens = _openai_top_tokens(logprobs) if logprobs else None
         if reason is None:
-            return (StreamEvent(text, top_tokens=top_tokens) if text else None), False
+            return (_token(text, top_tokens) if text else None), False
         if reason in ("abort", "error"):  # vLLM: the engine dropped or failed the request
             raise GenerationFailed(f"the server ended the generation ({reason})", error_type="generation")
         if reason == "length":

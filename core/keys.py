@@ -55,6 +55,10 @@ class KeySpace:
         """The threads of a channel the bot takes part in (`core.threads.ThreadIndex`)."""
         return f"{self._p}:{platform.value}:threads:{quote(space, safe='')}:{quote(channel, safe='')}"
 
+    # write budgets (one hash slot per platform scope: a workspace, a bot)
+    def write_budget(self, platform: Platform, scope: str, window: str) -> str:
+        return f"{self._p}:{{wb:{platform.value}:{quote(scope, safe='')}}}:{quote(window, safe='')}"
+
     # gate
     def seen(self, platform: Platform, message_id: str) -> str:
         return f"{self._p}:seen:{platform.value}:{quote(message_id, safe='')}"

@@ -189,3 +189,44 @@ class Metrics:
             "Generation requests open to the model server.",
             registry=r,
         )
+        # Write budgets (core/write_budget.py) and the platforms' own rate limits.
+        self.platform_writes = Counter(
+            "dolphin_relay_platform_writes_total",
+            "Writes to a chat platform by kind (post, edit, delete, typing), priority and what the write budget "
+            "did: granted, waited (for room), deferred (an intermediate edit skipped), overdrawn (went after "
+            "the longest wait).",
+            ["platform", "write", "priority", "outcome"],
+            registry=r,
+        )
+        self.write_budget_wait = Histogram(
+            "dolphin_relay_write_budget_wait_seconds",
+            "How long first posts, final texts and notices waited for room in the write budget.",
+            ["platform"],
+            buckets=(0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+            registry=r,
+        )
+        self.write_budget_used = Gauge(
+            "dolphin_relay_write_budget_used",
+            "Writes in a budget window (all replicas) at this process's last write there, by kind of window.",
+            ["platform", "window"],
+            registry=r,
+        )
+        self.write_budget_limit = Gauge(
+            "dolphin_relay_write_budget_limit",
+            "The limit of a budget window, by kind of window.",
+            ["platform", "window"],
+            registry=r,
+        )
+        self.write_budget_fallbacks = Counter(
+            "dolphin_relay_write_budget_fallbacks_total",
+            "Times Redis could not be reached for the write budget and this process budgeted alone for a while.",
+            ["platform"],
+            registry=r,
+        )
+        self.platform_rate_limited = Counter(
+            "dolphin_relay_platform_rate_limited_total",
+            "429 responses from a chat platform, by route (Slack: the Web API method; Discord: method and path "
+            "with ids replaced).",
+            ["platform", "route"],
+            registry=r,
+        )

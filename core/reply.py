@@ -15,6 +15,10 @@ message there, and how its text is rendered:
 - the transport reports a platform failure as `DeliveryFailed`: while streaming, a failed edit is skipped
   (the next update carries newer text); a fatal one (no permission, the answer or channel deleted) ends the
   answer, and nothing more is attempted there, not even the notice;
+- with a write budget (`AnswerBudget`, core/write_budget.py), every write is spent there first: the answer's first
+  message (its first text, or a placeholder) and the final text or notice wait for room; an update while
+  streaming (the first text over a placeholder too) is skipped when the budget has no room for it (the next
+  one carries newer text); a place for the final text is kept from the start (`typing`).
 - a message that can no longer be edited (older than `SinkLimits.max_edit_age_s` by this reply's clock, or
   refused by the platform as too old: `DeliveryFailed.stale`, Discord's error 30046) is frozen with what it
   shows, and the answer continues in new messages after it: the messages shown so far keep the text they
@@ -34,6 +38,7 @@ from core.errors import Muted, RateLimited, RelayError
 from core.gate import NoticeGate
 from core.models import ReplySink, SinkLimits
 from core.streaming import split_message
+from core.write_budget import AnswerBudget, Priority
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +58,10 @@ class DeliveryFailed(RelayError):
         super().__init__(message)
         self.fatal = fatal
         self.stale = stale  # the message is too old to edit: continue the answer in a new message
+
+
+class _Deferred(Exception):
+    """An intermediate write the budget had no room for: the update is skipped."""
 
 
 class ReplyTransport(Protocol[M]):
@@ -120,11 +129,16 @@ class StreamingReply(ReplySink, Generic[M]):
         transport: ReplyTransport[M],
         *,
         notice_gate: NoticeGate | None = None,
+        budget: AnswerBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
         self.limits = transport.limits
         self._notice_gate = notice_gate
+        self._budget = budget
+        self._final = False  # finishing or failing: every write is a final one
+        self._texted = False  # a text of the answer (not only a placeholder) was shown
+        self._placeholder = False  # a placeholder was posted (a sign of life is up already)
         self._clock = clock
         self._messages: list[M] = []  # posted messages, in order
         self._shown: list[str] = []  # their current texts
@@ -155,18 +169,24 @@ class StreamingReply(ReplySink, Generic[M]):
             return
         self._typing = True
         placeholder = await self._guard(self.transport.typing())
+        if self._budget is not None:
+            await self._budget.open()  # a place kept for the final text from now on
         if placeholder and placeholder.strip() and not self._messages:
             await self._post(placeholder)
+            self._placeholder = True
 
     async def update(self, text_so_far: str) -> None:
         try:
             await self._show(text_so_far)
+        except _Deferred:
+            log.debug("reply.update_deferred")  # the budget had no room: the next update carries newer text
         except DeliveryFailed as exc:
             if exc.fatal:
                 raise
             log.warning("reply.update_skipped", reason=str(exc))  # the next update carries newer text
 
     async def finish(self, text: str) -> None:
+        self._final = True
         try:
             await self._show(text, final=True)
         finally:
@@ -188,6 +208,7 @@ class StreamingReply(ReplySink, Generic[M]):
         await self.fail(notice)
 
     async def fail(self, notice: str) -> None:
+        self._final = True
         await self.transport.stop_typing()
         if self.dead:
             return
@@ -251,6 +272,7 @@ class StreamingReply(ReplySink, Generic[M]):
             if final and i == last:  # the finished answer's last message
                 if i < len(self._messages):
                     changed = self._shown[i] != chunk
+                    await self._spend("edit")  # a final write (it may carry more than the text, e.g. buttons)
                     await self._guard(self.transport.edit_final(self._messages[i], chunk, changed=changed))
                     self._shown[i] = chunk
                 else:
@@ -260,12 +282,22 @@ class StreamingReply(ReplySink, Generic[M]):
                     await self._edit(i, chunk)
             else:
                 await self._post(chunk)
+            self._texted = True
         # the text needs fewer messages
         for index in range(len(self._messages) - 1, base + len(chunks) - 1, -1):
             await self._take_down(index, None)
         self._covered = rendered
 
+    async def _spend(self, write: str, *, first: bool = False) -> None:
+        """Spend one write of the budget; an intermediate write without room raises `_Deferred`."""
+        if self._budget is None:
+            return
+        priority = Priority.FINAL if self._final else Priority.FIRST if first else Priority.INTERMEDIATE
+        if not await self._budget.spend(write, priority):
+            raise _Deferred
+
     async def _post(self, text: str, *, notice: bool = False, final: bool = False) -> None:
+        await self._spend("post", first=not self._messages)
         if not self._messages:
             await self.transport.stop_typing()  # no typing request lands after the first message
         posting = self.transport.post_final(text) if final else self.transport.post(text, notice=notice)
@@ -277,12 +309,16 @@ class StreamingReply(ReplySink, Generic[M]):
     async def _edit(self, index: int, text: str) -> None:
         if index < self._frozen:
             raise DeliveryFailed("message too old to edit", fatal=False, stale=True)
+        # The first text replacing a placeholder is an intermediate edit: the placeholder already shows that
+        # the answer is coming, and the final text has its place kept.
+        await self._spend("edit", first=not self._texted and not self._placeholder)
         await self._guard(self.transport.edit(self._messages[index], text))
         self._shown[index] = text
 
     async def _take_down(self, index: int, notice: str | None) -> None:
         """Delete message `index`; where the platform refuses, overwrite it with `transport.blank(notice)`
         (it then stays in the list, showing that text)."""
+        await self._spend("delete")
         try:
             await self.transport.delete(self._messages[index])
         except DeliveryFailed as exc:
@@ -290,6 +326,7 @@ class StreamingReply(ReplySink, Generic[M]):
             blank = self.transport.blank(notice)
             try:
                 if self._shown[index] != blank:
+                    await self._spend("edit")
                     await self.transport.edit(self._messages[index], blank)
                     self._shown[index] = blank
             except DeliveryFailed as exc2:

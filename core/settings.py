@@ -364,6 +364,23 @@ class DiscordSettings(_Group):
         None, description="Sync slash commands to this guild only (development)."
     )
     edit_interval_s: float = Field(1.2, ge=0.2, description="Seconds between edits of a streaming message.")
+    writes_per_s: int = Field(
+        40,
+        ge=0,
+        description="Writes per second the bot makes to Discord, all replicas together (Discord allows 50 "
+        "requests per bot; the rest is headroom for delays between a write's turn and its arrival, and for "
+        "requests outside the budget); 0: no write budget.",
+    )
+    channel_writes_per_5s: int = Field(
+        5, ge=2, description="Messages sent, and apart edits made, per channel in any 5 seconds (Discord: 5)."
+    )
+    intermediate_share: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of DISCORD_WRITES_PER_S that edits of streaming answers and typing may use; the rest "
+        "is kept for first and final texts.",
+    )
     mod_log_channel: int | None = Field(None, description="Channel id that receives moderation events.")
 
 
@@ -394,6 +411,15 @@ class SlackSettings(_Group):
     )
     update_interval_s: float = Field(
         1.0, ge=0.5, description="Seconds between updates of a streaming answer."
+    )
+    updates_per_minute: int = Field(
+        50,
+        ge=0,
+        description="chat.update calls per minute per workspace, all replicas together (Slack's Tier 3: 50); "
+        "0: no write budget.",
+    )
+    posts_per_channel_per_s: int = Field(
+        1, ge=1, description="chat.postMessage calls per second per channel (Slack: about 1)."
     )
     suggested_prompts: StrList = Field(
         ("Summarize a topic for me", "Help me write a message", "Explain some code"),

@@ -22,3 +22,16 @@ def alignment_sets(root: Path) -> Path:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{why} (CI is set: put a copy of shared/ beside the checkout)", pytrace=False)
     pytest.skip(why)
+
+
+def project_alignment_texts() -> list[str]:
+    """Every request and answer text of the project's own sets (tests/data/alignment, its multilingual sets too)."""
+    import json
+
+    texts = []
+    for path in sorted((Path(__file__).resolve().parent / "data" / "alignment").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                texts.extend(str(record[k]) for k in ("text", "prompt") if record.get(k))
+    return texts

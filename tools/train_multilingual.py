@@ -67,7 +67,7 @@ LANGUAGES = ("ja", "zh", "es", "fr", "de")
 TRAIN_LANGUAGES = frozenset({"ar", "de", "es", "fr", "hi", "it", "ja", "nl", "pl", "pt", "zh"})
 OWN = Path("tests/data/alignment/multilingual")
 TRAIN_FILE = "requests_train.jsonl"
-HELDOUT_FILES = ("requests_heldout.jsonl", "requests_heldout2.jsonl")
+HELDOUT_FILES = ("requests_heldout.jsonl", "requests_heldout2.jsonl", "requests_heldout3.jsonl")
 
 # Written for this check (not corpus lines): their scores are saved with the weights, and
 # tests/unit/test_multilingual.py checks that the run-time code gives the same numbers.

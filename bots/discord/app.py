@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
@@ -21,7 +22,7 @@ import structlog
 from bots.discord.commands import RESTARTING, RelayTree, register_commands
 from bots.discord.feed import DiscordModFeed
 from bots.discord.gateway import MALFORMED, dropping, raised_at, stay_connected
-from bots.discord.sink import NO_PINGS, DiscordTransport, describe_error
+from bots.discord.sink import NO_PINGS, DiscordTransport, answer_budget, describe_error
 from bots.discord.translate import (
     is_allowed,
     mentions_bot,
@@ -34,6 +35,7 @@ from bots.runtime import Core
 from core.errors import ConfigurationError
 from core.keys import KeySpace
 from core.models import Platform
+from core.observability import Metrics
 from core.reply import DeliveryFailed, StreamingReply
 from core.settings import DiscordSettings
 
@@ -66,6 +68,22 @@ def intents() -> discord.Intents:
     return i
 
 
+_ID = re.compile(r"/\d+")
+
+
+def count_rate_limits(metrics: Metrics) -> aiohttp.TraceConfig:
+    """discord.py waits out 429s itself; this counts them per route (ids as {id}) in /metrics."""
+
+    async def on_end(session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        if params.response.status == 429:
+            path = _ID.sub("/{id}", params.url.path.split("/api/v10", 1)[-1])
+            metrics.platform_rate_limited.labels(platform="discord", route=f"{params.method} {path}").inc()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(on_end)
+    return trace
+
+
 class RelayClient(discord.Client):
     """The bot. `ShardedRelayClient` is the same on `AutoShardedClient` (DISCORD_SHARD_COUNT set)."""
 
@@ -74,6 +92,7 @@ class RelayClient(discord.Client):
             intents=intents(),
             allowed_mentions=NO_PINGS,
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT_S,
+            http_trace=count_rate_limits(core.metrics),
             **options,
         )
         self.core = core
@@ -186,7 +205,16 @@ class RelayClient(discord.Client):
             )
         else:
             transport = DiscordTransport(channel=message.channel, reply_to=message, edit_interval_s=interval)
-        await self.core.service.handle(incoming, StreamingReply(transport, notice_gate=gate))
+        transport.budget = answer_budget(
+            self.core.write_budget,
+            keys=self.keys,
+            settings=self.settings,
+            bot_id=self.user.id,
+            channel_id=lambda: transport.channel_id,
+        )
+        await self.core.service.handle(
+            incoming, StreamingReply(transport, notice_gate=gate, budget=transport.budget)
+        )
 
     async def _start_thread(self, message: discord.Message, name: str) -> Any:
         try:

@@ -45,12 +45,17 @@ import structlog
 
 from core import i18n
 from core.errors import Muted, OverBudget, RateLimited, RelayError
-from core.models import SinkLimits
+from core.keys import KeySpace
+from core.models import Platform, SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport, StreamingReply
+from core.settings import DiscordSettings
+from core.write_budget import AnswerBudget, Priority, Window, WriteBudget
 
 log = structlog.get_logger(__name__)
 
 MAX_CHARS = 2000
+CHANNEL_WINDOW_S = 5.0  # Discord's message buckets: per channel, per 5 seconds
+TYPING_RETRY_S = 1.0  # a typing indicator the budget had no room for is tried again after this
 EDIT_WINDOW_CODE = 30046  # "Maximum number of edits to messages older than 1 hour reached"
 MAX_EDIT_AGE_S = 3600.0 - 120.0  # Discord counts the hour from its own timestamp: stop two minutes early
 NO_PINGS = discord.AllowedMentions.none()
@@ -99,6 +104,50 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
     return {"error": type(exc).__name__}
 
 
+def answer_budget(
+    budget: WriteBudget,
+    *,
+    keys: KeySpace,
+    settings: DiscordSettings,
+    bot_id: int,
+    channel_id: Callable[[], int | None],
+) -> AnswerBudget | None:
+    """One answer's writes for bot `bot_id`: every write against DISCORD_WRITES_PER_S (edits and typing only up
+    to DISCORD_INTERMEDIATE_SHARE of it), sends and edits each against the channel's DISCORD_CHANNEL_WRITES_PER_5S
+    (keeping one send for a continuation or notice, and one edit for the final text). `channel_id()` is the
+    answer's channel once known (a thread may be started for it). None when DISCORD_WRITES_PER_S is 0."""
+    if settings.writes_per_s == 0:
+        return None
+    scope = str(bot_id)
+    every = Window(
+        "global",
+        keys.write_budget(Platform.DISCORD, scope, "global"),
+        settings.writes_per_s,
+        1.0,
+        intermediate_limit=max(1, int(settings.writes_per_s * settings.intermediate_share)),
+    )
+    per_channel = settings.channel_writes_per_5s
+
+    def windows(write: str) -> tuple[Window, ...]:
+        channel = channel_id()
+        if write == "open":  # the channel's edits keep a place for the final text from the first edit on
+            return ()
+        if write not in ("post", "edit") or channel is None:
+            return (every,)
+        key = keys.write_budget(Platform.DISCORD, scope, f"{write}:{channel}")
+        if write == "post":
+            return every, Window("channel_post", key, per_channel, CHANNEL_WINDOW_S, per_channel - 1)
+        return every, Window("channel_edit", key, per_channel, CHANNEL_WINDOW_S, reserve=True)
+
+    return AnswerBudget(
+        budget,
+        platform=Platform.DISCORD.value,
+        windows=windows,
+        max_wait_s=CHANNEL_WINDOW_S,
+        metrics=budget.metrics,
+    )
+
+
 class DiscordTransport(ReplyTransport[Any]):
     """Discord's messages for one answer. `channel` is where to send (the message's channel or a thread);
     `reply_to` is the asker's message, referenced by every message sent (a reply, without pinging its
@@ -114,6 +163,7 @@ class DiscordTransport(ReplyTransport[Any]):
         edit_interval_s: float,
         open_channel: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
+        self.budget: AnswerBudget | None = None  # typing spends from it (set with the reply's budget)
         self._channel = channel
         self._reply_to = reply_to
         self._replying = channel is not None  # a given channel is the asker's: every message a reply
@@ -209,8 +259,20 @@ class DiscordTransport(ReplyTransport[Any]):
 
     # ---------------------------------------------------------------- internals
 
+    @property
+    def channel_id(self) -> int | None:
+        """The id of the channel the answer goes to, once known."""
+        channel_id = getattr(self._channel, "id", None)
+        return channel_id if isinstance(channel_id, int) else None
+
     async def _keep_typing(self, channel: Any) -> None:
         with contextlib.suppress(*_FAILURES):
+            # With a write budget, typing is an intermediate write: shown only when there is room for it.
+            while self.budget is not None and not await self.budget.spend("typing", Priority.INTERMEDIATE):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._first_text.wait(), TYPING_RETRY_S)
+                if self._first_text.is_set():
+                    return
             async with channel.typing():  # discord.py renews the 10-second indicator every 5 s
                 await self._first_text.wait()
 

@@ -41,7 +41,7 @@ from bots.slack.commands import NOTATION, SlashCommand
 from bots.slack.feed import SlackModFeed
 from bots.slack.intake import EVENTS_PATH, CheckedSocketModeHandler, http_app
 from bots.slack.report import FEEDBACK_ACTION, is_praise, reply_place, to_report
-from bots.slack.sink import SlackTransport, slack_error
+from bots.slack.sink import SlackTransport, answer_budget, slack_error
 from bots.slack.start import build_client, check_tokens, open_socket_url, verify
 from bots.slack.translate import (
     MrkdwnRenderer,
@@ -61,6 +61,7 @@ from core.alignment.language import detect_language
 from core.commands import Commands
 from core.errors import ConfigurationError, RelayError
 from core.health import bind_problem
+from core.keys import KeySpace
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink
 from core.reply import StreamingReply
 from core.settings import SlackSettings
@@ -82,7 +83,8 @@ class SlackRelay:
         self.renderer = MrkdwnRenderer()
         self.access = access_lists(settings)
         self.slash = SlashCommand(self, commands=Commands(service=core.service, notation=NOTATION))
-        self.client = build_client(settings)
+        self.client = build_client(settings, metrics=core.metrics)
+        self.keys = KeySpace(core.key_prefix)
         self.users = UserDirectory(self.client)
         self.threads = core.threads(Platform.SLACK)
         self.welcome = Welcome(
@@ -175,6 +177,13 @@ class SlackRelay:
         sink = sink or StreamingReply(
             self.transport(channel, thread_ts, show_status=show_status),
             notice_gate=self.core.notices.gate(msg),  # cooldown notices once per cooldown, as on Discord
+            budget=answer_budget(
+                self.core.write_budget,
+                keys=self.keys,
+                settings=self.settings,
+                team=msg.key.space,
+                channel=channel,
+            ),
         )
         result = await self.core.service.handle(msg, sink)
         if thread_ts is not None and result.outcome not in (Outcome.DUPLICATE, Outcome.IGNORED):

@@ -24,8 +24,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.report import feedback_blocks, ref
 from bots.slack.translate import MrkdwnRenderer
-from core.models import SinkLimits
+from core.keys import KeySpace
+from core.models import Platform, SinkLimits
 from core.reply import DeliveryFailed, ReplyTransport
+from core.settings import SlackSettings
+from core.write_budget import AnswerBudget, Window, WriteBudget
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +37,40 @@ log = structlog.get_logger(__name__)
 # The split runs on the rendered (escaped) text, so `&amp;` and friends count too.
 MAX_BYTES = 3800
 PLACEHOLDER = "…"
+
+
+UPDATE_WINDOW_S = 60.0  # Tier 3 counts chat.update per minute
+
+
+def answer_budget(
+    budget: WriteBudget, *, keys: KeySpace, settings: SlackSettings, team: str, channel: str
+) -> AnswerBudget | None:
+    """One answer's writes in workspace `team`: `chat.update` against the workspace's SLACK_UPDATES_PER_MINUTE
+    (keeping one for the final text of each answer streaming there), `chat.postMessage` against the
+    channel's SLACK_POSTS_PER_CHANNEL_PER_S. None when SLACK_UPDATES_PER_MINUTE is 0."""
+    if settings.updates_per_minute == 0:
+        return None
+    update = Window(
+        "chat.update",
+        keys.write_budget(Platform.SLACK, team, "chat.update"),
+        settings.updates_per_minute,
+        UPDATE_WINDOW_S,
+        reserve=True,
+    )
+    post = Window(
+        "chat.postMessage",
+        keys.write_budget(Platform.SLACK, team, f"post:{channel}"),
+        settings.posts_per_channel_per_s,
+        1.0,
+    )
+    windows: dict[str, tuple[Window, ...]] = {"edit": (update,), "post": (post,), "open": (update,)}
+    return AnswerBudget(
+        budget,
+        platform=Platform.SLACK.value,
+        windows=lambda write: windows.get(write, ()),
+        max_wait_s=UPDATE_WINDOW_S,
+        metrics=budget.metrics,
+    )
 
 
 def slack_error(exc: SlackApiError) -> str:

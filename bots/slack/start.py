@@ -12,23 +12,52 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     async_default_handlers,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack.sink import slack_error
 from core.errors import ConfigurationError
+from core.observability import Metrics
 from core.settings import SlackSettings
 
 log = structlog.get_logger(__name__)
 
 
-def build_client(settings: SlackSettings) -> AsyncWebClient:
+class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handling (wait `Retry-After`, then retry), each 429 counted per Web API method."""
+
+    def __init__(self, *, max_retry_count: int, metrics: Metrics | None) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._metrics = metrics
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429 and self._metrics is not None:
+            method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+            self._metrics.platform_rate_limited.labels(platform="slack", route=method).inc()
+        return await super().can_retry_async(state=state, request=request, response=response, error=error)
+
+
+def build_client(settings: SlackSettings, *, metrics: Metrics | None = None) -> AsyncWebClient:
     """The one Web API client of the app (bolt's listeners and the Socket Mode client use it too): base URL
-    SLACK_API_URL; slack_sdk's default connection-error retries plus 429s waited out (`Retry-After`)."""
+    SLACK_API_URL; slack_sdk's default connection-error retries plus 429s waited out (`Retry-After`), counted
+    in `dolphin_relay_platform_rate_limited_total`."""
     assert settings.bot_token is not None
     return AsyncWebClient(
         token=settings.bot_token.get_secret_value(),
         base_url=settings.api_url,
-        retry_handlers=[*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        retry_handlers=[
+            *async_default_handlers(),
+            CountingRateLimitHandler(max_retry_count=3, metrics=metrics),
+        ],
     )
 
 

@@ -62,13 +62,16 @@ class LinearCheck:
         category_coef: npt.NDArray[np.float32] | None = None,
         category_intercept: FloatArray | None = None,
         meta: dict[str, Any] | None = None,
+        grow: bool = False,
     ) -> None:
         if coef.shape != (spec.dim,):
             raise ClassifierLoadError(
                 f"{name}: coef has shape {coef.shape}, the feature spec needs ({spec.dim},)"
             )
         self.name = name
-        self.featurizer = Featurizer(spec, idf)
+        # `grow`: texts that extend one read before are read incrementally (the answer check, called at
+        # each streamed update with the whole answer so far; core/alignment/features.py)
+        self.featurizer = Featurizer(spec, idf, grow=grow)
         self.coef = coef
         self.intercept = intercept
         self.threshold = threshold
@@ -176,6 +179,7 @@ def load_check(directory: Path, name: str) -> LinearCheck:
             category_coef=cat_coef,
             category_intercept=cat_b,
             meta=meta,
+            grow=name == ANSWER,
         )
     except ClassifierLoadError:
         raise

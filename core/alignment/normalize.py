@@ -147,11 +147,25 @@ _SPELLING = {
     "gf": "girlfriend",
     "bf": "boyfriend",
 }
-_SPELLED = re.compile(r"\b(?:" + "|".join(_SPELLING) + r")\b(?![.])(?!'[a-rt-z])")
+
+
+def _first_chars(words: list[str] | dict[str, str]) -> str:
+    """A look-ahead for the first characters of `words`: positions where none of them can start are
+    skipped at once instead of trying every alternative (the same matches)."""
+    return "(?=[" + re.escape("".join(sorted({w[0] for w in words}))) + "])"
+
+
+_SPELLED = re.compile(
+    r"\b" + _first_chars(_SPELLING) + "(?:" + "|".join(_SPELLING) + r")\b(?![.])(?!'[a-rt-z])"
+)
 _HOW_TOO = re.compile(r"\bhow too\b")
 _CHAT_DIGITS = re.compile(r"\b(?:" + "|".join(w for w in _CHAT_WORDS if not w.isalpha()) + r")\b")
 _CHAT_LETTERS = re.compile(
-    r"(?<![\w.'])(?:" + "|".join(w for w in _CHAT_WORDS if w.isalpha()) + r")(?![\w.'])"
+    r"(?<![\w.'])"
+    + _first_chars([w for w in _CHAT_WORDS if w.isalpha()])
+    + "(?:"
+    + "|".join(w for w in _CHAT_WORDS if w.isalpha())
+    + r")(?![\w.'])"
 )
 _TWO = re.compile(r"\b(how|want|wants|ways?|need|needs|going|trying|try|able|like|easy|hard|where|what) 2\b")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
@@ -160,18 +174,23 @@ _MAX_DECODED = 4
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i"}
 )
-_LEET_WORD = re.compile(r"[a-z0-9@$!]*[a-z][a-z0-9@$!]*")
 # a number with a unit, an age or an ordinal is not leetspeak: "13yo", "2nd", "10am", "1080p", "16gb", "5k"
 _UNIT = re.compile(
     r"\d+(?:yo|y/o|yrs?|yr|y|m|f|k|s|th|st|nd|rd|am|pm|gb|mb|tb|kb|kg|g|lbs?|cm|mm|km|ft|in|x|p|d|h|min|"
     r"ms|hz|mph|kph|v|w|mah|ml|l|oz|px|bit)"
 )
 _HAS_LEET = re.compile(r"[0134578@$!]")
+# A word for leetspeak is a whole run of [a-z0-9@$!] with a letter in it; only the runs that also hold a
+# leet character are matched (the others `_fold_leet` would leave as they are): a word costs no Python call.
+_LEET_RUN = re.compile(r"(?<![a-z0-9@$!])(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[0134578@$!])[a-z0-9@$!]+")
+# Every chat word with a digit has one of these (`_CHAT_DIGITS` cannot match without).
+_CHAT_DIGIT_CHARS = frozenset("".join(w for w in _CHAT_WORDS if not w.isalpha())) - frozenset(
+    "abcdefghijklmnopqrstuvwxyz"
+)
 _SPACED = re.compile(r"(?<!')\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")  # not after an apostrophe: "i'm a …"
 _SEPARATORS = re.compile(r"[\s.\-_*·]")
 _SEPARATOR_RUN = re.compile(r"[\s.\-_*·]+")
 _WORD_GAP = re.compile(r"[\s.\-_*·]{2,}")
-_WS = re.compile(r"\s+")
 
 
 def _fold_leet(match: re.Match[str]) -> str:
@@ -217,7 +236,7 @@ def _hidden_text(text: str) -> list[str]:
         printable = sum(ch.isprintable() or ch.isspace() for ch in decoded)
         if decoded and printable >= 0.95 * len(decoded) and (" " in decoded or "(" in decoded):
             found.append(decoded)
-    if _ROT13.search(text.casefold()):
+    if "13" in text and _ROT13.search(text.casefold()):  # casefolding makes no digits
         found.append(codecs.decode(text, "rot13"))
     return found
 
@@ -235,16 +254,21 @@ def fold_unicode(text: str) -> str:
 def _fold(text: str) -> str:
     # Most chat text and model answers are ASCII: skip the per-character Unicode work (~30 µs a check).
     text = (text.lower() if text.isascii() else fold_unicode(text)).translate(_QUOTES)
-    text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
-    text = _TWO.sub(r"\1 to", text)
-    text = _HOW_TOO.sub("how to", text)
-    text = _LEET_WORD.sub(_fold_leet, text)
+    # Each substitution runs only where it can match (the same text, without scanning it for nothing).
+    if any(d in text for d in _CHAT_DIGIT_CHARS):
+        text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
+    if " 2" in text:
+        text = _TWO.sub(r"\1 to", text)
+    if "how too" in text:
+        text = _HOW_TOO.sub("how to", text)
+    if _HAS_LEET.search(text):
+        text = _LEET_RUN.sub(_fold_leet, text)
     text = _SPACED.sub(_join_spaced, text)
     text = _CHAT_LETTERS.sub(
         lambda m: _CHAT_WORDS[m.group(0)], text
     )  # after spacing: "y o u r", not "yo u r"
     text = _SPELLED.sub(_spell, text)
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())  # whitespace runs to one space: str.split's whitespace is re's \s
 
 
 def normalize(text: str) -> str:

@@ -23,6 +23,11 @@ sent with `enforce_nonce` returns the message the bot already created with that 
 `NONCE_WINDOW_S` instead of creating another (404 code 10008 when that message was deleted); and a bot
 message older than an hour by the fake's clock (`advance(seconds)` moves it) cannot be edited: 400 code
 30046. Discord allows a few such edits before refusing; the fake refuses every one, the strictest reading.
+
+`enforce_limits()` makes it keep Discord's own limits: a global limit on the bot's requests per second (all
+routes but interactions and webhooks; past it a global 429), and per-channel buckets for sending and editing
+messages (5 per 5 s each), answered with Discord's bucket headers (`X-RateLimit-Limit`, `-Remaining`,
+`-Reset-After`, `-Bucket`) on every response, which discord.py follows, and a 429 past them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +76,21 @@ class Fault:
     applied: bool = False  # the request takes effect; only its reply is the failure
 
 
+@dataclass(frozen=True)
+class DiscordLimits:
+    """Discord's limits as the fake enforces them."""
+
+    global_per_s: int = 50  # requests per second per bot, all routes
+    per_channel: int = 5  # message sends (and, in their own bucket, edits) per channel per window
+    per_channel_window_s: float = 5.0
+
+
+@dataclass
+class Bucket:
+    remaining: int
+    reset_at: float
+
+
 @dataclass
 class SentMessage:
     id: int
@@ -106,6 +127,10 @@ class FakeDiscord:
         self.ready_sessions = 0  # gateway sessions identified and sent READY, still open
         self.threads: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
+        self.limits: DiscordLimits | None = None  # enforce_limits()
+        self.limited: list[Request] = []  # requests answered with a 429 by enforce_limits()
+        self._recent: deque[float] = deque()  # times of the requests the global limit counted (last second)
+        self._buckets: dict[str, Bucket] = {}
         self.offset_s = 0.0  # added to the wall clock: `advance` ages every message
         self._nonces: dict[str, SentMessage] = {}
         self.guild_created = asyncio.Event()
@@ -208,6 +233,12 @@ class FakeDiscord:
         fault = Fault(method, prefix, status, code, times, retry_after_s, when, scope, applied)
         self.faults.append(fault)
         return fault
+
+    def enforce_limits(self, limits: DiscordLimits | None = None) -> None:
+        """Answer past Discord's rate limits with 429s, as Discord does (`limits`: the defaults are Discord's)."""
+        self.limits = limits or DiscordLimits()
+        self._recent.clear()
+        self._buckets.clear()
 
     def calls(self, method: str, prefix: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
@@ -347,10 +378,57 @@ class FakeDiscord:
                     await handler(request)
                 await self._notify()
                 return _fault(fault)
+        bucket_headers: dict[str, str] = {}
+        if self.limits is not None and not is_webhook:
+            refused = self._rate_limit(request.method, path, bucket_headers)
+            if refused is not None:
+                self.limited.append(self.requests[-1])
+                await self._notify()
+                return refused
         try:
-            return await handler(request)  # type: ignore[no-any-return]
+            response: web.StreamResponse = await handler(request)
+            response.headers.update(bucket_headers)
+            return response
         finally:
             await self._notify()
+
+    def _rate_limit(self, method: str, path: str, headers: dict[str, str]) -> web.Response | None:
+        """Discord's limits for one request: a 429 past them, else None and the bucket's headers set in
+        `headers` (for a bucketed route)."""
+        assert self.limits is not None
+        now = time.monotonic()
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.limits.global_per_s:
+            wait = self._recent[0] + 1.0 - now
+            return _fault(
+                Fault(method, path, 429, 0, retry_after_s=round(max(wait, 0.001), 3), scope="global")
+            )
+        self._recent.append(now)
+        parts = path.strip("/").split("/")
+        if not (len(parts) >= 3 and parts[0] == "channels" and parts[2] == "messages" and len(parts) <= 4):
+            return None
+        if method not in ("POST", "PATCH"):
+            return None
+        name = f"{method}:{parts[1]}"  # per channel: sending, and (apart) editing
+        bucket = self._buckets.get(name)
+        window = self.limits.per_channel_window_s
+        if bucket is None or bucket.reset_at <= now:
+            bucket = self._buckets[name] = Bucket(self.limits.per_channel, now + window)
+        reset_after = round(max(bucket.reset_at - now, 0.001), 3)
+        if bucket.remaining <= 0:
+            return _fault(Fault(method, path, 429, 0, retry_after_s=reset_after, scope="user"), bucket=name)
+        bucket.remaining -= 1
+        headers.update(
+            {
+                "X-RateLimit-Limit": str(self.limits.per_channel),
+                "X-RateLimit-Remaining": str(bucket.remaining),
+                "X-RateLimit-Reset-After": str(reset_after),
+                "X-RateLimit-Reset": str(round(time.time() + reset_after, 3)),
+                "X-RateLimit-Bucket": name,
+            }
+        )
+        return None
 
     async def _gateway_bot(self, request: web.Request) -> web.Response:
         return _json(
@@ -587,7 +665,7 @@ class FakeDiscord:
 _FAULT_MESSAGES = {403: "Missing Permissions", 404: "Unknown Message", 500: "Internal Server Error"}
 
 
-def _fault(fault: Fault) -> web.Response:
+def _fault(fault: Fault, *, bucket: str = "fake-bucket") -> web.Response:
     if fault.status == 429:
         is_global = fault.scope == "global"
         body = {
@@ -608,7 +686,7 @@ def _fault(fault: Fault) -> web.Response:
                 {
                     "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset-After": str(fault.retry_after_s),
-                    "X-RateLimit-Bucket": "fake-bucket",
+                    "X-RateLimit-Bucket": bucket,
                     "X-RateLimit-Limit": "5",
                 }
             )

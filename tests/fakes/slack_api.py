@@ -12,6 +12,10 @@ Slack would send an event to it, and the AI methods behave as Slack documents th
 experience. `assistant.threads.setSuggestedPrompts` with a `thread_ts` fails silently for an `agent_view`
 app (ok, and nothing shown); without one the prompts go to the channel's latest message. What a member
 sees: `shown_prompts()`, `statuses`.
+
+`enforce_limits()` makes it answer like Slack's rate limits do (a 429 `ratelimited` with `Retry-After` in whole
+seconds): `chat.update` per workspace (Tier 3, about 50 a minute) and `chat.postMessage` per channel (about one
+a second), each counted over a sliding window of the calls it accepted.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +49,16 @@ class Message:
     blocks: list[dict[str, Any]] | None = None  # as last posted or updated (chat.update keeps them if absent)
 
 
+@dataclass(frozen=True)
+class SlackLimits:
+    """Slack's published limits, as the fake enforces them: calls accepted in any `window_s`."""
+
+    update_per_workspace: int = 50  # chat.update, Tier 3: 50+ per minute
+    update_window_s: float = 60.0
+    post_per_channel: int = 1  # chat.postMessage: about 1 per second per channel
+    post_window_s: float = 1.0
+
+
 class FakeSlackAPI:
     def __init__(self, *, manifest: Mapping[str, Any] | None = None) -> None:
         features = (manifest or {}).get("features") or {}
@@ -60,6 +75,8 @@ class FakeSlackAPI:
         self.calls: dict[str, list[dict[str, Any]]] = defaultdict(list)
         # (time.monotonic(), method) of every call; a call answered with a 429 as "method:429"
         self.timeline: list[tuple[float, str]] = []
+        # (time.monotonic(), method, body, accepted) of every Web API call, in order
+        self.log: list[tuple[float, str, dict[str, Any], bool]] = []
         self.admins: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}  # user id → users.info `user` object (else a default)
         self.rate_limited: dict[str, int] = {}  # method → how many 429s to answer before succeeding
@@ -70,6 +87,8 @@ class FakeSlackAPI:
         self.messages: dict[str, Message] = {}
         self.acks: list[dict[str, Any]] = []
         self.socket_tokens: list[str] = []  # app tokens apps.connections.open was called with
+        self.limits: SlackLimits | None = None  # enforce_limits()
+        self._windows: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
         self._acked = asyncio.Condition()
@@ -98,6 +117,35 @@ class FakeSlackAPI:
             await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def enforce_limits(self, limits: SlackLimits | None = None) -> None:
+        """Answer past Slack's rate limits with 429s, as Slack does (`limits`: the defaults are Slack's)."""
+        self.limits = limits or SlackLimits()
+        self._windows.clear()
+
+    def _over_limit(self, method: str, body: dict[str, Any], token: str) -> int | None:
+        """Seconds to wait (Retry-After) when this call is past its limit, else None (the call is counted)."""
+        if self.limits is None:
+            return None
+        if method == "chat.update":
+            key, limit, window = (
+                (method, token),
+                self.limits.update_per_workspace,
+                self.limits.update_window_s,
+            )
+        elif method == "chat.postMessage":
+            key = (method, str(body.get("channel")))
+            limit, window = self.limits.post_per_channel, self.limits.post_window_s
+        else:
+            return None
+        now = time.monotonic()
+        accepted = self._windows[key]
+        while accepted and accepted[0] <= now - window:
+            accepted.popleft()
+        if len(accepted) >= limit:
+            return max(1, math.ceil(accepted[0] + window - now))
+        accepted.append(now)
+        return None
 
     # ---------------------------------------------------------------- what a test reads
 
@@ -253,17 +301,24 @@ class FakeSlackAPI:
         elif raw:
             body.update({k: v[0] for k, v in parse_qs(raw).items()})
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        retry_after_s: int | None = None
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
+            retry_after_s = self.retry_after_s
+        else:
+            retry_after_s = self._over_limit(method, body, token)
+        if retry_after_s is not None:
             self.calls[f"{method}:429"].append(body)
             self.timeline.append((time.monotonic(), f"{method}:429"))
+            self.log.append((time.monotonic(), method, body, False))
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
                 status=429,
-                headers={"Retry-After": str(self.retry_after_s)},
+                headers={"Retry-After": str(retry_after_s)},
             )
         self.calls[method].append(body)
         self.timeline.append((time.monotonic(), method))
+        self.log.append((time.monotonic(), method, body, True))
         if token in self.rejected_tokens:
             return _error("invalid_auth")
         if method in self.failing:

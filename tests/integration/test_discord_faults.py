@@ -269,6 +269,13 @@ async def test_a_rate_limited_first_post_is_waited_out_and_the_answer_arrives_on
     assert retry.json == first.json  # the same reply
     assert api.visible(GENERAL) == ["Hello, patient member."]
     assert len(await bot.turns(CHANNEL_KEY)) == 1
+    labels = {
+        "platform": "discord",
+        "route": "POST /channels/{id}/messages",
+    }  # counted in /metrics, per route
+    assert (
+        bot.core.metrics.registry.get_sample_value("dolphin_relay_platform_rate_limited_total", labels) == 1
+    )
     assert_no_tracebacks(logs, caplog)
     if scope == "global":  # discord.py took it for the global limit (it holds every request meanwhile)
         assert "Global rate limit has been hit" in caplog.text

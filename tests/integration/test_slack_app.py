@@ -244,7 +244,11 @@ async def test_code_block_split_over_messages_stays_balanced(harness: Harness) -
 async def test_answer_blocked_mid_stream_is_replaced_everywhere(
     redis_client: aioredis.Redis, delete_refused: bool
 ) -> None:
-    async with http_harness(redis_client, moderator=WordModerator(output_word="FORBIDDEN")) as h:
+    # The answer streams in about a second: Slack's one post per second per channel would let one continuation
+    # up before the block; this test needs several up, so the write budget allows more posts.
+    async with http_harness(
+        redis_client, moderator=WordModerator(output_word="FORBIDDEN"), posts_per_channel_per_s=100
+    ) as h:
         if delete_refused:
             h.slack.failing["chat.delete"] = "cant_delete_message"
         words = [f"word{i:03d}-{'y' * 50}" for i in range(240)]
@@ -321,6 +325,11 @@ async def test_rate_limited_web_api_is_waited_out(harness: Harness) -> None:
     assert [m for _, m in posts] == ["chat.postMessage:429", "chat.postMessage"]  # refused, then posted once
     assert posts[1][0] - posts[0][0] >= 1.0  # not before Retry-After
     assert harness.slack.visible("C1", TS) == ["You said: U1: hi"]  # one message in the thread, no duplicate
+    labels = {"platform": "slack", "route": "chat.postMessage"}
+    assert (
+        harness.core.metrics.registry.get_sample_value("dolphin_relay_platform_rate_limited_total", labels)
+        == 1
+    )
 
 
 async def test_a_failing_update_mid_stream_does_not_end_the_answer(harness: Harness) -> None:

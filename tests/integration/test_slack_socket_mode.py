@@ -134,6 +134,6 @@ async def test_the_cli_prints_one_line_and_exits_2(redis_url: str) -> None:
 
 def test_the_client_retries_connection_errors_and_waits_out_429s() -> None:
     client = build_client(SlackSettings(bot_token="xoxb-1", api_url="http://127.0.0.1:1/api/"))
-    kinds = {type(h) for h in client.retry_handlers}
-    assert {AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler} <= kinds
+    for kind in (AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler):
+        assert any(isinstance(h, kind) for h in client.retry_handlers)
     assert client.base_url == "http://127.0.0.1:1/api/"

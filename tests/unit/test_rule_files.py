@@ -9,6 +9,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.alignment import rules
 from core.alignment.moderator import PolicyModerator
@@ -16,6 +18,7 @@ from core.alignment.normalize import normalize
 from core.alignment.policy import load_policy
 from core.errors import ConfigurationError
 from core.models import Action, ConversationKey, IncomingMessage, Platform, Stage
+from tests.strategies import hostile_text
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = rules.builtin_rules()
@@ -192,3 +195,29 @@ def test_the_rule_report_counts_firings_per_rule_and_source(
     assert top["corpus_unsafe"] == 2 and top["sources"] == {"a": 1, "b": 1} and top["corpus_safe"] == 0
     assert top["own_unsafe"] == 1 and top["keep"] is True
     assert all(r["corpus_safe"] == 0 for r in report.values())  # neither look-alike fires any rule
+
+
+_RULE_TEXTS = [t for r in RULES for t in (*r.match, *r.no_match)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(hostile_text, st.sampled_from(_RULE_TEXTS)), min_size=1, max_size=6).map(" ".join))
+def test_the_prefilter_agrees_with_a_plain_search_on_hostile_text(text: str) -> None:
+    """The word starts a rule set tries (one scan for its prefixes) miss no match of a plain search."""
+    normalized = normalize(text)
+    for ruleset, plain in _PLAIN:
+        fast = {m.rule for m in ruleset.matches(normalized)}
+        assert fast == {rid for rid, regexes in plain if any(x.search(normalized) for x in regexes)}, text
+
+
+_PLAIN = [
+    (
+        rules.RuleSet([r for r in RULES if r.stage is stage]),
+        [
+            (r.id, [re.compile(p, re.DOTALL | re.MULTILINE) for p in r.patterns])
+            for r in RULES
+            if r.stage is stage
+        ],
+    )
+    for stage in rules.RuleStage
+]
