@@ -249,7 +249,7 @@ def adapters_to_run(command: str, settings: Settings, *, optional: bool) -> list
         return wanted
     if not configured:
         raise ConfigurationError(
-            "dolphin-relay all: neither DISCORD_TOKEN nor SLACK_BOT_TOKEN is set: set at least one in .env "
+            "`all` has nothing to run: neither DISCORD_TOKEN nor SLACK_BOT_TOKEN is set: set at least one in .env "
             "(docs/discord.md, docs/slack.md)",
             setting="DISCORD_TOKEN",
         )

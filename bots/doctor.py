@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from core.errors import ConfigurationError, UpstreamError
 from core.llm import build_generator, build_http_client, build_model_session
-from core.observability import redact_url
+from core.observability import configure_logging, redact_url
 from core.settings import Settings, load_settings, tgi_urls, unknown_settings
 
 if TYPE_CHECKING:
@@ -60,6 +60,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print_table([Check("configuration", False, str(exc), "correct the setting named above in .env")])
         return 1
+    # The report is the table: info lines of the parts it starts (model.limits, …) would break it up;
+    # warnings, and LOG_LEVEL=DEBUG when asked for, still show.
+    level = "WARNING" if settings.log.level == "INFO" else settings.log.level
+    configure_logging(settings.log.model_copy(update={"level": level}))
     checks = asyncio.run(diagnose(settings))
     checks[1:1] = unknown_name_checks(args.env_file)
     print_table(checks)

@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -703,7 +704,10 @@ async def _serve(
 ) -> None:
     responder = fixed_answer(answer_tokens) if answer_tokens else echo_responder
     if answers is not None:
-        responder = file_answers(answers)
+        try:
+            responder = file_answers(answers)
+        except OSError as exc:
+            raise _CannotServe(f"--answers {answers}: cannot read it ({exc.strerror})") from None
     fake = FakeTGI(
         port=port,
         token_delay_s=token_delay_s,
@@ -713,7 +717,14 @@ async def _serve(
         max_total_tokens=max_model_len,
         max_input_tokens=min(7168, max_model_len - 1),
     )
-    url = await fake.start()
+    try:
+        url = await fake.start()
+    except OSError as exc:
+        await fake.close()
+        raise _CannotServe(
+            f"cannot listen on 127.0.0.1:{port} ({os.strerror(exc.errno) if exc.errno else exc}): pick another --port (another "
+            "fake-model may still be running there), and point TGI_URL at it"
+        ) from None
     name = {"tgi": "TGI", "vllm": "vLLM", "sglang": "SGLang"}[dialect]
     print(f"fake {name} (echo, not a model) listening on {url}", flush=True)
     try:
@@ -760,8 +771,21 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _CannotServe(Exception):
+    """The fake cannot start (a busy port, an unreadable --answers file): one line, exit 2."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C; SIGTERM ends the process at once); the exit code."""
+    try:
+        _serve_until_interrupted(args)
+    except _CannotServe as exc:
+        print(f"dolphin-relay fake-model: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _serve_until_interrupted(args: argparse.Namespace) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             _serve(
@@ -775,7 +799,6 @@ def run(args: argparse.Namespace) -> int:
                 answers=args.answers,
             )
         )
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

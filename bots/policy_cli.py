@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.language import detect_language
 from core.alignment.moderator import PolicyModerator, build_moderator
@@ -80,7 +82,7 @@ def add_policy_parser(subparsers: Any) -> None:
     rp = sub.add_parser(
         "replay", help="decide the audit stream of the last N days again with a changed policy; print changes"
     )
-    rp.add_argument("--days", type=float, default=7.0, help="how far back to replay (default 7)")
+    rp.add_argument("--days", type=_days, default=7.0, help="how far back to replay (default 7)")
     rp.add_argument("--examples", type=int, default=3, help="examples shown per change (default 3)")
     rp.add_argument("--json", action="store_true", help="print the summary as one JSON object instead")
     _common(rp)
@@ -88,9 +90,20 @@ def add_policy_parser(subparsers: Any) -> None:
     reports = sub.add_parser(
         "reports", help="members' reports of answers as labeled JSONL for `policy eval --stage output`"
     )
-    reports.add_argument("--days", type=float, default=30.0, help="how far back to read (default 30)")
+    reports.add_argument("--days", type=_days, default=30.0, help="how far back to read (default 30)")
     reports.add_argument("--output", type=Path, default=None, help="write here (default: standard output)")
     reports.set_defaults(handler=run_reports)
+
+
+def _days(value: str) -> float:
+    """`--days`: a positive number of days (0 or less would read nothing and say so as if it were a result)."""
+    try:
+        days = float(value)
+    except ValueError:
+        days = float("nan")
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of days (e.g. 7 or 0.5)")
+    return days
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +133,13 @@ def _message(text: str, adult: bool) -> IncomingMessage:
     return IncomingMessage(
         key=_KEY, message_id="-", author_id="policy", author_name="policy", text=text, adult_channel=adult
     )
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
 
 
 def _prompt(record: Any) -> str | None:
@@ -155,15 +175,18 @@ async def _moderator(args: argparse.Namespace) -> AsyncIterator[PolicyModerator]
             import httpx
 
             http = await stack.enter_async_context(httpx.AsyncClient())
-            settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
+            try:
+                settings = AlignmentSettings(policy_file=args.policy, guard_url=args.guard_url)
+            except ValidationError as exc:
+                raise _option_error("--guard-url", exc) from None
         elif args.self_check:
             from core.llm import build_generator, build_model_session
             from core.settings import TGISettings
 
             try:
                 tgi = TGISettings(url=args.self_check, backend=args.backend)
-            except ValueError as exc:
-                raise ConfigurationError(f"--self-check: {exc}", setting="--self-check") from None
+            except ValidationError as exc:
+                raise _option_error("--self-check", exc) from None
             session = await stack.enter_async_context(build_model_session(tgi))
             generator = await stack.enter_async_context(
                 build_generator(http=session, settings=tgi, urls=[u.strip() for u in tgi.url.split(",")])
@@ -174,6 +197,12 @@ async def _moderator(args: argparse.Namespace) -> AsyncIterator[PolicyModerator]
         yield build_moderator(
             settings=settings, redis=None, http=http, key_prefix="policy", mute=None, generator=generator
         )
+
+
+def _option_error(option: str, exc: ValidationError) -> ConfigurationError:
+    """One line for a URL option the settings refused (pydantic's own text spans several lines)."""
+    problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+    return ConfigurationError(f"{option}: {problems}", setting=option)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -200,7 +229,11 @@ def _run(coro: Any) -> int:
     try:
         return int(asyncio.run(coro))
     except ConfigurationError as exc:
-        print(f"dolphin-relay: {exc}", file=sys.stderr)
+        message = str(exc)
+        if exc.setting == "ALIGNMENT_POLICY_FILE":  # here the file came from --policy, not the setting
+            message = message.removeprefix("ALIGNMENT_POLICY_FILE: ")
+            message = message if message.startswith("--policy") else f"--policy: {message}"
+        print(f"dolphin-relay: {message}", file=sys.stderr)
         return 2
 
 
@@ -210,12 +243,12 @@ async def _check(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _json_line(line)
+                if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                    raise TypeError('not a JSON object with a "text" string')
                 text = record["text"]
-                if not isinstance(text, str):
-                    raise TypeError("text must be a string")
                 prompt = _prompt(record)
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, TypeError) as exc:
                 out: dict[str, Any] = {"action": "error", "category": None, "error": f"line {n}: {exc}"}
             else:
                 out = await _verdict(moderator, text, args.stage, args.adult, prompt)
@@ -272,29 +305,42 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
     by_category: dict[str, _Tally] = {}
     by_language: dict[str, _Tally] = {}
     errors: list[str] = []
-    print(_HEADER)
-    for path in args.files:
-        tally = _Tally()
+    texts = []
+    for path in args.files:  # every file read before the table starts: a wrong name is the only output
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            print(f"dolphin-relay: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            print(f"dolphin-relay: cannot read {path}: {reason}", file=sys.stderr)
             return 2
-        for n, line in enumerate(lines, 1):
+    print(_HEADER)
+    for path, text in zip(args.files, texts, strict=True):
+        tally = _Tally()
+        for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _json_line(line)
+                if not isinstance(record, dict):
+                    raise TypeError('not a JSON object ({"text": …, "unsafe": true|false})')
                 text, unsafe = record["text"], record["unsafe"]
                 if not isinstance(text, str) or not isinstance(unsafe, bool):
                     raise TypeError('"text" must be a string and "unsafe" true or false')
                 prompt = _prompt(record)
             except (ValueError, KeyError, TypeError) as exc:
-                print(f"dolphin-relay: {path}:{n}: not a labeled record: {exc}", file=sys.stderr)
+                why = f'no "{exc.args[0]}" field' if isinstance(exc, KeyError) else str(exc)
+                print(f"dolphin-relay: {path}:{n}: not a labeled record: {why}", file=sys.stderr)
                 return 2
             started = time.perf_counter()
             verdict = await _verdict(moderator, text, args.stage, args.adult, prompt)
             elapsed_ms = (time.perf_counter() - started) * 1000
+            if verdict["action"] == "error":  # counted, it would pass for an allow: the figures would lie
+                print(
+                    f"dolphin-relay: {path}:{n}: no verdict ({verdict['error']}): a layer failed, most often "
+                    "the judge of --guard-url or --self-check; make it reachable and run again",
+                    file=sys.stderr,
+                )
+                return 2
             predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
             tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)
             if args.by_category and isinstance(record.get("category"), str):
@@ -451,7 +497,15 @@ async def _reports_with(trail: AuditLog, args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(out)
     else:
-        args.output.write_text(out, encoding="utf-8")
+        try:
+            args.output.write_text(out, encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"dolphin-relay: --output {args.output}: cannot write it ({exc.strerror}): "
+                "give a path in a directory you can write to, or leave --output out for standard output",
+                file=sys.stderr,
+            )
+            return 2
     print(f"{len(lines)} reported answers written", file=sys.stderr)
     if no_text:
         print(f"{no_text} skipped: recorded without text (audit.store_excerpt: false)", file=sys.stderr)

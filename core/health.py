@@ -5,6 +5,7 @@ balancer stops sending work) and `/metrics` (Prometheus text)."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from core.errors import ConfigurationError
 from core.llm import TextGenerator
 from core.observability import Metrics
 
@@ -46,7 +48,16 @@ class HealthServer:
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # most often a second dolphin-relay on this machine, on the default port
+            await self.stop()
+            raise ConfigurationError(
+                f"METRICS_PORT: cannot listen on {self._host}:{self._port} ({bind_problem(exc)}): set "
+                "METRICS_PORT to a free port for this process (each bot process on a machine needs its own), "
+                "or 0 for none",
+                setting="METRICS_PORT",
+            ) from None
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{'127.0.0.1' if self._host in ('0.0.0.0', '') else self._host}:{port}"
         return self.url
@@ -96,3 +107,8 @@ class HealthServer:
         return web.Response(
             body=generate_latest(self._metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+
+def bind_problem(exc: OSError) -> str:
+    """Why a listening socket could not be opened, in a few words ("Address already in use")."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)

@@ -59,7 +59,8 @@ from bots.slack.users import UserDirectory
 from bots.slack.welcome import Welcome, status_shower
 from core.alignment.language import detect_language
 from core.commands import Commands
-from core.errors import RelayError
+from core.errors import ConfigurationError, RelayError
+from core.health import bind_problem
 from core.keys import KeySpace
 from core.models import HandleResult, IncomingMessage, Outcome, Platform, ReplySink
 from core.reply import StreamingReply
@@ -380,7 +381,15 @@ async def start_http(relay: SlackRelay, *, host: str, port: int) -> tuple[web.Ap
     runner = web.AppRunner(web_app, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigurationError(
+            f"--port {port}: cannot listen on {host}:{port} ({bind_problem(exc)}): give `dolphin-relay slack` "
+            "a free --port (and point your proxy or Slack's request URL at it)",
+            setting="--port",
+        ) from None
     bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://{host}:{bound}{EVENTS_PATH}"
 

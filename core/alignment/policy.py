@@ -238,9 +238,14 @@ def load_policy(path: Path | None = None) -> Policy:
         data = yaml.safe_load(text)
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
+        # One line: PyYAML's own text quotes the offending line with a caret under it, over several lines.
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigurationError(f"{where}: not valid YAML: {exc}", setting="ALIGNMENT_POLICY_FILE") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        raise ConfigurationError(
+            f"{where}: not valid YAML: {problem}{column}", setting="ALIGNMENT_POLICY_FILE"
+        ) from None
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:

@@ -94,6 +94,13 @@ async def policy_cli(redis_url: str, prefix: str, *args: str) -> str:
     """`dolphin-relay policy ARGS…` as a process on the audit stream at `redis_url` (REDIS_KEY_PREFIX
     `prefix`), with no .env and none of the shell's ALIGNMENT_, LOG_ or REDIS_ settings; its standard output
     (it must exit 0)."""
+    code, out, err = await policy_cli_run(redis_url, prefix, *args)
+    assert code == 0, err
+    return out
+
+
+async def policy_cli_run(redis_url: str, prefix: str, *args: str) -> tuple[int | None, str, str]:
+    """`policy_cli` whatever the outcome: exit code, standard output, standard error."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIGNMENT_", "LOG_", "REDIS_"))}
     env.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix, LOG_LEVEL="WARNING")
     proc = await asyncio.create_subprocess_exec(
@@ -104,5 +111,4 @@ async def policy_cli(redis_url: str, prefix: str, *args: str) -> str:
         env=env,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    return proc.returncode, out.decode(), err.decode()

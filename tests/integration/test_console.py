@@ -265,6 +265,32 @@ async def start_fake_model(port: int, *args: str) -> asyncio.subprocess.Process:
     )
 
 
+async def test_a_second_fake_model_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    """Running the README's `fake-model --port 8080 &` twice (or with something else on the port): one line
+    that names --port, exit 2, no traceback; the same for an --answers file that is not there."""
+    port = free_port()
+    first = await start_fake_model(port)
+    try:
+        assert first.stdout is not None
+        assert "listening" in (await asyncio.wait_for(first.stdout.readline(), 20)).decode()
+        for args in ((), ("--answers", str(tmp_path / "missing.jsonl"))):
+            port_used = port if not args else free_port()
+            second = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "bots", "fake-model", "--port", str(port_used), *args),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=ROOT,
+            )
+            _out, err_bytes = await asyncio.wait_for(second.communicate(), 20)
+            err = err_bytes.decode().strip()
+            assert second.returncode == 2, err
+            assert "\n" not in err and "Traceback" not in err, err
+            assert ("--port" in err and str(port) in err) if not args else ("--answers" in err), err
+    finally:
+        first.terminate()
+        await asyncio.wait_for(first.communicate(), 20)
+
+
 async def test_the_readme_trial_shows_history_and_harmless_markers_in_the_prompt(
     redis_client: object, redis_url: str
 ) -> None:

@@ -335,6 +335,8 @@ async def test_the_command_exits_0_when_green_and_1_on_any_failure(
         code, out = await run_cli(env_file)
         assert code == 0, out
         assert "0 failed" in out and GOOD_BOT not in out and GOOD_APP not in out
+        # The report is the table alone: no log lines of the parts the doctor starts between its rows.
+        assert all(line[:1] in ("✓", "✗", "!", " ", "") or "passed" in line for line in out.splitlines()), out
 
         env_file.write_text(env_file.read_text().replace(GOOD_BOT, "xoxb-wrong"))
         code, out = await run_cli(env_file)

@@ -282,6 +282,7 @@ async def test_an_unconfigured_platform_stays_idle_instead_of_crash_looping(redi
         err = err_bytes.decode()
         assert proc.returncode == 2, err[-2000:]
         assert setting in err and "Traceback" not in err
+        assert err.count("dolphin-relay:") == 1 and "dolphin-relay: dolphin-relay" not in err, err
 
 
 def test_all_runs_the_configured_adapters_and_optional_never_fails() -> None:
@@ -300,3 +301,38 @@ def test_all_runs_the_configured_adapters_and_optional_never_fails() -> None:
     assert adapters_to_run("all", nothing, optional=True) == []
     with pytest.raises(ConfigurationError, match="neither DISCORD_TOKEN nor SLACK_BOT_TOKEN"):
         adapters_to_run("all", nothing, optional=False)
+
+
+async def test_a_port_another_process_holds_is_one_line_naming_what_to_change(redis_url: str) -> None:
+    """Two bots started by hand on one machine both want METRICS_PORT 9100; an HTTP-mode Slack bot wants
+    its --port: a port already taken stops start-up with one line naming the setting or option, exit 2."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        async with FakeSlackAPI() as slack, FakeTGI() as tgi:
+            common = dict(REDIS_URL=redis_url, TGI_URL=tgi.url, METRICS_HOST="127.0.0.1")
+            cases = (
+                (bot_env(**common, METRICS_PORT=str(port)), ("discord", "--optional"), "METRICS_PORT"),
+                (
+                    bot_env(
+                        **common,
+                        METRICS_PORT="0",
+                        SLACK_BOT_TOKEN="xoxb-port-test",
+                        SLACK_SIGNING_SECRET="s",
+                        SLACK_API_URL=slack.url,
+                    ),
+                    ("slack", "--port", str(port)),
+                    "--port",
+                ),
+            )
+            for env, args, named in cases:
+                proc = await start_bot(sys.executable, "-m", "bots", "--env-file", os.devnull, *args, env=env)
+                _out, err_bytes = await asyncio.wait_for(proc.communicate(), 60)
+                err = err_bytes.decode()
+                assert proc.returncode == 2, err[-2000:]
+                (line,) = [x for x in err.splitlines() if x.startswith("dolphin-relay:")]
+                assert line.startswith(f"dolphin-relay: {named}") and str(port) in line, line
+                assert "Traceback" not in err and "xoxb-port-test" not in err

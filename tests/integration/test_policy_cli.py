@@ -225,10 +225,28 @@ async def test_check_with_the_self_check_asks_the_main_model_server() -> None:
 
 
 async def test_self_check_with_a_bad_url_names_the_option() -> None:
-    proc = await _spawn("check", "--self-check", "localhost:8080")
-    _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
-    assert proc.returncode == 2
-    assert "--self-check" in err.decode() and "Traceback" not in err.decode()
+    for option in ("--self-check", "--guard-url"):
+        proc = await _spawn("check", option, "localhost:8080")
+        _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
+        assert proc.returncode == 2
+        line = err.decode().strip()  # one line (pydantic's own text spans four)
+        assert line.startswith(f"dolphin-relay: {option}: ") and "localhost:8080" in line, line
+        assert "\n" not in line and "Traceback" not in line
+
+
+async def test_eval_with_a_judge_that_is_down_gives_no_figures(tmp_path: Path) -> None:
+    """A guard server that does not answer: every benign record would count as allowed and the table would
+    show a clean FPR for a judge that never judged. The tool stops at the first missing verdict instead."""
+    from tests.ports import refused_port
+
+    records = tmp_path / "mine.jsonl"
+    records.write_text('{"text": "how do dolphins sleep?", "unsafe": false}\n')
+    proc = await _spawn("eval", "--guard-url", f"http://127.0.0.1:{refused_port()}", str(records))
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2, out.decode()
+    assert "0.000" not in out.decode()  # no row of figures
+    assert f"{records}:1: no verdict" in err.decode() and "--guard-url" in err.decode()
+    assert "Traceback" not in err.decode()
 
 
 async def test_check_output_reads_the_request_an_answer_replies_to() -> None:
@@ -283,3 +301,54 @@ async def test_weights_that_cannot_load_stop_the_tool_with_one_line(tmp_path: Pa
     lines = err.decode().strip().splitlines()
     assert proc.returncode == 2
     assert len(lines) == 1 and "layers.classifier" in lines[0] and "Traceback" not in err.decode()
+
+
+async def test_a_policy_file_that_cannot_be_read_names_the_option(tmp_path: Path) -> None:
+    """The file came from `--policy`: the line names the option (not ALIGNMENT_POLICY_FILE, which the
+    operator did not set), the file and the problem, on one line."""
+    broken = tmp_path / "mine.yaml"
+    broken.write_text("version: 1\ndescription: a: b\n")
+    for path, problem in ((tmp_path / "missing.yaml", "No such file"), (broken, "not valid YAML")):
+        proc = await _spawn("check", "--policy", str(path))
+        _out, err = await asyncio.wait_for(proc.communicate(b""), 30)
+        assert proc.returncode == 2
+        line = err.decode().strip()
+        assert line.startswith("dolphin-relay: --policy: ") and str(path) in line and problem in line, line
+        assert "\n" not in line and "ALIGNMENT_POLICY_FILE" not in line
+
+
+async def test_eval_of_a_file_that_cannot_be_read_prints_only_the_error(tmp_path: Path) -> None:
+    """A mistyped file name among several: one line naming it, and no table header before it."""
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "fine", "unsafe": false}\n')
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\xff\xfe\x00weights")
+    for wrong, reason in ((tmp_path / "typo.jsonl", "No such file"), (binary, "not UTF-8")):
+        proc = await _spawn("eval", str(good), str(wrong))
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2
+        assert out.decode() == ""
+        line = err.decode().strip()
+        assert line.startswith(f"dolphin-relay: cannot read {wrong}: {reason}") and "\n" not in line, line
+
+
+async def test_records_that_are_not_what_the_tools_read_are_named_in_words(tmp_path: Path) -> None:
+    """Not Python's internals ("string indices must be integers", "'unsafe'"): what is wrong with the line."""
+    proc = await _spawn("check")
+    stdin = b'"just a string"\n[1, 2]\n{"prompt": "x"}\nnot json\n{"text": "hello"}\n'
+    out, _err = await asyncio.wait_for(proc.communicate(stdin), 30)
+    verdicts = [json.loads(line) for line in out.decode().splitlines()]
+    assert [v.get("error") for v in verdicts] == [
+        'line 1: not a JSON object with a "text" string',
+        'line 2: not a JSON object with a "text" string',
+        'line 3: not a JSON object with a "text" string',
+        "line 4: not JSON (Expecting value at column 1)",
+        None,
+    ]
+    for content, why in (('{"text": "a"}', 'no "unsafe" field'), ("[1, 2]", "not a JSON object")):
+        labeled = tmp_path / "mine.jsonl"
+        labeled.write_text(content + "\n")
+        proc = await _spawn("eval", str(labeled))
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 2
+        assert f"{labeled}:1: not a labeled record: {why}" in err.decode(), err.decode()

@@ -23,7 +23,7 @@ from core.settings import HistorySettings
 from tests.fakes.memory import PostedSink
 from tests.fakes.tgi import FakeReply
 from tests.integration.moderated import moderated_service
-from tests.integration.processes import policy_cli
+from tests.integration.processes import policy_cli, policy_cli_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "reportstest"
@@ -131,3 +131,23 @@ async def test_reports_measure_a_policy_change_with_replay_and_eval(
         name: out.splitlines()[1].split()[3] for name, out in (("after", row_after), ("before", row_before))
     }
     assert recall == {"after": "1.000", "before": "0.000"}
+
+
+async def test_reports_to_a_path_that_cannot_be_written_is_one_line(redis_url: str, tmp_path: Path) -> None:
+    """A mistyped `--output` directory: one line naming the option, exit 2, no traceback."""
+    target = tmp_path / "no-such-dir" / "reports.jsonl"
+    code, _out, err = await policy_cli_run(
+        redis_url, PREFIX, "reports", "--days", "1", "--output", str(target)
+    )
+    assert code == 2
+    assert "--output" in err and str(target) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+async def test_days_must_be_a_positive_number(redis_url: str) -> None:
+    """`--days 0` or `-3` would read nothing and report "0 decisions" as if that were a finding."""
+    for action in ("replay", "reports"):
+        for days in ("0", "-3", "week"):
+            code, out, err = await policy_cli_run(redis_url, PREFIX, action, "--days", days)
+            assert code == 2, (action, days, out)
+            assert "--days" in err and "positive number of days" in err and "Traceback" not in err

@@ -169,6 +169,10 @@ def test_invalid_policy_names_file_line_and_field(tmp_path: Path) -> None:
     bad.write_text("version: 1\ncategories: [\n")
     with pytest.raises(ConfigurationError, match="not valid YAML"):
         load_policy(bad)
+    bad.write_text("version: 1\ndescription: a: b\n")  # start-up prints this: one line, file and line
+    with pytest.raises(ConfigurationError) as err:
+        load_policy(bad)
+    assert str(err.value) == f"{bad}:2: not valid YAML: mapping values are not allowed here (column 15)"
     with pytest.raises(ConfigurationError, match="ALIGNMENT_POLICY_FILE"):
         load_policy(tmp_path / "missing.yaml")
 

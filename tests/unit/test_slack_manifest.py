@@ -104,3 +104,15 @@ def test_helpers_named_above_are_the_ones_the_code_uses() -> None:
     code = _code()
     for helper in HELPER_SCOPES:
         assert re.search(rf"\b_?{helper}\(", code), helper
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_the_command_hint_lists_every_subcommand(path: Path) -> None:
+    """Slack shows `usage_hint` while a member types /dolphin: every subcommand the code routes is in it
+    (`usage` was missing when the budgets landed)."""
+    code = (ROOT / "bots" / "slack" / "commands.py").read_text()
+    routed = set(re.findall(r'^\s+\("([a-z-]+)", "[a-z]*"\):', code, flags=re.M)) | {"ask", "help"}
+    assert {"reset", "persona", "usage", "forget-me", "pause", "resume"} <= routed  # the parse still works
+    (command,) = _load(path)["features"]["slash_commands"]
+    hint = {part.split()[0] for part in command["usage_hint"].split("|")}
+    assert routed <= hint, sorted(routed - hint)
