@@ -18,7 +18,8 @@ message there, and how its text is rendered:
 - with a write budget (`AnswerBudget`, core/write_budget.py), every write is spent there first: the answer's first
   message (its first text, or a placeholder) and the final text or notice wait for room; an update while
   streaming (the first text over a placeholder too) is skipped when the budget has no room for it (the next
-  one carries newer text); a place for the final text is kept from the start (`typing`).
+  one carries newer text); a place for the final text is kept from the start (`typing`) and given back
+  when the answer ends (`finish`, `fail`).
 - a message that can no longer be edited (older than `SinkLimits.max_edit_age_s` by this reply's clock, or
   refused by the platform as too old: `DeliveryFailed.stale`, Discord's error 30046) is frozen with what it
   shows, and the answer continues in new messages after it: the messages shown so far keep the text they
@@ -191,6 +192,7 @@ class StreamingReply(ReplySink, Generic[M]):
             await self._show(text, final=True)
         finally:
             await self.transport.stop_typing()
+            await self._close_budget()
 
     def answer_refs(self) -> tuple[str, ...]:
         return tuple(ref for message in self._messages if (ref := self.transport.ref(message)))
@@ -203,12 +205,19 @@ class StreamingReply(ReplySink, Generic[M]):
             and not await self._notice_gate(error)
         ):
             await self.transport.stop_typing()
+            await self._close_budget()
             log.info("reply.notice_suppressed", reason=type(error).__name__)
             return
         await self.fail(notice)
 
     async def fail(self, notice: str) -> None:
         self._final = True
+        try:
+            await self._fail(notice)
+        finally:
+            await self._close_budget()
+
+    async def _fail(self, notice: str) -> None:
         await self.transport.stop_typing()
         if self.dead:
             return
@@ -230,6 +239,11 @@ class StreamingReply(ReplySink, Generic[M]):
                 await self._post(notice, notice=True)
 
     # ---------------------------------------------------------------- internals
+
+    async def _close_budget(self) -> None:
+        """The answer ended: give back the places its budget kept for its final text."""
+        if self._budget is not None:
+            await self._budget.close()
 
     async def _show(self, markdown: str, *, final: bool = False) -> None:
         if self.dead:

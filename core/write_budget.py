@@ -14,7 +14,8 @@ Writes have a priority (`Priority`):
   or would leave no room for the final texts of the answers streaming now: a window with `reserve` keeps
   one write for each answer that has started (OPEN, `AnswerBudget.open`) or written in it and not yet sent
   its final text (a sorted set of live
-  answers, each expiring after `live_ttl_s` if its process died), and `intermediate_limit` caps the
+  answers, each expiring after `live_ttl_s` if its process died; an answer that ends gives its places
+  back, CLOSE, `AnswerBudget.close`), and `intermediate_limit` caps the
   intermediate writes below `limit`. A refused edit is skipped (the next one carries newer text), so when
   many answers stream at once each gets fewer intermediate edits; with one answer nothing changes.
 
@@ -55,6 +56,10 @@ class Priority(StrEnum):
     FIRST = "first"
     INTERMEDIATE = "intermediate"
     FINAL = "final"
+    CLOSE = "close"  # an answer ended: the places kept for it are given back, nothing is written
+
+
+_WRITES_NOTHING = frozenset({Priority.OPEN, Priority.CLOSE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ for i = 1, n do
   local count = redis.call('ZCARD', key)
   used[i] = count
   local cap = limit
-  if prio == 'open' then cap = count + 1 end
+  if prio == 'open' or prio == 'close' then cap = count + 1 end
   if prio == 'intermediate' then
     cap = soft
     if reserve then
@@ -131,13 +136,13 @@ end
 for i = 1, n do
   local key, live = KEYS[2 * i - 1], KEYS[2 * i]
   local window = tonumber(ARGV[4 + 4 * (i - 1) + 3])
-  if prio ~= 'open' then
+  if prio ~= 'open' and prio ~= 'close' then
     redis.call('ZADD', key, now, member)
     redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
     used[i] = used[i] + 1
   end
   if ARGV[4 + 4 * (i - 1) + 4] == '1' then
-    if prio == 'final' then
+    if prio == 'final' or prio == 'close' then
       redis.call('ZREM', live, answer)
     else
       redis.call('ZADD', live, now + ttl, answer)
@@ -165,7 +170,7 @@ class LocalWindows:
             while writes and writes[0] <= now - w.counted_s:
                 writes.popleft()
             used.append(len(writes))
-            cap = len(writes) + 1 if priority is Priority.OPEN else w.limit
+            cap = len(writes) + 1 if priority in _WRITES_NOTHING else w.limit
             if priority is Priority.INTERMEDIATE:
                 cap = w.soft_limit
                 if w.reserve:
@@ -180,15 +185,15 @@ class LocalWindows:
         if wait > 0:
             return Grant(False, wait, tuple(used))
         for w in windows:
-            if priority is not Priority.OPEN:
+            if priority not in _WRITES_NOTHING:
                 self._writes[w.key].append(now)
             if w.reserve:
                 live = self._live.setdefault(w.key, {})
-                if priority is Priority.FINAL:
+                if priority in (Priority.FINAL, Priority.CLOSE):
                     live.pop(answer, None)
                 else:
                     live[answer] = now + LIVE_TTL_S
-        return Grant(True, 0.0, tuple(n + (priority is not Priority.OPEN) for n in used))
+        return Grant(True, 0.0, tuple(n + (priority not in _WRITES_NOTHING) for n in used))
 
 
 class WriteBudget:
@@ -268,12 +273,35 @@ class AnswerBudget:
         self._clock = clock
         self.answer = os.urandom(8).hex()
         self._hold_until = float("-inf")  # no intermediate write before then (the last refusal's wait)
+        self._held: dict[str, Window] = {}  # the windows (by key) that keep a place for this answer
+
+    def _granted(self, windows: Sequence[Window], priority: Priority) -> None:
+        for w in windows:
+            if not w.reserve:
+                continue
+            if priority in (Priority.FINAL, Priority.CLOSE):
+                self._held.pop(w.key, None)
+            else:
+                self._held[w.key] = w
 
     async def open(self) -> None:
         """The answer starts: each window with `reserve` keeps a place for its final text from now on (before
         its first write there), so that the intermediate edits of answers that started earlier cannot take
         it. Writes nothing; windows `windows("open")`."""
-        await self._budget.try_spend(self._platform, self._windows("open"), Priority.OPEN, answer=self.answer)
+        windows = self._windows("open")
+        if (await self._budget.try_spend(self._platform, windows, Priority.OPEN, answer=self.answer)).granted:
+            self._granted(windows, Priority.OPEN)
+
+    async def close(self) -> None:
+        """The answer ended: the places still kept for it are given back at once (a final text posted as a
+        new message, or a notice, is not an edit in the window that kept its place; without this the place
+        would stay taken until `LIVE_TTL_S`, and intermediate edits of other answers refused meanwhile).
+        Writes nothing; no Redis call when no place is kept."""
+        if not self._held:
+            return
+        windows = list(self._held.values())
+        self._held.clear()
+        await self._budget.try_spend(self._platform, windows, Priority.CLOSE, answer=self.answer)
 
     async def spend(self, write: str, priority: Priority) -> bool:
         """Whether the write may go now. An intermediate write is refused (False) when there is no room; a
@@ -291,6 +319,7 @@ class AnswerBudget:
                 self._hold_until = self._clock() + grant.wait_s * (1 + random.random())
                 self._count(write, priority, "deferred")
                 return False
+            self._granted(windows, priority)
             self._count(write, priority, "granted")
             return True
         started = self._clock()
@@ -298,6 +327,7 @@ class AnswerBudget:
             grant = await self._budget.try_spend(self._platform, windows, priority, answer=self.answer)
             waited = self._clock() - started
             if grant.granted:
+                self._granted(windows, priority)
                 self._count(write, priority, "waited" if waited > 0 else "granted", waited)
                 return True
             if waited + grant.wait_s > self._max_wait_s:

@@ -69,14 +69,18 @@ def intents() -> discord.Intents:
 
 
 _ID = re.compile(r"/\d+")
+# An interaction's (or webhook's) token follows its id in the path: a secret, and one label value per token.
+_TOKEN = re.compile(r"^/(webhooks|interactions)/\{id\}/[^/]+")
 
 
 def count_rate_limits(metrics: Metrics) -> aiohttp.TraceConfig:
-    """discord.py waits out 429s itself; this counts them per route (ids as {id}) in /metrics."""
+    """discord.py waits out 429s itself; this counts them per route (ids as {id}, tokens as {token}) in
+    /metrics."""
 
     async def on_end(session: Any, context: Any, params: aiohttp.TraceRequestEndParams) -> None:
         if params.response.status == 429:
             path = _ID.sub("/{id}", params.url.path.split("/api/v10", 1)[-1])
+            path = _TOKEN.sub(r"/\1/{id}/{token}", path)
             metrics.platform_rate_limited.labels(platform="discord", route=f"{params.method} {path}").inc()
 
     trace = aiohttp.TraceConfig()

@@ -281,15 +281,17 @@ class SlackRelay:
 
     async def on_feedback(self, body: dict[str, Any], bot_user_id: str | None) -> None:
         """A click on an answer's feedback buttons (bots/slack/report.py): the negative one reports the
-        answer; the member is thanked privately (or told why not) in the answer's thread."""
+        answer; the member is thanked privately (or told why not) in the answer's thread, in the language of
+        their Slack client."""
         report = to_report(body, bot_user_id=bot_user_id)
-        if report is not None:
-            text = (await self.core.reports.report(report)).text
-        elif is_praise(body):
-            text = self.core.reports.praise(Platform.SLACK)
-        else:
+        if report is None and not is_praise(body):
             return
         channel, user, thread_ts = reply_place(body)
+        language = await self.welcome.language(user)
+        if report is not None:
+            text = (await self.core.reports.report(report, language=language)).text
+        else:
+            text = self.core.reports.praise(Platform.SLACK, language=language)
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
         except SlackApiError as exc:

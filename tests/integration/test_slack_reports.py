@@ -132,3 +132,16 @@ async def test_a_click_over_socket_mode_is_acknowledged_and_reported(redis_clien
         (private,) = s.slack.calls["chat.postEphemeral"]
         assert private["text"] == THANKS
         assert len(await reports_in_audit(redis_client)) == 1
+
+
+async def test_the_private_reply_to_a_click_speaks_the_members_slack_language(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with http_harness(redis_client) as h:
+        answer = await answered(h, "how do dolphins sleep", "Dolphins sleep with one eye open.")
+        h.slack.users["U2"] = {"name": "zoe", "locale": "fr-FR"}
+        h.slack.users["U3"] = {"name": "kai", "locale": "de-DE"}
+        await click(h, answer.ts, NEGATIVE, user="U2")
+        assert h.slack.calls["chat.postEphemeral"][-1]["text"].startswith("Merci d'avoir signalé")
+        await click(h, answer.ts, POSITIVE, user="U3")
+        assert h.slack.calls["chat.postEphemeral"][-1]["text"] == "Danke für die Rückmeldung!"

@@ -122,6 +122,14 @@ def test_every_catalog_has_the_ids_and_fields_of_english() -> None:
                 assert text != english[key], (language, key)  # translated, not copied
 
 
+def test_the_french_catalog_addresses_the_member_one_way() -> None:
+    """French has a formal and a familiar "you"; the catalog uses the formal "vous" throughout, and one
+    notice in "tu" beside others in "vous" reads as two different bots."""
+    familiar = re.compile(r"\b(?:tu|ton|ta|tes|toi|te)\b|\b(?:préviens|réessaie)\b", re.IGNORECASE)
+    mixed = {key: text for key, text in i18n.catalog("fr").items() if familiar.search(text)}
+    assert mixed == {}
+
+
 def test_the_english_catalog_is_what_the_code_and_the_default_policy_say() -> None:
     english = i18n.catalog("en")
     for error in (

@@ -161,3 +161,37 @@ async def test_a_streaming_reply_skips_edits_the_budget_has_no_room_for_but_neve
         ("edit", "One two three four. Done."),
     ]
     assert board.messages == {0: "One two three four. Done."}
+
+
+class StatusBoard(Board):
+    async def typing(self) -> str | None:
+        return None  # a thread status, as Slack shows in DM threads: no placeholder message
+
+
+async def test_an_answer_that_ends_without_a_final_edit_gives_its_place_back(
+    redis_client: aioredis.Redis,
+) -> None:
+    edits = window("given-back", 2, reserve=True)
+    write_budget = WriteBudget(redis=redis_client)
+
+    def answer_budget() -> AnswerBudget:
+        return AnswerBudget(
+            write_budget,
+            platform="slack",
+            windows=lambda write: (edits,) if write in ("edit", "open") else (),
+            max_wait_s=0.2,
+        )
+
+    short = StreamingReply(StatusBoard(), budget=answer_budget())
+    await short.typing()
+    await short.finish("A short answer.")  # posted whole: its final text is a post, not an edit
+    refused = StreamingReply(StatusBoard(), budget=answer_budget())
+    await refused.typing()
+    await refused.fail("Sorry, I can't help with that.")  # a notice, posted
+    # Neither holds a place any more: the next answer streams as if it were alone in the window.
+    board = Board()
+    streaming = StreamingReply(board, budget=answer_budget())
+    await streaming.typing()
+    await streaming.update("One")
+    await streaming.finish("One two.")
+    assert board.calls == [("post", "…"), ("edit", "One"), ("edit", "One two.")]
