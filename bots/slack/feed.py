@@ -49,8 +49,10 @@ class SlackModFeed:
         user = event.user_id.rsplit(":", 1)[-1]
         if report:
             reporter = event.reporter.rsplit(":", 1)[-1]
+            # names and ids, never <@…>: a mention in the mod log would notify the reporter and the asker
             lines = [
-                f"*report* · <@{escape(reporter)}> reported an answer to <@{escape(user)}> in {where}{link}"
+                f"*report* · {escape(event.reporter_name)} (`{escape(reporter)}`) reported an answer to "
+                f"{escape(event.author_name)} (`{escape(user)}`) in {where}{link}"
             ]
             lines += _quoted("request", event.prompt, 500) + _quoted(
                 "answer", event.text or event.excerpt, 800

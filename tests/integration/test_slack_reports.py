@@ -86,7 +86,8 @@ async def test_the_report_button_reaches_the_mod_log_and_the_audit_stream_once_p
         assert (private["channel"], private["user"], private["thread_ts"]) == ("C1", "U2", TS)
         assert private["text"] == THANKS
         (entry,) = h.slack.visible("CMOD")
-        assert "<@U2> reported an answer to <@U1> in <#C1>" in entry
+        assert "(`U2`) reported an answer to " in entry and "(`U1`) in <#C1>" in entry
+        assert "<@" not in entry  # a mention in the mod log would notify the reporter and the asker
         assert f"archives/C1/p{answer.ts.replace('.', '')}|open the answer>" in entry
         assert "how do dolphins sleep" in entry and "Dolphins sleep with one eye open." in entry
         (event,) = await reports_in_audit(redis_client)
