@@ -10,7 +10,7 @@ from core.models import SinkLimits
 from core.observability import Metrics
 from core.reply import ReplyTransport, StreamingReply
 from core.write_budget import AnswerBudget, Priority, Window, WriteBudget
-from tools.loopback import free_port
+from tests.ports import refused_port
 
 
 def window(name: str, limit: int, *, soft: int | None = None, reserve: bool = False) -> Window:
@@ -98,7 +98,7 @@ async def test_a_notice_is_never_starved(redis_client: aioredis.Redis) -> None:
 
 
 async def test_without_redis_each_process_budgets_alone_and_counts_it() -> None:
-    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    dead = aioredis.from_url(f"redis://127.0.0.1:{refused_port()}/0", socket_connect_timeout=0.2)
     metrics = Metrics(CollectorRegistry())
     try:
         budget = WriteBudget(redis=dead, metrics=metrics)
