@@ -131,6 +131,7 @@ class FakeDiscord:
         self.limited: list[Request] = []  # requests answered with a 429 by enforce_limits()
         self._recent: deque[float] = deque()  # times of the requests the global limit counted (last second)
         self._buckets: dict[str, Bucket] = {}
+        self._limit_clock: Callable[[], float] = time.monotonic  # enforce_limits(clock=…)
         self.offset_s = 0.0  # added to the wall clock: `advance` ages every message
         self._nonces: dict[str, SentMessage] = {}
         self.guild_created = asyncio.Event()
@@ -234,9 +235,13 @@ class FakeDiscord:
         self.faults.append(fault)
         return fault
 
-    def enforce_limits(self, limits: DiscordLimits | None = None) -> None:
-        """Answer past Discord's rate limits with 429s, as Discord does (`limits`: the defaults are Discord's)."""
+    def enforce_limits(
+        self, limits: DiscordLimits | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Answer past Discord's rate limits with 429s, as Discord does (`limits`: the defaults are Discord's;
+        `clock`: the seconds the limits are counted in, so that a test can stop time instead of racing it)."""
         self.limits = limits or DiscordLimits()
+        self._limit_clock = clock
         self._recent.clear()
         self._buckets.clear()
 
@@ -396,7 +401,7 @@ class FakeDiscord:
         """Discord's limits for one request: a 429 past them, else None and the bucket's headers set in
         `headers` (for a bucketed route)."""
         assert self.limits is not None
-        now = time.monotonic()
+        now = self._limit_clock()
         while self._recent and self._recent[0] <= now - 1.0:
             self._recent.popleft()
         if len(self._recent) >= self.limits.global_per_s:

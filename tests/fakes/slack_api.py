@@ -26,7 +26,7 @@ import json
 import math
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -89,6 +89,7 @@ class FakeSlackAPI:
         self.socket_tokens: list[str] = []  # app tokens apps.connections.open was called with
         self.limits: SlackLimits | None = None  # enforce_limits()
         self._windows: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._limit_clock: Callable[[], float] = time.monotonic  # enforce_limits(clock=…)
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
         self._acked = asyncio.Condition()
@@ -118,9 +119,13 @@ class FakeSlackAPI:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def enforce_limits(self, limits: SlackLimits | None = None) -> None:
-        """Answer past Slack's rate limits with 429s, as Slack does (`limits`: the defaults are Slack's)."""
+    def enforce_limits(
+        self, limits: SlackLimits | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """Answer past Slack's rate limits with 429s, as Slack does (`limits`: the defaults are Slack's; `clock`:
+        the seconds the windows are counted in, so that a test can stop time instead of racing it)."""
         self.limits = limits or SlackLimits()
+        self._limit_clock = clock
         self._windows.clear()
 
     def _over_limit(self, method: str, body: dict[str, Any], token: str) -> int | None:
@@ -138,7 +143,7 @@ class FakeSlackAPI:
             limit, window = self.limits.post_per_channel, self.limits.post_window_s
         else:
             return None
-        now = time.monotonic()
+        now = self._limit_clock()
         accepted = self._windows[key]
         while accepted and accepted[0] <= now - window:
             accepted.popleft()

@@ -3,6 +3,8 @@ notices never starved, a Redis outage budgeted locally; and `StreamingReply` spe
 
 from __future__ import annotations
 
+import time
+
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
@@ -10,7 +12,7 @@ from core.models import SinkLimits
 from core.observability import Metrics
 from core.reply import ReplyTransport, StreamingReply
 from core.write_budget import AnswerBudget, Priority, Window, WriteBudget
-from tools.loopback import free_port
+from tests.ports import refused_port
 
 
 def window(name: str, limit: int, *, soft: int | None = None, reserve: bool = False) -> Window:
@@ -27,11 +29,13 @@ async def test_two_processes_share_one_window(redis_url: str) -> None:
     try:
         a, b = WriteBudget(redis=a_client), WriteBudget(redis=b_client)
         w = window("shared", 4)
+        started = time.monotonic()
         for budget in (a, b, a, b):
             assert (await budget.try_spend("slack", [w], Priority.FIRST, answer="x")).granted
         refused = await b.try_spend("slack", [w], Priority.FINAL, answer="x")
         assert not refused.granted
-        assert 59 < refused.wait_s <= 60.3  # room again once the oldest write leaves the minute
+        # room again once the oldest write leaves the minute (however long the writes took on a busy machine)
+        assert 60 - (time.monotonic() - started) - 0.1 < refused.wait_s <= 60.3
         assert refused.used == (4,)
     finally:
         await a_client.aclose()
@@ -98,7 +102,7 @@ async def test_a_notice_is_never_starved(redis_client: aioredis.Redis) -> None:
 
 
 async def test_without_redis_each_process_budgets_alone_and_counts_it() -> None:
-    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    dead = aioredis.from_url(f"redis://127.0.0.1:{refused_port()}/0", socket_connect_timeout=0.2)
     metrics = Metrics(CollectorRegistry())
     try:
         budget = WriteBudget(redis=dead, metrics=metrics)
