@@ -138,6 +138,8 @@ class FakeDiscord:
         self.gateway_closed = asyncio.Event()
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
+        self._sent_seq: dict[int, int] = {}  # per gateway session (id of its socket): the last sequence sent
+        self._heard_seq: dict[int, int] = {}  # ... and the last one its client's heartbeat said it has read
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self._changed = asyncio.Condition()
         self._host = host
@@ -210,7 +212,25 @@ class FakeDiscord:
         """Send a DISPATCH to every connected gateway session, or to one (in the order they connected)."""
         for ws in list(self._sockets) if session is None else [self._sockets[session]]:
             self._seq += 1
+            self._sent_seq[id(ws)] = self._seq
             await ws.send_json({"op": DISPATCH, "t": event, "s": self._seq, "d": data})
+
+    async def caught_up(self, *, timeout_s: float = 10.0) -> None:
+        """Return once every connected client has read every event sent to it. The gateway asks each for a
+        heartbeat at once (op 1 from the server, as Discord may); discord.py answers with the sequence of the
+        last event it read, and it parses each event (and schedules its handlers) before reading the next."""
+        sockets = list(self._sockets)
+        for ws in sockets:
+            await ws.send_json({"op": HEARTBEAT, "d": None})
+
+        def read_all() -> bool:
+            return all(
+                self._heard_seq.get(id(ws), 0) >= self._sent_seq.get(id(ws), 0)
+                for ws in sockets
+                if not ws.closed
+            )
+
+        await self.wait_until(read_all, timeout_s=timeout_s)
 
     async def wait_until(self, predicate: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
         async with self._changed:
@@ -320,6 +340,8 @@ class FakeDiscord:
                 self.gateway_received.append(payload)
                 op = payload.get("op")
                 if op == HEARTBEAT:
+                    if isinstance(payload.get("d"), int):
+                        self._heard_seq[id(ws)] = payload["d"]
                     await ws.send_json({"op": HEARTBEAT_ACK})
                 elif op == IDENTIFY:
                     if payload["d"].get("token") != self.token:

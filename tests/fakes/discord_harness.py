@@ -69,16 +69,23 @@ class Bot:
         return await self.core.redis.lrange(KeySpace(self.core.key_prefix).turns(key.id), 0, -1)  # type: ignore[no-any-return]
 
     async def settled(self, timeout_s: float = 10.0) -> None:
-        """Wait until every task the adapter spawned (answers, commands, mod-log posts) has finished."""
-        await asyncio.sleep(0.05)  # let the gateway event reach the client
+        """Wait until the client has read every event sent so far and every task it started for them has
+        finished: discord.py's event handlers and command invocations, then what the adapter spawned
+        (answers, commands, mod-log posts)."""
+        await self.api.caught_up(timeout_s=timeout_s)
         for _ in range(200):
-            busy = [t for t in asyncio.all_tasks() if t.get_name().startswith("discord-") and not t.done()]
-            busy = [
-                t for t in busy if t.get_name() not in ("discord-gateway", "discord-stop", "discord-typing")
-            ]
+            busy = [t for t in asyncio.all_tasks() if _handling(t.get_name()) and not t.done()]
             if not busy:
                 return
             await asyncio.wait(busy, timeout=timeout_s)
+
+
+def _handling(name: str) -> bool:
+    """A task that handles an event: discord.py's (`discord.py: on_message`, `CommandTree-invoker`) or one
+    the adapter spawned (`discord-…`, except the long-lived gateway, stop and typing tasks)."""
+    if name.startswith(("discord.py: ", "CommandTree-invoker")):
+        return True
+    return name.startswith("discord-") and name not in ("discord-gateway", "discord-stop", "discord-typing")
 
 
 def settings_for(

@@ -99,7 +99,7 @@ async def test_a_malformed_event_is_dropped_with_one_warning_and_the_bot_keeps_a
     caplog.set_level(logging.INFO)
     with capture_logs() as logs:
         await api.dispatch(event, payload(api))
-        await asyncio.sleep(0.1)
+        await bot.settled()  # the client read and handled it
         await ask(bot, "are you still there?", "Still here.")
 
     # the session stayed up: no crash, no reconnect; the next question was answered and stored

@@ -117,7 +117,7 @@ async def test_other_bots_webhooks_edits_and_plain_chatter_get_no_answer(bot: Bo
     unmentioned = api.message_create("just chatting", author=ALICE, channel=GENERAL)
     for payload in (from_bot, hook, unmentioned):
         await api.dispatch("MESSAGE_CREATE", payload)
-    await asyncio.sleep(0.2)  # the edit comes later, as a member's edit does
+    await bot.settled()  # the edit comes after they were handled, as a member's edit does
     edited = {
         **unmentioned,
         "content": f"<@{BOT_ID}> now with a mention",
