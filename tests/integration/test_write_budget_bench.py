@@ -25,4 +25,6 @@ def test_25_answers_at_once_stay_within_slacks_tier_3_and_all_end_on_time() -> N
     assert result["complete"] == 25, result
     assert result["refused_429"] == 0, result  # never past the platform's limit, across both processes
     assert result["updates_peak_per_min"] <= 50, result
-    assert result["final_text_p90_s"] < 10, result  # no final text waited out a Retry-After
+    # no final text waited out a Retry-After (Slack's is up to a minute; without the budget this run's p90 was
+    # about 63 s): a bound far from both, so that a slow machine does not decide the test
+    assert result["final_text_p90_s"] < 30, result
