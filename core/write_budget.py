@@ -155,15 +155,31 @@ return {1, '0', unpack(used)}
 
 
 class LocalWindows:
-    """The same windows in this process's memory (while Redis is unreachable)."""
+    """The same windows in this process's memory (while Redis is unreachable). Windows nobody wrote to for
+    `LIVE_TTL_S` (longer than any window counts a write or keeps a place) are forgotten once more than
+    `sweep_at` are held, so a long outage across many channels does not grow it without bound."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, sweep_at: int = 4096) -> None:
         self._clock = clock
+        self._sweep_at = sweep_at
         self._writes: dict[str, deque[float]] = {}
         self._live: dict[str, dict[str, float]] = {}
 
+    def __len__(self) -> int:
+        """How many windows it holds."""
+        return len(self._writes.keys() | self._live.keys())
+
+    def _sweep(self, now: float) -> None:
+        idle = now - LIVE_TTL_S
+        for key in [k for k, writes in self._writes.items() if not writes or writes[-1] <= idle]:
+            del self._writes[key]
+        for key in [k for k, live in self._live.items() if all(expiry <= now for expiry in live.values())]:
+            del self._live[key]
+
     def spend(self, windows: Sequence[Window], priority: Priority, answer: str) -> Grant:
         now = self._clock()
+        if len(self._writes) + len(self._live) > self._sweep_at:
+            self._sweep(now)
         wait, used = 0.0, []
         for w in windows:
             writes = self._writes.setdefault(w.key, deque())

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from core.models import SinkLimits
 from core.observability import Metrics
 from core.reply import ReplyTransport, StreamingReply
-from core.write_budget import AnswerBudget, Priority, Window, WriteBudget
+from core.write_budget import AnswerBudget, LocalWindows, Priority, Window, WriteBudget
 from tests.ports import refused_port
 
 
@@ -199,3 +199,21 @@ async def test_an_answer_that_ends_without_a_final_edit_gives_its_place_back(
     await streaming.update("One")
     await streaming.finish("One two.")
     assert board.calls == [("post", "…"), ("edit", "One"), ("edit", "One two.")]
+
+
+def test_a_long_outage_across_many_channels_does_not_grow_the_local_windows_without_bound() -> None:
+    now = [0.0]
+    local = LocalWindows(lambda: now[0], sweep_at=100)
+    for channel in range(1000):  # one answer in each of 1,000 channels while Redis is away
+        edits = Window("discord_channel", f"test:wb:{channel}", 5, 5.0, reserve=True)
+        assert local.spend([edits], Priority.OPEN, f"answer-{channel}").granted
+        assert local.spend([edits], Priority.FIRST, f"answer-{channel}").granted
+        assert local.spend([edits], Priority.FINAL, f"answer-{channel}").granted
+        now[0] += 0.5  # an answer every half second: a window goes idle long before the outage ends
+    assert len(local) <= 100 + 2 * 120 / 0.5 + 2
+    # what still counts is kept: a window written to a moment ago still refuses past its limit
+    busy = Window("discord_channel", "test:wb:busy", 2, 5.0)
+    assert (
+        local.spend([busy], Priority.FIRST, "a").granted and local.spend([busy], Priority.FIRST, "b").granted
+    )
+    assert not local.spend([busy], Priority.FIRST, "c").granted
