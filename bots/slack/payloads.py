@@ -177,6 +177,13 @@ def _check_block_actions(payload: Mapping[str, Any]) -> Dropped | None:
             problem = _optional_strings(
                 container, ("channel_id", "message_ts", "thread_ts"), "body.container"
             )
+    for name, fields in (("message", ("ts", "thread_ts", "user", "bot_id")), ("channel", ("id",))):
+        part = payload.get(name)  # optional: read for the reported message when the container lacks it
+        if problem is None and part is not None:
+            if not isinstance(part, Mapping):
+                problem = f"body.{name} is not an object"
+            else:
+                problem = _optional_strings(part, fields, f"body.{name}")
     return Dropped("block_actions", problem) if problem else None
 
 

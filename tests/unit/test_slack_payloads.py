@@ -255,6 +255,9 @@ def _click() -> dict[str, Any]:
         (lambda p: p.update(container=None), "body.container is not an object"),
         (lambda p: p["container"].update(message_ts=1.2), "body.container.message_ts is not a string"),
         (lambda p: p.update(channel=5), "body.channel is not a string"),
+        (lambda p: p.update(channel="C1"), "body.channel is not an object"),
+        (lambda p: p.update(message=["x"]), "body.message is not an object"),
+        (lambda p: p["message"].update(ts=1.2), "body.message.ts is not a string"),
     ],
 )
 def test_a_click_is_checked_before_bolt_reads_it(change: Any, reason: str) -> None:
