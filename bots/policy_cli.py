@@ -466,10 +466,11 @@ class _Reported:
 
 async def reported_answers(trail: AuditLog, since: float) -> list[_Reported]:
     """The answers members reported since unix time `since`, oldest first, one per reported message."""
-    found: dict[tuple[str, str], _Reported] = {}
+    found: dict[tuple[str, str, str, str], _Reported] = {}
     async for event in trail.since(since):
-        if event.action == REPORT_ACTION:
-            found.setdefault((event.platform, event.message_id), _Reported(event)).reports += 1
+        if event.action == REPORT_ACTION:  # a Slack ts is unique within its channel only
+            message = (event.platform, event.space, event.channel, event.message_id)
+            found.setdefault(message, _Reported(event)).reports += 1
     return list(found.values())
 
 
