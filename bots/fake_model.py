@@ -45,7 +45,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -298,6 +298,31 @@ class FakeTGI:
                 return pieces[: i + 1], "stop_sequence"
         return pieces, finish
 
+    async def _streamed(
+        self, request: web.Request, reply: FakeReply, produce: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run one streamed generation (`produce`) in a slot of the server, counted in flight while it runs. A
+        scripted hang stays silent until the client gives up and closes the connection (an hour at most; TGI
+        then frees the slot); a client that goes away (e.g. the answer was blocked mid-stream) is a disconnect."""
+        self.in_flight += 1
+        self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
+        try:
+            if reply.hang:
+                for _ in range(72_000):
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    await asyncio.sleep(0.05)
+                self.disconnects += 1
+                return
+            await produce()
+        except ConnectionResetError:
+            self.disconnects += 1
+        except asyncio.CancelledError:
+            self.disconnects += 1
+            raise
+        finally:
+            self.in_flight -= 1
+
     def _take_stream(self, request: web.Request, path: str, body: dict[str, Any]) -> FakeReply:
         """Record a streaming request (its body, key, time and connection) and take its scripted reply."""
         self.requests.append(
@@ -333,16 +358,8 @@ class FakeTGI:
         if error is not None:
             await send({"error": error, "error_type": "validation"})
             return resp
-        self.in_flight += 1
-        self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
-        try:
-            if reply.hang:  # silent until the client gives up and closes the connection; TGI frees the slot
-                for _ in range(72_000):  # an hour at most
-                    if request.transport is None or request.transport.is_closing():
-                        break
-                    await asyncio.sleep(0.05)
-                self.disconnects += 1
-                return resp
+
+        async def produce() -> None:
             if reply.keepalive_comments:
                 await resp.write(b": keep-alive\n\n")
             if reply.first_token_delay_s:
@@ -360,11 +377,11 @@ class FakeTGI:
             for i, piece in enumerate(pieces):
                 if reply.error_type is not None and i == reply.error_after_tokens:
                     await send({"error": reply.error_message, "error_type": reply.error_type})
-                    return resp
+                    return
                 if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
                     assert request.transport is not None
                     request.transport.close()
-                    return resp
+                    return
                 await cadence.next_token()
                 special = piece in ("<|im_end|>", "<|im_start|>")
                 if not special:
@@ -382,11 +399,11 @@ class FakeTGI:
                     await resp.write(b": keep-alive\n\n")
             if reply.error_type is not None:
                 await send({"error": reply.error_message, "error_type": reply.error_type})
-                return resp
+                return
             if reply.drop_after_tokens is not None:
                 assert request.transport is not None
                 request.transport.close()
-                return resp
+                return
             n = len(pieces)
             final_special = final_piece in ("<|im_end|>", "<|im_start|>") and not reply.eos_as_text
             if not final_special:
@@ -406,13 +423,8 @@ class FakeTGI:
                 }
             )
             await resp.write_eof()
-        except ConnectionResetError:  # the client went away (e.g. the answer was blocked mid-stream)
-            self.disconnects += 1
-        except asyncio.CancelledError:
-            self.disconnects += 1
-            raise
-        finally:
-            self.in_flight -= 1
+
+        await self._streamed(request, reply, produce)
         return resp
 
     # ---------------------------------------------------------------- OpenAI-compatible (vLLM, SGLang)
@@ -521,16 +533,7 @@ class FakeTGI:
             }
             return f"data: {json.dumps(data)}\n\n".encode()
 
-        self.in_flight += 1
-        self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
-        try:
-            if reply.hang:
-                for _ in range(72_000):
-                    if request.transport is None or request.transport.is_closing():
-                        break
-                    await asyncio.sleep(0.05)
-                self.disconnects += 1
-                return resp
+        async def produce() -> None:
             if reply.first_token_delay_s:
                 await asyncio.sleep(reply.first_token_delay_s)
             stops = body.get("stop") or []
@@ -555,7 +558,7 @@ class FakeTGI:
                 if reply.drop_after_tokens is not None and i == reply.drop_after_tokens:
                     assert request.transport is not None
                     request.transport.close()
-                    return resp
+                    return
                 await cadence.next_token()
                 choice: dict[str, Any] = {"index": 0, "text": piece, "logprobs": None, "finish_reason": None}
                 choice[stop_field] = None
@@ -572,11 +575,11 @@ class FakeTGI:
                 error_body = self._openai_error(reply.error_message, 500, "InternalServerError")
                 wrapped = error_body if "error" in error_body else {"error": error_body}
                 await resp.write(f"data: {json.dumps(wrapped)}\n\ndata: [DONE]\n\n".encode())
-                return resp
+                return
             if reply.drop_after_tokens is not None:
                 assert request.transport is not None
                 request.transport.close()
-                return resp
+                return
             reason = "length" if finish == "length" else "stop"
             last = {
                 "index": 0,
@@ -598,13 +601,8 @@ class FakeTGI:
                 await resp.write(chunk([], usage))
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
-        except ConnectionResetError:
-            self.disconnects += 1
-        except asyncio.CancelledError:
-            self.disconnects += 1
-            raise
-        finally:
-            self.in_flight -= 1
+
+        await self._streamed(request, reply, produce)
         return resp
 
     async def _generate(self, request: web.Request) -> web.Response:
