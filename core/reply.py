@@ -19,7 +19,8 @@ message there, and how its text is rendered:
   message (its first text, or a placeholder) and the final text or notice wait for room; an update while
   streaming (the first text over a placeholder too) is skipped when the budget has no room for it (the next
   one carries newer text); a place for the final text is kept from the start (`typing`) and given back
-  when the answer ends (`finish`, `fail`).
+  when the answer ends (`finish`, `fail`). A final text the messages already show costs no write (unless
+  something rides on the last message: `ReplyTransport.final_edit_needed`).
 - a message that can no longer be edited (older than `SinkLimits.max_edit_age_s` by this reply's clock, or
   refused by the platform as too old: `DeliveryFailed.stale`, Discord's error 30046) is frozen with what it
   shows, and the answer continues in new messages after it: the messages shown so far keep the text they
@@ -115,9 +116,15 @@ class ReplyTransport(Protocol[M]):
         (Slack: the feedback buttons). Default: `post`."""
         return await self.post(text, notice=False)
 
+    def final_edit_needed(self, text: str, *, changed: bool) -> bool:
+        """Whether the finished answer's last message, already posted, needs a final write (`edit_final`)
+        to show `text` (`changed`: it shows something else now). Default: only when changed; a platform
+        that puts more than the text on the last message (Slack: the feedback buttons) says yes for it."""
+        return changed
+
     async def edit_final(self, message: M, text: str, *, changed: bool) -> None:
         """Make `message` the last message of a finished answer, showing `text` (`changed`: it showed
-        something else until now). Default: `edit` when changed."""
+        something else until now); called only when `final_edit_needed`. Default: `edit` when changed."""
         if changed:
             await self.edit(message, text)
 
@@ -286,9 +293,14 @@ class StreamingReply(ReplySink, Generic[M]):
             if final and i == last:  # the finished answer's last message
                 if i < len(self._messages):
                     changed = self._shown[i] != chunk
-                    await self._spend("edit")  # a final write (it may carry more than the text, e.g. buttons)
-                    await self._guard(self.transport.edit_final(self._messages[i], chunk, changed=changed))
-                    self._shown[i] = chunk
+                    # A final write (it may carry more than the text, e.g. buttons); none, and nothing spent
+                    # or waited for, when the message already shows the final text and nothing rides on it.
+                    if self.transport.final_edit_needed(chunk, changed=changed):
+                        await self._spend("edit")
+                        await self._guard(
+                            self.transport.edit_final(self._messages[i], chunk, changed=changed)
+                        )
+                        self._shown[i] = chunk
                 else:
                     await self._post(chunk, final=True)
             elif i < len(self._messages):

@@ -165,6 +165,10 @@ class SlackTransport(ReplyTransport[str]):
                 log.warning("slack.feedback_buttons_failed")
         return await self.post(text, notice=False)
 
+    def final_edit_needed(self, text: str, *, changed: bool) -> bool:
+        """The feedback buttons ride on the final update even when the text is unchanged."""
+        return changed or self._blocks(text) is not None
+
     async def edit_final(self, message: str, text: str, *, changed: bool) -> None:
         """The feedback buttons go under the finished answer's last message (with its text, the same text
         in blocks; `text` stays the notification fallback): in its last update, or one more."""

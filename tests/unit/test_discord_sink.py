@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import time
 from types import SimpleNamespace
@@ -14,16 +15,28 @@ from typing import Any
 
 import discord
 import pytest
+import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
-from bots.discord.sink import REMOVED, DeliveryFailed, DiscordTransport, discord_notice
+from bots.discord.sink import (
+    MAX_EDIT_AGE_S,
+    REMOVED,
+    DeliveryFailed,
+    DiscordTransport,
+    answer_budget,
+    discord_notice,
+)
 from core.alignment.base import Moderator
 from core.builder import build_service, code_settings
 from core.errors import Muted, RateLimited, RelayError
+from core.keys import KeySpace
 from core.models import ALLOW, Action, ConversationKey, IncomingMessage, Outcome, Platform, Verdict
+from core.observability import Metrics
 from core.reply import StreamingReply
 from core.service import ChatService
+from core.settings import DiscordSettings
 from core.streaming import Coalescer
+from core.write_budget import WriteBudget
 from tests.fakes.discord_payloads import World
 from tests.fakes.memory import MemoryGate, MemoryStore, Script, ScriptedGenerator, WordCounter
 
@@ -186,6 +199,42 @@ async def test_a_final_split_with_fewer_messages_removes_the_extra_ones(asker: d
     assert len(channel.visible()) == 2
     await sink.finish("A short final answer.")
     assert channel.visible() == ["A short final answer."]
+
+
+@pytest.mark.parametrize("age_s", [60.0, MAX_EDIT_AGE_S - 1, MAX_EDIT_AGE_S + 1])
+async def test_a_final_text_already_shown_costs_no_write_whatever_the_messages_age(
+    asker: discord.Message, redis_client: aioredis.Redis, age_s: float
+) -> None:
+    """The bot's write budget (DISCORD_WRITES_PER_S, the channel's edits) is spent on writes only: a final text
+    the messages already show is neither edited in again nor continued in a new message, near Discord's edit
+    window or past it (nothing else rides on Discord's last message: "Report answer" is a message command)."""
+    channel = FakeChannel()
+    metrics = Metrics()
+    budget = answer_budget(
+        WriteBudget(redis=redis_client, metrics=metrics),
+        keys=KeySpace(f"final-{os.urandom(4).hex()}"),
+        settings=DiscordSettings(),
+        bot_id=1,
+        channel_id=lambda: 2,
+    )
+    transport = DiscordTransport(channel=channel, reply_to=asker, edit_interval_s=0.0)
+    transport._reply_channel = lambda: channel  # type: ignore[method-assign]
+    transport.budget = budget
+    now = 0.0
+    sink = StreamingReply(transport, budget=budget, clock=lambda: now)
+    await sink.typing()
+    await sink.update("word " * 500)  # 2,500 characters: two messages
+    await sink.update(("word " * 500).strip() + " end.")
+    shown = channel.visible()
+    writes = len(channel.writes())
+    now = age_s
+    await sink.finish(("word " * 500).strip() + " end.")
+    assert channel.visible() == shown and len(channel.writes()) == writes
+    spent = [
+        s.labels for m in metrics.registry.collect() for s in m.samples
+        if s.name == "dolphin_relay_platform_writes_total" and s.labels["priority"] == "final"
+    ]  # fmt: skip
+    assert spent == []
 
 
 async def test_a_withheld_answer_becomes_one_notice_and_its_other_messages_go(asker: discord.Message) -> None:
