@@ -41,7 +41,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import re
 import sys
 import time
@@ -50,6 +49,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from core.health import bind_problem
 
 MODEL_ID = "cognitivecomputations/dolphin-2.1-mistral-7b"
 _PIECES = re.compile(r"<\|im_(?:start|end)\|>|\s+(?=<\|im_(?:start|end)\|>)|\s*[^\s<]+|\s*<|\s+")
@@ -720,7 +721,7 @@ async def _serve(
     except OSError as exc:
         await fake.close()
         raise _CannotServe(
-            f"cannot listen on 127.0.0.1:{port} ({os.strerror(exc.errno) if exc.errno else exc}): pick another --port (another "
+            f"cannot listen on 127.0.0.1:{port} ({bind_problem(exc)}): pick another --port (another "
             "fake-model may still be running there), and point TGI_URL at it"
         ) from None
     name = {"tgi": "TGI", "vllm": "vLLM", "sglang": "SGLang"}[dialect]
