@@ -164,6 +164,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             return await run_console(core, channel=args.channel, user=args.user)
 
     adapters = adapters_to_run(args.command, settings, optional=args.optional)
+    check_adapters(adapters, settings)  # a missing token is said before Redis or the model server is asked
     stop = asyncio.Event()
     signals = _StopSignals(stop)
     loop = asyncio.get_running_loop()
@@ -257,6 +258,19 @@ def adapters_to_run(command: str, settings: Settings, *, optional: bool) -> list
         if platform not in configured:
             log.warning("adapter.not_configured", platform=platform, setting=_SETTING[platform])
     return configured
+
+
+def check_adapters(adapters: Sequence[str], settings: Settings) -> None:
+    """The settings each adapter to run needs are there (its token, the right kind of token, Slack's signing
+    secret in HTTP mode, Discord's sharding): a `ConfigurationError` naming the setting and the fix."""
+    if "discord" in adapters:
+        from bots.discord.app import check_settings
+
+        check_settings(settings.discord)
+    if "slack" in adapters:
+        from bots.slack.start import check_tokens
+
+        check_tokens(settings.slack, http_mode=settings.slack.app_token is None)  # as run_slack decides
 
 
 class _StopSignals:

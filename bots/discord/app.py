@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import discord
 import structlog
+from pydantic import SecretStr
 
 from bots.discord.commands import RESTARTING, RelayTree, register_commands
 from bots.discord.feed import DiscordModFeed
@@ -251,14 +252,21 @@ def _check_shards(settings: DiscordSettings) -> None:
         )
 
 
-async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
-    settings = core.settings.discord
+def check_settings(settings: DiscordSettings) -> SecretStr:
+    """What start-up needs is set (the token, a consistent sharding), before anything is contacted; the
+    token."""
     if settings.token is None:
         raise ConfigurationError(
             "DISCORD_TOKEN is not set: create a bot in the Developer Portal and put its token in .env",
             setting="DISCORD_TOKEN",
         )
     _check_shards(settings)
+    return settings.token
+
+
+async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
+    settings = core.settings.discord
+    token = check_settings(settings)
     options: dict[str, Any] = {}
     if settings.shard_count:
         options["shard_count"] = settings.shard_count
@@ -266,7 +274,7 @@ async def run_discord(core: Core, *, stop: asyncio.Event) -> None:
             options["shard_ids"] = sorted(set(settings.shard_ids))
     client = (ShardedRelayClient if settings.shard_count else RelayClient)(core, settings=settings, **options)
     try:
-        await client.login(settings.token.get_secret_value())
+        await client.login(token.get_secret_value())
     except discord.LoginFailure:
         await client.close()
         raise ConfigurationError(

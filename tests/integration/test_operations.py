@@ -285,6 +285,62 @@ async def test_an_unconfigured_platform_stays_idle_instead_of_crash_looping(redi
         assert err.count("dolphin-relay:") == 1 and "dolphin-relay: dolphin-relay" not in err, err
 
 
+@pytest.mark.parametrize(
+    ("args", "settings", "named"),
+    [
+        (["discord"], {}, "DISCORD_TOKEN is not set: create a bot in the Developer Portal"),
+        (["slack"], {}, "SLACK_BOT_TOKEN is not set: install the app"),
+        (["slack"], {"SLACK_BOT_TOKEN": "xoxp-a-user-token"}, "SLACK_BOT_TOKEN is not a bot token"),
+        (["slack"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is required in HTTP mode"),
+        (["all"], {"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN is not set"),
+        (["discord"], {"DISCORD_TOKEN": "t", "DISCORD_SHARD_IDS": "0"}, "DISCORD_SHARD_IDS needs"),
+    ],
+)
+async def test_a_missing_token_is_said_before_anything_is_contacted(
+    args: list[str], settings: dict[str, str], named: str
+) -> None:
+    """A platform's own settings are checked first: a missing or malformed token is one line naming the
+    setting and the fix, exit 2, and neither Redis nor the model server has been contacted."""
+    from aiohttp import web
+
+    asked: list[str] = []  # what reached the model server
+    connected: list[str] = []  # connections Redis got
+
+    async def model(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.json_response({}, status=503)
+
+    async def redis_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connected.append(str(writer.get_extra_info("peername")))
+        writer.close()
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", model)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    model_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    redis = await asyncio.start_server(redis_server, "127.0.0.1", 0)
+    redis_port = redis.sockets[0].getsockname()[1]
+    try:
+        env = bot_env(
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            TGI_URL=f"http://127.0.0.1:{model_port}",
+            **settings,
+        )
+        proc = await start_bot(sys.executable, "-m", "bots", "--env-file", os.devnull, *args, env=env)
+        _out, err_bytes = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        redis.close()
+        await runner.cleanup()
+    err = err_bytes.decode()
+    assert proc.returncode == 2, err[-2000:]
+    (line,) = [line for line in err.splitlines() if line.startswith("dolphin-relay:")]
+    assert named in line and "Traceback" not in err, err[-2000:]
+    assert asked == [] and connected == []
+
+
 def test_all_runs_the_configured_adapters_and_optional_never_fails() -> None:
     from bots.__main__ import adapters_to_run
     from core.settings import DiscordSettings, Settings, SlackSettings
