@@ -6,7 +6,8 @@ bench/ runs it as the model server, and the tests use it (tests/fakes/tgi.py re-
   special token, the last event carrying `generated_text` and `details`; errors as an in-stream event
   `{"error", "error_type"}` with HTTP 200, as TGI does; keep-alive comments between events.
 - `POST /generate`: the same, non-streaming, with real status codes (422 validation, 429 overloaded, 424).
-- `GET /info`, `POST /tokenize` (BOS included; 404 when switched off), `GET /health` (200/503), `/metrics`.
+- `GET /info`, `POST /tokenize` (BOS included; 404 when switched off), `GET /health` (200/503), `/metrics`;
+  `GET /v1/models` and `POST /v1/completions` as below (TGI serves its OpenAI-compatible routes too).
 - Validation like TGI: input tokens over `max_input_tokens`, input + max_new_tokens over `max_total_tokens`,
   `top_p` outside (0, 1), temperature <= 0 → a validation error.
 - Continuous batching: up to `max_concurrent_requests` streams run at once, each at `token_delay_s` per
@@ -27,8 +28,10 @@ written from their server code (vllm/entrypoints/openai/, sglang/srt/entrypoints
   `{"object": "error", "message", "type", "param", "code"}`; in the stream `data: {"error": {…}}` and
   [DONE]. A prompt over the context is a 400 `BadRequestError` ("This model's maximum context length is
   …"), as both engines say it.
-- vLLM `POST /tokenize`, SGLang `POST /v1/tokenize`: `{"prompt", "add_special_tokens"}` →
+- vLLM `POST /tokenize`, SGLang `POST /v1/tokenize` (and `/tokenize`): `{"prompt", "add_special_tokens"}` →
   `{"count", "max_model_len", "tokens"}`; `GET /health` 200/503.
+- Only those: TGI's routes (`/generate_stream`, `/generate`, `/info`) are 404 there, as on the real servers
+  (SGLang's native `/generate` speaks another protocol and is not faked).
 
 Every request is recorded (`requests`, `prompts`). Scripted behaviour per request: `enqueue(FakeReply(…))`.
 Run it for a person to try the console against: `dolphin-relay fake-model --port 8080 --show-prompts`
@@ -174,19 +177,23 @@ class FakeTGI:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> str:
+        # Each engine's routes only (a route another engine has is a 404 here, as on the real server). TGI
+        # serves the OpenAI routes too (router/src/server.rs); SGLang's native /generate takes another
+        # protocol and is not faked.
         app = web.Application()
-        app.router.add_post("/generate_stream", self._generate_stream)
-        app.router.add_post("/generate", self._generate)
-        app.router.add_get("/info", self._info)
-        if self.dialect != "sglang":  # TGI's /tokenize, or vLLM's (SGLang's is /v1/tokenize)
-            app.router.add_post(
-                "/tokenize", self._tokenize if self.dialect == "tgi" else self._openai_tokenize
-            )
-        app.router.add_post("/v1/tokenize", self._openai_tokenize)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v1/models", self._openai_models)
         app.router.add_post("/v1/completions", self._openai_completions)
+        if self.dialect == "tgi":
+            app.router.add_post("/generate_stream", self._generate_stream)
+            app.router.add_post("/generate", self._generate)
+            app.router.add_get("/info", self._info)
+            app.router.add_post("/tokenize", self._tokenize)
+        else:  # vLLM's /tokenize; SGLang's /v1/tokenize, and /tokenize, its older name
+            app.router.add_post("/tokenize", self._openai_tokenize)
+            if self.dialect == "sglang":
+                app.router.add_post("/v1/tokenize", self._openai_tokenize)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -453,7 +460,7 @@ class FakeTGI:
     async def _openai_tokenize(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append({"path": request.path, "body": body})
-        if not self.tokenize_enabled or self.dialect == "tgi":
+        if not self.tokenize_enabled:
             return web.json_response(self._openai_error("Not Found", 404, "NotFoundError"), status=404)
         prompt = body.get("prompt")
         if not isinstance(prompt, str):

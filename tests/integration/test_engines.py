@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
@@ -33,6 +34,37 @@ def client(url: str, **settings: object) -> tuple[ModelClient, object]:
     cfg = TGISettings(url=url, retry_backoff_s=0.01, **settings)  # type: ignore[arg-type]
     http = build_model_session(cfg)
     return ModelClient(http=http, settings=cfg, base_url=url), http
+
+
+# What each engine's server answers (TGI: router/src/server.rs; vLLM: its OpenAI-compatible api_server; SGLang:
+# srt/entrypoints/http_server.py, whose native /generate takes another protocol and is not faked), and what it
+# does not: 404, as the real servers answer a route they do not have.
+ROUTES = {
+    "tgi": {
+        "/generate_stream",
+        "/generate",
+        "/info",
+        "/tokenize",
+        "/v1/models",
+        "/v1/completions",
+        "/health",
+    },
+    "vllm": {"/tokenize", "/v1/models", "/v1/completions", "/health"},
+    "sglang": {"/v1/tokenize", "/tokenize", "/v1/models", "/v1/completions", "/health"},
+}
+GETS = {"/info", "/v1/models", "/health"}
+
+
+@pytest.mark.parametrize("engine", ["tgi", *ENGINES])
+async def test_each_stand_in_answers_its_engines_routes_only(engine: str) -> None:
+    every = set().union(*ROUTES.values())
+    async with FakeTGI(dialect=engine) as fake, aiohttp.ClientSession() as http:
+        for path in sorted(every):
+            method = "GET" if path in GETS else "POST"
+            body = {"inputs": "hi", "prompt": "hi", "model": fake.model_id, "stream": True, "max_tokens": 4}
+            async with http.request(method, f"{fake.url}{path}", json=body) as resp:
+                await resp.read()
+                assert (resp.status != 404) is (path in ROUTES[engine]), (engine, path, resp.status)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
