@@ -106,6 +106,7 @@ class FakeReply:
     http_status: int | None = None  # answer with this status and a JSON error body instead
     finish_reason: str | None = None
     hang: bool = False  # never send anything
+    hold: asyncio.Event | None = None  # send nothing until it is set (a test releases the generation)
     eos_as_text: bool = False  # send the final `<|im_end|>` as ordinary text (special: false)
     # With `top_n_tokens` (TGI) or `logprobs` (OpenAI) in the request: the most likely tokens of the first
     # generated position, (text, logprob): /generate's `details.top_tokens[0]`, the first stream event's
@@ -315,6 +316,8 @@ class FakeTGI:
         self.in_flight += 1
         self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
         try:
+            if reply.hold is not None:
+                await reply.hold.wait()
             if reply.hang:
                 for _ in range(72_000):
                     if request.transport is None or request.transport.is_closing():

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import sys
-import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -111,11 +110,14 @@ async def test_readyz_says_stopping_once_shutdown_begins(redis_client: aioredis.
 
 
 async def test_readiness_checks_are_short_when_the_model_server_hangs(redis_client: aioredis.Redis) -> None:
-    """A model server that accepts the connection and never answers: /readyz says so within ~2 s."""
+    """A model server that accepts the connection and never answers: /readyz says so within its own check
+    timeout (~2 s), while the model server still sits on the request."""
 
     release = asyncio.Event()
+    unanswered: list[bytes] = []  # the first line of each request the server sat on
 
     async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        unanswered.append(await reader.readline())
         await release.wait()
         writer.close()
         await writer.wait_closed()
@@ -127,14 +129,14 @@ async def test_readiness_checks_are_short_when_the_model_server_hangs(redis_clie
         async with HealthServer(
             metrics=Metrics(), redis=redis_client, generator=generator, host="127.0.0.1", port=0
         ) as hs:
-            started = time.monotonic()
             status, body = await get(f"{hs.url}/readyz")
             assert status == 503 and json.loads(body) == {
                 "redis": "ok",
                 "model": "unavailable",
                 "status": "not ready",
             }
-            assert time.monotonic() - started < 3.5
+            # answered while the model server had not answered (a wait for it would end at pytest's timeout)
+            assert [line.split(b" ")[:2] for line in unanswered] == [[b"GET", b"/health"]]
         release.set()
 
 
@@ -180,7 +182,6 @@ async def test_all_runs_both_adapters_on_one_core_and_sigterm_finishes_both_answ
             assert "dolphin_relay_messages_in_flight 2.0" in metrics
 
             proc.send_signal(signal.SIGTERM)
-            started = time.monotonic()
             for _ in range(20):  # draining: not ready (once the signal is handled), still alive
                 status, body = await get(f"{health}/readyz")
                 if status == 503:
@@ -190,7 +191,7 @@ async def test_all_runs_both_adapters_on_one_core_and_sigterm_finishes_both_answ
             _out, err_bytes = await asyncio.wait_for(proc.communicate(), 40)
             err = err_bytes.decode()
             assert proc.returncode == 0, err[-2000:]
-            assert time.monotonic() - started < 20
+            assert '"tasks.cancelled_at_deadline"' not in err  # both finished within the grace period
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -237,9 +238,11 @@ async def test_sigint_past_the_grace_period_tells_the_user_and_stores_nothing(
             await wait_http(f"http://127.0.0.1:{port}/")
             await post_mention(port, secret, event_id="EvGrace", ts="2.2", text="very long")
             await until(lambda: bool(slack.texts("chat.update")))  # the answer is visibly streaming
-            elapsed, err = await stop_and_wait(proc, signal.SIGINT)
+            _elapsed, err = await stop_and_wait(proc, signal.SIGINT)
             assert proc.returncode == 0, err[-2000:]
-            assert elapsed < 1 + 5, elapsed  # the grace period, then a bounded wait for the cancelled
+            # The grace period, then the answer was cancelled: the process went away while the model was
+            # still streaming it, not after the ~20 s it takes.
+            assert tgi.disconnects == 1 and not any("w399" in t for t in slack.texts("chat.update"))
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -264,8 +267,8 @@ async def test_an_unconfigured_platform_stays_idle_instead_of_crash_looping(redi
     )
     try:
         assert await wait_http(f"http://127.0.0.1:{metrics_port}/healthz") == 200
-        elapsed, err = await stop_and_wait(proc, signal.SIGTERM)
-        assert proc.returncode == 0 and elapsed < 5, err[-2000:]
+        _elapsed, err = await stop_and_wait(proc, signal.SIGTERM)
+        assert proc.returncode == 0 and '"event": "shutdown.complete"' in err, err[-2000:]
     finally:
         if proc.returncode is None:
             proc.kill()
