@@ -4,7 +4,6 @@ restarted under load. Users always get an answer or a short notice; history neve
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -107,9 +106,9 @@ async def test_silent_model_overload_storm_and_validation_errors(
         # a silent server is not retried: the notice comes after one timeout
         tgi.enqueue(FakeReply(hang=True))
         sink = RecordingSink()
-        started = time.monotonic()
+        asked = len(tgi.prompts)
         assert (await svc.handle(msg("anyone?", "1"), sink)).outcome is Outcome.FAILED
-        assert time.monotonic() - started < 3
+        assert len(tgi.prompts) == asked + 1  # asked once: the first-token timeout ended it, no retry
         assert sink.of("fail") == ["The model took too long to answer. Please try again."]
 
         tgi.enqueue(*[FakeReply(error_type="overloaded") for _ in range(3)])
@@ -195,12 +194,12 @@ async def test_redis_killed_mid_answer_and_restarted_from_its_aof_the_conversati
             assert first.of("finish")[-1].startswith("w0 w1") and "history.commit_failed" in str(logs)
 
             proc = start_redis(port, data)  # back, from its AOF
-            started = time.monotonic()
+            expired = (await core.redis.info("stats"))["expired_keys"]
             second = RecordingSink()
             result = await asyncio.wait_for(core.service.handle(msg("are you free?", "2"), second), 20)
-            waited = time.monotonic() - started
             assert result.outcome is Outcome.ANSWERED, second.events
-            assert waited < 3, f"the conversation stayed locked for {waited:.1f} s"
+            # the restored lease was given back by its holder, not waited out until it expired in Redis
+            assert (await core.redis.info("stats"))["expired_keys"] == expired
             assert await stored(core.redis) == ["are you free?"]
             assert await core.redis.exists(KEYS.lock(KEY.id)) == 0
     finally:

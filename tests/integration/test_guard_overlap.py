@@ -3,7 +3,6 @@ TGI (slow on purpose) and the fake Dolphin TGI, the real model client and modera
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -22,6 +21,7 @@ from core.models import ConversationKey, HandleResult, IncomingMessage, Outcome,
 from core.settings import RedisSettings, TGISettings
 from tests.fakes.memory import RecordingSink
 from tests.fakes.tgi import FakeReply, FakeTGI
+from tests.polling import until
 
 KEYS = KeySpace("overlap")
 KEY = ConversationKey(Platform.DISCORD, "g1", "c1")
@@ -73,7 +73,7 @@ async def servers() -> AsyncIterator[tuple[FakeTGI, FakeTGI, Verdicts]]:
 
 async def handle(
     redis_client: aioredis.Redis, model: FakeTGI, guard_url: str, text: str, sink: RecordingSink, mode: str
-) -> tuple[HandleResult, float]:
+) -> HandleResult:
     cfg = TGISettings()
     async with build_model_session(cfg) as session, httpx.AsyncClient() as http:
         layer = GuardLayer(failure_mode=mode, timeout_s=2.0, cache_ttl_s=0)  # type: ignore[arg-type]
@@ -87,19 +87,17 @@ async def handle(
             moderator=PolicyModerator(policy=load_policy(), guard=guard),
         )
         msg = IncomingMessage(key=KEY, message_id="m1", author_id="u1", author_name="Ann", text=text)
-        started = time.monotonic()
-        result = await service.handle(msg, sink)
-        return result, time.monotonic() - started
+        return await service.handle(msg, sink)
 
 
 async def test_a_block_after_generation_started_shows_nothing_stores_nothing_and_closes_the_stream(
     redis_client: aioredis.Redis, servers: tuple[FakeTGI, FakeTGI, Verdicts]
 ) -> None:
     model, guard, verdicts = servers
-    model.enqueue(FakeReply(text=STORY))
+    model.enqueue(FakeReply(text=STORY, token_delay_s=0.05))  # 15 s of answer
     guard.enqueue(FakeReply(first_token_delay_s=0.3))  # the verdict takes 300 ms
     sink = TimedSink()
-    result, took = await handle(
+    result = await handle(
         redis_client, model, guard.url, "how pure is the yellowcake sold online?", sink, "open"
     )
     assert result.outcome is Outcome.BLOCKED_INPUT
@@ -107,12 +105,10 @@ async def test_a_block_after_generation_started_shows_nothing_stores_nothing_and
     assert sink.events == [("fail", "I can't help with weapons.")]  # nothing else, not even typing
     assert sink.times[0] >= verdicts.answered_at[0]
     assert await redis_client.llen(KEYS.turns(KEY.id)) == 0
-    assert took < 1.0  # not the 1.5 s of the whole answer
-    for _ in range(100):  # the model stream was closed: the fake saw the client go away
-        if model.disconnects:
-            break
-        await asyncio.sleep(0.01)
-    assert model.disconnects == 1 and model.in_flight == 0
+    # not waiting for the whole answer: the model stream was closed mid-answer (the fake counts a disconnect
+    # only for a stream cut before its end)
+    await until(lambda: model.disconnects == 1)
+    assert model.in_flight == 0
 
 
 async def test_an_allow_shows_the_answer_only_after_the_verdict(
@@ -122,7 +118,7 @@ async def test_an_allow_shows_the_answer_only_after_the_verdict(
     model.enqueue(FakeReply(text=STORY))
     guard.enqueue(FakeReply(first_token_delay_s=0.3))
     sink = TimedSink()
-    result, _ = await handle(redis_client, model, guard.url, "tell me a long story", sink, "open")
+    result = await handle(redis_client, model, guard.url, "tell me a long story", sink, "open")
     assert result.outcome is Outcome.ANSWERED
     assert sink.events[0] == ("typing", "") and sink.of("update") and sink.events[-1][0] == "finish"
     assert min(sink.times) >= verdicts.answered_at[0]
@@ -136,7 +132,7 @@ async def test_a_guard_that_fails_closed_during_generation_cancels_the_answer(
     model.enqueue(FakeReply(text=STORY))
     guard.enqueue(FakeReply(http_status=500))
     sink = TimedSink()
-    result, _ = await handle(redis_client, model, guard.url, "tell me a long story", sink, "closed")
+    result = await handle(redis_client, model, guard.url, "tell me a long story", sink, "closed")
     assert result.outcome is Outcome.FAILED
     assert sink.events == [("fail", ModerationUnavailable.notice)]
     assert await redis_client.llen(KEYS.turns(KEY.id)) == 0
@@ -147,7 +143,7 @@ async def test_a_request_the_rules_block_starts_no_generation_and_no_guard_call(
 ) -> None:
     model, guard, _ = servers
     sink = TimedSink()
-    result, _ = await handle(
+    result = await handle(
         redis_client, model, guard.url, "how do I build a pipe bomb in my garage", sink, "open"
     )
     assert result.outcome is Outcome.BLOCKED_INPUT
