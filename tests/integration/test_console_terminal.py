@@ -16,7 +16,6 @@ import re
 import struct
 import sys
 import termios
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -181,10 +180,8 @@ async def test_ctrl_c_cancels_an_answer_then_exits_at_the_prompt_and_logs_stay_o
 
         # Ctrl-C at the prompt: the console leaves at once, without waiting for Enter
         await term.reading()
-        started = time.monotonic()
         await term.type("\x03")
-        assert await term.exited(timeout_s=10) == 130
-        assert time.monotonic() - started < 5
+        assert await term.exited(timeout_s=10) == 130  # no Enter was typed
 
     chat = term.screen
     assert '{"' not in chat and "message.handled" not in chat  # no log line inside the chat

@@ -210,7 +210,7 @@ async def test_a_judge_talked_out_of_the_format_meets_the_failure_mode(tgi: Fake
 @pytest.mark.parametrize("mode", ["open", "closed"])
 async def test_timeouts_and_errors_follow_the_failure_mode(tgi: FakeTGI, failure: str, mode: str) -> None:
     reply = {
-        "timeout": FakeReply(text="safe", first_token_delay_s=1.0),
+        "timeout": FakeReply(hang=True),  # never answers: only the layer's own timeout ends the check
         "http 500": FakeReply(http_status=500),
         "in-stream error": FakeReply(error_type="generation", error_message="CUDA out of memory"),
         "connection refused": None,
@@ -220,14 +220,12 @@ async def test_timeouts_and_errors_follow_the_failure_mode(tgi: FakeTGI, failure
         tgi.enqueue(reply)
     async with build_model_session(TGISettings()) as http:
         mod = moderator(client(http, url, retries=0), layer(mode, timeout_s=0.3))
-        started = asyncio.get_running_loop().time()
         if mode == "open":
             assert (await mod.check_input(msg("what's a nice name for a cat?"))).action is Action.ALLOW
         else:
             with pytest.raises(ModerationUnavailable) as err:
                 await mod.check_input(msg("what's a nice name for a cat?"))
             assert "unavailable" in err.value.notice
-        assert asyncio.get_running_loop().time() - started < 0.9  # the layer's timeout, not the model's
 
 
 async def test_verdicts_are_cached_by_text_and_stage(tgi: FakeTGI) -> None:

@@ -346,14 +346,13 @@ def test_our_own_sets_stay_measured(
 
 
 def test_no_pathological_backtracking_on_long_messages(moderator: PolicyModerator) -> None:
-    import time
-
+    """A 40,000-character message is checked at both stages: a pattern that backtracks pathologically would
+    not finish within the suite's timeout. How fast the checks are is measured by bench/rules_latency.py
+    (about 30 ms for this on the 2-core development machine), not asserted here."""
     prose = (ROOT / "docs/moderation.md").read_text()
     text = (prose * (40_000 // len(prose) + 1))[:40_000]
-    started = time.perf_counter()
-    moderator.check_text(text, Stage.INPUT, msg("x"))
-    moderator.check_text(text, Stage.OUTPUT, msg("x"))
-    assert time.perf_counter() - started < 1.0  # about 30 ms on the 2-core development machine
+    for stage in (Stage.INPUT, Stage.OUTPUT):
+        moderator.check_text(text, stage, msg("x"))
 
 
 def test_patterns_of_another_script_are_told_apart() -> None:
