@@ -4,7 +4,6 @@ the fake Web API (read back as a user sees the thread), the real core on real Re
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
@@ -87,8 +86,9 @@ async def test_mention_gets_a_threaded_streamed_answer(harness: Harness) -> None
     # streamed: intermediate edits, at most about one per SLACK_UPDATE_INTERVAL_S (0.5 s here)
     edits = [t for t, m in harness.slack.timeline if m == "chat.update"]
     assert len(edits) >= 3
-    streamed = [b - a for a, b in itertools.pairwise(edits[:-1])]  # the final edit follows at once
-    assert all(gap >= 0.4 for gap in streamed), streamed
+    streamed = edits[:-1]  # the final edit follows at once
+    # at most one per interval over the time they span (counted, not timed: a delay on the way only widens it)
+    assert len(streamed) <= (streamed[-1] - streamed[0]) / 0.5 + 2, streamed
     # the model saw who spoke, by name, and the other mention as a name
     assert "Ann: hello there @bob and @Cy Young<|im_end|>" in harness.tgi.prompts[0]
 
