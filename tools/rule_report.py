@@ -1,6 +1,7 @@
 """Per-rule evidence: how often each rule fires on a labeled corpus and on the project's own examples.
 
     python -m tools.rule_report --corpus ../shared/alignment/corpus [--rules DIR] [--only-kept]
+    python -m tools.rule_report --on FILE [FILE ...] [--category JB] [--rules DIR] [--misses]
 
 For every rule (the built-in rule files, or those under `--rules`): on the corpus's requests (input rules)
 or answers (output rules), how many unsafe and safe items it fires on (through the normalizer and the
@@ -15,6 +16,12 @@ docs/moderation.md sets for keeping a rule:
   self-harm, S9 weapons of mass harm, JB jailbreak templates, JM chat markers, S14 sandbox abuse)
   with precision >= 0.9 on the corpus (or at most one safe item fired on, or none fired on at all); the
   corpus labels harm, not prompt injection, so JB and JM strong rules are kept whatever it says.
+
+With `--on`, one category's input rules (JB by default) are counted on labeled request files instead:
+per file and per `source` (or `category`) field, how many unsafe items any of the category's rules fires
+on and how many safe ones — the figures docs/moderation.md gives for jailbreak templates. `--misses` also
+lists the texts (missed unsafe, fired safe): for development sets only, never for a held-out file or the
+corpus.
 
 Prints corpus statistics only (counts, sources); no corpus text.
 """
@@ -113,14 +120,39 @@ def records(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def count_on(paths: list[Path], rules: list[Rule], book: Frames, category: str, misses: bool) -> None:
+    """How many unsafe and safe items of each file (and of each source in it) the category's rules fire on."""
+    ruleset = RuleSet(r for r in rules if r.stage is RuleStage.INPUT and r.category == category)
+    print(f"{'file / source':<48} {'unsafe hit':>12} {'safe hit':>12}")
+    for path in paths:
+        rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # unsafe hit, unsafe, safe hit, safe
+        wrong: list[str] = []
+        for rec in records(path):
+            hit = bool(fired(ruleset, str(rec["text"]), RuleStage.INPUT, book))
+            unsafe = bool(rec["unsafe"])
+            for key in ("(all)", str(rec.get("source") or rec.get("category") or "-")):
+                row = rows[key]
+                row[0 if unsafe else 2] += hit
+                row[1 if unsafe else 3] += 1
+            if misses and hit != unsafe:
+                wrong.append(f"  {'missed' if unsafe else 'FIRED '}  {rec['text']!r}")
+        for key, (uh, un, sh, sn) in sorted(rows.items(), key=lambda kv: kv[0] != "(all)"):
+            label = path.name if key == "(all)" else f"  {key}"
+            print(f"{label:<48} {f'{uh}/{un}' if un else '-':>12} {f'{sh}/{sn}' if sn else '-':>12}")
+        if wrong:
+            print("\n".join(wrong))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.rule_report", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--corpus",
         type=Path,
-        required=True,
         help="folder with input_train.jsonl, output_train.jsonl (and multilingual/input_multilingual.jsonl)",
     )
+    parser.add_argument("--on", type=Path, nargs="+", help="count one category's rules on these files")
+    parser.add_argument("--category", default="JB", help="with --on: the category whose rules count")
+    parser.add_argument("--misses", action="store_true", help="with --on: list the wrong texts too")
     parser.add_argument("--rules", type=Path, help="a folder of rule files (default: the built-in ones)")
     parser.add_argument(
         "--own", type=Path, default=ROOT / "tests/data/alignment", help="the project's examples"
@@ -128,8 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-kept", action="store_true", help="list only the rules that meet the bar")
     parser.add_argument("--json", action="store_true", help="one JSON object per rule instead of a table")
     args = parser.parse_args(argv)
+    if args.on is None and args.corpus is None:
+        parser.error("give --corpus (the per-rule report) or --on FILE (one category's counts)")
 
     rules, book = load(args.rules)
+    if args.on is not None:
+        count_on(args.on, rules, book, args.category, args.misses)
+        return 0
     tallies: dict[str, Tally] = defaultdict(Tally)
     corpus = {
         RuleStage.INPUT: [
