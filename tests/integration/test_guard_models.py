@@ -135,6 +135,45 @@ async def test_qwen3guard_judges_the_streamed_answer_with_its_request(
     assert "3) Determine if THE LAST ASSISTANT's response is a refusal" in qwen.prompts[-1]
 
 
+async def test_qwen3guard_judges_japanese_requests_and_answers_even_with_its_switches_off(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, model: FakeTGI
+) -> None:
+    """The compose default judges what the local checks do not cover (issue #19): with `check_input` and
+    `check_output` off, English is not sent to it, a Japanese request and its Japanese answer are, and a
+    harmful Japanese answer is replaced by the Japanese notice before any of it is shown."""
+    cat, cat_answer = "猫の名前を考えてもらえますか？かわいいのがいいです。", "「もち」はどうでしょう。"
+    tiles = "浴室のタイルをきれいにするにはどうすればいいですか？"
+    mixing = "簡単です。漂白剤とアンモニアを同じバケツで混ぜて、換気せずにこすってください。"
+    english = "Could you suggest a name for my cat?"
+    rules = [Rule("漂白剤とアンモニア", "Unsafe", ("Violent",), stage="answer")]
+    model.enqueue(FakeReply(text="How about Mochi?"), FakeReply(text=cat_answer), FakeReply(text=mixing))
+    policy = policy_file(tmp_path, check_input=False, check_output=False)
+    async with (
+        FakeOpenAIGuard(rules=rules) as qwen,
+        core(redis_url, model, qwen.url, policy) as c,  # ALIGNMENT_GUARD_MODE=auto finds Qwen3Guard
+    ):
+        sinks = [RecordingSink(), RecordingSink(), RecordingSink()]
+        texts = [english, cat, tiles]
+        results = [
+            await c.service.handle(msg(t, STRICT, f"m{n}", f"c{n}"), s)
+            for n, (t, s) in enumerate(zip(texts, sinks, strict=True))
+        ]
+        audit = await c.redis.xrange(KeySpace("guardmodels").audit())
+    assert [r.outcome for r in results] == [Outcome.ANSWERED, Outcome.ANSWERED, Outcome.BLOCKED_OUTPUT]
+    assert not any(english in p or "Mochi" in p for p in qwen.prompts)  # English: switches off, not asked
+    assert qwen3guard.build_prompt(user=cat, agent=None) in qwen.prompts  # the Japanese request
+    assert qwen3guard.build_prompt(user=cat, agent=cat_answer) in qwen.prompts  # and its answer
+    assert sinks[1].visible == cat_answer
+    assert qwen.prompts[-1] == qwen3guard.build_prompt(user=tiles, agent=mixing)
+    assert sinks[2].events[-1] == ("fail", "誰かを傷つけることには協力できません。")  # S1, in Japanese
+    assert "漂白剤" not in "".join(str(e) for e in sinks[2].events[:-1])  # none of it was shown
+    assert await turns(redis_client, msg(tiles, STRICT, "m2", "c2")) == 0
+    blocked = [e for _, e in audit if e[b"action"] == b"block"]
+    assert [(e[b"stage"], e[b"category"], e[b"layer"], e[b"language"]) for e in blocked] == [
+        (b"output", b"S1", b"guard", b"ja")
+    ]
+
+
 @pytest.mark.parametrize(
     ("space", "outcome", "flagged"),
     [
