@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.alignment import language
 from core.alignment.audit import AuditEvent, AuditLog
 from core.alignment.language import detect_language
 from core.alignment.moderator import PolicyModerator, build_moderator
@@ -313,6 +314,9 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             print(f"dolphin-relay: cannot read {path}: {reason}", file=sys.stderr)
             return 2
+    # The language detector's model loads in the background (about a second): wait for it here, or the
+    # first record's latency would be the load's and p99 of a small file or row would say so.
+    await asyncio.to_thread(language.load_detector)
     print(_HEADER)
     for path, text in zip(args.files, texts, strict=True):
         tally = _Tally()
