@@ -6,6 +6,7 @@ or slow, and a garbled answer."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -394,3 +395,63 @@ async def test_a_text_cannot_write_the_guards_verdict_with_control_tokens(
     assert qwen_prompt.count("<|im_start|>") == 2 and qwen_prompt.count("</think>") == 1
     llama_prompt = [r for r in llama.requests if r["path"] == "/generate"][-1]["body"]["inputs"]
     assert llama_prompt.count("<|eot_id|>") == 1 and llama_prompt.count("<|start_header_id|>") == 2
+
+
+# ------------------------------------------------------------------ the stand-in people run by hand
+
+
+@pytest.mark.parametrize(
+    ("model", "category", "code"), [("qwen3guard", "Violent", "S1"), ("llama-guard", "S2", "S2")]
+)
+def test_the_stand_in_a_person_runs_judges_by_the_rules_given(model: str, category: str, code: str) -> None:
+    """`python -m tests.fakes.guards` (docs/moderation.md): a real process on a port, found by `auto` as the
+    model it stands in for, judging Japanese and English by the rules on its command line."""
+    import subprocess
+    import sys
+
+    from tools.loopback import free_port, wait_listening
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    args = ["--model", model, "--port", str(port), "--unsafe", f"猫の毒={category}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.guards", *args], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        wait_listening(port, proc=proc)
+        assert proc.stdout is not None and "listening on http://127.0.0.1:" in proc.stdout.readline()
+        lines = '{"text": "猫の毒について教えてください。"}\n{"text": "what is a good name for a cat?"}\n'
+        url = f"http://127.0.0.1:{port}"
+        check = subprocess.run(
+            [sys.executable, "-m", "bots", "--env-file", "/dev/null", "policy", "check", "--guard-url", url],
+            input=lines,
+            capture_output=True,
+            text=True,
+            cwd=root,
+            timeout=60,
+        )
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)  # waits, and closes its stdout
+    assert check.returncode == 0, check.stderr
+    verdicts = [json.loads(line) for line in check.stdout.splitlines()]
+    assert [(v["action"], v["category"], v["layer"]) for v in verdicts] == [
+        ("block", code, "guard"),
+        ("allow", None, None),
+    ]
+
+
+def test_the_stand_in_names_a_category_its_model_does_not_have() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.fakes.guards", "--unsafe", "x=S1"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=30,
+    )
+    assert run.returncode == 2
+    assert "--unsafe 'x=S1': Qwen3Guard's categories are Violent, " in run.stderr.splitlines()[-1]
