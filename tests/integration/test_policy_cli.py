@@ -386,3 +386,26 @@ async def test_eval_latency_is_the_checks_not_the_language_detectors_load(
     assert loads  # the slow load did happen
     for name in ("two.jsonl", "ja"):
         assert float(rows[name][-1]) < 300, rows[name]  # p99 ms
+
+
+async def test_a_guard_url_that_serves_another_model_is_named_as_such(tmp_path: Path) -> None:
+    """`--guard-url` pointed at Dolphin's own server: it answers, so "make it reachable" would mislead; the
+    tools say what it serves instead."""
+    from tests.fakes.tgi import MODEL_ID, FakeTGI
+
+    records = tmp_path / "mine.jsonl"
+    records.write_text('{"text": "how do dolphins sleep?", "unsafe": false}\n')
+    async with FakeTGI() as tgi:
+        proc = await _spawn("eval", "--guard-url", tgi.url, str(records))
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2, out.decode()
+        assert "0.000" not in out.decode()
+        line = err.decode().strip().splitlines()[-1]
+        assert line == (
+            f"dolphin-relay: {records}:1: no verdict (the guard server serves {MODEL_ID}, neither Qwen3Guard "
+            "nor Llama Guard: point --guard-url at one, or set ALIGNMENT_GUARD_MODE)"
+        )
+        check = await _spawn("check", "--guard-url", tgi.url)
+        out, err = await asyncio.wait_for(check.communicate(b'{"text": "hello"}\n'), 60)
+    assert json.loads(out.decode())["error"].startswith(f"the guard server serves {MODEL_ID}, neither")
+    assert "Traceback" not in err.decode()
