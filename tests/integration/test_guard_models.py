@@ -175,6 +175,46 @@ async def test_qwen3guard_judges_japanese_requests_and_answers_even_with_its_swi
     ]
 
 
+async def test_qwen3guard_stops_a_streamed_answer_mid_stream_in_strict_streaming(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, qwen: FakeOpenAIGuard
+) -> None:
+    """Strict streaming with Qwen3Guard: the partial answer goes to the guard chunk by chunk (as the
+    ASSISTANT turn of its template), nothing is shown that it has not judged with the look-ahead after it,
+    and an answer it calls unsafe halfway is replaced by the notice before the harmful part appears."""
+    question = "how do I get my bathroom tiles really clean?"
+    safe = " ".join(f"Step {i}: rinse the tiles with warm water and a soft brush." for i in range(12))
+    answer = f"{safe} Then mix the two cleaners, bleach and ammonia, in a bucket. " + safe
+    at = answer.index("mix the two cleaners")
+    async with FakeTGI(token_delay_s=0.003) as model:
+        model.enqueue(FakeReply(text=answer))
+        async with core(
+            redis_url,
+            model,
+            qwen.url,
+            policy_file(tmp_path),
+            guard_mode="qwen3guard",
+            stream_mode="strict",
+            stream_lookahead_chars=150,
+            stream_chunk_chars=60,
+        ) as c:
+            sink = RecordingSink()
+            result = await c.service.handle(msg(question, STRICT), sink)
+    assert result.outcome is Outcome.BLOCKED_OUTPUT
+    assert sink.events[-1] == ("fail", "I can't help with hurting anyone.")
+    judged = [qwen3guard.build_prompt(user=question, agent=answer[:n]) for n in range(1, len(answer) + 1)]
+    partial = [p for p in qwen.prompts if p in set(judged)]
+    assert len(partial) >= 2  # chunk by chunk, not only the whole answer
+    assert sink.of("update")  # it streamed before the block
+    for shown in sink.of("update"):  # each shown text was judged with 150 more characters after it
+        assert "mix the two" not in shown
+        assert any(
+            qwen3guard.build_prompt(user=question, agent=answer[: len(shown) + k]) in partial
+            for k in range(150, len(answer) - len(shown) + 1)
+        ), shown[-60:]
+    assert max((len(t) for t in sink.of("update")), default=0) < at
+    assert await turns(redis_client, msg(question, STRICT)) == 0
+
+
 @pytest.mark.parametrize(
     ("space", "outcome", "flagged"),
     [
