@@ -496,7 +496,21 @@ async def _policy(settings: Settings) -> list[Check]:
         policy = load_policy(settings.alignment.policy_file)
     except ConfigurationError as exc:
         return [Check("moderation policy", False, str(exc), "fix the policy file at the line named")]
-    from core.alignment.moderator import resolve_guard
+    from core.alignment.language import preload_detector
+    from core.alignment.moderator import PolicyModerator, resolve_guard
+
+    try:  # the local layers, loaded as start-up loads them (in a thread: the other checks go on meanwhile)
+        preload_detector()
+        await asyncio.to_thread(PolicyModerator, policy=policy)  # the rules, rule_files, learned checks
+    except ConfigurationError as exc:
+        return [
+            Check(
+                "moderation policy",
+                False,
+                str(exc),
+                "the bots do not start until this is fixed: the message names the fix",
+            )
+        ]
 
     blocked = sum(1 for c in policy.categories.values() if c.action.value == "block")
     mode: str

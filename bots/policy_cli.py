@@ -37,7 +37,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.alignment import language
 from core.alignment.audit import AuditEvent, AuditLog
+from core.alignment.autoguard import UnknownGuardModel
 from core.alignment.language import detect_language
 from core.alignment.moderator import PolicyModerator, build_moderator
 from core.alignment.policy import Audit
@@ -160,7 +162,10 @@ async def _verdict(
         else:
             v = await moderator.check_output(msg, text, final=True)
     except ModerationUnavailable as exc:
-        return {"action": "error", "category": None, "layer": None, "score": None, "error": exc.notice}
+        error = exc.notice
+        if isinstance(exc.__cause__, UnknownGuardModel):  # reachable, but not a guard: say so, not "down"
+            error = str(exc.__cause__).replace("ALIGNMENT_GUARD_URL", "--guard-url")
+        return {"action": "error", "category": None, "layer": None, "score": None, "error": error}
     return {"action": v.action.value, "category": v.category, "layer": v.layer, "score": v.score}
 
 
@@ -313,6 +318,9 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             print(f"dolphin-relay: cannot read {path}: {reason}", file=sys.stderr)
             return 2
+    # The language detector's model loads in the background (about a second): wait for it here, or the
+    # first record's latency would be the load's and p99 of a small file or row would say so.
+    await asyncio.to_thread(language.load_detector)
     print(_HEADER)
     for path, text in zip(args.files, texts, strict=True):
         tally = _Tally()
@@ -335,11 +343,13 @@ async def _eval_with(moderator: PolicyModerator, args: argparse.Namespace) -> in
             verdict = await _verdict(moderator, text, args.stage, args.adult, prompt)
             elapsed_ms = (time.perf_counter() - started) * 1000
             if verdict["action"] == "error":  # counted, it would pass for an allow: the figures would lie
-                print(
-                    f"dolphin-relay: {path}:{n}: no verdict ({verdict['error']}): a layer failed, most often "
-                    "the judge of --guard-url or --self-check; make it reachable and run again",
-                    file=sys.stderr,
+                why = (
+                    f"({verdict['error']}): a layer failed, most often the judge of --guard-url or "
+                    "--self-check; make it reachable and run again"
+                    if verdict["error"] == ModerationUnavailable.notice
+                    else f"({verdict['error']})"
                 )
+                print(f"dolphin-relay: {path}:{n}: no verdict {why}", file=sys.stderr)
                 return 2
             predicted = verdict["action"] in (Action.BLOCK.value, Action.FLAG.value)
             tally.count(predicted=predicted, unsafe=unsafe, elapsed_ms=elapsed_ms)

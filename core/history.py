@@ -526,8 +526,11 @@ class RedisConversationStore:
                 failing = False
                 if not int(kept):
                     # Expired while Redis could not be reached, or lost with a Redis that restarted
-                    # without it.
-                    log.warning("history.lease_lost", lease_s=self._settings.lock_timeout_s)
+                    # without it; or given back by this session's own commit, whose reply is still on
+                    # its way (a renewal due at the same moment): nothing to say here; a lease lost before
+                    # the commit ran is the commit's `history.lease_expired_before_commit`.
+                    if not session.committed:
+                        log.warning("history.lease_lost", lease_s=self._settings.lock_timeout_s)
                     return
                 session.renewed_at = time.monotonic()
             await asyncio.sleep(interval)

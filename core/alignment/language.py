@@ -5,7 +5,8 @@ text too short or too unlike any language to tell: emoji, code, numbers, "ok". O
 `DETECT_CHARS` characters are read, so a 4,000-character message costs what a short paragraph does. The
 model (about 4.5 MB, LZMA-compressed npz, no pickle) is loaded once per process, never per message: start-up
 calls `preload_detector()`, which loads it in a thread of its own while the process starts its clients
-and servers (about a second of CPU); a detection that comes first waits for it.
+and servers (about a second of CPU); a detection that comes first waits for it. The detector's code is
+imported before that thread starts, so a missing or broken install stops start-up with one line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ import threading
 import unicodedata
 from functools import lru_cache
 from typing import Any
+
+import structlog
+
+from core.errors import ConfigurationError
+
+log = structlog.get_logger()
 
 UNDETERMINED = "und"
 # Read at most this many characters: enough for a confident answer, bounded cost (docs/moderation.md).
@@ -35,13 +42,29 @@ _preloading: threading.Thread | None = None
 
 
 def preload_detector() -> None:
-    """Start loading the model in a background thread (once per process; later calls return at once)."""
+    """Start loading the model in a background thread (once per process; later calls return at once).
+    ConfigurationError, at once, when the detector's code cannot be imported: the process must not start
+    (every message needs its language: the notices, and which checks read it)."""
     global _preloading
     with _preload_lock:
         if _identifier is not None or _preloading is not None:
             return
-        _preloading = threading.Thread(target=load_detector, name="language-detector-load", daemon=True)
+        try:
+            import py3langid.langid  # noqa: F401  (its code and numpy; the model itself loads in the thread)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the language detector cannot load ({type(exc).__name__}: {exc}): reinstall dolphin-relay "
+                "with its dependencies (py3langid ships the detector's model)"
+            ) from None
+        _preloading = threading.Thread(target=_load_in_background, name="language-detector-load", daemon=True)
         _preloading.start()
+
+
+def _load_in_background() -> None:
+    try:
+        load_detector()
+    except Exception as exc:  # e.g. an unreadable model file: one line here, the first detection tries again
+        log.error("language.load_failed", error=type(exc).__name__)
 
 
 def load_detector() -> None:

@@ -285,7 +285,7 @@ class PolicyModerator(Moderator):
     def _layer_failed(self, layer: str, mode: str, exc: BaseException) -> Verdict:
         log.warning("moderation.layer_failed", layer=layer, failure_mode=mode, error=type(exc).__name__)
         if mode == "closed":
-            raise ModerationUnavailable(f"{layer} layer failed: {type(exc).__name__}")
+            raise ModerationUnavailable(f"{layer} layer failed: {type(exc).__name__}") from exc
         return ALLOW
 
     # ---------------------------------------------------------------- records

@@ -13,19 +13,29 @@
   the prompt lists (the model is asked about those alone).
 
 Every request is recorded (`requests`, `prompts`). Scripted behaviour per request: `enqueue(GuardReply(…))`.
+
+Run one to try the guard path by hand, without a GPU (docs/moderation.md, "Trying the guard path without a
+GPU"): `python -m tests.fakes.guards --port 8001 --unsafe "pipe bomb=Violent"` (`--model llama-guard` for
+Llama Guard 3 on TGI, with codes: `--unsafe "pipe bomb=S9"`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
+import os
 import re
+import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+
+from core.alignment.qwen3guard import CATEGORY_CODES
 
 QWEN3GUARD_MODEL = "Qwen/Qwen3Guard-Gen-0.6B"
 _CONVERSATION = re.compile(r"<BEGIN CONVERSATION>\n\n(.*?)\n\n<END CONVERSATION>", re.DOTALL)
@@ -231,3 +241,100 @@ class FakeOpenAIGuard:
                 },
             }
         )
+
+
+# ------------------------------------------------------------------ `python -m tests.fakes.guards`
+
+LLAMA_GUARD_MODEL = "meta-llama/Llama-Guard-3-1B"
+_QWEN3GUARD_NAMES = tuple(CATEGORY_CODES)  # the names its published template lists
+
+
+def parse_rules(
+    model: str, unsafe: Sequence[str], answers: Sequence[str], controversial: Sequence[str]
+) -> list[Rule]:
+    """The command line's `TEXT=CATEGORY` options as rules; ValueError names the one that is wrong."""
+    rules = []
+    for option, values, stage, safety in (
+        ("--unsafe", unsafe, "any", "Unsafe"),
+        ("--unsafe-answer", answers, "answer", "Unsafe"),
+        ("--controversial", controversial, "any", "Controversial"),
+    ):
+        for value in values:
+            text, sep, category = value.rpartition("=")
+            if not sep or not text or not category:
+                raise ValueError(f"{option} {value!r}: write TEXT=CATEGORY, e.g. 'pipe bomb=Violent'")
+            if model == "qwen3guard" and category not in _QWEN3GUARD_NAMES:
+                names = ", ".join(_QWEN3GUARD_NAMES)
+                raise ValueError(f"{option} {value!r}: Qwen3Guard's categories are {names}")
+            if model == "llama-guard" and not re.fullmatch(r"S(?:[1-9]|1[0-4])", category):
+                raise ValueError(f"{option} {value!r}: Llama Guard's categories are the codes S1 … S14")
+            rules.append(Rule(text, safety, (category,), stage))  # type: ignore[arg-type]
+    return rules
+
+
+async def serve(model: str, port: int, rules: list[Rule]) -> None:
+    """Serve the stand-in on 127.0.0.1:`port` until cancelled."""
+    from tests.fakes.tgi import FakeTGI
+
+    fake: FakeOpenAIGuard | FakeTGI
+    if model == "qwen3guard":
+        fake, what = FakeOpenAIGuard(rules=rules, port=port), f"{QWEN3GUARD_MODEL} on vLLM"
+    else:
+        fake = FakeTGI(model_id=LLAMA_GUARD_MODEL, responder=llama_guard_responder(rules), port=port)
+        what = f"{LLAMA_GUARD_MODEL} on TGI"
+    try:
+        url = await fake.start()
+    except OSError as exc:
+        await fake.close()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SystemExit(
+            f"python -m tests.fakes.guards: cannot listen on 127.0.0.1:{port} ({reason})"
+        ) from None
+    print(f"stand-in for {what} (answers by your rules, not a model) listening on {url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.guards",
+        description="Serve a loopback stand-in for a guard model: the engine's API and the model's answer "
+        "format, with verdicts from the rules given here (it is not a model). Point ALIGNMENT_GUARD_URL, "
+        "or policy check/eval --guard-url, at it.",
+    )
+    parser.add_argument("--model", choices=["qwen3guard", "llama-guard"], default="qwen3guard")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument(
+        "--unsafe",
+        action="append",
+        default=[],
+        metavar="TEXT=CATEGORY",
+        help="a request or answer containing TEXT (any case) is unsafe: a Qwen3Guard category name "
+        "(Violent, Non-violent Illegal Acts, …) or a Llama Guard code (S1 … S14); repeatable",
+    )
+    parser.add_argument(
+        "--unsafe-answer", action="append", default=[], metavar="TEXT=CATEGORY", help="the same, answers only"
+    )
+    parser.add_argument(
+        "--controversial",
+        action="append",
+        default=[],
+        metavar="TEXT=CATEGORY",
+        help="Qwen3Guard only: judged Controversial",
+    )
+    args = parser.parse_args(argv)
+    if args.controversial and args.model != "qwen3guard":
+        parser.error("--controversial is Qwen3Guard's level; Llama Guard has none")
+    try:
+        rules = parse_rules(args.model, args.unsafe, args.unsafe_answer, args.controversial)
+    except ValueError as exc:
+        parser.error(str(exc))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.model, args.port, rules))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

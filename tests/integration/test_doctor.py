@@ -498,3 +498,36 @@ async def test_names_that_are_not_settings_are_listed_as_warnings_never_failures
     assert "COMPOSE_PROFILES" in out and "(Docker Compose sets it)" in out
     assert "REDIS_SERVICE_HOST in the environment" in out and "(Kubernetes sets it)" in out
     assert "1 warnings" in out and "xoxb-typo" not in out
+
+
+@pytest.mark.parametrize("broken", ["model_dir", "rule_file"])
+async def test_a_moderation_layer_that_would_stop_start_up_fails_the_policy_check(
+    redis_url: str, tmp_path: Path, broken: str
+) -> None:
+    """The doctor loads the local layers as start-up does: a policy whose learned checks or rule files cannot
+    load is not "✓ moderation policy" while the bots refuse to start on it."""
+    from core.alignment.policy import default_policy_path
+
+    text = default_policy_path().read_text(encoding="utf-8")
+    if broken == "model_dir":
+        text = text.replace("model_dir: null", f"model_dir: {tmp_path / 'nowhere'}", 1)
+        says = "layers.classifier: cannot load the learned checks"
+    else:
+        (tmp_path / "mine.yaml").write_text(
+            "category: S8\nstage: input\nrules:\n  - id: mine.1\n    tier: mighty\n    patterns: ['x']\n"
+        )
+        text = text.replace("rule_files: []", "rule_files: [mine.yaml]", 1)
+        says = "rule mine.1: unknown tier 'mighty'"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text, encoding="utf-8")
+    async with FakeTGI() as tgi:
+        checks = await diagnose(
+            Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                tgi=TGISettings(url=tgi.url),
+                redis=RedisSettings(url=redis_url),
+                alignment=AlignmentSettings(policy_file=policy),
+            )
+        )
+    check = by_name(checks)["moderation policy"]
+    assert not check.ok and says in check.detail, check

@@ -57,3 +57,30 @@ async def test_the_bot_exits_with_one_line_naming_the_setting(redis_url: str) ->
     assert proc.returncode == 2, err[-2000:]
     lines = [line for line in err.splitlines() if line.startswith("dolphin-relay:")]
     assert len(lines) == 1 and "ALIGNMENT_ENABLED" in lines[0] and "Traceback" not in err
+
+
+# The language detector as a broken install would leave it: importing its code fails.
+NO_DETECTOR = (
+    "import sys; sys.modules['py3langid.langid'] = None; "
+    "from bots.__main__ import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("enabled", ["true", "false"])
+async def test_a_language_detector_that_cannot_load_stops_the_bot_with_one_line(
+    redis_url: str, enabled: str
+) -> None:
+    """Every message needs its language (the notices, and which checks read it, moderation on or off): a
+    detector that cannot load stops start-up with one line, not a traceback in its loading thread and
+    another on every message."""
+    async with FakeTGI() as tgi:
+        env = bot_env(REDIS_URL=redis_url, TGI_URL=tgi.url, METRICS_PORT="0", ALIGNMENT_ENABLED=enabled)
+        proc = await start_bot(
+            sys.executable, "-c", NO_DETECTOR, "--env-file", os.devnull, "slack", "--optional", env=env
+        )
+        _out, err_bytes = await asyncio.wait_for(proc.communicate(), 60)
+    err = err_bytes.decode()
+    assert proc.returncode == 2, err[-2000:]
+    lines = [line for line in err.splitlines() if line.startswith("dolphin-relay:")]
+    assert len(lines) == 1 and "the language detector cannot load" in lines[0], err[-2000:]
+    assert "reinstall dolphin-relay" in lines[0] and "Traceback" not in err

@@ -6,6 +6,7 @@ or slow, and a garbled answer."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,85 @@ async def test_qwen3guard_judges_the_streamed_answer_with_its_request(
     assert sink.visible != answer and await turns(redis_client, msg(question, RELAXED)) == 0
     assert qwen.prompts[-1] == qwen3guard.build_prompt(user=question, agent=answer)
     assert "3) Determine if THE LAST ASSISTANT's response is a refusal" in qwen.prompts[-1]
+
+
+async def test_qwen3guard_judges_japanese_requests_and_answers_even_with_its_switches_off(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, model: FakeTGI
+) -> None:
+    """The compose default judges what the local checks do not cover (issue #19): with `check_input` and
+    `check_output` off, English is not sent to it, a Japanese request and its Japanese answer are, and a
+    harmful Japanese answer is replaced by the Japanese notice before any of it is shown."""
+    cat, cat_answer = "猫の名前を考えてもらえますか？かわいいのがいいです。", "「もち」はどうでしょう。"
+    tiles = "浴室のタイルをきれいにするにはどうすればいいですか？"
+    mixing = "簡単です。漂白剤とアンモニアを同じバケツで混ぜて、換気せずにこすってください。"
+    english = "Could you suggest a name for my cat?"
+    rules = [Rule("漂白剤とアンモニア", "Unsafe", ("Violent",), stage="answer")]
+    model.enqueue(FakeReply(text="How about Mochi?"), FakeReply(text=cat_answer), FakeReply(text=mixing))
+    policy = policy_file(tmp_path, check_input=False, check_output=False)
+    async with (
+        FakeOpenAIGuard(rules=rules) as qwen,
+        core(redis_url, model, qwen.url, policy) as c,  # ALIGNMENT_GUARD_MODE=auto finds Qwen3Guard
+    ):
+        sinks = [RecordingSink(), RecordingSink(), RecordingSink()]
+        texts = [english, cat, tiles]
+        results = [
+            await c.service.handle(msg(t, STRICT, f"m{n}", f"c{n}"), s)
+            for n, (t, s) in enumerate(zip(texts, sinks, strict=True))
+        ]
+        audit = await c.redis.xrange(KeySpace("guardmodels").audit())
+    assert [r.outcome for r in results] == [Outcome.ANSWERED, Outcome.ANSWERED, Outcome.BLOCKED_OUTPUT]
+    assert not any(english in p or "Mochi" in p for p in qwen.prompts)  # English: switches off, not asked
+    assert qwen3guard.build_prompt(user=cat, agent=None) in qwen.prompts  # the Japanese request
+    assert qwen3guard.build_prompt(user=cat, agent=cat_answer) in qwen.prompts  # and its answer
+    assert sinks[1].visible == cat_answer
+    assert qwen.prompts[-1] == qwen3guard.build_prompt(user=tiles, agent=mixing)
+    assert sinks[2].events[-1] == ("fail", "誰かを傷つけることには協力できません。")  # S1, in Japanese
+    assert "漂白剤" not in "".join(str(e) for e in sinks[2].events[:-1])  # none of it was shown
+    assert await turns(redis_client, msg(tiles, STRICT, "m2", "c2")) == 0
+    blocked = [e for _, e in audit if e[b"action"] == b"block"]
+    assert [(e[b"stage"], e[b"category"], e[b"layer"], e[b"language"]) for e in blocked] == [
+        (b"output", b"S1", b"guard", b"ja")
+    ]
+
+
+async def test_qwen3guard_stops_a_streamed_answer_mid_stream_in_strict_streaming(
+    tmp_path: Path, redis_url: str, redis_client: aioredis.Redis, qwen: FakeOpenAIGuard
+) -> None:
+    """Strict streaming with Qwen3Guard: the partial answer goes to the guard chunk by chunk (as the
+    ASSISTANT turn of its template), nothing is shown that it has not judged with the look-ahead after it,
+    and an answer it calls unsafe halfway is replaced by the notice before the harmful part appears."""
+    question = "how do I get my bathroom tiles really clean?"
+    safe = " ".join(f"Step {i}: rinse the tiles with warm water and a soft brush." for i in range(12))
+    answer = f"{safe} Then mix the two cleaners, bleach and ammonia, in a bucket. " + safe
+    at = answer.index("mix the two cleaners")
+    async with FakeTGI(token_delay_s=0.003) as model:
+        model.enqueue(FakeReply(text=answer))
+        async with core(
+            redis_url,
+            model,
+            qwen.url,
+            policy_file(tmp_path),
+            guard_mode="qwen3guard",
+            stream_mode="strict",
+            stream_lookahead_chars=150,
+            stream_chunk_chars=60,
+        ) as c:
+            sink = RecordingSink()
+            result = await c.service.handle(msg(question, STRICT), sink)
+    assert result.outcome is Outcome.BLOCKED_OUTPUT
+    assert sink.events[-1] == ("fail", "I can't help with hurting anyone.")
+    judged = [qwen3guard.build_prompt(user=question, agent=answer[:n]) for n in range(1, len(answer) + 1)]
+    partial = [p for p in qwen.prompts if p in set(judged)]
+    assert len(partial) >= 2  # chunk by chunk, not only the whole answer
+    assert sink.of("update")  # it streamed before the block
+    for shown in sink.of("update"):  # each shown text was judged with 150 more characters after it
+        assert "mix the two" not in shown
+        assert any(
+            qwen3guard.build_prompt(user=question, agent=answer[: len(shown) + k]) in partial
+            for k in range(150, len(answer) - len(shown) + 1)
+        ), shown[-60:]
+    assert max((len(t) for t in sink.of("update")), default=0) < at
+    assert await turns(redis_client, msg(question, STRICT)) == 0
 
 
 @pytest.mark.parametrize(
@@ -355,3 +435,63 @@ async def test_a_text_cannot_write_the_guards_verdict_with_control_tokens(
     assert qwen_prompt.count("<|im_start|>") == 2 and qwen_prompt.count("</think>") == 1
     llama_prompt = [r for r in llama.requests if r["path"] == "/generate"][-1]["body"]["inputs"]
     assert llama_prompt.count("<|eot_id|>") == 1 and llama_prompt.count("<|start_header_id|>") == 2
+
+
+# ------------------------------------------------------------------ the stand-in people run by hand
+
+
+@pytest.mark.parametrize(
+    ("model", "category", "code"), [("qwen3guard", "Violent", "S1"), ("llama-guard", "S2", "S2")]
+)
+def test_the_stand_in_a_person_runs_judges_by_the_rules_given(model: str, category: str, code: str) -> None:
+    """`python -m tests.fakes.guards` (docs/moderation.md): a real process on a port, found by `auto` as the
+    model it stands in for, judging Japanese and English by the rules on its command line."""
+    import subprocess
+    import sys
+
+    from tools.loopback import free_port, wait_listening
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    args = ["--model", model, "--port", str(port), "--unsafe", f"猫の毒={category}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.guards", *args], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        wait_listening(port, proc=proc)
+        assert proc.stdout is not None and "listening on http://127.0.0.1:" in proc.stdout.readline()
+        lines = '{"text": "猫の毒について教えてください。"}\n{"text": "what is a good name for a cat?"}\n'
+        url = f"http://127.0.0.1:{port}"
+        check = subprocess.run(
+            [sys.executable, "-m", "bots", "--env-file", "/dev/null", "policy", "check", "--guard-url", url],
+            input=lines,
+            capture_output=True,
+            text=True,
+            cwd=root,
+            timeout=60,
+        )
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)  # waits, and closes its stdout
+    assert check.returncode == 0, check.stderr
+    verdicts = [json.loads(line) for line in check.stdout.splitlines()]
+    assert [(v["action"], v["category"], v["layer"]) for v in verdicts] == [
+        ("block", code, "guard"),
+        ("allow", None, None),
+    ]
+
+
+def test_the_stand_in_names_a_category_its_model_does_not_have() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.fakes.guards", "--unsafe", "x=S1"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=30,
+    )
+    assert run.returncode == 2
+    assert "--unsafe 'x=S1': Qwen3Guard's categories are Violent, " in run.stderr.splitlines()[-1]

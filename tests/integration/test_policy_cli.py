@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 # The default policy with the rules switched off: what the learned checks decide on their own.
 CLASSIFIER_ONLY = ROOT / "tests/data/policy_classifier_only.yaml"
@@ -354,3 +356,65 @@ async def test_records_that_are_not_what_the_tools_read_are_named_in_words(tmp_p
         _out, err = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 2
         assert f"{labeled}:1: not a labeled record: {why}" in err.decode(), err.decode()
+
+
+async def test_eval_latency_is_the_checks_not_the_language_detectors_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The detector's model loads in the background at start-up (about a second); `policy eval` waits for it
+    before timing anything, so a small file's p99 (or a language's row) is not the load's."""
+    import argparse
+    import time
+    import uuid
+
+    from bots import policy_cli
+    from core.alignment import language
+
+    real_load, loads = language.load_detector, []
+
+    def slow_load() -> None:
+        if not loads:
+            time.sleep(0.6)
+        loads.append(1)
+        real_load()
+
+    monkeypatch.setattr(language, "load_detector", slow_load)
+    token = uuid.uuid4().hex  # texts no detection in this process has seen (detections are cached)
+    records = tmp_path / "two.jsonl"
+    records.write_text(
+        json.dumps({"text": f"猫の名前を考えてください。{token}", "unsafe": False})
+        + "\n"
+        + json.dumps({"text": f"今日の天気はどうですか？{token}", "unsafe": False})
+        + "\n"
+    )
+    parser = argparse.ArgumentParser()
+    policy_cli.add_policy_parser(parser.add_subparsers())
+    args = parser.parse_args(["policy", "eval", str(records), "--by-language"])
+    assert await policy_cli._eval(args) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert loads  # the slow load did happen
+    for name in ("two.jsonl", "ja"):
+        assert float(rows[name][-1]) < 300, rows[name]  # p99 ms
+
+
+async def test_a_guard_url_that_serves_another_model_is_named_as_such(tmp_path: Path) -> None:
+    """`--guard-url` pointed at Dolphin's own server: it answers, so "make it reachable" would mislead; the
+    tools say what it serves instead."""
+    from tests.fakes.tgi import MODEL_ID, FakeTGI
+
+    records = tmp_path / "mine.jsonl"
+    records.write_text('{"text": "how do dolphins sleep?", "unsafe": false}\n')
+    async with FakeTGI() as tgi:
+        proc = await _spawn("eval", "--guard-url", tgi.url, str(records))
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2, out.decode()
+        assert "0.000" not in out.decode()
+        line = err.decode().strip().splitlines()[-1]
+        assert line == (
+            f"dolphin-relay: {records}:1: no verdict (the guard server serves {MODEL_ID}, neither Qwen3Guard "
+            "nor Llama Guard: point --guard-url at one, or set ALIGNMENT_GUARD_MODE)"
+        )
+        check = await _spawn("check", "--guard-url", tgi.url)
+        out, err = await asyncio.wait_for(check.communicate(b'{"text": "hello"}\n'), 60)
+    assert json.loads(out.decode())["error"].startswith(f"the guard server serves {MODEL_ID}, neither")
+    assert "Traceback" not in err.decode()
