@@ -97,7 +97,7 @@ def load_multilingual(folder: Path, cap: int) -> list[Item]:
     return out
 
 
-# Requests written for training (tools/train_data/, its README says how): each file is a source of its own,
+# Requests and answers written for training (tools/train_data/, its README says how): each file is a source of its own,
 # "own:<name>", shippable, and left out in turn like any other source.
 OWN = "own:"
 
@@ -109,6 +109,25 @@ def load_own_requests(folder: Path) -> list[Item]:
         source = OWN + path.stem.removeprefix("requests_")
         out.extend(
             Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source, category=r.get("category") or "")
+            for r in read_jsonl(path)
+        )
+    return out
+
+
+def load_own_answers(folder: Path) -> list[Item]:
+    """tools/train_data/answers_<name>.jsonl (answers with the request each replies to) → items of source
+    "own:<name>", trained on by the answer check and left out in turn."""
+    out: list[Item] = []
+    for path in sorted(folder.glob("answers_*.jsonl")):
+        source = OWN + path.stem.removeprefix("answers_")
+        out.extend(
+            Item(
+                text=r["text"],
+                unsafe=bool(r["unsafe"]),
+                source=source,
+                category=r.get("category") or "",
+                prompt=r.get("prompt") or "",
+            )
             for r in read_jsonl(path)
         )
     return out
@@ -853,7 +872,7 @@ def complies(it: Item) -> bool:
     harmful, so its labels say it; CoCoNot's preference answers and our non-refusal answers comply."""
     if it.unsafe or it.source == "coconot_pref":
         return True
-    if it.source.startswith("project:"):
+    if it.source.startswith(("project:", OWN)):
         return it.category != "refusal"
     if it.source == "advtrain_safe_responses":
         return _REFUSAL.search(fold(it.text[:300])) is None
@@ -1005,6 +1024,12 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).parent / "train_data",
         help="requests written for training (each file a source); an empty folder to leave them out",
     )
+    parser.add_argument(
+        "--own-answers",
+        type=Path,
+        default=Path(__file__).parent / "train_data",
+        help="answers written for training (answers_*.jsonl, each file a source); an empty folder to leave them out",
+    )
     parser.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out (faster)")
     parser.add_argument(
         "--loso-by",
@@ -1083,6 +1108,8 @@ def main(argv: list[str] | None = None) -> int:
         requests.extend(load_multilingual(args.multilingual, args.multilingual_cap))
     if args.own_requests.is_dir():
         requests.extend(load_own_requests(args.own_requests))
+    if args.own_answers.is_dir():
+        answers.extend(load_own_answers(args.own_answers))
     own_requests: dict[str, list[Item]] = {}
     own_answers: dict[str, list[Item]] = {}
     if args.project_sets.is_dir():
@@ -1259,6 +1286,7 @@ TARGET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     ANSWER: {
         "all unseen answers (LOSO + our held-out set)": ("loso:", "project:"),
         "pooled held-out split (answers)": ("heldout",),
+        "our written answers (tools/train_data; LOSO)": (OWN,),
     },
 }
 
