@@ -467,11 +467,21 @@ def _logistic(alpha: float, balanced: bool) -> Any:
     )
 
 
-def source_weights(items: Sequence[Item], rows: Sequence[int], power: float) -> np.ndarray:
+def written_by_us(source: str) -> bool:
+    """Our own written sets (tests/data/alignment tuning files, tools/train_data files)."""
+    return source.startswith(("project:", OWN))
+
+
+def source_weights(
+    items: Sequence[Item], rows: Sequence[int], power: float, own_weight: float = 1.0
+) -> np.ndarray:
     """Per-item weights that even out the sources: a source of n items weighs n**power in total (power 1:
-    every item alike; 0: every source alike). Within a source every item weighs the same."""
+    every item alike; 0: every source alike), our written sources `own_weight` times that. Within a source
+    every item weighs the same."""
     sizes = Counter(items[r].source for r in rows)
     w = np.array([sizes[items[r].source] ** (power - 1) for r in rows], dtype=np.float64)
+    if own_weight != 1:
+        w *= np.array([own_weight if written_by_us(items[r].source) else 1.0 for r in rows])
     return w * len(rows) / w.sum()
 
 
@@ -687,10 +697,13 @@ class StageConfig:
     source_power: float  # 1: every item weighs the same; below 1: small sources weigh more (source_weights)
     max_fpr: float  # on out-of-fold safe items, picks the threshold
     with_prompt: bool
+    own_weight: float = 1.0  # our written sources weigh this many times their share (source_weights)
 
 
 def _weights(cfg: StageConfig, items: Sequence[Item], rows: Sequence[int]) -> np.ndarray | None:
-    return None if cfg.source_power == 1 else source_weights(items, rows, cfg.source_power)
+    if cfg.source_power == 1 and cfg.own_weight == 1:
+        return None
+    return source_weights(items, rows, cfg.source_power, cfg.own_weight)
 
 
 def run_stage(
@@ -708,7 +721,11 @@ def run_stage(
     labels = np.array([it.unsafe for it in items])
     ship_rows = [i for i, it in enumerate(items) if shippable(it.source)]
     measure_rows = [i for i, it in enumerate(items) if not shippable(it.source)]
-    group: Callable[[Item], str] = (lambda it: it.prompt) if cfg.with_prompt else (lambda it: it.text)
+    # answers are grouped by request (a question never sits on both sides); an answer without one (our
+    # tuning answers) is a group of its own
+    group: Callable[[Item], str] = (
+        (lambda it: it.prompt or it.text) if cfg.with_prompt else (lambda it: it.text)
+    )
     ship_items = [items[i] for i in ship_rows]
     holdout_fold = split_ids(ship_items, n_folds=5, salt="holdout", group=group)
     train_rows = [r for r, f in zip(ship_rows, holdout_fold, strict=True) if f != 0]
@@ -872,7 +889,7 @@ def complies(it: Item) -> bool:
     harmful, so its labels say it; CoCoNot's preference answers and our non-refusal answers comply."""
     if it.unsafe or it.source == "coconot_pref":
         return True
-    if it.source.startswith(("project:", OWN)):
+    if written_by_us(it.source):
         return it.category != "refusal"
     if it.source == "advtrain_safe_responses":
         return _REFUSAL.search(fold(it.text[:300])) is None
@@ -1058,6 +1075,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--answer-source-power", type=float, default=0.5)
     parser.add_argument(
+        "--answer-own-weight",
+        type=float,
+        default=1.0,
+        help="answers: our written sources (plain answers, project:* and own:*) weigh this many times their share",
+    )
+    parser.add_argument(
         "--prefix-weight", type=float, default=0.0, help="scale of the request's features in the answer check"
     )
     parser.add_argument("--category-bits", type=int, default=15)
@@ -1182,6 +1205,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.answer_source_power,
                 args.answer_max_fpr,
                 True,
+                args.answer_own_weight,
             ),
             answers,
             own_answers,

@@ -172,3 +172,16 @@ def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_it
     assert figures["answer"] == answer_figures and figures["answer_command"] == "earlier"
     assert "leave-one-dataset-out" not in figures and figures["request"]["loso"]
     assert (out_dir / "request.npz").is_file() and not (out_dir / "answer.npz").exists()
+
+
+def test_our_written_sources_can_weigh_more_than_their_share() -> None:
+    items = [tc.Item(text=f"a{i}", unsafe=False, source="gptfuzz_responses") for i in range(90)] + [
+        tc.Item(text=f"b{i}", unsafe=True, source="own:plain") for i in range(10)
+    ]
+    rows = list(range(100))
+    even = tc.source_weights(items, rows, 0.0)
+    assert even[:90].sum() == pytest.approx(even[90:].sum())  # power 0: every source alike
+    heavier = tc.source_weights(items, rows, 0.0, own_weight=3.0)
+    assert heavier[90:].sum() == pytest.approx(3 * heavier[:90].sum())
+    assert heavier.sum() == pytest.approx(100)  # the mean weight stays 1
+    assert tc.written_by_us("project:answers") and not tc.written_by_us("gptfuzz_responses")
