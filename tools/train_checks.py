@@ -1073,11 +1073,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--request-source-power", type=float, default=0.3, help="1: items weigh alike; 0: sources do"
     )
-    parser.add_argument("--answer-source-power", type=float, default=0.5)
+    parser.add_argument("--answer-source-power", type=float, default=0.3)
     parser.add_argument(
         "--answer-own-weight",
         type=float,
-        default=1.0,
+        default=5.0,
         help="answers: our written sources (plain answers, project:* and own:*) weigh this many times their share",
     )
     parser.add_argument(
