@@ -97,7 +97,7 @@ def load_multilingual(folder: Path, cap: int) -> list[Item]:
     return out
 
 
-# Requests written for training (tools/train_data/, its README says how): each file is a source of its own,
+# Requests and answers written for training (tools/train_data/, its README says how): each file is a source of its own,
 # "own:<name>", shippable, and left out in turn like any other source.
 OWN = "own:"
 
@@ -109,6 +109,25 @@ def load_own_requests(folder: Path) -> list[Item]:
         source = OWN + path.stem.removeprefix("requests_")
         out.extend(
             Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source, category=r.get("category") or "")
+            for r in read_jsonl(path)
+        )
+    return out
+
+
+def load_own_answers(folder: Path) -> list[Item]:
+    """tools/train_data/answers_<name>.jsonl (answers with the request each replies to) → items of source
+    "own:<name>", trained on by the answer check and left out in turn."""
+    out: list[Item] = []
+    for path in sorted(folder.glob("answers_*.jsonl")):
+        source = OWN + path.stem.removeprefix("answers_")
+        out.extend(
+            Item(
+                text=r["text"],
+                unsafe=bool(r["unsafe"]),
+                source=source,
+                category=r.get("category") or "",
+                prompt=r.get("prompt") or "",
+            )
             for r in read_jsonl(path)
         )
     return out
@@ -448,11 +467,21 @@ def _logistic(alpha: float, balanced: bool) -> Any:
     )
 
 
-def source_weights(items: Sequence[Item], rows: Sequence[int], power: float) -> np.ndarray:
+def written_by_us(source: str) -> bool:
+    """Our own written sets (tests/data/alignment tuning files, tools/train_data files)."""
+    return source.startswith(("project:", OWN))
+
+
+def source_weights(
+    items: Sequence[Item], rows: Sequence[int], power: float, own_weight: float = 1.0
+) -> np.ndarray:
     """Per-item weights that even out the sources: a source of n items weighs n**power in total (power 1:
-    every item alike; 0: every source alike). Within a source every item weighs the same."""
+    every item alike; 0: every source alike), our written sources `own_weight` times that. Within a source
+    every item weighs the same."""
     sizes = Counter(items[r].source for r in rows)
     w = np.array([sizes[items[r].source] ** (power - 1) for r in rows], dtype=np.float64)
+    if own_weight != 1:
+        w *= np.array([own_weight if written_by_us(items[r].source) else 1.0 for r in rows])
     return w * len(rows) / w.sum()
 
 
@@ -668,10 +697,13 @@ class StageConfig:
     source_power: float  # 1: every item weighs the same; below 1: small sources weigh more (source_weights)
     max_fpr: float  # on out-of-fold safe items, picks the threshold
     with_prompt: bool
+    own_weight: float = 1.0  # our written sources weigh this many times their share (source_weights)
 
 
 def _weights(cfg: StageConfig, items: Sequence[Item], rows: Sequence[int]) -> np.ndarray | None:
-    return None if cfg.source_power == 1 else source_weights(items, rows, cfg.source_power)
+    if cfg.source_power == 1 and cfg.own_weight == 1:
+        return None
+    return source_weights(items, rows, cfg.source_power, cfg.own_weight)
 
 
 def run_stage(
@@ -689,7 +721,11 @@ def run_stage(
     labels = np.array([it.unsafe for it in items])
     ship_rows = [i for i, it in enumerate(items) if shippable(it.source)]
     measure_rows = [i for i, it in enumerate(items) if not shippable(it.source)]
-    group: Callable[[Item], str] = (lambda it: it.prompt) if cfg.with_prompt else (lambda it: it.text)
+    # answers are grouped by request (a question never sits on both sides); an answer without one (our
+    # tuning answers) is a group of its own
+    group: Callable[[Item], str] = (
+        (lambda it: it.prompt or it.text) if cfg.with_prompt else (lambda it: it.text)
+    )
     ship_items = [items[i] for i in ship_rows]
     holdout_fold = split_ids(ship_items, n_folds=5, salt="holdout", group=group)
     train_rows = [r for r, f in zip(ship_rows, holdout_fold, strict=True) if f != 0]
@@ -853,7 +889,7 @@ def complies(it: Item) -> bool:
     harmful, so its labels say it; CoCoNot's preference answers and our non-refusal answers comply."""
     if it.unsafe or it.source == "coconot_pref":
         return True
-    if it.source.startswith("project:"):
+    if written_by_us(it.source):
         return it.category != "refusal"
     if it.source == "advtrain_safe_responses":
         return _REFUSAL.search(fold(it.text[:300])) is None
@@ -1005,6 +1041,12 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).parent / "train_data",
         help="requests written for training (each file a source); an empty folder to leave them out",
     )
+    parser.add_argument(
+        "--own-answers",
+        type=Path,
+        default=Path(__file__).parent / "train_data",
+        help="answers written for training (answers_*.jsonl, each file a source); an empty folder to leave them out",
+    )
     parser.add_argument("--no-loso", action="store_true", help="skip leave-one-source-out (faster)")
     parser.add_argument(
         "--loso-by",
@@ -1031,7 +1073,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--request-source-power", type=float, default=0.3, help="1: items weigh alike; 0: sources do"
     )
-    parser.add_argument("--answer-source-power", type=float, default=0.5)
+    parser.add_argument("--answer-source-power", type=float, default=0.3)
+    parser.add_argument(
+        "--answer-own-weight",
+        type=float,
+        default=5.0,
+        help="answers: our written sources (plain answers, project:* and own:*) weigh this many times their share",
+    )
     parser.add_argument(
         "--prefix-weight", type=float, default=0.0, help="scale of the request's features in the answer check"
     )
@@ -1083,6 +1131,8 @@ def main(argv: list[str] | None = None) -> int:
         requests.extend(load_multilingual(args.multilingual, args.multilingual_cap))
     if args.own_requests.is_dir():
         requests.extend(load_own_requests(args.own_requests))
+    if args.own_answers.is_dir():
+        answers.extend(load_own_answers(args.own_answers))
     own_requests: dict[str, list[Item]] = {}
     own_answers: dict[str, list[Item]] = {}
     if args.project_sets.is_dir():
@@ -1155,6 +1205,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.answer_source_power,
                 args.answer_max_fpr,
                 True,
+                args.answer_own_weight,
             ),
             answers,
             own_answers,
@@ -1259,6 +1310,7 @@ TARGET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     ANSWER: {
         "all unseen answers (LOSO + our held-out set)": ("loso:", "project:"),
         "pooled held-out split (answers)": ("heldout",),
+        "our written answers (tools/train_data; LOSO)": (OWN,),
     },
 }
 

@@ -20,6 +20,15 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
+def _unique_and_described(items: list[tc.Item], pattern: str) -> None:
+    """No text written twice, and every file of the folder matching `pattern` described in its README."""
+    texts = [_words(it.text) for it in items]
+    assert len(texts) == len(set(texts)), "a line is written twice"
+    readme = (TRAIN_DATA / "README.md").read_text(encoding="utf-8")
+    for path in TRAIN_DATA.glob(pattern):
+        assert path.name in readme, path.name
+
+
 def test_written_requests_are_labelled_sources_of_their_own() -> None:
     items = tc.load_own_requests(TRAIN_DATA)
     sources = {it.source for it in items}
@@ -35,13 +44,8 @@ def test_written_requests_are_labelled_sources_of_their_own() -> None:
     assert all(tc.shippable(s) for s in sources)
     by_source = {s: {it.unsafe for it in items if it.source == s} for s in sources}
     assert by_source["own:everyday"] == {False} and by_source["own:jailbreak"] == {True}
-    texts = [_words(it.text) for it in items]
-    assert len(texts) == len(set(texts)), "a line is written twice"
     assert all(it.category for it in items)
-    # every file is described in the folder's README
-    readme = (TRAIN_DATA / "README.md").read_text(encoding="utf-8")
-    for path in TRAIN_DATA.glob("requests_*.jsonl"):
-        assert path.name in readme, path.name
+    _unique_and_described(items, "requests_*.jsonl")
 
 
 def test_written_requests_never_repeat_our_measured_sets() -> None:
@@ -54,11 +58,44 @@ def test_written_requests_never_repeat_our_measured_sets() -> None:
     assert not clashes
 
 
+def test_written_answers_are_a_source_of_their_own_with_their_requests() -> None:
+    items = tc.load_own_answers(TRAIN_DATA)
+    assert {it.source for it in items} == {"own:plain"}
+    assert tc.shippable("own:plain")
+    assert all(it.prompt and it.text and it.category for it in items)
+    harmful = [it for it in items if it.unsafe]
+    safe = [it for it in items if not it.unsafe]
+    assert len(harmful) >= 100 and len(safe) >= 100
+    assert {it.category for it in harmful} == {f"S{i}" for i in range(1, 15)}
+    assert {"refusal", "everyday", "fiction", "harm_reduction"} <= {it.category for it in safe}
+    _unique_and_described(items, "answers_*.jsonl")
+    # a refusal does not comply, a helpful safe answer does (the compliance experiment's labels)
+    assert not any(tc.complies(it) for it in safe if it.category == "refusal")
+    assert all(tc.complies(it) for it in items if it.category != "refusal")
+
+
+def test_written_answers_never_repeat_our_measured_answers() -> None:
+    """Neither an answer nor a request of our answer files (the held-out ones above all) is trained on."""
+    measured: set[str] = set()
+    for path in OUR_SETS.glob("answers*.jsonl"):
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    measured.add(_words(r["text"]))
+                    if r.get("prompt"):
+                        measured.add(_words(r["prompt"]))
+    items = tc.load_own_answers(TRAIN_DATA)
+    assert not [it.text for it in items if _words(it.text) in measured or _words(it.prompt) in measured]
+
+
 def test_left_out_written_sources_stay_out_of_the_corpus_aggregate() -> None:
     assert tc.unseen_name("own:chat") == "own:chat"
     assert tc.unseen_name("davidson_hate") == "loso:davidson_hate"
     corpus_prefixes = tc.TARGET_GROUPS[tc.REQUEST]["all unseen requests (LOSO + never-shipped sources)"]
     assert not tc.unseen_name("own:chat").startswith(corpus_prefixes)
+    answer_prefixes = tc.TARGET_GROUPS[tc.ANSWER]["all unseen answers (LOSO + our held-out set)"]
+    assert not tc.unseen_name("own:plain").startswith(answer_prefixes)
 
 
 def test_sources_cut_from_one_dataset_are_left_out_together() -> None:
@@ -135,3 +172,16 @@ def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_it
     assert figures["answer"] == answer_figures and figures["answer_command"] == "earlier"
     assert "leave-one-dataset-out" not in figures and figures["request"]["loso"]
     assert (out_dir / "request.npz").is_file() and not (out_dir / "answer.npz").exists()
+
+
+def test_our_written_sources_can_weigh_more_than_their_share() -> None:
+    items = [tc.Item(text=f"a{i}", unsafe=False, source="gptfuzz_responses") for i in range(90)] + [
+        tc.Item(text=f"b{i}", unsafe=True, source="own:plain") for i in range(10)
+    ]
+    rows = list(range(100))
+    even = tc.source_weights(items, rows, 0.0)
+    assert even[:90].sum() == pytest.approx(even[90:].sum())  # power 0: every source alike
+    heavier = tc.source_weights(items, rows, 0.0, own_weight=3.0)
+    assert heavier[90:].sum() == pytest.approx(3 * heavier[:90].sum())
+    assert heavier.sum() == pytest.approx(100)  # the mean weight stays 1
+    assert tc.written_by_us("project:answers") and not tc.written_by_us("gptfuzz_responses")
