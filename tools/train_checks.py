@@ -17,6 +17,10 @@ What it does, in order (docs/moderation.md "The learned checks" shows its output
 4. The rules (the policy's local layer today) on the same items, and the combinations "rules or
    classifier" at the shipped threshold.
 5. Trains on every shippable item and writes request/answer `.npz` + `.json` and `figures.json` to --out.
+
+Measure-only options (they write no weights): `--embedding` (a static embedding), `--encoder` (a contextual
+encoder for requests, tools/contextual_encoder.py, side by side with the n-grams), `--compliance` and
+`--answer-segments` (answers); docs/moderation.md has their figures.
 """
 
 from __future__ import annotations
