@@ -372,7 +372,7 @@ def pattern_rules(extra: Mapping[str, Sequence[str]]) -> list[Rule]:
 # ------------------------------------------------------------------ matching
 
 
-_PREFIX_LENGTHS = tuple(range(1, PREFIX_LIMIT + 1))
+_MAX_HEADS = 20_000  # word beginnings whose patterns a rule set keeps at hand (a few MB at most)
 
 
 class RuleSet:
@@ -389,6 +389,7 @@ class RuleSet:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._by_prefix: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
+        self._heads: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {}  # see `_candidates`
         # searched in full, each with the strings one of which the text must hold for it to match
         self._searched: list[tuple[int, re.Pattern[str], frozenset[str]]] = []
         self._non_ascii: list[tuple[int, re.Pattern[str], frozenset[str]]] = []
@@ -412,6 +413,14 @@ class RuleSet:
             else "(?!)"
         )
 
+    def _candidates(self, head: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
+        """The patterns that can start at a word beginning with `head` (its first `PREFIX_LIMIT`
+        characters): those of each of its prefixes, gathered once per head rather than at every word."""
+        found = tuple(c for n in range(1, len(head) + 1) for c in self._by_prefix.get(head[:n], ()))
+        if len(self._heads) < _MAX_HEADS:
+            self._heads[head] = found
+        return found
+
     def matches(self, normalized: str) -> list[RuleMatch]:
         """Every rule whose patterns match, in file order; frames are not applied here (see `decide`)."""
         hit: set[int] = set()
@@ -420,13 +429,16 @@ class RuleSet:
             # a few `in` tests (fast string search) spare most full searches, each slow on a long text
             if key not in hit and any(s in normalized for s in needs) and regex.search(normalized):
                 hit.add(key)
-        by_prefix = self._by_prefix
+        heads = self._heads
         for word in self._starts.finditer(normalized):
             i = word.start()
-            for n in _PREFIX_LENGTHS:
-                for key, regex in by_prefix.get(normalized[i : i + n], ()):
-                    if key not in hit and regex.match(normalized, i):
-                        hit.add(key)
+            head = normalized[i : i + PREFIX_LIMIT]
+            candidates = heads.get(head)
+            if candidates is None:
+                candidates = self._candidates(head)
+            for key, regex in candidates:
+                if key not in hit and regex.match(normalized, i):
+                    hit.add(key)
         return [RuleMatch(self.rules[k].category, self.rules[k].tier, self.rules[k].id) for k in sorted(hit)]
 
 

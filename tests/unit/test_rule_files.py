@@ -165,6 +165,19 @@ def test_the_prefilter_never_changes_which_rules_match() -> None:
             assert fast == slow, text
 
 
+def test_a_full_cache_of_word_beginnings_changes_no_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule set keeps the patterns of each word beginning it met; once it keeps no more (a flood of
+    new words), the patterns are gathered afresh, with the same matches."""
+    texts = [normalize(t) for r in RULES if r.stage is rules.RuleStage.INPUT for t in (*r.match, *r.no_match)]
+    warm = rules.input_ruleset(RULES)
+    expected = [warm.matches(t) for t in texts]
+    assert [warm.matches(t) for t in texts] == expected  # now from the kept beginnings
+    monkeypatch.setattr(rules, "_MAX_HEADS", 5)
+    full = rules.input_ruleset(RULES)
+    assert [full.matches(t) for t in texts] == expected
+    assert len(full._heads) == 5
+
+
 def test_the_look_ahead_that_leads_frames_and_conditions_never_changes_what_they_find() -> None:
     """Frames and conditions are compiled behind a look-ahead for their first strings; the plain
     patterns, searched on the same texts, must find the same."""
