@@ -61,6 +61,14 @@ _CONFUSABLES = str.maketrans(
         "ω": "w",
     }
 )
+# Both are searched for before a pass over the text (one C-level scan; most text has neither). The
+# combining marks of the Basic Multilingual Plane as one class (a bitmap for the regex engine), read from
+# unicodedata so that it is exactly `unicodedata.combining`; text beyond that plane takes the plain loop.
+_CONFUSABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
+_COMBINING = re.compile(
+    "[" + "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.combining(chr(c))) + "]"
+)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _CHAT_WORDS = {
     "u": "you",
@@ -247,8 +255,12 @@ def fold_unicode(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     decomposed = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return text.casefold().translate(_CONFUSABLES)
+    if _ASTRAL.search(decomposed):
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    else:
+        text = _COMBINING.sub("", decomposed)
+    text = text.casefold()
+    return text.translate(_CONFUSABLES) if _CONFUSABLE.search(text) else text
 
 
 def _fold(text: str) -> str:
