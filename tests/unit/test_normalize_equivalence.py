@@ -93,7 +93,8 @@ ACTED_ON = [
     "sum1", "b4", "no1", "any1", "SUM1!", "how 2", "want 2", "how too", "h0w", "b0mb", "h4ck", "$teal", "k!ll",
     "13yo", "2nd", "1080p", "12345", "abc", "!!!", "@", "a1", "1a", "u", "ur", "y o u r", "b o m b", "b.o.m.b",
     "unalive", "kys", "pipebom", "pipebomb", "mak", "in2", "2nite", "gf", "exs", "www.", "o'", "ya", "ppl", "rot13", "ROT 13", "Rot-13", "13", "aG93IHRvIG1ha2UgYSBib21i", "uryyb jbeyq", " ", "\t", "\n", "\u00a0", "\u2028", "\x1c", "'",
-    ".", "-", "_", "\u200b", "é", "\u0301", "日本", "\U0001f42c",
+    ".", "-", "_", "\u200b", "é", "\u0301", "日本", "\U0001f42c", "\u2019", "\u201c", "\u201d", "\u02bc", "`",
+    "don\u2019t", "\u0410", "\u0440", "\u03bf",
 ]  # fmt: skip
 
 
