@@ -17,22 +17,26 @@ from core.alignment import rules
 from core.alignment.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path("/work/shared/alignment/corpus")
+CORPUS = ROOT.parent / "shared/alignment/corpus"
 
 
-def sources() -> list[Path]:
-    return [
-        SHARED / "input_train.jsonl",
-        SHARED / "output_train.jsonl",
-        SHARED / "multilingual/input_multilingual.jsonl",
+def sources(corpus: Path) -> list[Path]:
+    files = [
+        corpus / "input_train.jsonl",
+        corpus / "output_train.jsonl",
+        corpus / "multilingual/input_multilingual.jsonl",
         *sorted((ROOT / "tests/data/alignment").rglob("*.jsonl")),
         *sorted((ROOT / "tools/train_data").glob("*.jsonl")),
     ]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise SystemExit(f"missing {', '.join(missing)} (point --corpus at the shared corpus)")
+    return files
 
 
-def texts() -> list[tuple[str, str]]:
+def texts(corpus: Path) -> list[tuple[str, str]]:
     out = []
-    for path in sources():
+    for path in sources(corpus):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             if line.strip():
                 row = json.loads(line)
@@ -44,7 +48,7 @@ def texts() -> list[tuple[str, str]]:
     return out
 
 
-def dump(out: Path) -> None:
+def dump(out: Path, corpus: Path) -> None:
     loaded = rules.builtin_rules()
     stages = (
         ("input", rules.input_ruleset(loaded), rules.decide),
@@ -52,7 +56,7 @@ def dump(out: Path) -> None:
     )
     book = rules.builtin_frames()
     with out.open("w", encoding="utf-8") as f:
-        for where, text in texts():
+        for where, text in texts(corpus):
             normalized = normalize(text)
             row: dict[str, object] = {"where": where}
             for name, ruleset, decide in stages:
@@ -89,13 +93,15 @@ def diff(old: Path, new: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.rule_equivalence")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dump").add_argument("out", type=Path)
-    d = sub.add_parser("diff")
-    d.add_argument("old", type=Path)
-    d.add_argument("new", type=Path)
+    d = sub.add_parser("dump")
+    d.add_argument("out", type=Path)
+    d.add_argument("--corpus", type=Path, default=CORPUS, help="the shared corpus folder")
+    c = sub.add_parser("diff")
+    c.add_argument("old", type=Path)
+    c.add_argument("new", type=Path)
     args = parser.parse_args(argv)
     if args.command == "dump":
-        dump(args.out)
+        dump(args.out, args.corpus)
         return 0
     return diff(args.old, args.new)
 
