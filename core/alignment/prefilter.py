@@ -154,7 +154,7 @@ def _literals(seq: Any) -> frozenset[str] | None:
         if op is _C.IN:
             chars = _charset(av)
             found = None if chars is None else frozenset(chars)
-        elif op is _C.SUBPATTERN:
+        elif op is _C.SUBPATTERN and not av[1] & _C.SRE_FLAG_IGNORECASE:  # not `(?i:…)`
             found = _literals(av[-1])
         elif op is _C.BRANCH:
             alternatives = [_literals(alternative) for alternative in av[1]]
@@ -170,9 +170,12 @@ def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
     """Strings of which every match of `pattern` contains one, or None when they cannot be told: a text
     that holds none of them cannot match (`any(s in text for s in found)` is a cheap first test)."""
     try:
-        return _literals(_PARSER.parse(pattern, flags).data)
+        parsed = _PARSER.parse(pattern, flags)
     except Exception:  # an unexpected construct: the pattern is simply always run
         return None
+    if parsed.state.flags & _C.SRE_FLAG_IGNORECASE:
+        return None  # `(?i)BOMB` matches "bomb", which does not hold "BOMB"
+    return _literals(parsed.data)
 
 
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
