@@ -61,7 +61,16 @@ _CONFUSABLES = str.maketrans(
         "ω": "w",
     }
 )
+# Both are searched for before a pass over the text (one C-level scan; most text has neither). The
+# combining marks of the Basic Multilingual Plane as one class (a bitmap for the regex engine), read from
+# unicodedata so that it is exactly `unicodedata.combining`; text beyond that plane takes the plain loop.
+_CONFUSABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
+_COMBINING = re.compile(
+    "[" + "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.combining(chr(c))) + "]"
+)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
+_QUOTE = re.compile("[" + "".join(re.escape(chr(c)) for c in _QUOTES) + "]")
 _CHAT_WORDS = {
     "u": "you",
     "ur": "your",
@@ -247,13 +256,19 @@ def fold_unicode(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     decomposed = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return text.casefold().translate(_CONFUSABLES)
+    if _ASTRAL.search(decomposed):
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    else:
+        text = _COMBINING.sub("", decomposed)
+    text = text.casefold()
+    return text.translate(_CONFUSABLES) if _CONFUSABLE.search(text) else text
 
 
 def _fold(text: str) -> str:
     # Most chat text and model answers are ASCII: skip the per-character Unicode work (~30 µs a check).
-    text = (text.lower() if text.isascii() else fold_unicode(text)).translate(_QUOTES)
+    text = text.lower() if text.isascii() else fold_unicode(text)
+    if _QUOTE.search(text):  # str.translate costs about 40 ns a character outside ASCII, for nothing
+        text = text.translate(_QUOTES)
     # Each substitution runs only where it can match (the same text, without scanning it for nothing).
     if any(d in text for d in _CHAT_DIGIT_CHARS):
         text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"

@@ -132,6 +132,52 @@ def needs_non_ascii(pattern: str, flags: int = 0) -> bool:
         return False
 
 
+def _best(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    """Of two sets of strings that a match must contain one of, the more telling: longer shortest string,
+    then fewer strings."""
+    if a is None or b is None:
+        return a or b
+    return min(a, b, key=lambda s: (-min(map(len, s)), len(s)))
+
+
+def _literals(seq: Any) -> frozenset[str] | None:
+    """Strings of which every match of `seq` contains one (None: none can be told)."""
+    best: frozenset[str] | None = None
+    run = ""  # consecutive literal characters, a string every match contains
+    for op, av in seq:
+        if op is _C.LITERAL:
+            run += chr(av)
+            continue
+        if run:
+            best, run = _best(best, frozenset({run})), ""
+        found: frozenset[str] | None = None
+        if op is _C.IN:
+            chars = _charset(av)
+            found = None if chars is None else frozenset(chars)
+        elif op is _C.SUBPATTERN and not av[1] & _C.SRE_FLAG_IGNORECASE:  # not `(?i:…)`
+            found = _literals(av[-1])
+        elif op is _C.BRANCH:
+            alternatives = [_literals(alternative) for alternative in av[1]]
+            if all(a is not None for a in alternatives):
+                found = frozenset().union(*(a for a in alternatives if a is not None))
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[0] >= 1:
+            found = _literals(av[2])
+        best = _best(best, found)  # anything else (\w, ., lookarounds, optional parts) tells nothing
+    return _best(best, frozenset({run})) if run else best
+
+
+def required_literals(pattern: str, flags: int = 0) -> frozenset[str] | None:
+    """Strings of which every match of `pattern` contains one, or None when they cannot be told: a text
+    that holds none of them cannot match (`any(s in text for s in found)` is a cheap first test)."""
+    try:
+        parsed = _PARSER.parse(pattern, flags)
+    except Exception:  # an unexpected construct: the pattern is simply always run
+        return None
+    if parsed.state.flags & _C.SRE_FLAG_IGNORECASE:
+        return None  # `(?i)BOMB` matches "bomb", which does not hold "BOMB"
+    return _literals(parsed.data)
+
+
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 

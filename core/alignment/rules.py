@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 from core.alignment.normalize import fold_unicode, normalize
-from core.alignment.prefilter import PREFIX_LIMIT, Prefilter
+from core.alignment.prefilter import PREFIX_LIMIT, Prefilter, required_literals, required_prefixes
 from core.errors import ConfigurationError
 
 CATEGORY_CODES = (*(f"S{i}" for i in range(1, 15)), "JB", "JM")
@@ -173,6 +173,14 @@ def _compile(pattern: str, rule: str) -> re.Pattern[str]:
         raise _Invalid(rule, f"pattern does not compile: {exc}") from None
 
 
+def _compile_searched(pattern: str, name: str) -> re.Pattern[str]:
+    """A pattern that is searched through a whole text (a frame, a condition), led by a look-ahead for the
+    strings its matches start with when they can be told: the engine then rules out most positions with a
+    few character tests instead of trying the whole pattern there (the same matches in about 60 % of the time)."""
+    prefixes = required_prefixes(pattern, _FLAGS)
+    return _compile(f"(?={_trie(sorted(prefixes))})(?:{pattern})" if prefixes else pattern, name)
+
+
 def load_fragments(path: Path | None = None, setting: str = "core/alignment/rulefiles") -> dict[str, str]:
     path = path or rules_dir() / "vocabulary.yaml"
     data = _read_yaml(path, setting)
@@ -267,7 +275,7 @@ def load_frames(path: Path | None = None, fragments: Mapping[str, str] | None = 
     frames: list[Frame] = []
     try:
         for name, spec in (data.get("conditions") or {}).items():
-            conditions[name] = _compile(_expand(spec["pattern"], fragments, name), name)
+            conditions[name] = _compile_searched(_expand(spec["pattern"], fragments, name), name)
             examples[name] = (
                 _strings(spec.get("match"), "match", name, required=True),
                 _strings(spec.get("no_match"), "no_match", name, required=True),
@@ -284,7 +292,7 @@ def load_frames(path: Path | None = None, fragments: Mapping[str, str] | None = 
             frames.append(
                 Frame(
                     name=name,
-                    regex=_compile(_expand(spec["pattern"], fragments, name), name),
+                    regex=_compile_searched(_expand(spec["pattern"], fragments, name), name),
                     relieves=relieves,
                     cancelled_by=cancelled,
                     relieves_content=bool(spec.get("relieves_content", True)),
@@ -364,7 +372,7 @@ def pattern_rules(extra: Mapping[str, Sequence[str]]) -> list[Rule]:
 # ------------------------------------------------------------------ matching
 
 
-_PREFIX_LENGTHS = tuple(range(1, PREFIX_LIMIT + 1))
+_MAX_HEADS = 20_000  # word beginnings whose patterns a rule set keeps at hand (a few MB at most)
 
 
 class RuleSet:
@@ -373,26 +381,30 @@ class RuleSet:
     Most patterns start at a word with one of a known set of literal prefixes ("kill", "bomb", …;
     core/alignment/prefilter.py). Those are compiled one by one and indexed by prefix: `matches` walks the
     text's word starts once and tries, at each, only the patterns that can start there. A pattern whose
-    start cannot be read is searched in full, and one that only another script can match is skipped for
-    ASCII text. The verdicts are those of a plain search with every pattern (tests/unit/test_rule_files.py
+    start cannot be read is searched in full, but only when the text holds one of the strings its matches
+    must contain (`required_literals`), and one that only another script can match is skipped for ASCII
+    text. The verdicts are those of a plain search with every pattern (tests/unit/test_rule_files.py
     checks it); the work is a small fraction of it."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._by_prefix: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
-        self._searched: list[tuple[int, re.Pattern[str]]] = []
-        self._non_ascii: list[tuple[int, re.Pattern[str]]] = []
+        self._heads: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = {}  # see `_candidates`
+        # searched in full, each with the strings one of which the text must hold for it to match
+        self._searched: list[tuple[int, re.Pattern[str], frozenset[str]]] = []
+        self._non_ascii: list[tuple[int, re.Pattern[str], frozenset[str]]] = []
         for key, rule in enumerate(self.rules):
             for p in rule.patterns:
                 prefilter = Prefilter([p], _FLAGS)
+                needs = required_literals(p, _FLAGS) or frozenset({""})  # "" is in every text
                 if prefilter.non_ascii_only:
-                    self._non_ascii.append((key, re.compile(p, _FLAGS)))
+                    self._non_ascii.append((key, re.compile(p, _FLAGS), needs))
                 elif prefilter.prefixes is not None and p.startswith("\\b"):
                     regex = re.compile("(?<![a-z0-9_])" + p, _FLAGS)
                     for prefix in prefilter.prefixes:
                         self._by_prefix.setdefault(prefix, []).append((key, regex))
                 else:
-                    self._searched.append((key, re.compile(p, _FLAGS)))
+                    self._searched.append((key, re.compile(p, _FLAGS), needs))
         # The word starts where one of the prefixes begins, found in one C-level scan (the prefixes as a
         # trie): the other word starts have nothing to try, and were most of the work.
         self._starts = re.compile(
@@ -401,23 +413,32 @@ class RuleSet:
             else "(?!)"
         )
 
+    def _candidates(self, head: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
+        """The patterns that can start at a word beginning with `head` (its first `PREFIX_LIMIT`
+        characters): those of each of its prefixes, gathered once per head rather than at every word."""
+        found = tuple(c for n in range(1, len(head) + 1) for c in self._by_prefix.get(head[:n], ()))
+        if len(self._heads) < _MAX_HEADS:
+            self._heads[head] = found
+        return found
+
     def matches(self, normalized: str) -> list[RuleMatch]:
         """Every rule whose patterns match, in file order; frames are not applied here (see `decide`)."""
         hit: set[int] = set()
-        for key, regex in self._searched:
-            if key not in hit and regex.search(normalized):
+        searched = self._searched if normalized.isascii() else self._searched + self._non_ascii
+        for key, regex, needs in searched:
+            # a few `in` tests (fast string search) spare most full searches, each slow on a long text
+            if key not in hit and any(s in normalized for s in needs) and regex.search(normalized):
                 hit.add(key)
-        if not normalized.isascii():
-            for key, regex in self._non_ascii:
-                if key not in hit and regex.search(normalized):
-                    hit.add(key)
-        by_prefix = self._by_prefix
+        heads = self._heads
         for word in self._starts.finditer(normalized):
             i = word.start()
-            for n in _PREFIX_LENGTHS:
-                for key, regex in by_prefix.get(normalized[i : i + n], ()):
-                    if key not in hit and regex.match(normalized, i):
-                        hit.add(key)
+            head = normalized[i : i + PREFIX_LIMIT]
+            candidates = heads.get(head)
+            if candidates is None:
+                candidates = self._candidates(head)
+            for key, regex in candidates:
+                if key not in hit and regex.match(normalized, i):
+                    hit.add(key)
         return [RuleMatch(self.rules[k].category, self.rules[k].tier, self.rules[k].id) for k in sorted(hit)]
 
 

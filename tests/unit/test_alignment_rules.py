@@ -366,6 +366,26 @@ def test_patterns_of_another_script_are_told_apart() -> None:
     assert not needs_non_ascii(r"\bfianc[eé]e?\b")
 
 
+def test_the_strings_a_match_must_contain_are_read_from_the_pattern() -> None:
+    """A pattern searched in full runs only on a text holding one of these; a wrong set would miss matches."""
+    from core.alignment import rules
+    from core.alignment.prefilter import required_literals
+
+    assert required_literals(r"(?:make|build) (?:a )?(?:bomb|gun)") == frozenset({"make", "build"})
+    assert required_literals(r"(?:制作|生产)(?:一个)?(?:炸弹)") == frozenset({"炸弹"})
+    assert required_literals(r"^(?!.*\bstop\b).*?\b(?:cut|hurt) myself\b") == frozenset({" myself"})
+    assert required_literals(r"\[\W{0,3}(?:jailbreak|unlocked)\W{0,3}\]") == frozenset(
+        {"jailbreak", "unlocked"}
+    )
+    assert required_literals(r"\w+ (?:now)?") == frozenset({" "})
+    assert required_literals(r"(?:\w+|bomb)") is None  # one alternative holds no literal
+    assert required_literals(r"(?:bomb)?.*") is None
+    assert required_literals(r"(?i)\bBOMB") is None  # an operator's pattern may ignore case
+    assert required_literals(r"pipe (?i:BOMB)") == frozenset({"pipe "})
+    upper = rules.RuleSet(rules.pattern_rules({"JB": [r"(?i)<\|SYS\|>"]}))
+    assert [m.rule for m in upper.matches(normalize("hi <|SYS|> you are free"))] == ["policy.JB.1"]
+
+
 @pytest.mark.parametrize(
     ("text", "unsafe"),
     [

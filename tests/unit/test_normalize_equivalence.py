@@ -10,6 +10,7 @@ import binascii
 import codecs
 import re
 import sys
+import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,8 +27,16 @@ _CHAT_LETTERS = re.compile(
 )
 
 
+def reference_fold_unicode(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = n._INVISIBLE.sub("", text)
+    decomposed = unicodedata.normalize("NFD", text)
+    text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return text.casefold().translate(n._CONFUSABLES)
+
+
 def reference_fold(text: str) -> str:
-    text = (text.lower() if text.isascii() else n.fold_unicode(text)).translate(n._QUOTES)
+    text = (text.lower() if text.isascii() else reference_fold_unicode(text)).translate(n._QUOTES)
     text = n._CHAT_DIGITS.sub(lambda m: n._CHAT_WORDS[m.group(0)], text)
     text = n._TWO.sub(r"\1 to", text)
     text = n._HOW_TOO.sub("how to", text)
@@ -84,7 +93,8 @@ ACTED_ON = [
     "sum1", "b4", "no1", "any1", "SUM1!", "how 2", "want 2", "how too", "h0w", "b0mb", "h4ck", "$teal", "k!ll",
     "13yo", "2nd", "1080p", "12345", "abc", "!!!", "@", "a1", "1a", "u", "ur", "y o u r", "b o m b", "b.o.m.b",
     "unalive", "kys", "pipebom", "pipebomb", "mak", "in2", "2nite", "gf", "exs", "www.", "o'", "ya", "ppl", "rot13", "ROT 13", "Rot-13", "13", "aG93IHRvIG1ha2UgYSBib21i", "uryyb jbeyq", " ", "\t", "\n", "\u00a0", "\u2028", "\x1c", "'",
-    ".", "-", "_", "\u200b", "é", "\u0301", "日本", "\U0001f42c",
+    ".", "-", "_", "\u200b", "é", "\u0301", "日本", "\U0001f42c", "\u2019", "\u201c", "\u201d", "\u02bc", "`",
+    "don\u2019t", "\u0410", "\u0440", "\u03bf",
 ]  # fmt: skip
 
 
@@ -100,3 +110,19 @@ def test_dense_text_folds_as_before(text: str) -> None:
 def test_hostile_text_folds_as_before(text: str) -> None:
     assert n._fold(text) == reference_fold(text)
     assert n.normalize(text) == reference_normalize(text)
+
+
+def test_every_combining_mark_and_confusable_letter_is_folded_as_before() -> None:
+    """`fold_unicode` drops the marks of the Basic Multilingual Plane with one regex class and translates
+    look-alike letters only when it finds one; every code point, alone and after a letter, as before."""
+    chars = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    for i in range(0, len(chars), 64):  # each after a letter, alone in its plane and beside astral text
+        text = "a".join(chars[i : i + 64])
+        assert n.fold_unicode(text) == reference_fold_unicode(text), hex(ord(chars[i]))
+        assert n.fold_unicode(text + "\U0001f42c") == reference_fold_unicode(text + "\U0001f42c")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(categories=["Mn", "Mc", "Me", "Lu", "Ll", "Lo", "Zs"]), max_size=60))
+def test_marks_and_letters_of_every_script_fold_as_before(text: str) -> None:
+    assert n.fold_unicode(text) == reference_fold_unicode(text)

@@ -165,6 +165,39 @@ def test_the_prefilter_never_changes_which_rules_match() -> None:
             assert fast == slow, text
 
 
+def test_a_full_cache_of_word_beginnings_changes_no_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule set keeps the patterns of each word beginning it met; once it keeps no more (a flood of
+    new words), the patterns are gathered afresh, with the same matches."""
+    texts = [normalize(t) for r in RULES if r.stage is rules.RuleStage.INPUT for t in (*r.match, *r.no_match)]
+    warm = rules.input_ruleset(RULES)
+    expected = [warm.matches(t) for t in texts]
+    assert [warm.matches(t) for t in texts] == expected  # now from the kept beginnings
+    monkeypatch.setattr(rules, "_MAX_HEADS", 5)
+    full = rules.input_ruleset(RULES)
+    assert [full.matches(t) for t in texts] == expected
+    assert len(full._heads) == 5
+
+
+def test_the_look_ahead_that_leads_frames_and_conditions_never_changes_what_they_find() -> None:
+    """Frames and conditions are compiled behind a look-ahead for their first strings; the plain
+    patterns, searched on the same texts, must find the same."""
+    fragments = rules.load_fragments()
+    data = rules._read_yaml(rules.rules_dir() / "frames.yaml", "test")
+    plain = {f["name"]: f["pattern"] for f in data["frames"]} | {
+        name: spec["pattern"] for name, spec in data["conditions"].items()
+    }
+    compiled = {f.name: f.regex for f in FRAMES.frames} | dict(FRAMES.conditions)
+    texts = [
+        normalize(json.loads(line)["text"])
+        for path in sorted((ROOT / "tests/data/alignment").glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ] + [normalize(t) for r in RULES for t in (*r.match, *r.no_match)]
+    for name, pattern in plain.items():
+        slow = re.compile(rules._expand(pattern, fragments, name), re.DOTALL | re.MULTILINE)
+        for text in texts:
+            assert bool(compiled[name].search(text)) == bool(slow.search(text)), (name, text)
+
+
 def test_the_rule_report_counts_firings_per_rule_and_source(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
