@@ -221,12 +221,34 @@ def measure(matrix: Matrix, model: Fitted, t: float, path: Path) -> None:
     y = np.array([it.unsafe for it in rows])
     learned = s >= t
     rules = np.array(rules_verdicts(rows, "input"))
-    print(f"\n{path.name} (learned check alone, rules alone, either):")
-    for name, v in (("learned", learned), ("rules", rules), ("either", learned | rules)):
+    shipped = np.array(shipped_verdicts(rows))
+    print(f"\n{path.name}:")
+    for name, v in (
+        ("learned check alone", learned),
+        ("rules alone", rules),
+        ("rules or learned", learned | rules),
+        ("shipped (rules + request classifier)", shipped),
+        ("shipped or learned", shipped | learned),
+    ):
         print(
-            f"  {name:8s} recall {v[y].mean():.3f} ({v[y].sum()}/{y.sum()}), "
+            f"  {name:38s} recall {v[y].mean():.3f} ({v[y].sum()}/{y.sum()}), "
             f"FPR {v[~y].mean():.3f} ({v[~y].sum()}/{(~y).sum()})"
         )
+
+
+def shipped_verdicts(items: Sequence[Item]) -> list[bool]:
+    """What the shipped policy (rules and the request classifier) says about each request: blocked or flagged."""
+    from core.alignment.moderator import PolicyModerator
+    from core.alignment.policy import load_policy
+    from core.models import Action, ConversationKey, IncomingMessage, Platform, Stage
+
+    moderator = PolicyModerator(policy=load_policy())
+    key = ConversationKey(Platform.CONSOLE, "local", "jb")
+    out = []
+    for it in items:
+        msg = IncomingMessage(key=key, message_id="-", author_id="t", author_name="t", text=it.text)
+        out.append(moderator.check_text(it.text, Stage.INPUT, msg).action in (Action.BLOCK, Action.FLAG))
+    return out
 
 
 if __name__ == "__main__":
