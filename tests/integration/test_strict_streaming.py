@@ -83,7 +83,8 @@ async def run(
     hold: bool = False,
 ) -> Run:
     """`hold`: with the suspicion hold at its shipped level; else without it (the shipped answer check
-    finds these repetitive rock sentences suspicious, 0.70-0.80, and would hold them whole)."""
+    scores these repetitive rock sentences 0.70-0.80, around the hold level: these tests are about the
+    look-ahead and the guard)."""
     guard_tgi, recorder = guard
     for reply in replies or []:
         guard_tgi.enqueue(reply)
@@ -207,7 +208,7 @@ class WordDensity(LocalChecks):
     request check is the shipped one."""
 
     def score_answer(self, text: str, prompt: str | None) -> float:
-        return min(0.9, 100 * text.lower().count("uranium") / max(len(text), 1))
+        return min(0.9, 150 * text.lower().count("uranium") / max(len(text), 1))
 
 
 def word_density() -> WordDensity:
