@@ -5,7 +5,9 @@ The real core streams each answer: a throwaway redis-server (history, gate, audi
 its own process sending the answer word by word at a set delay per token, the real moderator with the
 local layers, and a sink that records every visible update with its time. Answers: the harmful and safe
 model answers of the training corpus (`../shared/alignment/corpus/output_train.jsonl`, with the request
-each answered) when present, else the project's own `tests/data/alignment/answers*.jsonl`.
+each answered) when present, else the project's own `tests/data/alignment/answers*.jsonl`. The shipped
+answer check was trained on that corpus file; `--data tests/data/alignment/answers_heldout2.jsonl` streams
+answers it never saw (all shorter than look-ahead + a quarter chunk: nothing of them shows before the end).
 
 Two configurations:
 - `local`: the local layers only. Harmful answers: those the local layers block on the whole answer (the
@@ -17,7 +19,9 @@ Two configurations:
 
 For harmful answers that end blocked: the share of the answer that was visible before the block (mean,
 p50, max, and how many showed more than 10%). For safe answers: delivered whole, and the added delay from
-the model's first token to the first visible text and from its last token to the final text.
+the model's first token to the first visible text and from its last token to the final text. The
+suspicion hold (strict only): how many blocked harmful and safe answers a partial check held, and for a
+held safe answer the seconds from its first held check to its next visible text (`--hold LEVEL|off`).
 
 Requests are not checked here (every request is allowed), so that each answer is streamed.
 """
@@ -125,16 +129,31 @@ class OracleGuard(GuardModel):
 
 
 class OutputOnly(Moderator):
-    """The moderator with every request allowed (the bench measures the answers)."""
+    """The moderator with every request allowed (the bench measures the answers). Records when each
+    partial answer's check asked to hold (the suspicion hold) and when it did not."""
 
     def __init__(self, inner: PolicyModerator) -> None:
         self._inner = inner
+        self.partial: dict[str, list[tuple[float, bool]]] = {}  # message id: (time, hold) per partial check
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         return ALLOW
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
-        return await self._inner.check_output(msg, text, final=final)
+        verdict = await self._inner.check_output(msg, text, final=final)
+        if not final:
+            self.partial.setdefault(msg.message_id, []).append((time.perf_counter(), verdict.hold))
+        return verdict
+
+
+def hold_time(checks: list[tuple[float, bool]], sink: TimelineSink) -> float | None:
+    """Seconds from the first check that held to the next visible text (an update, or the final text);
+    None when no check held."""
+    start = next((t for t, hold in checks if hold), None)
+    if start is None:
+        return None
+    shown = [t for t, _ in sink.updates if t > start] + ([sink.finished[0]] if sink.finished else [])
+    return (min(shown) if shown else time.perf_counter()) - start
 
 
 class TimedGenerator:
@@ -200,6 +219,8 @@ class Figures:
     safe_blocked: int = 0
     first_delay_s: list[float] = field(default_factory=list)
     final_delay_s: list[float] = field(default_factory=list)
+    hold_s: list[float] = field(default_factory=list)  # per safe answer held: the hold_time
+    harmful_held: int = 0  # blocked harmful answers a partial check held before the block
     guard_calls: int = 0
 
 
@@ -217,6 +238,12 @@ async def run(
     cfg = TGISettings(url=tgi_url, max_new_tokens=4096)
     keys = KeySpace("streambench")
     policy = load_policy()
+    if args.hold is not None:  # the suspicion hold's level (policy layers.classifier.output_hold_threshold)
+        level = None if args.hold == "off" else float(args.hold)
+        classifier = policy.layers.classifier.model_copy(update={"output_hold_threshold": level})
+        policy = policy.model_copy(
+            update={"layers": policy.layers.model_copy(update={"classifier": classifier})}
+        )
     figures = Figures()
     try:
         async with build_model_session(cfg) as http:
@@ -236,11 +263,11 @@ async def run(
                     stream_mode=mode,
                     stream_lookahead_chars=args.lookahead,
                     stream_chunk_chars=args.chunk,
+                    stream_hold_max_chars=args.hold_max_chars,
                 ),
             )
-            service = build_service(
-                settings, redis=redis, generator=generator, moderator=OutputOnly(moderator)
-            )
+            output_only = OutputOnly(moderator)
+            service = build_service(settings, redis=redis, generator=generator, moderator=output_only)
             slots = asyncio.Semaphore(args.concurrency)
             calls_before = guard.calls if guard is not None else 0
 
@@ -257,12 +284,19 @@ async def run(
                 async with slots:
                     result = await service.handle(msg, sink)
                 shown = max((len(t) for _, t in sink.updates), default=0)
+                # the hold applies in strict mode only (relaxed checks ignore it)
+                held = (
+                    hold_time(output_only.partial.get(msg.message_id, []), sink) if mode == "strict" else None
+                )
                 if answer.unsafe:
                     figures.harmful += 1
                     if result.outcome is Outcome.BLOCKED_OUTPUT:
                         figures.blocked += 1
                         figures.shares.append(shown / len(answer.text))
+                        figures.harmful_held += held is not None
                     return
+                if held is not None:
+                    figures.hold_s.append(held)
                 figures.safe += 1
                 if result.outcome is Outcome.BLOCKED_OUTPUT:
                     figures.safe_blocked += 1
@@ -304,6 +338,10 @@ def row(config: str, mode: str, f: Figures) -> dict[str, Any]:
         "first_delay_s_p95": round(pct(f.first_delay_s, 0.95), 2),
         "final_delay_s_p50": round(pct(f.final_delay_s, 0.5), 3),
         "final_delay_s_p95": round(pct(f.final_delay_s, 0.95), 3),
+        "harmful_held": f.harmful_held,
+        "safe_held": len(f.hold_s),
+        "hold_s_p50": round(pct(f.hold_s, 0.5), 2) if f.hold_s else None,
+        "hold_s_max": round(max(f.hold_s), 2) if f.hold_s else None,
         "guard_calls": f.guard_calls,
     }
 
@@ -311,7 +349,8 @@ def row(config: str, mode: str, f: Figures) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'config':<7} {'mode':<8} {'blocked':>8} {'vis mean':>9} {'vis p50':>8} {'vis max':>8} {'>10%':>5}"
-        f" {'safe whole':>10} {'1st+ p50':>9} {'1st+ p95':>9} {'end+ p50':>9} {'end+ p95':>9} {'guard calls':>11}"
+        f" {'safe whole':>10} {'1st+ p50':>9} {'1st+ p95':>9} {'end+ p50':>9} {'end+ p95':>9}"
+        f" {'held h/s':>8} {'hold p50':>8} {'hold max':>8} {'guard calls':>11}"
     )
     out = [head]
     for r in rows:
@@ -323,7 +362,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['config']:<7} {r['mode']:<8} {r['harmful_blocked']:>8} {f(r['visible_mean']):>9}"
             f" {f(r['visible_p50']):>8} {f(r['visible_max']):>8} {r['over_10pct']:>5} {r['safe_whole']:>10}"
             f" {r['first_delay_s_p50']:>9.2f} {r['first_delay_s_p95']:>9.2f} {r['final_delay_s_p50']:>9.3f}"
-            f" {r['final_delay_s_p95']:>9.3f} {r['guard_calls']:>11}"
+            f" {r['final_delay_s_p95']:>9.3f} {str(r['harmful_held']) + '/' + str(r['safe_held']):>8}"
+            f" {f(r['hold_s_p50']):>8} {f(r['hold_s_max']):>8} {r['guard_calls']:>11}"
         )
     return "\n".join(out)
 
@@ -361,7 +401,9 @@ async def main_async(args: argparse.Namespace) -> int:
             f"answers: {len(local_harmful)} harmful ones the local layers block (local), {len(guard_harmful)} harmful"
             f" (guard), {len(safe)} safe (both; safe answers the local layers block are left out)\n"
             f"fake TGI: {args.token_delay:g} s per token (about one word), edit interval {args.interval:g} s,"
-            f" {args.concurrency} answers at once; strict: look-ahead {args.lookahead}, chunk {args.chunk}\n"
+            f" {args.concurrency} answers at once; strict: look-ahead {args.lookahead}, chunk {args.chunk},"
+            f" suspicion hold {args.hold or policy_mod.policy.layers.classifier.output_hold_threshold}"
+            f" (for at most {args.hold_max_chars} characters)\n"
             f"stand-in guard: {args.guard_latency:g} s per verdict, recognizes a harmful answer after"
             f" {args.guard_detects_after} characters",
             flush=True,
@@ -400,6 +442,8 @@ async def main_async(args: argparse.Namespace) -> int:
         "\nvis: share of a blocked harmful answer visible before the block; >10%: how many showed more."
         "\n1st+/end+: seconds a safe answer's first visible text came after the model's first token, and its"
         " final text after the model's last token."
+        "\nheld h/s: blocked harmful answers / safe answers a partial check held (the suspicion hold); hold:"
+        " seconds from a safe answer's first held check to its next visible text."
     )
     if args.json:
         print(json.dumps(rows))
@@ -422,6 +466,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=24, help="answers streamed at once (default 24)")
     parser.add_argument("--lookahead", type=int, default=AlignmentSettings().stream_lookahead_chars)
     parser.add_argument("--chunk", type=int, default=AlignmentSettings().stream_chunk_chars)
+    parser.add_argument(
+        "--hold",
+        default=None,
+        help="the suspicion hold's level, or `off` (default: the policy's output_hold_threshold)",
+    )
+    parser.add_argument("--hold-max-chars", type=int, default=AlignmentSettings().stream_hold_max_chars)
     parser.add_argument(
         "--guard-latency", type=float, default=0.15, help="stand-in guard seconds per verdict"
     )

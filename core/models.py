@@ -124,6 +124,9 @@ class Verdict:
     score: float | None = None
     notice: str | None = None  # what the user sees when the action is BLOCK
     language: str | None = None  # of the text checked (ISO 639, "und"); None when nothing detected it
+    # Allowed, but the answer check's score is at or above the hold level (`output_hold_threshold`): strict
+    # streaming shows nothing more of a partial answer for now.
+    hold: bool = False
 
     @property
     def blocked(self) -> bool:

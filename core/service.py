@@ -333,11 +333,13 @@ class ChatService:
         """Stream the answer, publishing checked updates once `allowed`. Returns (raw answer, finish
         reason)."""
 
-        async def check(text_so_far: str) -> None:
+        async def check(text_so_far: str) -> bool:
+            """Raises `Blocked` on a block; returns whether to hold (allowed, but suspicious)."""
             verdict = await self._moderator.check_output(msg, text_so_far, final=False)
             if verdict.blocked:
                 self._count_verdict(Stage.OUTPUT, verdict, verdicts)
                 raise Blocked(stage=Stage.OUTPUT, category=verdict.category, notice=verdict.notice)
+            return verdict.hold
 
         async def publish(text_so_far: str) -> None:
             await check(text_so_far)
@@ -356,6 +358,7 @@ class ChatService:
                 coalescer.push,
                 lookahead_chars=self._alignment.stream_lookahead_chars,
                 chunk_chars=self._alignment.stream_chunk_chars,
+                hold_max_chars=self._alignment.stream_hold_max_chars,
             )
         else:
             coalescer = Coalescer(publish, min_interval_s=sink.limits.min_edit_interval_s)

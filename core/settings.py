@@ -328,6 +328,14 @@ class AlignmentSettings(_Group):
         description="Strict streaming: the answer is checked every this many new characters (the guard"
         " model is called per chunk, not per token).",
     )
+    stream_hold_max_chars: int = Field(
+        2000,
+        ge=0,
+        description="Strict streaming, the suspicion hold: while the answer check finds a partial answer"
+        " suspicious (policy `layers.classifier.output_hold_threshold`) nothing more is shown; after this many"
+        " more characters were checked without a block, showing resumes (0: hold until the answer ends)"
+        " (docs/moderation.md).",
+    )
 
     @field_validator("guard_url")
     @classmethod

@@ -118,15 +118,20 @@ class CheckAhead:
     texts only grow. If `check` raises (a block, a layer failing closed), checking stops and the
     exception is kept in `error`. `aclose()` cancels a check in flight: the caller checks the whole answer
     itself before showing the rest.
+
+    The suspicion hold: when `check` returns true (allowed, but suspicious), nothing more is shown until a
+    later check returns false, or until the text checked has grown `hold_max_chars` beyond where the hold
+    began (0: no cap); then showing resumes as above, and that answer is not held again.
     """
 
     def __init__(
         self,
-        check: Callable[[str], Awaitable[None]],
+        check: Callable[[str], Awaitable[bool]],
         show: Callable[[str], None],
         *,
         lookahead_chars: int,
         chunk_chars: int,
+        hold_max_chars: int = 0,
     ) -> None:
         self._check = check
         self._show = show
@@ -138,8 +143,17 @@ class CheckAhead:
         self._next_at = lookahead_chars + max(1, chunk_chars // 4)  # length that makes the next check due
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._hold_max = hold_max_chars
+        self._held_at: int | None = None  # length of the text checked when the current hold began
+        self._hold_capped = False
         self.error: BaseException | None = None
         self.checks = 0
+        self.holds = 0  # checks that held
+
+    @property
+    def held(self) -> bool:
+        """Whether the newest check held (showing nothing more for now)."""
+        return self._held_at is not None
 
     @property
     def shown(self) -> str:
@@ -157,7 +171,7 @@ class CheckAhead:
             target = self._latest
             self._next_at = len(target) + self._chunk
             try:
-                await self._check(target)
+                hold = await self._check(target)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -165,6 +179,14 @@ class CheckAhead:
                 return
             self.checks += 1
             self._checked = target
+            if hold and not self._hold_capped:
+                if self._held_at is None:
+                    self._held_at = len(target)
+                if not self._hold_max or len(target) - self._held_at < self._hold_max:
+                    self.holds += 1
+                    continue
+                self._hold_capped = True  # held long enough: show as checked, and hold this answer no more
+            self._held_at = None
             visible = visible_part(target, self._lookahead, window=self._chunk // 2)
             if len(visible) > len(self._shown) and not self._closed:
                 self._shown = visible

@@ -59,6 +59,8 @@ _SEVERITY = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
 _PRECEDENCE = (
     *("S4", "S11", "S9", "S3", "S1", "S10", "S13", "S7", "S5", "S2", "S8", "S12", "S14", "JB", "JM", "S6"),
 )
+# An answer the classifier allows but finds suspicious (score at or above `output_hold_threshold`).
+HOLD = Verdict(Action.ALLOW, hold=True)
 # The classifier's category when its weights have no category head (docs/moderation.md).
 FALLBACK_CATEGORY = "S2"
 
@@ -186,7 +188,9 @@ class PolicyModerator(Moderator):
         verdict = self._rules(msg, text, stage)
         if verdict.action is Action.BLOCK:
             return verdict
-        return _worse(verdict, self._classifier(msg, text, stage))
+        learned = self._classifier(msg, text, stage)
+        worse = _worse(verdict, learned)
+        return replace(worse, hold=True) if learned.hold and not worse.hold else worse
 
     def _classifier(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
         """The learned check; for an answer, `msg.text` (the user's request) is its context."""
@@ -217,7 +221,8 @@ class PolicyModerator(Moderator):
                     checks.answer.threshold if layer.output_threshold is None else layer.output_threshold
                 )
             if score < threshold:
-                return ALLOW
+                hold = layer.output_hold_threshold if stage is Stage.OUTPUT else None
+                return HOLD if hold is not None and score >= hold else ALLOW
             category = checks.category(text, prompt, request) or FALLBACK_CATEGORY
         except Exception as exc:  # a broken model must not silently decide for everyone
             return self._layer_failed("classifier", layer.failure_mode, exc)

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.alignment.audit import AuditLog
+from core.alignment.classifier import LocalChecks
 from core.alignment.guard import LlamaGuardClient
 from core.alignment.moderator import PolicyModerator
 from core.alignment.policy import Audit, GuardLayer, load_policy
@@ -78,7 +79,12 @@ async def run(
     guard_timeout_s: float = 2.0,
     mid: str = "m1",
     replies: list[FakeReply] | None = None,
+    checks: LocalChecks | None = None,
+    hold: bool = False,
 ) -> Run:
+    """`hold`: with the suspicion hold at its shipped level; else without it (the shipped answer check
+    scores these repetitive rock sentences 0.70-0.80, around the hold level: these tests are about the
+    look-ahead and the guard)."""
     guard_tgi, recorder = guard
     for reply in replies or []:
         guard_tgi.enqueue(reply)
@@ -93,11 +99,18 @@ async def run(
         httpx.AsyncClient() as gh,
     ):
         tgi.enqueue(FakeReply(text=answer))
+        policy = load_policy()
+        if not hold:
+            classifier = policy.layers.classifier.model_copy(update={"output_hold_threshold": None})
+            policy = policy.model_copy(
+                update={"layers": policy.layers.model_copy(update={"classifier": classifier})}
+            )
         moderator = PolicyModerator(
-            policy=load_policy(),
+            policy=policy,
             guard=LlamaGuardClient(http=gh, url=guard_tgi.url, layer=layer, categories={"S9": "Weapons."}),
             audit=AuditLog(redis=redis_client, keys=KEYS, audit=Audit()),
             guard_partial=True,
+            checks=checks,
         )
         service = build_service(
             code_settings(tgi=cfg, alignment=alignment, redis=RedisSettings(key_prefix="test")),
@@ -184,3 +197,63 @@ async def test_the_guard_failing_mid_stream_follows_its_failure_mode(
         assert r.model.disconnects >= 1 or r.model.in_flight == 0  # the model's stream was closed
     else:  # the operator chose to answer without the guard's verdict: the rules alone checked the rest
         assert r.result.outcome is Outcome.ANSWERED and r.sink.of("finish") == [answer] and stored == 1
+
+
+# ------------------------------------------------------------------------------------- the suspicion hold
+
+
+class WordDensity(LocalChecks):
+    """A stand-in answer check: the score rises with how often `uranium` occurs per 100 characters (as a
+    linear check's does with the share of suspicious n-grams), capped below the block threshold; the
+    request check is the shipped one."""
+
+    def score_answer(self, text: str, prompt: str | None) -> float:
+        return min(0.9, 150 * text.lower().count("uranium") / max(len(text), 1))
+
+
+def word_density() -> WordDensity:
+    shipped = LocalChecks.load()
+    return WordDensity(request=shipped.request, answer=shipped.answer, multilingual=shipped.multilingual)
+
+
+HOLD = load_policy().layers.classifier.output_hold_threshold
+
+
+def test_the_stand_in_scores_around_the_shipped_hold_level() -> None:
+    assert HOLD is not None
+    checks = word_density()
+    assert checks.score_answer("Uranium is a metal. " + "x" * 150, None) >= HOLD  # one in 170 characters
+    assert checks.score_answer("Uranium is a metal. " + "x" * 250, None) < HOLD  # one in 270
+
+
+async def test_a_harmful_answer_that_is_suspicious_early_shows_nothing_until_it_is_blocked(
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder]
+) -> None:
+    """Without the hold, the text up to the look-ahead before `yellowcake` would have been shown (the
+    test above); suspicious from the first check, none of it is."""
+    before = " ".join(f"Step {i}: the uranium ore is crushed and the uranium leached." for i in range(14))
+    answer = before + " Then you refine the yellowcake into metal. " + sentences(20, start=100)
+    r = await run(redis_client, guard, answer, checks=word_density(), hold=True)
+    assert r.result.outcome is Outcome.BLOCKED_OUTPUT
+    assert r.sink.of("update") == [] and r.sink.of("finish") == []
+    assert r.sink.events[-1] == ("fail", load_policy().categories["S9"].notice)
+    assert "yellowcake" not in r.judged[0] and len(r.judged[-1]) < len(answer)  # blocked mid-stream
+
+
+async def test_a_safe_answer_briefly_suspicious_is_held_then_streams_and_arrives_whole(
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder]
+) -> None:
+    """One mention of uranium early: the first check (at LOOKAHEAD + CHUNK/4 characters) holds, the next
+    ones (the mention diluted) let it stream."""
+    answer = "Uranium is a metal found in rocks. " + sentences(30)
+    held = word_density()
+    first_check = LOOKAHEAD + CHUNK // 4
+    assert HOLD is not None and held.score_answer(answer[:first_check], None) >= HOLD
+    r = await run(redis_client, guard, answer, checks=held, hold=True)
+    assert r.result.outcome is Outcome.ANSWERED and r.sink.of("finish") == [answer]
+    updates = r.sink.of("update")
+    assert len(updates) >= 2  # it still streamed
+    assert_nothing_unchecked(r)
+    # The first check held: the first visible text is more than it could have let through.
+    assert len(r.judged[0]) < first_check + CHUNK
+    assert len(updates[0]) > len(r.judged[0]) - LOOKAHEAD

@@ -199,3 +199,26 @@ def test_a_disabled_layer_needs_no_weights(tmp_path: Path) -> None:
 def test_load_check_reads_the_shipped_request_check() -> None:
     check = load_check(default_model_dir(), REQUEST)
     assert 0 < check.threshold < 1 and "JB" in check.categories
+
+
+@pytest.mark.parametrize(("hold", "expected"), [(None, False), (0.98, False), (0.0, True)])
+async def test_the_hold_level_marks_an_allowed_answer_suspicious(
+    checks: LocalChecks, hold: float | None, expected: bool
+) -> None:
+    """An answer the classifier allows is marked `hold` when its score is at or above
+    `output_hold_threshold` (strict streaming then shows nothing more of it for now)."""
+    policy = load_policy()
+    request, answer = "How do I bake sourdough?", "Feed the starter the day before, then mix and fold."
+    assert checks.score_answer(answer, request) < 0.98 < checks.answer.threshold
+    layer = policy.layers.classifier.model_copy(update={"output_hold_threshold": hold})
+    moderator = PolicyModerator(
+        policy=policy.model_copy(update={"layers": policy.layers.model_copy(update={"classifier": layer})})
+    )
+    verdict = await moderator.check_output(msg(request), answer, final=False)
+    assert verdict.action is Action.ALLOW and verdict.hold is expected
+    assert moderator.check_text(request, Stage.INPUT, msg(request)).hold is False  # answers only
+
+
+def test_the_shipped_policy_holds_below_the_block_threshold(checks: LocalChecks) -> None:
+    hold = load_policy().layers.classifier.output_hold_threshold
+    assert hold is not None and 0 < hold < checks.answer.threshold

@@ -271,9 +271,10 @@ async def test_check_ahead_shows_only_checked_text_minus_the_look_ahead_and_chec
     shown: list[str] = []
     release = asyncio.Event()
 
-    async def check(text: str) -> None:
+    async def check(text: str) -> bool:
         checked.append(text)
         await release.wait()
+        return False
 
     ahead = CheckAhead(check, shown.append, lookahead_chars=40, chunk_chars=40)
     text = ""
@@ -293,7 +294,7 @@ async def test_check_ahead_shows_only_checked_text_minus_the_look_ahead_and_chec
 
 
 async def test_check_ahead_keeps_the_error_and_stops() -> None:
-    async def check(text: str) -> None:
+    async def check(text: str) -> bool:
         raise ValueError("blocked")
 
     shown: list[str] = []
@@ -302,4 +303,59 @@ async def test_check_ahead_keeps_the_error_and_stops() -> None:
     await until(lambda: ahead.error is not None)
     ahead.push("x " * 60)
     assert shown == [] and isinstance(ahead.error, ValueError)
+    await ahead.aclose()
+
+
+async def stream_through(ahead: CheckAhead, words: int) -> str:
+    """Push `words` words one at a time, letting each check run to its verdict."""
+    text = ""
+    for i in range(words):
+        text += f" w{i:03d}"
+        ahead.push(text.strip())
+        for _ in range(3):
+            await asyncio.sleep(0)
+    return text.strip()
+
+
+async def test_check_ahead_shows_nothing_while_a_check_holds_and_resumes_when_it_stops() -> None:
+    """The suspicion hold: checks of texts up to 150 characters hold; the later ones do not."""
+    checked: list[tuple[str, bool]] = []
+    shown: list[str] = []
+
+    async def check(text: str) -> bool:
+        checked.append((text, len(text) <= 150))
+        return len(text) <= 150
+
+    ahead = CheckAhead(check, shown.append, lookahead_chars=40, chunk_chars=40)
+    await stream_through(ahead, 60)
+    held = [t for t, hold in checked if hold]
+    assert len(held) >= 2 and ahead.holds == len(held)  # checked while held, nothing shown on those
+    assert shown, "showing resumed once a check no longer held"
+    first_free = next(t for t, hold in checked if not hold)
+    assert shown[0] == visible_part(first_free, 40, window=20)  # the first shown text: after the hold
+    assert not ahead.held
+    await ahead.aclose()
+
+
+async def test_check_ahead_resumes_showing_after_holding_for_hold_max_chars() -> None:
+    checked: list[str] = []
+    shown: list[str] = []
+
+    async def check(text: str) -> bool:
+        checked.append(text)
+        return True  # always suspicious, never blocked
+
+    ahead = CheckAhead(check, shown.append, lookahead_chars=40, chunk_chars=40, hold_max_chars=120)
+    await stream_through(ahead, 80)
+    assert shown, "the cap let it show"
+    first = checked[0]
+    capped_at = next(t for t in checked if len(t) - len(first) >= 120)
+    assert shown[0] == visible_part(capped_at, 40, window=20)  # nothing before the cap, then as checked
+    assert ahead.holds == checked.index(capped_at)  # after the cap, checks no longer hold
+    await ahead.aclose()
+
+    uncapped: list[str] = []
+    ahead = CheckAhead(check, uncapped.append, lookahead_chars=40, chunk_chars=40)  # 0: no cap
+    await stream_through(ahead, 80)
+    assert uncapped == [] and ahead.held
     await ahead.aclose()
