@@ -169,6 +169,14 @@ def held_out_file(name: str) -> bool:
     return "heldout" in name or "final" in name
 
 
+def rule_development_file(name: str) -> bool:
+    """The JB rules' development sets (tests/data/alignment/jailbreaks_dev*.jsonl): neither trained on nor
+    measured by the learned checks. Trained on, they taught the request check that "tell me everything" is
+    a jailbreak (docs/moderation.md, "A second held-out set"); the rules were written on them, so they are
+    not unseen either."""
+    return name.startswith("jailbreaks_dev")
+
+
 # The corpus's category labels → the policy's codes (core/alignment/policy.yaml). Checked in order; the
 # first keyword found in the lower-cased label wins. Labels that name a topic, not a harm (HarmfulQA's
 # "Mathematics and Logic/Algebra"), map to nothing and do not train the category head.
@@ -1368,6 +1376,8 @@ def main(argv: list[str] | None = None) -> int:
     own_answers: dict[str, list[Item]] = {}
     if args.project_sets.is_dir():
         for path in sorted(args.project_sets.glob("*.jsonl")):
+            if rule_development_file(path.stem):
+                continue
             is_answer = path.stem.startswith("answers")
             if held_out_file(path.stem):
                 rows = [
