@@ -105,6 +105,9 @@ def load_multilingual(folder: Path, cap: int) -> list[Item]:
 # Requests and answers written for training (tools/train_data/, its README says how): each file is a source of its own,
 # "own:<name>", shippable, and left out in turn like any other source.
 OWN = "own:"
+# How many times their share our written answer sources weigh in the shipped answer recipe
+# (`--answer-own-weight`; docs/moderation.md, "Answers after the second answers round").
+ANSWER_OWN_WEIGHT = 3.0
 
 
 def load_own_requests(folder: Path) -> list[Item]:
@@ -1292,7 +1295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--answer-own-weight",
         type=float,
-        default=5.0,
+        default=ANSWER_OWN_WEIGHT,
         help="answers: our written sources (plain answers, project:* and own:*) weigh this many times their share",
     )
     parser.add_argument(

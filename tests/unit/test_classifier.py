@@ -209,7 +209,7 @@ async def test_the_hold_level_marks_an_allowed_answer_suspicious(
     `output_hold_threshold` (strict streaming then shows nothing more of it for now)."""
     policy = load_policy()
     request, answer = "How do I bake sourdough?", "Feed the starter the day before, then mix and fold."
-    assert checks.score_answer(answer, request) < 0.98 < checks.answer.threshold
+    assert checks.score_answer(answer, request) < 0.95 < checks.answer.threshold
     layer = policy.layers.classifier.model_copy(update={"output_hold_threshold": hold})
     moderator = PolicyModerator(
         policy=policy.model_copy(update={"layers": policy.layers.model_copy(update={"classifier": layer})})

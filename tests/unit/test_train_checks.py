@@ -60,14 +60,17 @@ def test_written_requests_never_repeat_our_measured_sets() -> None:
 
 def test_written_answers_are_a_source_of_their_own_with_their_requests() -> None:
     items = tc.load_own_answers(TRAIN_DATA)
-    assert {it.source for it in items} == {"own:plain"}
-    assert tc.shippable("own:plain")
-    assert all(it.prompt and it.text and it.category for it in items)
-    harmful = [it for it in items if it.unsafe]
-    safe = [it for it in items if not it.unsafe]
-    assert len(harmful) >= 100 and len(safe) >= 100
-    assert {it.category for it in harmful} == {f"S{i}" for i in range(1, 15)}
-    assert {"refusal", "everyday", "fiction", "harm_reduction"} <= {it.category for it in safe}
+    assert {it.source for it in items} == {"own:plain", "own:plain2"}
+    for source in ("own:plain", "own:plain2"):
+        assert tc.shippable(source)
+        assert tc.written_by_us(source)  # weighed by --answer-own-weight
+        mine = [it for it in items if it.source == source]
+        assert all(it.prompt and it.text and it.category for it in mine)
+        harmful = [it for it in mine if it.unsafe]
+        safe = [it for it in mine if not it.unsafe]
+        assert len(harmful) >= 100 and len(safe) >= 100
+        assert {it.category for it in harmful} == {f"S{i}" for i in range(1, 15)}
+        assert {"refusal", "everyday", "fiction", "harm_reduction"} <= {it.category for it in safe}
     _unique_and_described(items, "answers_*.jsonl")
     # a refusal does not comply, a helpful safe answer does (the compliance experiment's labels)
     assert not any(tc.complies(it) for it in safe if it.category == "refusal")
