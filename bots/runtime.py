@@ -9,6 +9,7 @@ drained their tasks).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -195,9 +196,14 @@ async def check_model(generator: TextGenerator, url: str) -> ModelInfo:
 
 @asynccontextmanager
 async def open_core(
-    settings: Settings, *, require_model: bool = False, strikes: bool = True
+    settings: Settings,
+    *,
+    require_model: bool = False,
+    strikes: bool = True,
+    gate_clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Core]:
-    """Every client and the service, built once; `strikes=False` never mutes anyone (the console)."""
+    """Every client and the service, built once; `strikes=False` never mutes anyone (the console);
+    `gate_clock`: the clock of the rate limits' one-minute windows and of mutes (tests hold it still)."""
     async with AsyncExitStack() as stack:
         redis = build_redis(settings)
         stack.push_async_callback(redis.aclose)
@@ -215,7 +221,7 @@ async def open_core(
             await check_model(generator, ", ".join(urls))
 
         metrics = Metrics()
-        gate = build_gate(settings, redis)
+        gate = build_gate(settings, redis, gate_clock)
         counter = await build_counter(settings.chat.tokenizer, generator)
         mod_feeds = mod_feed_queues(settings)
         moderator = _build_moderator(

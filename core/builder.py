@@ -46,13 +46,17 @@ def build_store(settings: Settings, redis: aioredis.Redis) -> RedisConversationS
     )
 
 
-def build_gate(settings: Settings, redis: aioredis.Redis) -> RedisGate:
-    """Dedupe, pauses, mutes and rate limits in Redis (LIMITS_*, CHAT_DEDUPE_TTL_S)."""
+def build_gate(
+    settings: Settings, redis: aioredis.Redis, clock: Callable[[], float] = time.time
+) -> RedisGate:
+    """Dedupe, pauses, mutes and rate limits in Redis (LIMITS_*, CHAT_DEDUPE_TTL_S); `clock` places a
+    message in its one-minute rate-limit window and times mutes."""
     return RedisGate(
         redis=redis,
         keys=KeySpace(settings.redis.key_prefix),
         limits=settings.limits,
         dedupe_ttl_s=settings.chat.dedupe_ttl_s,
+        clock=clock,
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,10 +116,17 @@ def settings_for(
 
 @contextlib.asynccontextmanager
 async def bot_running(
-    api: FakeDiscord, tgi: FakeTGI, settings: Settings, *, sessions: int = 1
+    api: FakeDiscord,
+    tgi: FakeTGI,
+    settings: Settings,
+    *,
+    sessions: int = 1,
+    gate_clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Bot]:
-    """One bot process (its own core and Redis client) connected to `api`; stopped and drained on exit."""
-    async with open_core(settings) as core:
+    """One bot process (its own core and Redis client) connected to `api`; stopped and drained on exit.
+    `gate_clock`: the clock of the rate limits' windows (a `tests.clock.Clock` keeps a test's messages in
+    one window)."""
+    async with open_core(settings, gate_clock=gate_clock) as core:
         stop = asyncio.Event()
         task = asyncio.create_task(run_discord(core, stop=stop), name="test-discord")
         try:
@@ -131,15 +139,21 @@ async def bot_running(
 
 
 @contextlib.asynccontextmanager
-async def discord_bot(redis_url: str, engine: str = "tgi", **overrides: Any) -> AsyncIterator[Bot]:
+async def discord_bot(
+    redis_url: str,
+    engine: str = "tgi",
+    gate_clock: Callable[[], float] = time.time,
+    **overrides: Any,
+) -> AsyncIterator[Bot]:
     """The `bot` fixture of the Discord tests: a fake Discord and a fake model server (TGI, or the vLLM or
     SGLang stand-in: `engine`), and the bot connected to them, with `settings_for`'s overrides (`limits`,
-    `tgi_settings`, `budget`, any DiscordSettings field)."""
+    `tgi_settings`, `budget`, any DiscordSettings field) and `bot_running`'s `gate_clock`."""
     async with FakeDiscord() as api, FakeTGI(token_delay_s=0.002, dialect=engine) as tgi:
         if engine != "tgi":
             overrides.setdefault("tgi_settings", TGISettings(url=tgi.url, backend=engine))  # type: ignore[arg-type]
         with pointed_at(api):
-            async with bot_running(api, tgi, settings_for(api, tgi, redis_url, **overrides)) as b:
+            settings = settings_for(api, tgi, redis_url, **overrides)
+            async with bot_running(api, tgi, settings, gate_clock=gate_clock) as b:
                 yield b
 
 

@@ -10,7 +10,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from bots.tasks import TaskTracker
 from core.alignment.audit import AuditEvent, ModFeedQueue, publish_all, stop_serving
 from core.alignment.base import AllowAll, Moderator
 from core.alignment.language import detect_language
-from core.builder import build_service, code_settings
+from core.builder import build_gate, build_service, code_settings
 from core.history import decode_exchange
 from core.keys import KeySpace
 from core.llm import TGIClient, build_model_session
@@ -296,10 +296,12 @@ async def open_core(
     tgi_url: str | None = None,
     tgi_settings: TGISettings | None = None,
     mod_feed: ModFeedQueue | None = None,
+    gate_clock: Callable[[], float] = time.time,
     **slack_settings: Any,
 ) -> AsyncIterator[Core]:
     """The core's parts as `bots.runtime.open_core` wires them, on `redis_client`; the model server is the
-    fake TGI, or `tgi_url` (e.g. a closed port)."""
+    fake TGI, or `tgi_url` (e.g. a closed port); `gate_clock`: the clock of the rate limits' windows (a
+    `tests.clock.Clock` keeps a test's messages in one window)."""
     settings = Settings(
         slack=SlackSettings(
             **{
@@ -316,16 +318,17 @@ async def open_core(
     moderator = moderator or AllowAll()
     async with build_model_session(cfg) as http:
         generator = TGIClient(http=http, settings=cfg, base_url=tgi_url or tgi.url)
+        service_settings = code_settings(
+            chat=settings.chat,
+            tgi=cfg,
+            limits=limits or LimitSettings(user_per_minute=0, channel_per_minute=0),
+            # Strict streaming with a short look-ahead: the tests' short answers stream in several updates.
+            alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
+        )
         service = build_service(
-            code_settings(
-                chat=settings.chat,
-                tgi=cfg,
-                limits=limits or LimitSettings(user_per_minute=0, channel_per_minute=0),
-                # Strict streaming with a short look-ahead: the tests' short answers stream in several
-                # updates.
-                alignment=AlignmentSettings(stream_lookahead_chars=40, stream_chunk_chars=20),
-            ),
+            service_settings,
             redis=redis_client,
+            gate=build_gate(service_settings, redis_client, gate_clock),
             generator=generator,
             moderator=moderator,
         )
@@ -353,9 +356,9 @@ async def http_harness(
     manifest: dict[str, Any] | None = None,
     **core_settings: Any,
 ) -> AsyncIterator[Harness]:
-    """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings`, or Slack settings; `engine`:
-    the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its dialect); `manifest`:
-    the fake Web API is the app created from it."""
+    """HTTP mode; `core_settings`: `open_core`'s `tgi_url` / `tgi_settings` / `gate_clock`, or Slack
+    settings; `engine`: the fake model server stands in for TGI, vLLM or SGLang (and the client speaks its
+    dialect); `manifest`: the fake Web API is the app created from it."""
     if engine != "tgi":
         core_settings.setdefault("tgi_settings", TGISettings(backend=engine))  # type: ignore[arg-type]
     async with (

@@ -23,6 +23,7 @@ from bots.runtime import open_core
 from core.errors import ConfigurationError
 from core.models import ConversationKey, Platform
 from core.settings import LimitSettings
+from tests.clock import WINDOW_START, Clock
 from tests.fakes.discord_api import HEARTBEAT, IDENTIFY, FakeDiscord
 from tests.fakes.discord_harness import (
     CHANNEL_KEY,
@@ -233,9 +234,15 @@ async def test_a_refused_question_gets_a_notice_in_the_channel_and_no_thread(bot
     assert post.json["message_reference"]["message_id"] and post.json["allowed_mentions"]["parse"] == []
 
 
-@pytest.mark.parametrize("bot", [{"limits": LimitSettings(user_per_minute=1)}], indirect=True)
+# the gate's clock stands 20 s into a minute window: the three messages fall in it, 40 s before its end
+@pytest.mark.parametrize(
+    "bot",
+    [{"limits": LimitSettings(user_per_minute=1), "gate_clock": Clock(WINDOW_START + 20)}],
+    indirect=True,
+)
 async def test_the_cooldown_notice_says_when_and_is_shown_once(bot: Bot) -> None:
     api = bot.api
+    before = time.time()  # the bot's own clock, which dates the notice: when it was shown, plus the 40 s
     for i in range(3):
         await api.dispatch("MESSAGE_CREATE", mention(api, f"question {i}"))
         await api.wait_until(lambda: len(bot.tgi.requests) >= 1, timeout_s=5)
@@ -245,7 +252,7 @@ async def test_the_cooldown_notice_says_when_and_is_shown_once(bot: Bot) -> None
     notice = shown[1]
     assert re.fullmatch(r"You're sending messages faster than I can answer\. Try again <t:(\d+):R>\.", notice)
     when = int(re.search(r"<t:(\d+):R>", notice).group(1))  # type: ignore[union-attr]
-    assert time.time() < when <= time.time() + 61  # the end of this minute's window
+    assert int(before) + 40 <= when <= time.time() + 40  # the end of the gate's window
     assert len(bot.tgi.requests) == 1
 
 
@@ -253,9 +260,10 @@ async def test_two_bot_processes_share_rate_limits(redis_url: str, redis_client:
     async with FakeDiscord() as api, FakeTGI(token_delay_s=0.001) as tgi:
         with pointed_at(api):
             settings = settings_for(api, tgi, redis_url, limits=LimitSettings(user_per_minute=2))
+            clock = Clock()  # held still: the three messages fall in one minute window
             async with (
-                bot_running(api, tgi, settings) as one,
-                bot_running(api, tgi, settings, sessions=2) as two,
+                bot_running(api, tgi, settings, gate_clock=clock) as one,
+                bot_running(api, tgi, settings, sessions=2, gate_clock=clock) as two,
             ):
                 for i, session in enumerate((0, 1, 0)):  # each message reaches one process only
                     await api.dispatch("MESSAGE_CREATE", mention(api, f"question {i}"), session=session)

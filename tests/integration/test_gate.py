@@ -13,17 +13,10 @@ from core.gate import Admission, AdmissionKind, RedisGate
 from core.keys import KeySpace
 from core.models import ConversationKey, IncomingMessage, Platform
 from core.settings import LimitSettings
+from tests.clock import WINDOW_START, Clock
 
 KEYS = KeySpace("test")
 OK, DUP, RL = AdmissionKind.OK, AdmissionKind.DUPLICATE, AdmissionKind.RATE_LIMITED
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_020.0) -> None:  # 1_000_020 is 0 s into a minute window
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def msg(
@@ -119,7 +112,7 @@ async def test_mute_and_its_expiry(redis_client: aioredis.Redis) -> None:
 
 
 async def test_user_and_channel_rate_limits(redis_client: aioredis.Redis) -> None:
-    clock = Clock(1_000_040.0)  # 20 s into a minute window
+    clock = Clock(WINDOW_START + 20)  # 20 s into a minute window
     g = gate(redis_client, clock, user_per_minute=2, channel_per_minute=3)
     assert await kinds(g, msg("u0"), msg("u1")) == [OK, OK]
     limited = await g.admit(msg("u2"))

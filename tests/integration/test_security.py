@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from core.settings import (
     TGISettings,
     load_settings,
 )
+from tests.clock import Clock
 from tests.fakes.discord_api import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.discord_payloads import ALICE, BOT_ID, GENERAL
@@ -52,9 +54,12 @@ KEYS = KeySpace("relay")
 TEXT = "my-private-phrase-8472"
 
 
-def service(redis: aioredis.Redis, *, limits: LimitSettings | None = None) -> ChatService:
+def service(
+    redis: aioredis.Redis, *, limits: LimitSettings | None = None, clock: Clock | None = None
+) -> ChatService:
+    """`clock`: the gate's (a hand-set one keeps a test's messages in one rate-limit window)."""
     settings = code_settings(limits=limits or LimitSettings())
-    gate = build_gate(settings, redis)
+    gate = build_gate(settings, redis, clock or time.time)
     return build_service(
         settings,
         redis=redis,
@@ -109,7 +114,8 @@ async def test_no_message_text_and_no_secret_at_info(redis_client: aioredis.Redi
 
 
 async def test_same_channel_id_in_two_guilds_shares_nothing(redis_client: aioredis.Redis) -> None:
-    svc = service(redis_client, limits=LimitSettings(user_per_minute=0, channel_per_minute=1))
+    limits = LimitSettings(user_per_minute=0, channel_per_minute=1)
+    svc = service(redis_client, limits=limits, clock=Clock())  # every message in one minute window
     a = ConversationKey(Platform.DISCORD, "111", "555")
     b = ConversationKey(Platform.DISCORD, "222", "555")
     await svc.set_persona(a, "a pirate")
@@ -185,7 +191,8 @@ async def test_the_same_slack_channel_and_thread_in_two_workspaces_share_nothing
     """Channel C1, thread 1.1 in workspace T1 and in workspace T2 (ids are only unique per workspace): no
     history, persona, channel rate limit or pause of one reaches the other."""
     limits = LimitSettings(user_per_minute=0, channel_per_minute=2)
-    async with http_harness(redis_client, limits=limits) as h:
+    # the gate's clock stands still: every message falls in one minute window
+    async with http_harness(redis_client, limits=limits, gate_clock=Clock()) as h:
 
         async def ask(text: str, n: int, team: str, thread: str | None = None) -> None:
             payload = slack_mention(

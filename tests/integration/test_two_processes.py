@@ -31,6 +31,7 @@ from core.history import decode_exchange
 from core.keys import KeySpace
 from core.models import ConversationKey, Platform
 from core.settings import RedisSettings, Settings
+from tests.clock import within_one_window
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlackAPI
 from tests.fakes.tgi import FakeTGI
 from tests.integration.test_redis_cluster import CLI, SERVER, cluster  # noqa: F401  (a 3-master cluster)
@@ -216,9 +217,16 @@ async def test_replayed_event_answered_once_order_kept_limits_shared(
     for earlier, later in itertools.pairwise(prompts_in_order):
         assert len(later) > len(earlier)  # each answer saw the ones stored before it: one at a time, in order
 
-    # rate limit (4 per minute per user) shared by both processes: U9 sends 5, alternating replicas
-    for i in range(5):
-        await post((a, b)[i % 2], mention(f"flood {i}", f"EvF{i}", ts=f"200.{i}", user="U9"))
+    # rate limit (4 per minute per user) shared by both processes: U9 sends 5, alternating replicas. The
+    # gates decide within one minute window of the processes' clock (else the fifth may start a new window):
+    # the posts and the refusal (off the answer path) take well under a second.
+    async with within_one_window(10):
+        for i in range(5):
+            await post((a, b)[i % 2], mention(f"flood {i}", f"EvF{i}", ts=f"200.{i}", user="U9"))
+        for _ in range(1000):  # until a gate refuses one: all five were decided in this window
+            if (await outcomes(replicas))["rate_limited"]:
+                break
+            await asyncio.sleep(0.02)
     assert await handled(replicas, 10) == {"answered": 8, "duplicate": 1, "rate_limited": 1}
     notices = [
         t
