@@ -1,7 +1,8 @@
-"""A clock a test sets by hand, for the gate's one-minute rate-limit windows (`RedisGate(clock=…)`,
-`build_gate(…, clock)`): with the real clock, a test that expects its Nth message to be refused fails when a
-minute boundary passes between its messages (the new window starts from zero). Tests of real processes,
-which cannot be handed a clock, send such messages `within_one_window`."""
+"""A clock a test sets by hand: for the daily budgets' day (`RedisBudget(clock=…)`) and for the gate's
+one-minute rate-limit windows (`RedisGate(clock=…)`, `build_gate(…, clock)`). With the real clock, a test
+that expects its Nth message to be refused fails when a minute boundary passes between its messages (the
+new window starts from zero). Tests of real processes, which cannot be handed a clock, send such messages
+`within_one_window`."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from core.models import ConversationKey, IncomingMessage, Outcome, Platform
 from core.observability import Metrics
 from core.service import ChatService
 from core.settings import BudgetSettings, LimitSettings, RedisSettings, Settings, load_settings
+from tests.clock import Clock
 from tests.fakes.memory import RecordingSink, Script, ScriptedGenerator, WordCounter
 from tests.integration.test_redis_cluster import CLI, SERVER, cluster  # noqa: F401  (a 3-master cluster)
 
@@ -32,14 +33,6 @@ OTHER_GUILD = ConversationKey(Platform.DISCORD, "901", "1")
 # 2026-12-06 10:00 UTC
 MORNING = dt.datetime(2026, 12, 6, 10, tzinfo=dt.UTC).timestamp()
 NOTATION = Notation(moderators="command.moderators.discord", command=str, time=lambda unix: f"at {unix:.0f}")
-
-
-@dataclass
-class Clock:
-    now: float = MORNING
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -61,7 +54,7 @@ async def replicas(redis_url: str, request: pytest.FixtureRequest) -> AsyncItera
     )
     settings = code_settings(budget=budget, limits=LimitSettings(user_per_minute=0, channel_per_minute=0))
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
-    generator, metrics, clock = ScriptedGenerator(), Metrics(), Clock()
+    generator, metrics, clock = ScriptedGenerator(), Metrics(), Clock(MORNING)
     a, b = (
         build_service(
             settings,
@@ -87,7 +80,7 @@ _ids = iter(range(1, 10_000))
 def budget_on(client: aioredis.Redis, **settings: int) -> RedisBudget:
     """A budget on `client` alone (no service), on the test's morning."""
     return RedisBudget(
-        redis=client, keys=KeySpace("relay"), settings=BudgetSettings(**settings), clock=Clock()
+        redis=client, keys=KeySpace("relay"), settings=BudgetSettings(**settings), clock=Clock(MORNING)
     )
 
 
