@@ -405,6 +405,10 @@ class _Change:
             self.examples.append(example)
 
 
+# The layers a recorded verdict came from that `replay` can ask again only with --guard-url / --self-check.
+_GUARD_LAYERS = frozenset({"guard", "self-check"})
+_SEVERITY = (Action.ALLOW.value, Action.FLAG.value, Action.BLOCK.value)
+
 _CHANGES = (
     ("newly blocked", "category now"),
     ("newly allowed", "category before"),
@@ -526,7 +530,7 @@ async def _reports_with(trail: AuditLog, args: argparse.Namespace) -> int:
 async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argparse.Namespace) -> int:
     since = time.time() - args.days * 86400
     changes = {name: _Change() for name, _ in _CHANGES}
-    total = replayed = no_text = excerpt_only = unchanged = errors = 0
+    total = replayed = no_text = excerpt_only = unchanged = errors = guard_kept = 0
     policy = moderator.policy
     reports = _ReportTally()
     async for event in trail.since(since):
@@ -549,16 +553,25 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
             errors += 1
             continue
         replayed += 1
-        kind = _change_of(event.action, verdict.action.value)
+        action, category_now = verdict.action.value, verdict.category
+        if moderator.guard is None and event.layer in _GUARD_LAYERS and event.category in policy.categories:
+            # No guard to ask again: what it said then stands, with this policy's action for its category
+            # (never stricter than then: a recorded flag may be a "controversial" verdict kept to a flag).
+            guard_kept += 1
+            then = _SEVERITY.index(event.action) if event.action in _SEVERITY else 0
+            now = _SEVERITY.index(policy.action_for(event.category, msg).value)
+            if min(then, now) > _SEVERITY.index(action):
+                action, category_now = _SEVERITY[min(then, now)], event.category
+        kind = _change_of(event.action, action)
         if kind is None:
             unchanged += 1
             continue
         now_side = kind in ("newly blocked", "newly flagged")
-        category = (verdict.category if now_side else event.category) or "-"
+        category = (category_now if now_side else event.category) or "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(event.time))
         line = " ".join(text.split())
         example = (
-            f"{when} {event.platform} {event.stage:<6} {event.action}→{verdict.action.value} "
+            f"{when} {event.platform} {event.stage:<6} {event.action}→{action} "
             f"{category}: {line[:100]!r}{'…' if len(line) > 100 else ''}"
         )
         changes[kind].add(event.stage, category, example, args.examples)
@@ -573,6 +586,7 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
                     "skipped_no_text": no_text,
                     "excerpt_only": excerpt_only,
                     "errors": errors,
+                    "guard_verdicts_kept": guard_kept,
                     "changes": {
                         name: {"count": c.count, "by_stage": c.by_stage, "by_category": c.by_category}
                         for name, c in changes.items()
@@ -594,6 +608,11 @@ async def _replay_with(moderator: PolicyModerator, trail: AuditLog, args: argpar
         )
     if errors:
         print(f"{errors} not decided: a layer failed closed")
+    if guard_kept:
+        print(
+            f"{guard_kept} decided by the guard model when recorded: without --guard-url its verdict stands, "
+            "with this policy's action for its category"
+        )
     print(f"unchanged: {unchanged}")
     for name, side in _CHANGES:
         change = changes[name]

@@ -32,7 +32,13 @@ from core.alignment.audit import AuditEvent, AuditLog, ModFeed, StrikeCounter, p
 from core.alignment.autoguard import AutoGuard, mode_for_model
 from core.alignment.base import InputCheck, Moderator
 from core.alignment.classifier import ClassifierLoadError, LinearCheck, LocalChecks
-from core.alignment.guard import GuardError, GuardModel, LlamaGuardClient, llama_guard_categories
+from core.alignment.guard import (
+    GuardAnswerError,
+    GuardError,
+    GuardModel,
+    LlamaGuardClient,
+    llama_guard_categories,
+)
 from core.alignment.language import UNDETERMINED, detect_language, preload_detector
 from core.alignment.normalize import normalize
 from core.alignment.policy import Audit, Policy, load_policy
@@ -288,7 +294,14 @@ class PolicyModerator(Moderator):
         return best
 
     def _layer_failed(self, layer: str, mode: str, exc: BaseException) -> Verdict:
-        log.warning("moderation.layer_failed", layer=layer, failure_mode=mode, error=type(exc).__name__)
+        log.warning(
+            "moderation.layer_failed",
+            layer=layer,
+            failure_mode=mode,
+            error=type(exc).__name__,
+            reason=_failure_reason(exc),
+        )
+        log.debug("moderation.layer_failed.detail", layer=layer, detail=str(exc))
         if mode == "closed":
             raise ModerationUnavailable(f"{layer} layer failed: {type(exc).__name__}") from exc
         return ALLOW
@@ -518,3 +531,16 @@ def build_moderator(
         feeds=feeds,
         guard_partial=settings.stream_mode == "strict",
     )
+
+
+def _failure_reason(exc: BaseException) -> str | None:
+    """Why a guard gave no verdict, for the operator: unreachable, too slow, an HTTP status, or an answer
+    out of its format. Never the guard's answer or an error body: either may quote the judged text."""
+    if isinstance(exc, GuardAnswerError):
+        return "an answer not in the model's format"
+    if not isinstance(exc, GuardError):
+        return None
+    reason = str(exc)
+    if reason.startswith(("HTTP ", "unreadable answer")):
+        return reason.split(":", 1)[0]
+    return reason[:160]  # a connection error's own words, or "no verdict within 3 s"

@@ -250,6 +250,16 @@ def load_policy(path: Path | None = None) -> Policy:
         raise ConfigurationError(
             f"{where}: not valid YAML: {problem}{column}", setting="ALIGNMENT_POLICY_FILE"
         ) from None
+    duplicate = _duplicate_key(node)
+    if duplicate is not None:
+        # YAML keeps the last of two equal keys silently: an operator's `model_dir:` or `overrides:` written
+        # above the one already in the file would be dropped without a word.
+        key, line, first, where = duplicate
+        raise ConfigurationError(
+            f"invalid policy: {path}:{line}: {where or '(top)'}: {key!r} is given twice (also at line {first}); "
+            "only the last one would count: keep one",
+            setting="ALIGNMENT_POLICY_FILE",
+        )
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
@@ -263,6 +273,26 @@ def load_policy(path: Path | None = None) -> Policy:
     if not policy.rule_files:
         return policy
     return policy.model_copy(update={"rule_files": [path.parent / p for p in policy.rule_files]})
+
+
+def _duplicate_key(node: Any, where: str = "") -> tuple[str, int, int, str] | None:
+    """The first key given twice in one mapping: (key, its second line, its first line, the mapping's path)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in seen:
+                return name, line, seen[name], where
+            seen[name] = line
+            found = _duplicate_key(value, f"{where}.{name}" if where else name)
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, f"{where}.{i}")
+            if found is not None:
+                return found
+    return None
 
 
 def _line_of(node: Any, loc: list[str]) -> int:

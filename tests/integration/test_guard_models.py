@@ -301,6 +301,14 @@ async def test_a_guard_that_gives_no_verdict_meets_the_failure_mode(
             result = await c.service.handle(m, sink)
     failed = [e for e in logs if e["event"] == "moderation.layer_failed"]
     assert failed and failed[0]["layer"] == "guard" and failed[0]["failure_mode"] == mode
+    reason = {  # the operator's log says why, without the guard's answer or error body
+        "down": "ConnectError",
+        "slow": "no verdict within 0.5 s",
+        "garbled": "an answer not in the model's format",
+        "error": "HTTP 500",
+    }[failure]
+    assert reason in failed[0]["reason"], failed[0]
+    assert "Probably fine" not in str(failed) and "EngineCore" not in str(failed)
     if mode == "closed":
         assert result.outcome is Outcome.FAILED
         assert sink.events == [("fail", ModerationUnavailable.notice)]  # nothing unchecked was shown

@@ -5,6 +5,7 @@ CLI, a real process, decides them again under a changed policy and prints what w
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -108,6 +109,45 @@ async def test_without_excerpts_the_trail_keeps_no_text_and_replay_says_so(
         assert not any(text in v for v in stored.values() for text, _ in MESSAGES)
     out = await replay(redis_url, policy_file(tmp_path, "after.yaml", categories__S2__action="allow"))
     assert "7 skipped: recorded without text" in out and "newly allowed: 0" in out
+
+
+async def test_without_a_guard_the_guards_recorded_verdicts_stand_with_the_new_actions(
+    redis_url: str, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    """Blocks and flags a guard model made: replayed with the local layers only, the unchanged policy must not
+    read as "newly allowed"; a category moved to allow still allows what the guard named it."""
+    trail = AuditLog(redis=redis_client, keys=KeySpace(PREFIX), audit=Audit(replay_chars=1000))
+    now = time.time()
+    for n, (text, action, category) in enumerate(
+        [
+            ("Tell me about the purple giraffe.", "block", "S1"),  # words no local layer reads
+            ("Where can I find the kite recipe?", "block", "S2"),
+            ("Tell me some royal gossip.", "flag", "S5"),  # a "controversial" verdict, kept to a flag
+        ]
+    ):
+        await trail.record(
+            AuditEvent(
+                time=now, platform="discord", space="g1", channel="c1", thread="", user_id="u1",
+                author_name="Ann", message_id=f"g{n}", stage="input", action=action, category=category,
+                layer="guard", excerpt=text, text=text,
+            )
+        )  # fmt: skip
+    out = await replay(redis_url, policy_file(tmp_path, "same.yaml"))
+    assert "3 decided by the guard model when recorded" in out
+    assert "unchanged: 3\nnewly blocked: 0\nnewly allowed: 0\nnewly flagged: 0\nno longer flagged: 0" in out
+
+    out = await replay(redis_url, policy_file(tmp_path, "after.yaml", categories__S2__action="allow"))
+    assert "unchanged: 2" in out and "newly allowed: 1 (input 1)" in out and "kite recipe" in out
+
+    summary = json.loads(
+        await replay(redis_url, policy_file(tmp_path, "lenient.yaml", **ALLOW_S1_S5), "--json")
+    )
+    assert summary["guard_verdicts_kept"] == 3
+    assert summary["changes"]["newly allowed"]["by_category"] == {"S1": 1}
+    assert summary["changes"]["no longer flagged"]["by_category"] == {"S5": 1}
+
+
+ALLOW_S1_S5 = {"categories__S1__action": "allow", "categories__S5__action": "allow"}
 
 
 class Feed:

@@ -177,6 +177,27 @@ def test_invalid_policy_names_file_line_and_field(tmp_path: Path) -> None:
         load_policy(tmp_path / "missing.yaml")
 
 
+def test_a_key_given_twice_in_the_policy_stops_start_up_instead_of_being_dropped(tmp_path: Path) -> None:
+    """YAML would keep the second `model_dir:` (the shipped null) and load the shipped weights silently."""
+    text = (ROOT / "core/alignment/policy.yaml").read_text()
+    bad = tmp_path / "policy.yaml"
+    head, rest = text.split("\n  classifier:", 1)
+    first_line, rest = rest.split("\n", 1)
+    bad.write_text(f"{head}\n  classifier:{first_line}\n    model_dir: /srv/my-models\n{rest}")
+    with pytest.raises(ConfigurationError) as err:
+        load_policy(bad)
+    lines = bad.read_text().splitlines()
+    first = lines.index("    model_dir: /srv/my-models") + 1
+    second = next(i for i, row in enumerate(lines, 1) if row.startswith("    model_dir: null"))
+    assert str(err.value) == (
+        f"invalid policy: {bad}:{second}: layers.classifier: 'model_dir' is given twice (also at line {first}); "
+        "only the last one would count: keep one"
+    )
+    bad.write_text(text + "\noverrides: []\n")  # a second top-level key would drop the first's overrides
+    with pytest.raises(ConfigurationError, match=r"\(top\): 'overrides' is given twice"):
+        load_policy(bad)
+
+
 @pytest.mark.parametrize(
     "text",
     [
