@@ -56,6 +56,7 @@ from core.errors import ConfigurationError, HistoryUnavailable, ModerationUnavai
 from core.keys import KeySpace
 from core.llm import TextGenerator
 from core.models import ALLOW, Action, IncomingMessage, Stage, Verdict
+from core.redact import redact_url
 from core.settings import AlignmentSettings
 
 log = structlog.get_logger(__name__)
@@ -543,4 +544,4 @@ def _failure_reason(exc: BaseException) -> str | None:
     reason = str(exc)
     if reason.startswith(("HTTP ", "unreadable answer")):
         return reason.split(":", 1)[0]
-    return reason[:160]  # a connection error's own words, or "no verdict within 3 s"
+    return redact_url(reason)[:160]  # a connection error's own words, or "no verdict within 3 s"

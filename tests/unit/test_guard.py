@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from core.alignment.guard import GuardModel, GuardVerdict, parse_answer, unsafe_probability
+from core.alignment.guard import GuardError, GuardModel, GuardVerdict, parse_answer, unsafe_probability
 from core.alignment.policy import GuardLayer
 
 
@@ -53,3 +53,12 @@ async def test_a_requests_verdict_is_never_taken_for_an_answers() -> None:
     assert (await guard.classify(user="hi\x00", agent="")).unsafe
     assert not (await guard.classify(user="hi")).unsafe
     assert guard.calls == [("hi", None), ("hi", "None"), ("hi\x00", "")]
+
+
+def test_the_logged_reason_a_guard_failed_never_shows_a_password_in_its_url() -> None:
+    from core.alignment.moderator import _failure_reason
+
+    exc = GuardError("ConnectError: cannot reach http://guard:s3cret-pw@10.0.0.5:8001/v1/chat/completions")
+    reason = _failure_reason(exc)
+    assert reason is not None and "ConnectError" in reason and "10.0.0.5" in reason
+    assert "s3cret-pw" not in reason
