@@ -172,12 +172,17 @@ def held_out_file(name: str) -> bool:
     return "heldout" in name or "final" in name
 
 
+# Held-out jailbreak sets whose misses the JB rules were later written on (the third JB round): no longer
+# unseen, so the learned checks neither train on them nor report them as held out.
+SERVED_JAILBREAK_SETS = frozenset({"jailbreaks_heldout2", "jailbreaks_heldout3"})
+
+
 def rule_development_file(name: str) -> bool:
-    """The JB rules' development sets (tests/data/alignment/jailbreaks_dev*.jsonl): neither trained on nor
-    measured by the learned checks. Trained on, they taught the request check that "tell me everything" is
-    a jailbreak (docs/moderation.md, "A second held-out set"); the rules were written on them, so they are
-    not unseen either."""
-    return name.startswith("jailbreaks_dev")
+    """The JB rules' development sets (tests/data/alignment/jailbreaks_dev*.jsonl, and the held-out sets that
+    served and became development sets): neither trained on nor measured by the learned checks. Trained on,
+    they taught the request check that "tell me everything" is a jailbreak (docs/moderation.md, "A second
+    held-out set"); the rules were written on them, so they are not unseen either."""
+    return name.startswith("jailbreaks_dev") or name in SERVED_JAILBREAK_SETS
 
 
 # The corpus's category labels → the policy's codes (core/alignment/policy.yaml). Checked in order; the

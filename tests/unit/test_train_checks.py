@@ -188,3 +188,19 @@ def test_our_written_sources_can_weigh_more_than_their_share() -> None:
     assert heavier[90:].sum() == pytest.approx(3 * heavier[:90].sum())
     assert heavier.sum() == pytest.approx(100)  # the mean weight stays 1
     assert tc.written_by_us("project:answers") and not tc.written_by_us("gptfuzz_responses")
+
+
+def test_jailbreak_sets_the_rules_were_written_on_are_neither_trained_on_nor_reported_as_held_out() -> None:
+    """The development sets and the held-out sets that served (their misses became JB rules) are skipped by
+    the trainer; a fresh held-out set is still reported as held out."""
+    names = {path.stem for path in OUR_SETS.glob("jailbreaks_*.jsonl")}
+    for name in (
+        "jailbreaks_dev",
+        "jailbreaks_dev2",
+        "jailbreaks_dev3",
+        "jailbreaks_heldout2",
+        "jailbreaks_heldout3",
+    ):
+        assert name in names and tc.rule_development_file(name), name
+    for name in ("jailbreaks_heldout", "jailbreaks_heldout4"):
+        assert name in names and not tc.rule_development_file(name) and tc.held_out_file(name), name
