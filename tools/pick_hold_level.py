@@ -42,7 +42,7 @@ def shipped_scorer() -> Iterator[tuple[set[int] | None, Scorer]]:
 
 def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
     """Per fold: the line numbers of `data` in it, and a scorer trained without them (the shipped answer
-    recipe: tools/train_checks.py defaults with --answer-source-power 0.3 and its --answer-own-weight, on the
+    recipe: tools/train_checks.py defaults, its --answer-source-power and --answer-own-weight, on the
     corpus's and our own training answers, never a held-out file)."""
     from tools import train_checks as tc
 
@@ -59,8 +59,11 @@ def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
             items.extend(
                 tc.Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source) for r in tc.read_jsonl(path)
             )
-    spec = tc.FeatureSpec(word_ngrams=(1, 2), char_ngrams=(3, 4, 5), word_bits=17, char_bits=18, prefix=True)
-    cfg = tc.StageConfig(tc.ANSWER, "output", spec, 1e-5, True, 0.3, 0.005, True, tc.ANSWER_OWN_WEIGHT)
+    # the shipped weights' own features (the request's blocks at their weight: 0 in the trainer's default)
+    spec = LocalChecks.load().answer.featurizer.spec
+    cfg = tc.StageConfig(
+        tc.ANSWER, "output", spec, 1e-5, True, tc.ANSWER_SOURCE_POWER, 0.005, True, tc.ANSWER_OWN_WEIGHT
+    )
     featurizer = tc.Featurizer(spec)
     matrix = tc.Matrix(featurizer, items, with_prompt=True)
     labels = np.array([it.unsafe for it in items])
