@@ -21,6 +21,7 @@ import argparse
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from core.settings import AlignmentSettings
 
 Scorer = Callable[[list[tuple[str, str | None]]], list[float]]
 
+if TYPE_CHECKING:
+    from tools.train_checks import StageConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "alignment" / "corpus" / "output_train.jsonl"
 
@@ -38,6 +42,26 @@ def shipped_scorer() -> Iterator[tuple[set[int] | None, Scorer]]:
     """The shipped answer check, for every answer."""
     checks = LocalChecks.load()
     yield None, lambda pairs: [checks.score_answer(t, p) for t, p in pairs]
+
+
+def shipped_recipe() -> StageConfig:
+    """The answer recipe the fold models are trained with: the shipped weights' own features (the request's
+    blocks at the weight they were trained with: 0 in the trainer's default) and penalty, the trainer's
+    source weighting and class balance."""
+    from tools import train_checks as tc
+
+    shipped = LocalChecks.load().answer
+    return tc.StageConfig(
+        tc.ANSWER,
+        "output",
+        shipped.featurizer.spec,
+        float(shipped.meta.get("alpha", 1e-5)),
+        True,
+        tc.ANSWER_SOURCE_POWER,
+        0.005,
+        True,
+        tc.ANSWER_OWN_WEIGHT,
+    )
 
 
 def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
@@ -59,12 +83,8 @@ def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
             items.extend(
                 tc.Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source) for r in tc.read_jsonl(path)
             )
-    # the shipped weights' own features (the request's blocks at their weight: 0 in the trainer's default)
-    spec = LocalChecks.load().answer.featurizer.spec
-    cfg = tc.StageConfig(
-        tc.ANSWER, "output", spec, 1e-5, True, tc.ANSWER_SOURCE_POWER, 0.005, True, tc.ANSWER_OWN_WEIGHT
-    )
-    featurizer = tc.Featurizer(spec)
+    cfg = shipped_recipe()
+    featurizer = tc.Featurizer(cfg.spec)
     matrix = tc.Matrix(featurizer, items, with_prompt=True)
     labels = np.array([it.unsafe for it in items])
     ship = [i for i, it in enumerate(items) if tc.shippable(it.source)]
