@@ -21,6 +21,7 @@ import argparse
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from core.alignment.policy import load_policy
 from core.settings import AlignmentSettings
 
 Scorer = Callable[[list[tuple[str, str | None]]], list[float]]
+
+if TYPE_CHECKING:
+    from tools.train_checks import StageConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "alignment" / "corpus" / "output_train.jsonl"
@@ -40,9 +44,29 @@ def shipped_scorer() -> Iterator[tuple[set[int] | None, Scorer]]:
     yield None, lambda pairs: [checks.score_answer(t, p) for t, p in pairs]
 
 
+def shipped_recipe() -> StageConfig:
+    """The answer recipe the fold models are trained with: the shipped weights' own features (the request's
+    blocks at the weight they were trained with: 0 in the trainer's default) and penalty, the trainer's
+    source weighting and class balance."""
+    from tools import train_checks as tc
+
+    shipped = LocalChecks.load().answer
+    return tc.StageConfig(
+        tc.ANSWER,
+        "output",
+        shipped.featurizer.spec,
+        float(shipped.meta.get("alpha", 1e-5)),
+        True,
+        tc.ANSWER_SOURCE_POWER,
+        0.005,
+        True,
+        tc.ANSWER_OWN_WEIGHT,
+    )
+
+
 def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
     """Per fold: the line numbers of `data` in it, and a scorer trained without them (the shipped answer
-    recipe: tools/train_checks.py defaults with --answer-source-power 0.3 and its --answer-own-weight, on the
+    recipe: tools/train_checks.py defaults, its --answer-source-power and --answer-own-weight, on the
     corpus's and our own training answers, never a held-out file)."""
     from tools import train_checks as tc
 
@@ -59,9 +83,8 @@ def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
             items.extend(
                 tc.Item(text=r["text"], unsafe=bool(r["unsafe"]), source=source) for r in tc.read_jsonl(path)
             )
-    spec = tc.FeatureSpec(word_ngrams=(1, 2), char_ngrams=(3, 4, 5), word_bits=17, char_bits=18, prefix=True)
-    cfg = tc.StageConfig(tc.ANSWER, "output", spec, 1e-5, True, 0.3, 0.005, True, tc.ANSWER_OWN_WEIGHT)
-    featurizer = tc.Featurizer(spec)
+    cfg = shipped_recipe()
+    featurizer = tc.Featurizer(cfg.spec)
     matrix = tc.Matrix(featurizer, items, with_prompt=True)
     labels = np.array([it.unsafe for it in items])
     ship = [i for i, it in enumerate(items) if tc.shippable(it.source)]

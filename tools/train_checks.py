@@ -105,9 +105,11 @@ def load_multilingual(folder: Path, cap: int) -> list[Item]:
 # Requests and answers written for training (tools/train_data/, its README says how): each file is a source of its own,
 # "own:<name>", shippable, and left out in turn like any other source.
 OWN = "own:"
-# How many times their share our written answer sources weigh in the shipped answer recipe
-# (`--answer-own-weight`; docs/moderation.md, "Answers after the second answers round").
-ANSWER_OWN_WEIGHT = 3.0
+# The shipped answer recipe's source weighting (docs/moderation.md, "Answers after the third answers round"): a
+# source of n answers weighs n**ANSWER_SOURCE_POWER (`--answer-source-power`), and our written answer sources
+# ANSWER_OWN_WEIGHT times that (`--answer-own-weight`).
+ANSWER_SOURCE_POWER = 0.5
+ANSWER_OWN_WEIGHT = 8.0
 
 
 def load_own_requests(folder: Path) -> list[Item]:
@@ -1296,7 +1298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--request-source-power", type=float, default=0.3, help="1: items weigh alike; 0: sources do"
     )
-    parser.add_argument("--answer-source-power", type=float, default=0.3)
+    parser.add_argument("--answer-source-power", type=float, default=ANSWER_SOURCE_POWER)
     parser.add_argument(
         "--answer-own-weight",
         type=float,

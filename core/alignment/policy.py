@@ -122,7 +122,7 @@ class ClassifierLayer(_Model):
     # Strict streaming: a partial answer scoring at least this (below the block threshold) is held, nothing
     # more shown, until its score falls back, the answer ends or ALIGNMENT_STREAM_HOLD_MAX_CHARS more arrived.
     # Picked for the shipped answer weights (docs/moderation.md "The suspicion hold"); null: no hold.
-    output_hold_threshold: float | None = Field(0.754, ge=0, le=1)
+    output_hold_threshold: float | None = Field(0.683, ge=0, le=1)
     check_input: bool = True
     check_output: bool = True
     # Requests in the languages the multilingual check lists (ja, zh, es, fr, de) are read by it instead of

@@ -60,8 +60,8 @@ def test_written_requests_never_repeat_our_measured_sets() -> None:
 
 def test_written_answers_are_a_source_of_their_own_with_their_requests() -> None:
     items = tc.load_own_answers(TRAIN_DATA)
-    assert {it.source for it in items} == {"own:plain", "own:plain2"}
-    for source in ("own:plain", "own:plain2"):
+    assert {it.source for it in items} == {"own:plain", "own:plain2", "own:plain3"}
+    for source in ("own:plain", "own:plain2", "own:plain3"):
         assert tc.shippable(source)
         assert tc.written_by_us(source)  # weighed by --answer-own-weight
         mine = [it for it in items if it.source == source]
