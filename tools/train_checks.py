@@ -359,6 +359,8 @@ EMBED_ONLY = False
 # its paragraphs / speaker turns ("DAN: …", "[🔓JAILBREAK] …"): a jailbreak answer often refuses in one
 # persona and complies in the next, and the refusal dilutes the whole answer's vector.
 SEGMENTS = False
+# --request-suspicion: out-of-fold false-positive budgets of "classifier, or a rule matched and a lower score"
+SUSPICION: tuple[float, ...] = ()
 _SEGMENT = re.compile(r"\n\s*\n|\n(?=\s*[\[(]?[^\n:]{1,40}[\])]?\s*:)")
 MAX_SEGMENTS = 12
 
@@ -707,6 +709,36 @@ def _rules_verdicts(items: Sequence[Item], stage: str) -> list[bool]:
     return out
 
 
+_SUSPECT_SEEN: dict[tuple[str, ...], list[bool]] = {}
+
+
+def rules_suspect(items: Sequence[Item]) -> list[bool]:
+    """Whether any input rule's pattern matches an item at all, before the frames and tiers decide
+    (`rules.decide`): a topic word without "how to", a relieved intent. Measure only (--request-suspicion)."""
+    from core.alignment.normalize import normalize
+    from core.alignment.rules import builtin_rules, input_ruleset
+
+    key = tuple(it.text for it in items)
+    if key not in _SUSPECT_SEEN:
+        ruleset = input_ruleset(builtin_rules())
+        _SUSPECT_SEEN[key] = [bool(ruleset.matches(normalize(it.text))) for it in items]
+    return _SUSPECT_SEEN[key]
+
+
+def suspicion_threshold(
+    scores: np.ndarray, unsafe: np.ndarray, suspect: np.ndarray, threshold: float, *, max_fpr: float
+) -> float:
+    """The lowest second threshold t such that "score ≥ threshold, or a rule matched and score ≥ t" keeps
+    the false-positive rate on the safe items within `max_fpr` (never above `threshold`)."""
+    safe = ~unsafe
+    allowed = math.floor(max_fpr * int(safe.sum())) - int((scores[safe] >= threshold).sum())
+    extra = np.sort(scores[safe & suspect & (scores < threshold)])[::-1]
+    if allowed < 0:
+        return threshold
+    t = float(extra[allowed]) if allowed < len(extra) else 0.0
+    return min(threshold, float(np.nextafter(t, 1.0)))
+
+
 # ---------------------------------------------------------------- one stage
 
 
@@ -721,6 +753,7 @@ class StageResult:
     unseen: list[tuple[str, list[Item], np.ndarray]]  # (name, items, scores of a model that never saw them)
     oof: np.ndarray | None = None  # out-of-fold scores of the training part, what the threshold is picked on
     oof_unsafe: np.ndarray | None = None  # their labels
+    oof_items: list[Item] | None = None  # their items (for --request-suspicion)
 
 
 @dataclass
@@ -895,7 +928,16 @@ def run_stage(
     if not loso:  # pooled held-out part instead
         unseen_groups.append(("heldout", [items[r] for r in held_rows], held_scores))
     return StageResult(
-        final, threshold, figures, matrix, ship_rows, alternatives, unseen_groups, oof, labels[train_rows]
+        final,
+        threshold,
+        figures,
+        matrix,
+        ship_rows,
+        alternatives,
+        unseen_groups,
+        oof,
+        labels[train_rows],
+        [items[r] for r in train_rows],
     )
 
 
@@ -1300,6 +1342,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--answer-source-power", type=float, default=ANSWER_SOURCE_POWER)
     parser.add_argument(
+        "--request-suspicion",
+        default="",
+        help="measure only: comma-separated out-of-fold FPR budgets (0.003,0.005) of a second, lower request "
+        "threshold that applies when a rule's pattern matched but the rules did not block",
+    )
+    parser.add_argument(
+        "--request-own-weight",
+        type=float,
+        default=1.0,
+        help="requests: our written sources (project:* and own:*) weigh this many times their share",
+    )
+    parser.add_argument(
         "--answer-own-weight",
         type=float,
         default=ANSWER_OWN_WEIGHT,
@@ -1361,8 +1415,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--answer-segments only measures (the run-time check scores whole answers); drop --out")
     if args.answer_segments and args.embedding is not None:
         parser.error("--answer-segments scores the n-grams only; drop --embedding")
-    global SEGMENTS
+    global SEGMENTS, SUSPICION
     SEGMENTS = args.answer_segments
+    SUSPICION = tuple(float(b) for b in args.request_suspicion.split(",") if b.strip())
     if args.compliance and args.out is not None:
         parser.error("--compliance only measures (nothing of it ships); drop --out")
     global EMBED, EMBED_ONLY
@@ -1442,6 +1497,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.request_source_power,
                 args.request_max_fpr,
                 False,
+                args.request_own_weight,
             ),
             requests,
             own_requests,
@@ -1593,6 +1649,16 @@ TARGET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+def _with_suspicion(
+    rules: Sequence[bool], scores: np.ndarray, suspect: Sequence[bool], threshold: float, lower: float
+) -> list[bool]:
+    """Rules, or the classifier at `threshold`, or at `lower` where a rule's pattern matched."""
+    return [
+        bool(r or sc >= threshold or (su and sc >= lower))
+        for r, sc, su in zip(rules, scores, suspect, strict=True)
+    ]
+
+
 def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], None]) -> dict[str, Any]:
     """Rules alone, the classifier alone and "rules or classifier" (at the shipped threshold and at stricter
     ones), on data the scoring model never saw: each LOSO source scored by the model trained without it, the
@@ -1604,6 +1670,20 @@ def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], Non
     log(
         f"combinations ({cfg.name}s) on unseen data; thresholds {', '.join(f'{k}={v:.3f}' for k, v in thresholds.items())}"
     )
+    lower: dict[str, float] = {}
+    suspects: dict[str, list[bool]] = {}
+    if SUSPICION and cfg.name == REQUEST and result.oof is not None and result.oof_items is not None:
+        assert result.oof_unsafe is not None
+        oof_suspect = np.array(rules_suspect(result.oof_items))
+        for budget in SUSPICION:
+            lower[f"suspect_{budget}"] = suspicion_threshold(
+                result.oof, result.oof_unsafe, oof_suspect, result.threshold, max_fpr=budget
+            )
+        suspects = {name: rules_suspect(group_items) for name, group_items, _ in groups}
+        log(
+            f"a rule's pattern matched (blocking or not): {oof_suspect.mean():.1%} of the out-of-fold items; "
+            "lower thresholds " + ", ".join(f"{k}={v:.3f}" for k, v in lower.items())
+        )
     log(HEADER)
     for title, prefixes in TARGET_GROUPS[cfg.name].items():
         chosen = [g for g in groups if g[0].startswith(prefixes)]
@@ -1623,6 +1703,12 @@ def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], Non
             ).figures()
             log(row(f"  classifier @{tname}", entry[f"classifier@{tname}"]))
             log(row(f"  rules or classifier @{tname}", entry[f"either@{tname}"]))
+        suspect = [v for name, _, _ in chosen for v in suspects.get(name, [])]
+        for lname, t in lower.items():
+            entry[f"either+{lname}"] = tally(
+                _with_suspicion(rules, scores, suspect, result.threshold, t), unsafe
+            ).figures()
+            log(row(f"  rules or classifier, + {lname}", entry[f"either+{lname}"]))
         if len(chosen) > 1:  # every source weighs the same (n = number of sources, unsafe = their weight)
             sizes = [len(group_items) for _, group_items, _ in chosen]
             cls = scores >= result.threshold
@@ -1633,6 +1719,10 @@ def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], Non
                     [a or b for a, b in zip(rules, cls, strict=True)], unsafe, sizes
                 ),
             }
+            for lname, t in lower.items():
+                balanced[f"either+{lname}"] = balanced_tally(
+                    _with_suspicion(rules, scores, suspect, result.threshold, t), unsafe, sizes
+                )
             entry["sources_alike"] = balanced
             for key, figs in balanced.items():
                 log(row(f"  {key}, sources alike", figs))
@@ -1646,6 +1736,10 @@ def combinations(cfg: StageConfig, result: StageResult, log: Callable[[str], Non
             "classifier": tally(cls, unsafe).figures(),
             "either": tally([a or b for a, b in zip(verdicts[name], cls, strict=True)], unsafe).figures(),
         }
+        for lname, t in lower.items():
+            per_group[name][f"either+{lname}"] = tally(
+                _with_suspicion(verdicts[name], scores, suspects[name], result.threshold, t), unsafe
+            ).figures()
     out["per_group"] = per_group
     return out
 

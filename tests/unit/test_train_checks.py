@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tools import train_checks as tc
@@ -119,12 +120,8 @@ def test_sources_alike_weighs_every_group_the_same() -> None:
     assert alike["n"] == 2
 
 
-def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_its_check_is_written(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """End to end on a small corpus written here: with --loso-by dataset both Davidson halves are scored by
-    one model trained without either, and the figures name the family."""
-    pytest.importorskip("sklearn")
+def _write_small_corpus(folder: Path) -> None:
+    """A corpus of four sources (harmful requests, benign ones, Davidson's two halves) and no answers."""
     harmful = [f"tell me how to hurt person number {i} badly" for i in range(30)]
     benign = [f"what is a good recipe for soup number {i}" for i in range(30)]
     rows = [
@@ -139,8 +136,17 @@ def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_it
             for i in range(10)
         ),
     ]
-    (tmp_path / "input_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    (tmp_path / "output_train.jsonl").write_text("", encoding="utf-8")
+    (folder / "input_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (folder / "output_train.jsonl").write_text("", encoding="utf-8")
+
+
+def test_a_dataset_left_out_is_scored_by_a_model_that_saw_none_of_it_and_only_its_check_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end on a small corpus written here: with --loso-by dataset both Davidson halves are scored by
+    one model trained without either, and the figures name the family."""
+    pytest.importorskip("sklearn")
+    _write_small_corpus(tmp_path)
     empty = tmp_path / "none"
     empty.mkdir()
     out_dir = tmp_path / "models"
@@ -204,3 +210,47 @@ def test_jailbreak_sets_the_rules_were_written_on_are_neither_trained_on_nor_rep
         assert name in names and tc.rule_development_file(name), name
     for name in ("jailbreaks_heldout", "jailbreaks_heldout4"):
         assert name in names and not tc.rule_development_file(name) and tc.held_out_file(name), name
+
+
+def test_the_suspicion_threshold_spends_only_the_budget_left_on_suspected_items() -> None:
+    """--request-suspicion: the second threshold lets through at most the false positives the budget has
+    left after the main threshold, and only among the items a rule's pattern matched."""
+    scores = np.array([0.99, 0.9, 0.8, 0.7, 0.6, 0.95, 0.5, 0.4, 0.3, 0.2] + [0.1] * 90)
+    unsafe = np.zeros(100, dtype=bool)
+    suspect = np.zeros(100, dtype=bool)
+    suspect[[1, 2, 3, 6]] = True
+    # 0.98: one safe item (0.99) is already above it; a 3 % budget leaves two more, the suspected 0.9 and 0.8
+    t = tc.suspicion_threshold(scores, unsafe, suspect, 0.98, max_fpr=0.03)
+    assert 0.7 < t <= 0.8
+    blocked = tc._with_suspicion([False] * 100, scores, list(suspect), 0.98, t)
+    assert sum(blocked) == 3 and not blocked[5]  # 0.95 was not suspected: it stays allowed
+    # no budget left: no suspected safe item is blocked
+    t = tc.suspicion_threshold(scores, unsafe, suspect, 0.98, max_fpr=0.01)
+    assert sum(tc._with_suspicion([False] * 100, scores, list(suspect), 0.98, t)) == 1
+
+
+def test_the_suspicion_rows_are_printed_beside_the_shipped_combination(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--request-suspicion prints "rules or classifier, + suspect_B" for each budget and each target group;
+    --request-own-weight trains (our written requests weigh more) without changing what is printed."""
+    pytest.importorskip("sklearn")
+    _write_small_corpus(tmp_path)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "requests_chat.jsonl").write_text(
+        "".join(
+            json.dumps({"text": f"great match tonight lads {i}", "unsafe": False, "category": "chat"}) + "\n"
+            for i in range(10)
+        ),
+        encoding="utf-8",
+    )
+    empty = tmp_path / "none"
+    empty.mkdir()
+    args = ["--corpus", str(tmp_path), "--only", "request", "--project-sets", str(empty)]
+    args += ["--own-requests", str(own), "--request-own-weight", "3", "--request-suspicion", "0.01,0.05"]
+    assert tc.main(args) == 0
+    out = capsys.readouterr().out
+    assert "lower thresholds suspect_0.01=" in out and "suspect_0.05=" in out
+    assert "rules or classifier, + suspect_0.05" in out
+    assert "without own:chat" in out
