@@ -20,7 +20,8 @@ What it does, in order (docs/moderation.md "The learned checks" shows its output
 
 Measure-only options (they write no weights): `--embedding` (a static embedding), `--encoder` (a contextual
 encoder for requests, tools/contextual_encoder.py, side by side with the n-grams), `--compliance` and
-`--answer-segments` (answers); docs/moderation.md has their figures.
+`--answer-segments` (answers), `--joint` (answers, with the request check's score as context);
+docs/moderation.md has their figures.
 """
 
 from __future__ import annotations
@@ -1143,6 +1144,7 @@ def measure_joint(
     req_cfg: StageConfig,
     request_threshold: float,
     log: Callable[[str], None],
+    select: str = "pooled",
 ) -> dict[str, Any]:
     """Measure the answer check with the request check's score as context (`--joint`): an answer is blocked
     when it scores the answer threshold, or a lower one when its request scored above a level below the
@@ -1150,7 +1152,9 @@ def measure_joint(
     answer here replies to (nor the sources of such requests), so every answer's request is unseen. The
     joint rule's parameters are picked on the answer check's out-of-fold scores only, at the same
     out-of-fold false-positive budget as the shipped threshold and at 1 %; every unseen group of the run is
-    then measured (left out, our files, the pooled split), with the rules as the service runs them."""
+    then measured (left out, our files, the pooled split), with the rules as the service runs them.
+    `select`: the configuration is the one with the most out-of-fold recall pooled, or with every source
+    weighing the same ("alike"; the false-positive budget stays pooled)."""
     assert result.oof is not None and result.oof_unsafe is not None and result.oof_items is not None
     groups = list(result.unseen)
     if result.held is not None:
@@ -1186,26 +1190,104 @@ def measure_joint(
     high = result.threshold
     configs: dict[str, tuple[float, float, float]] = {}
     figures: dict[str, Any] = {"request_threshold": request_threshold, "configs": {}}
-    for budget, base in ((result.figures["max_fpr_cv"], high), (0.01, result.alternatives["oof_fpr_0.01"])):
-        configs[f"answer alone @{budget:g}"] = (base, 2.0, base)
-        best: tuple[float, str] | None = None
-        for level in JOINT_REQUEST_LEVELS:
-            low = joint_low(result.oof, oof_req, oof_unsafe, high=base, request_level=level, max_fpr=budget)
-            name = f"joint @{budget:g}: request ≥ {level:g}, answer ≥ {low:.3f}"
-            configs[name] = (base, level, low)
-            rec = float(joint_block(result.oof, oof_req, base, level, low)[oof_unsafe].mean())
-            if best is None or rec > best[0] + 1e-9:
-                best = (rec, name)
-        assert best is not None
-        figures[f"chosen@{budget:g}"] = best[1]
     log(
         f"[joint] out-of-fold: {len(result.oof)} answers, {int(np.isfinite(oof_req).sum())} with their request"
     )
     log(HEADER)
-    for name, (h, level, low) in configs.items():
-        log(
-            row(f"  oof {name}", tally(joint_block(result.oof, oof_req, h, level, low), oof_unsafe).figures())
+    safe_sorted = np.sort(result.oof[~oof_unsafe])[::-1]
+    oof_sources = np.array([it.source for it in result.oof_items])
+    harmful_sources = sorted(set(oof_sources[oof_unsafe]))
+
+    def oof_recall(blocked: np.ndarray) -> float:
+        """Out-of-fold recall, pooled or (`select == "alike"`) with every source weighing the same."""
+        if select == "alike":
+            return float(np.mean([blocked[oof_unsafe & (oof_sources == s)].mean() for s in harmful_sources]))
+        return float(blocked[oof_unsafe].mean())
+
+    # where the request's score could help: per source, how many answers have a request scored ≥ 0.5, and
+    # how well the answer score tells harmful from safe among them
+    from sklearn.metrics import roc_auc_score
+
+    risky = np.nan_to_num(oof_req, nan=-1.0) >= 0.5
+    for src in sorted(set(oof_sources)):
+        m = oof_sources == src
+        u, sf = m & oof_unsafe, m & ~oof_unsafe
+        both = m & risky
+        auc = (
+            f"{roc_auc_score(oof_unsafe[both], result.oof[both]):.3f}"
+            if 0 < oof_unsafe[both].sum() < both.sum()
+            else "—"
         )
+        log(
+            f"  oof {src}: harmful {int(u.sum())} ({int((u & risky).sum())} with request ≥ 0.5), safe {int(sf.sum())} "
+            f"({int((sf & risky).sum())} with request ≥ 0.5); answer-score AUC among those {auc}"
+        )
+    for budget, base in ((result.figures["max_fpr_cv"], high), (0.01, result.alternatives["oof_fpr_0.01"])):
+        configs[f"answer alone @{budget:g}"] = (base, 2.0, base)
+        log(row(f"  oof answer alone @{budget:g}", tally(result.oof >= base, oof_unsafe).figures()))
+        allowed = math.floor(budget * len(safe_sorted))
+        best: tuple[float, str] | None = None
+        for level in JOINT_REQUEST_LEVELS:
+            # give up j of the safe answers the high threshold alone would block, spend them below it
+            tried: tuple[float, float, float] | None = None
+            for j in range(allowed + 1):
+                h = float(np.nextafter(safe_sorted[allowed - j], 1.0)) if j else base
+                low = joint_low(result.oof, oof_req, oof_unsafe, high=h, request_level=level, max_fpr=budget)
+                rec = oof_recall(joint_block(result.oof, oof_req, h, level, low))
+                if tried is None or rec > tried[0] + 1e-9:
+                    tried = (rec, h, low)
+            assert tried is not None
+            rec, h, low = tried
+            name = f"joint @{budget:g}: answer ≥ {h:.3f}, or request ≥ {level:g} and answer ≥ {low:.3f}"
+            configs[name] = (h, level, low)
+            log(
+                row(
+                    f"  oof {name}",
+                    tally(joint_block(result.oof, oof_req, h, level, low), oof_unsafe).figures(),
+                )
+            )
+            if best is None or rec > best[0] + 1e-9:
+                best = (rec, name)
+        assert best is not None
+        figures[f"chosen@{budget:g}"] = best[1]
+        log(f"  chosen @{budget:g}: {best[1]}")
+    chosen_names = {n for n in configs if n.startswith("answer alone")} | {
+        figures[k] for k in figures if k.startswith("chosen@")
+    }
+    Decide = Callable[[np.ndarray, np.ndarray, Sequence[Item]], np.ndarray]
+    decisions: dict[str, Decide] = {}
+    for n, (h, level, low) in configs.items():
+        if n in chosen_names:
+            decisions[n] = lambda sc, rq, _items, h=h, level=level, low=low: joint_block(
+                sc, rq, h, level, low
+            )
+            figures["configs"][n] = {"high": h, "request_level": level, "low": low}
+    # a second stage: logistic regression over the two scores, their product and a refusal signal, fitted on
+    # the out-of-fold scores (five weights), its threshold at the same out-of-fold budgets
+    from sklearn.linear_model import LogisticRegression
+
+    def stage_features(sc: np.ndarray, rq: np.ndarray, items: Sequence[Item]) -> np.ndarray:
+        a = np.log(np.clip(sc, 1e-6, 1 - 1e-6) / np.clip(1 - sc, 1e-6, 1.0))
+        r = np.nan_to_num(rq, nan=0.0)
+        refusal = np.array([_REFUSAL.search(fold(it.text[:300])) is not None for it in items], dtype=float)
+        return np.column_stack([a, r, a * r, np.isfinite(rq).astype(float), refusal])
+
+    second = LogisticRegression(class_weight="balanced", max_iter=1000)
+    second.fit(stage_features(result.oof, oof_req, result.oof_items), oof_unsafe)
+    oof_second = second.predict_proba(stage_features(result.oof, oof_req, result.oof_items))[:, 1]
+    figures["second_stage_coef"] = [float(c) for c in second.coef_[0]] + [float(second.intercept_[0])]
+    for budget in (result.figures["max_fpr_cv"], 0.01):
+        t = pick_threshold(oof_second, oof_unsafe, max_fpr=budget)
+        n = f"second stage @{budget:g} (threshold {t:.3f})"
+        log(row(f"  oof {n}", tally(oof_second >= t, oof_unsafe).figures()))
+        decisions[n] = lambda sc, rq, items, t=t: (
+            second.predict_proba(stage_features(sc, rq, items))[:, 1] >= t
+        )
+        figures["configs"][n] = {"threshold": t}
+    log(
+        "  second stage weights (answer logit, request, product, has request, refusal; intercept): "
+        + ", ".join(f"{c:.2f}" for c in figures["second_stage_coef"])
+    )
     verdicts = {g: np.array(rules_verdicts(items, "output")) for g, items, _ in groups}
     req_scores = {g: request_scores(items) for g, items, _ in groups}
     req_rules = {
@@ -1220,20 +1302,22 @@ def measure_joint(
         "our written answers left out": lambda g: g.startswith(OWN),
         "the pooled held-out split": lambda g: g == "pooled held-out split",
     }
-    for name, (h, level, low) in configs.items():
-        entry: dict[str, Any] = {"high": h, "request_level": level, "low": low}
+    for name, decide in decisions.items():
+        entry: dict[str, Any] = figures["configs"][name]
         log(f"[joint] {name}")
         per: dict[str, Any] = {}
+        preds: dict[str, np.ndarray] = {}
         for g, items, sc in groups:
             unsafe = [it.unsafe for it in items]
-            blocked = joint_block(sc, req_scores[g], h, level, low)
-            either = blocked | verdicts[g]
-            # end to end: the request was blocked first (rules or request check), or the answer
-            stopped = either | req_rules[g] | (np.nan_to_num(req_scores[g], nan=-1.0) >= request_threshold)
+            blocked = decide(sc, req_scores[g], items)
+            preds[g] = blocked | verdicts[g]
+            # end to end: the request was blocked first (rules or request check), or the answer. Only the
+            # recall means something: a refusal to a blocked harmful request counts as "blocked" here.
+            stopped = preds[g] | req_rules[g] | (np.nan_to_num(req_scores[g], nan=-1.0) >= request_threshold)
             per[g] = {
-                "classifier": tally(blocked, unsafe).figures(),
-                "either": tally(either, unsafe).figures(),
-                "end_to_end": tally(stopped, unsafe).figures(),
+                "classifier": tally(list(blocked), unsafe).figures(),
+                "either": tally(list(preds[g]), unsafe).figures(),
+                "end_to_end": tally(list(stopped), unsafe).figures(),
             }
         entry["per_group"] = per
         for title, chosen in aggregates.items():
@@ -1242,26 +1326,12 @@ def measure_joint(
                 continue
             unsafe = [it.unsafe for g, items, _ in groups if g in names for it in items]
             sizes = [len(items) for g, items, _ in groups if g in names]
-            agg: dict[str, Any] = {}
-            for kind in ("either", "end_to_end"):
-                pred = np.concatenate(
-                    [
-                        joint_block(sc, req_scores[g], h, level, low)
-                        | verdicts[g]
-                        | (
-                            (req_rules[g] | (np.nan_to_num(req_scores[g], nan=-1.0) >= request_threshold))
-                            if kind == "end_to_end"
-                            else False
-                        )
-                        for g, _, sc in groups
-                        if g in names
-                    ]
-                )
-                agg[kind] = tally(list(pred), unsafe).figures()
-                log(row(f"  {title[:24]}, {kind}", agg[kind]))
-                if len(names) > 1:
-                    agg[f"{kind}_sources_alike"] = balanced_tally(list(pred), unsafe, sizes)
-                    log(row(f"  {title[:24]}, {kind}, alike", agg[f"{kind}_sources_alike"]))
+            pred = np.concatenate([preds[g] for g in names])
+            agg: dict[str, Any] = {"either": tally(list(pred), unsafe).figures()}
+            log(row(f"  {title[:30]}", agg["either"]))
+            if len(names) > 1:
+                agg["either_sources_alike"] = balanced_tally(list(pred), unsafe, sizes)
+                log(row(f"  {title[:24]}, alike", agg["either_sources_alike"]))
             entry[title] = agg
         for g in ("loso:gptfuzz_responses", "loso:coconot_pref", "loso:advtrain_safe_responses"):
             if g in per:
@@ -1269,7 +1339,6 @@ def measure_joint(
         for g in per:
             if g.startswith(("project:", OWN)):
                 log(row(f"  {g[:32]}", per[g]["either"]))
-        figures["configs"][name] = entry
     return figures
 
 
@@ -1579,6 +1648,12 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only: the answer check with the request check's score as context (writes nothing)",
     )
     parser.add_argument(
+        "--joint-select",
+        choices=["pooled", "alike"],
+        default="pooled",
+        help="--joint: pick the rule by out-of-fold recall pooled or with every source weighing the same",
+    )
+    parser.add_argument(
         "--joint-report", type=Path, default=None, help="write the --joint figures here (JSON)"
     )
     parser.add_argument(
@@ -1707,7 +1782,9 @@ def main(argv: list[str] | None = None) -> int:
         request_threshold = json.loads(
             (Path(__file__).parent.parent / "core/alignment/models/request.json").read_text(encoding="utf-8")
         )["threshold"]
-        figures = measure_joint(result, requests, answers, stages[0][0], request_threshold, log)
+        figures = measure_joint(
+            result, requests, answers, stages[0][0], request_threshold, log, select=args.joint_select
+        )
         figures["command"] = all_figures["command"]
         if args.joint_report is not None:
             args.joint_report.write_text(
