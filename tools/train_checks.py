@@ -20,7 +20,8 @@ What it does, in order (docs/moderation.md "The learned checks" shows its output
 
 Measure-only options (they write no weights): `--embedding` (a static embedding), `--encoder` (a contextual
 encoder for requests, tools/contextual_encoder.py, side by side with the n-grams), `--compliance` and
-`--answer-segments` (answers); docs/moderation.md has their figures.
+`--answer-segments` (answers), `--joint` (answers, with the request check's score as context);
+docs/moderation.md has their figures.
 """
 
 from __future__ import annotations
@@ -754,6 +755,7 @@ class StageResult:
     oof: np.ndarray | None = None  # out-of-fold scores of the training part, what the threshold is picked on
     oof_unsafe: np.ndarray | None = None  # their labels
     oof_items: list[Item] | None = None  # their items (for --request-suspicion)
+    held: tuple[list[Item], np.ndarray] | None = None  # the pooled held-out split and its scores
 
 
 @dataclass
@@ -938,6 +940,7 @@ def run_stage(
         oof,
         labels[train_rows],
         [items[r] for r in train_rows],
+        ([items[r] for r in held_rows], held_scores),
     )
 
 
@@ -1096,6 +1099,246 @@ def measure_compliance(
             )
     if n_train < len(answers):
         figures["heldout"] = run("ours, held out", everything, list(range(n_train, len(answers))), None)
+    return figures
+
+
+# ---------------------------------------------------------------- answers: the request's score as context (measured)
+
+# Request-score levels tried for the joint rule, all below the request check's threshold: a request at or above
+# it is blocked before any answer exists, so only requests that slipped under it matter.
+JOINT_REQUEST_LEVELS = (0.2, 0.4, 0.6, 0.8, 0.9, 0.95)
+
+
+def joint_low(
+    answer: np.ndarray,
+    request: np.ndarray,
+    unsafe: np.ndarray,
+    *,
+    high: float,
+    request_level: float,
+    max_fpr: float,
+) -> float:
+    """The lowest answer threshold `low` such that "answer ≥ high, or request ≥ request_level and answer ≥
+    low" keeps the false-positive rate on the safe items within `max_fpr` (`high` when no room is left).
+    `request` is NaN for an answer without its request (the second arm never fires)."""
+    safe = ~unsafe
+    allowed = math.floor(max_fpr * int(safe.sum())) - int(((answer >= high) & safe).sum())
+    if allowed < 0:
+        return high
+    reach = np.nan_to_num(request, nan=-1.0) >= request_level
+    candidates = np.sort(answer[safe & reach & (answer < high)])[::-1]
+    if allowed >= len(candidates):
+        return float(candidates[-1]) if len(candidates) else high
+    return float(np.nextafter(candidates[allowed], 1.0))
+
+
+def joint_block(answer: np.ndarray, request: np.ndarray, high: float, level: float, low: float) -> np.ndarray:
+    """The joint decision: block an answer scoring `high`, or `low` when its request scored `level`."""
+    return (answer >= high) | ((np.nan_to_num(request, nan=-1.0) >= level) & (answer >= low))
+
+
+def measure_joint(
+    result: StageResult,
+    requests: list[Item],
+    answers: list[Item],
+    req_cfg: StageConfig,
+    request_threshold: float,
+    log: Callable[[str], None],
+    select: str = "pooled",
+) -> dict[str, Any]:
+    """Measure the answer check with the request check's score as context (`--joint`): an answer is blocked
+    when it scores the answer threshold, or a lower one when its request scored above a level below the
+    request threshold. The request scores come from one request model trained without any request that an
+    answer here replies to (nor the sources of such requests), so every answer's request is unseen. The
+    joint rule's parameters are picked on the answer check's out-of-fold scores only, at the same
+    out-of-fold false-positive budget as the shipped threshold and at 1 %; every unseen group of the run is
+    then measured (left out, our files, the pooled split), with the rules as the service runs them.
+    `select`: the configuration is the one with the most out-of-fold recall pooled, or with every source
+    weighing the same ("alike"; the false-positive budget stays pooled)."""
+    assert result.oof is not None and result.oof_unsafe is not None and result.oof_items is not None
+    groups = list(result.unseen)
+    if result.held is not None:
+        groups.append(("pooled held-out split", *result.held))
+    prompts = {fold(it.prompt) for it in answers if it.prompt}
+    prompts |= {fold(it.prompt) for _, items, _ in groups for it in items if it.prompt}
+    bad = set().union(*ANSWER_PROMPT_SOURCES.values())
+    rmat = Matrix(Featurizer(req_cfg.spec), requests, with_prompt=False)
+    keep = [
+        i
+        for i, it in enumerate(requests)
+        if shippable(it.source) and it.source not in bad and fold(it.text) not in prompts
+    ]
+    rlab = np.array([it.unsafe for it in requests])
+    t0 = time.perf_counter()
+    model = fit_stage(req_cfg, rmat, requests, keep, rlab)
+    log(
+        f"[joint] request model on {len(keep)} of {len(requests)} requests (none an answer replies to), "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+    cache: dict[str, float] = {}
+
+    def request_scores(items: Sequence[Item]) -> np.ndarray:
+        todo = sorted({it.prompt for it in items if it.prompt and it.prompt not in cache})
+        if todo:
+            batch = [Item(text=t, unsafe=False, source="prompt") for t in todo]
+            sc = model.scores(Matrix(rmat.featurizer, batch, with_prompt=False), range(len(batch)))
+            cache.update(zip(todo, (float(x) for x in sc), strict=True))
+        return np.array([cache[it.prompt] if it.prompt else np.nan for it in items])
+
+    oof_req = request_scores(result.oof_items)
+    oof_unsafe = result.oof_unsafe.astype(bool)
+    high = result.threshold
+    configs: dict[str, tuple[float, float, float]] = {}
+    figures: dict[str, Any] = {"request_threshold": request_threshold, "configs": {}}
+    log(
+        f"[joint] out-of-fold: {len(result.oof)} answers, {int(np.isfinite(oof_req).sum())} with their request"
+    )
+    log(HEADER)
+    safe_sorted = np.sort(result.oof[~oof_unsafe])[::-1]
+    oof_sources = np.array([it.source for it in result.oof_items])
+    harmful_sources = sorted(set(oof_sources[oof_unsafe]))
+
+    def oof_recall(blocked: np.ndarray) -> float:
+        """Out-of-fold recall, pooled or (`select == "alike"`) with every source weighing the same."""
+        if select == "alike":
+            return float(np.mean([blocked[oof_unsafe & (oof_sources == s)].mean() for s in harmful_sources]))
+        return float(blocked[oof_unsafe].mean())
+
+    # where the request's score could help: per source, how many answers have a request scored ≥ 0.5, and
+    # how well the answer score tells harmful from safe among them
+    from sklearn.metrics import roc_auc_score
+
+    risky = np.nan_to_num(oof_req, nan=-1.0) >= 0.5
+    for src in sorted(set(oof_sources)):
+        m = oof_sources == src
+        u, sf = m & oof_unsafe, m & ~oof_unsafe
+        both = m & risky
+        auc = (
+            f"{roc_auc_score(oof_unsafe[both], result.oof[both]):.3f}"
+            if 0 < oof_unsafe[both].sum() < both.sum()
+            else "—"
+        )
+        log(
+            f"  oof {src}: harmful {int(u.sum())} ({int((u & risky).sum())} with request ≥ 0.5), safe {int(sf.sum())} "
+            f"({int((sf & risky).sum())} with request ≥ 0.5); answer-score AUC among those {auc}"
+        )
+    for budget, base in ((result.figures["max_fpr_cv"], high), (0.01, result.alternatives["oof_fpr_0.01"])):
+        configs[f"answer alone @{budget:g}"] = (base, 2.0, base)
+        log(row(f"  oof answer alone @{budget:g}", tally(result.oof >= base, oof_unsafe).figures()))
+        allowed = math.floor(budget * len(safe_sorted))
+        best: tuple[float, str] | None = None
+        for level in JOINT_REQUEST_LEVELS:
+            # give up j of the safe answers the high threshold alone would block, spend them below it
+            tried: tuple[float, float, float] | None = None
+            for j in range(allowed + 1):
+                h = float(np.nextafter(safe_sorted[allowed - j], 1.0)) if j else base
+                low = joint_low(result.oof, oof_req, oof_unsafe, high=h, request_level=level, max_fpr=budget)
+                rec = oof_recall(joint_block(result.oof, oof_req, h, level, low))
+                if tried is None or rec > tried[0] + 1e-9:
+                    tried = (rec, h, low)
+            assert tried is not None
+            rec, h, low = tried
+            name = f"joint @{budget:g}: answer ≥ {h:.3f}, or request ≥ {level:g} and answer ≥ {low:.3f}"
+            configs[name] = (h, level, low)
+            log(
+                row(
+                    f"  oof {name}",
+                    tally(joint_block(result.oof, oof_req, h, level, low), oof_unsafe).figures(),
+                )
+            )
+            if best is None or rec > best[0] + 1e-9:
+                best = (rec, name)
+        assert best is not None
+        figures[f"chosen@{budget:g}"] = best[1]
+        log(f"  chosen @{budget:g}: {best[1]}")
+    chosen_names = {n for n in configs if n.startswith("answer alone")} | {
+        figures[k] for k in figures if k.startswith("chosen@")
+    }
+    Decide = Callable[[np.ndarray, np.ndarray, Sequence[Item]], np.ndarray]
+    decisions: dict[str, Decide] = {}
+    for n, (h, level, low) in configs.items():
+        if n in chosen_names:
+            decisions[n] = lambda sc, rq, _items, h=h, level=level, low=low: joint_block(
+                sc, rq, h, level, low
+            )
+            figures["configs"][n] = {"high": h, "request_level": level, "low": low}
+    # a second stage: logistic regression over the two scores, their product and a refusal signal, fitted on
+    # the out-of-fold scores (five weights), its threshold at the same out-of-fold budgets
+    from sklearn.linear_model import LogisticRegression
+
+    def stage_features(sc: np.ndarray, rq: np.ndarray, items: Sequence[Item]) -> np.ndarray:
+        a = np.log(np.clip(sc, 1e-6, 1 - 1e-6) / np.clip(1 - sc, 1e-6, 1.0))
+        r = np.nan_to_num(rq, nan=0.0)
+        refusal = np.array([_REFUSAL.search(fold(it.text[:300])) is not None for it in items], dtype=float)
+        return np.column_stack([a, r, a * r, np.isfinite(rq).astype(float), refusal])
+
+    second = LogisticRegression(class_weight="balanced", max_iter=1000)
+    second.fit(stage_features(result.oof, oof_req, result.oof_items), oof_unsafe)
+    oof_second = second.predict_proba(stage_features(result.oof, oof_req, result.oof_items))[:, 1]
+    figures["second_stage_coef"] = [float(c) for c in second.coef_[0]] + [float(second.intercept_[0])]
+    for budget in (result.figures["max_fpr_cv"], 0.01):
+        t = pick_threshold(oof_second, oof_unsafe, max_fpr=budget)
+        n = f"second stage @{budget:g} (threshold {t:.3f})"
+        log(row(f"  oof {n}", tally(oof_second >= t, oof_unsafe).figures()))
+        decisions[n] = lambda sc, rq, items, t=t: (
+            second.predict_proba(stage_features(sc, rq, items))[:, 1] >= t
+        )
+        figures["configs"][n] = {"threshold": t}
+    log(
+        "  second stage weights (answer logit, request, product, has request, refusal; intercept): "
+        + ", ".join(f"{c:.2f}" for c in figures["second_stage_coef"])
+    )
+    verdicts = {g: np.array(rules_verdicts(items, "output")) for g, items, _ in groups}
+    req_scores = {g: request_scores(items) for g, items, _ in groups}
+    req_rules = {
+        g: np.array(
+            rules_verdicts([Item(text=it.prompt, unsafe=False, source="prompt") for it in items], "input")
+        )
+        & np.array([bool(it.prompt) for it in items])
+        for g, items, _ in groups
+    }
+    aggregates = {
+        "every unseen answer (LOSO + our files)": lambda g: g.startswith(("loso:", "project:")),
+        "our written answers left out": lambda g: g.startswith(OWN),
+        "the pooled held-out split": lambda g: g == "pooled held-out split",
+    }
+    for name, decide in decisions.items():
+        entry: dict[str, Any] = figures["configs"][name]
+        log(f"[joint] {name}")
+        per: dict[str, Any] = {}
+        preds: dict[str, np.ndarray] = {}
+        for g, items, sc in groups:
+            unsafe = [it.unsafe for it in items]
+            blocked = decide(sc, req_scores[g], items)
+            preds[g] = blocked | verdicts[g]
+            # end to end: the request was blocked first (rules or request check), or the answer. Only the
+            # recall means something: a refusal to a blocked harmful request counts as "blocked" here.
+            stopped = preds[g] | req_rules[g] | (np.nan_to_num(req_scores[g], nan=-1.0) >= request_threshold)
+            per[g] = {
+                "classifier": tally(list(blocked), unsafe).figures(),
+                "either": tally(list(preds[g]), unsafe).figures(),
+                "end_to_end": tally(list(stopped), unsafe).figures(),
+            }
+        entry["per_group"] = per
+        for title, chosen in aggregates.items():
+            names = [g for g, _, _ in groups if chosen(g)]
+            if not names:
+                continue
+            unsafe = [it.unsafe for g, items, _ in groups if g in names for it in items]
+            sizes = [len(items) for g, items, _ in groups if g in names]
+            pred = np.concatenate([preds[g] for g in names])
+            agg: dict[str, Any] = {"either": tally(list(pred), unsafe).figures()}
+            log(row(f"  {title[:30]}", agg["either"]))
+            if len(names) > 1:
+                agg["either_sources_alike"] = balanced_tally(list(pred), unsafe, sizes)
+                log(row(f"  {title[:24]}, alike", agg["either_sources_alike"]))
+            entry[title] = agg
+        for g in ("loso:gptfuzz_responses", "loso:coconot_pref", "loso:advtrain_safe_responses"):
+            if g in per:
+                log(row(f"  {g}", per[g]["either"]))
+        for g in per:
+            if g.startswith(("project:", OWN)):
+                log(row(f"  {g[:32]}", per[g]["either"]))
     return figures
 
 
@@ -1400,6 +1643,20 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only: score an answer as a whole and by each paragraph / speaker turn, the highest counts",
     )
     parser.add_argument(
+        "--joint",
+        action="store_true",
+        help="measure only: the answer check with the request check's score as context (writes nothing)",
+    )
+    parser.add_argument(
+        "--joint-select",
+        choices=["pooled", "alike"],
+        default="pooled",
+        help="--joint: pick the rule by out-of-fold recall pooled or with every source weighing the same",
+    )
+    parser.add_argument(
+        "--joint-report", type=Path, default=None, help="write the --joint figures here (JSON)"
+    )
+    parser.add_argument(
         "--compliance",
         action="store_true",
         help="measure only: answers as request harm × compliance beside the content check (writes nothing)",
@@ -1518,6 +1775,22 @@ def main(argv: list[str] | None = None) -> int:
             own_answers,
         ),
     ]
+    if args.joint:
+        if args.out is not None:
+            parser.error("--joint only measures; drop --out")
+        result = run_stage(stages[1][0], answers, extra=own_answers, log=log, loso=not args.no_loso)
+        request_threshold = json.loads(
+            (Path(__file__).parent.parent / "core/alignment/models/request.json").read_text(encoding="utf-8")
+        )["threshold"]
+        figures = measure_joint(
+            result, requests, answers, stages[0][0], request_threshold, log, select=args.joint_select
+        )
+        figures["command"] = all_figures["command"]
+        if args.joint_report is not None:
+            args.joint_report.write_text(
+                json.dumps(figures, indent=1, default=float) + "\n", encoding="utf-8"
+            )
+        return 0
     if args.compliance:
         figures = measure_compliance(requests, answers, own_answers, stages[0][0], stages[1][0], log)
         log(json.dumps(figures, default=float))

@@ -254,3 +254,28 @@ def test_the_suspicion_rows_are_printed_beside_the_shipped_combination(
     assert "lower thresholds suspect_0.01=" in out and "suspect_0.05=" in out
     assert "rules or classifier, + suspect_0.05" in out
     assert "without own:chat" in out
+
+
+def test_the_joint_rule_spends_only_the_budget_left_and_only_on_answers_to_risky_requests() -> None:
+    """--joint: the lower answer threshold lets through at most the false positives the budget has left after
+    the answer threshold, and only among answers whose request scored the level; an answer without its request
+    (NaN) is never reached by the lower threshold."""
+    answer = np.array([0.99, 0.9, 0.8, 0.7, 0.95, 0.85, 0.6] + [0.1] * 93)
+    request = np.array([0.1, 0.9, 0.9, 0.9, 0.1, np.nan, 0.9] + [0.9] * 93)
+    unsafe = np.zeros(100, dtype=bool)
+    # 0.98: one safe answer (0.99) is above it; a 3 % budget leaves two, the 0.9 and 0.8 with risky requests
+    low = tc.joint_low(answer, request, unsafe, high=0.98, request_level=0.5, max_fpr=0.03)
+    assert 0.7 < low <= 0.8
+    blocked = tc.joint_block(answer, request, 0.98, 0.5, low)
+    assert list(np.flatnonzero(blocked)) == [0, 1, 2]  # 0.95 (benign request) and 0.85 (no request) pass
+    # no budget left: the rule is the answer threshold alone
+    low = tc.joint_low(answer, request, unsafe, high=0.98, request_level=0.5, max_fpr=0.01)
+    assert int(tc.joint_block(answer, request, 0.98, 0.5, low).sum()) == 1
+
+
+def test_the_fifth_held_out_answer_set_is_measured_with_its_requests_and_never_trained_on() -> None:
+    path = OUR_SETS / "answers_heldout5.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(records) == 100 and sum(bool(r["unsafe"]) for r in records) == 50
+    assert all(isinstance(r.get("prompt"), str) and r["prompt"] for r in records)
+    assert tc.held_out_file(path.stem)
