@@ -209,7 +209,7 @@ def test_jailbreak_sets_the_rules_were_written_on_are_neither_trained_on_nor_rep
         "jailbreaks_heldout4",
     ):
         assert name in names and tc.rule_development_file(name), name
-    for name in ("jailbreaks_heldout", "jailbreaks_heldout5"):
+    for name in ("jailbreaks_heldout", "jailbreaks_heldout5", "jailbreaks_heldout6"):
         assert name in names and not tc.rule_development_file(name) and tc.held_out_file(name), name
 
 
