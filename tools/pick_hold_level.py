@@ -102,6 +102,30 @@ def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
         yield held, score
 
 
+HOLD_SCORES = ("prefix", "window", "rising")
+
+
+def hold_scores(
+    kind: str,
+    scores: list[float],
+    text: str,
+    prompt: str | None,
+    ends: list[int],
+    lookahead: int,
+    scorer: Scorer,
+) -> list[float]:
+    """What the hold compares with its level at each check. `prefix` (served): the partial answer's score.
+    Measured, not served (docs/moderation.md "The suspicion hold"): `window`, the higher of that and the
+    score of the look-ahead alone (the text the check saw beyond what it would show), and `rising`, the
+    higher of that and the score a check one chunk on would reach if it rose as much again."""
+    if kind == "window":
+        tails = scorer([(text[max(0, end - lookahead) : end], prompt) for end in ends])
+        return [max(a, b) for a, b in zip(scores, tails, strict=True)]
+    if kind == "rising":
+        return [max(s, 2 * s - prev) for prev, s in zip([1.0, *scores[:-1]], scores, strict=True)]
+    return scores
+
+
 def held_chars(runs: list[tuple[list[int], list[float], int]], level: float, cap: int) -> str:
     """Per answer held: the characters that streamed while nothing more was shown (core/streaming.py
     `CheckAhead`: from the first check that holds to the next that does not, the cap, or the end)."""
@@ -132,18 +156,21 @@ def held_chars(runs: list[tuple[list[int], list[float], int]], level: float, cap
 
 
 def shown_before_block(
-    runs: list[tuple[list[int], list[float], int]], level: float, threshold: float, args: argparse.Namespace
+    runs: list[tuple[list[int], list[float], list[float], int]],
+    level: float,
+    threshold: float,
+    args: argparse.Namespace,
 ) -> str:
     """Harmful answers the answer check blocks whole, streamed through strict mode with the check alone (no
     rules): how many showed more than 10 % before the check that blocked (a check shows its text minus the
-    look-ahead unless it holds)."""
+    look-ahead unless it holds). Per answer: check ends, the scores that block, those that hold, length."""
     over = 0
-    for ends, scores, length in runs:
+    for ends, scores, holds, length in runs:
         shown, since, capped = 0, None, False
-        for end, score in zip(ends, scores, strict=True):
+        for end, score, hold in zip(ends, scores, holds, strict=True):
             if score >= threshold:
                 break
-            if score >= level and not capped:
+            if hold >= level and not capped:
                 since = end if since is None else since
                 if not args.hold_max_chars or end - since < args.hold_max_chars:
                     continue
@@ -165,13 +192,22 @@ def main() -> None:
     parser.add_argument("--max-held", type=float, default=0.20, help="share of safe answers held (0.20)")
     parser.add_argument("--hold-max-chars", type=int, default=defaults.stream_hold_max_chars)
     parser.add_argument("--oof", action="store_true", help="out-of-fold scores (5 fold models; minutes)")
+    parser.add_argument(
+        "--hold-score",
+        choices=HOLD_SCORES,
+        default="prefix",
+        help="what the hold compares with the level: the partial answer's score (prefix, as served), or,"
+        " measured and not served, the higher of it and the look-ahead's own score (window) or the score"
+        " one more check would reach if it rose as much again (rising)",
+    )
     args = parser.parse_args()
     threshold = LocalChecks.load().answer.threshold
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     peaks: list[float] = []  # per safe answer checked while streaming: its highest partial score
     prefixes: list[float] = []
-    runs: list[tuple[list[int], list[float], int]] = []  # per such answer: check ends, their scores, length
-    harmful: list[tuple[list[int], list[float], int]] = []  # the same for harmful answers the check blocks
+    runs: list[tuple[list[int], list[float], int]] = []  # per such answer: check ends, hold scores, length
+    # per harmful answer the check blocks: check ends, the scores that block, those that hold, length
+    harmful: list[tuple[list[int], list[float], list[float], int]] = []
     for part, scorer in oof_scorers(args.data) if args.oof else shipped_scorer():
         for n, r in enumerate(rows):
             if part is not None and n not in part:
@@ -181,13 +217,14 @@ def main() -> None:
             if not ends:
                 continue
             *scores, whole = scorer([(text[:end], prompt) for end in ends] + [(text, prompt)])
+            holds = hold_scores(args.hold_score, scores, text, prompt, list(ends), args.lookahead, scorer)
             if r["unsafe"]:
                 if whole >= threshold:
-                    harmful.append((list(ends), scores, len(text)))
+                    harmful.append((list(ends), scores, holds, len(text)))
             elif whole < threshold:  # an answer blocked whole is blocked anyway
-                peaks.append(max(scores))
-                prefixes.extend(scores)
-                runs.append((list(ends), scores, len(text)))
+                peaks.append(max(holds))
+                prefixes.extend(holds)
+                runs.append((list(ends), holds, len(text)))
     peak, prefix = np.array(peaks), np.array(prefixes)
     print(f"{args.data}: {len(peaks)} safe answers checked while streaming, {len(prefixes)} partial checks")
     for share in sorted({0.01, 0.02, 0.05, args.max_held, 0.10, 0.20, 0.30}):
