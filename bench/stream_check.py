@@ -75,6 +75,7 @@ from core.settings import (
     RedisSettings,
     TGISettings,
 )
+from core.streaming import first_check_chars
 
 CORPUS = ROOT.parent / "shared" / "alignment" / "corpus" / "output_train.jsonl"
 FALLBACK = sorted((ROOT / "tests" / "data" / "alignment").glob("answers*.jsonl"))
@@ -279,6 +280,10 @@ async def run(
                 guard=guard,
                 audit=AuditLog(redis=redis, keys=keys, audit=policy.audit),
                 guard_partial=mode == "strict",
+                # as build_moderator does: the hold on a rising score measures over strict mode's chunk
+                hold_rise=(args.chunk, first_check_chars(args.lookahead, args.chunk))
+                if mode == "strict" and args.hold_rise == "on"
+                else (0, 0),
             )
             settings = code_settings(
                 redis=RedisSettings(key_prefix="streambench"),
@@ -430,7 +435,7 @@ async def main_async(args: argparse.Namespace) -> int:
             f"fake TGI: {args.token_delay:g} s per token (about one word), edit interval {args.interval:g} s,"
             f" {args.concurrency} answers at once; strict: look-ahead {args.lookahead}, chunk {args.chunk},"
             f" suspicion hold {args.hold or policy_mod.policy.layers.classifier.output_hold_threshold}"
-            f" (for at most {args.hold_max_chars} characters)\n"
+            f" (rising: {args.hold_rise}; for at most {args.hold_max_chars} characters)\n"
             f"stand-in guard: {args.guard_latency:g} s per verdict, recognizes a harmful answer after"
             f" {args.guard_detects_after} characters",
             flush=True,
@@ -502,6 +507,12 @@ def main() -> None:
         help="the suspicion hold's level, or `off` (default: the policy's output_hold_threshold)",
     )
     parser.add_argument("--hold-max-chars", type=int, default=AlignmentSettings().stream_hold_max_chars)
+    parser.add_argument(
+        "--hold-rise",
+        choices=["on", "off"],
+        default="on",
+        help="the hold also on a rising score (on, as served) or on the partial answer's score only (off)",
+    )
     parser.add_argument(
         "--guard-latency", type=float, default=0.15, help="stand-in guard seconds per verdict"
     )

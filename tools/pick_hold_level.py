@@ -2,7 +2,8 @@
 (policy `layers.classifier.output_hold_threshold`, docs/moderation.md "The suspicion hold").
 
 Strict streaming checks a partial answer at look-ahead + a quarter chunk characters, then every chunk; the
-hold shows nothing more while the answer check scores the text so far at or above the level. The level is
+hold shows nothing more while the answer check scores the text so far at or above the level, or (from the
+second check on) would if the score rose once more as much as over the last chunk (`--hold-score`). The level is
 picked on the training corpus (`output_train.jsonl`), never on a judged set. `--oof` (what the shipped
 level was picked with): each answer's prefixes are scored by a model trained as the shipped one was
 (tools/train_checks.py's answer recipe and training sources, never a held-out file) on the other four of
@@ -28,6 +29,7 @@ import numpy as np
 from core.alignment.classifier import LocalChecks
 from core.alignment.policy import load_policy
 from core.settings import AlignmentSettings
+from core.streaming import first_check_chars
 
 Scorer = Callable[[list[tuple[str, str | None]]], list[float]]
 
@@ -112,17 +114,19 @@ def hold_scores(
     prompt: str | None,
     ends: list[int],
     lookahead: int,
+    chunk: int,
     scorer: Scorer,
 ) -> list[float]:
-    """What the hold compares with its level at each check. `prefix` (served): the partial answer's score.
-    Measured, not served (docs/moderation.md "The suspicion hold"): `window`, the higher of that and the
-    score of the look-ahead alone (the text the check saw beyond what it would show), and `rising`, the
-    higher of that and the score a check one chunk on would reach if it rose as much again."""
+    """What the hold compares with its level at each check (docs/moderation.md "The suspicion hold"):
+    `rising` (served), the higher of the partial answer's score and the score a check one chunk on would
+    reach if it rose as much again (core/alignment/moderator.py `hold_rise`; not at the first check);
+    `prefix`, the score alone; `window` (measured, not served), the higher of the score and the score of
+    the look-ahead alone (the text the check saw beyond what it would show)."""
     if kind == "window":
         tails = scorer([(text[max(0, end - lookahead) : end], prompt) for end in ends])
         return [max(a, b) for a, b in zip(scores, tails, strict=True)]
-    if kind == "rising":
-        return [max(s, 2 * s - prev) for prev, s in zip([1.0, *scores[:-1]], scores, strict=True)]
+    if kind == "rising":  # from the second check on: the text a chunk shorter is the previous check's
+        return [max(s, 2 * s - before) for before, s in zip([1.0, *scores[:-1]], scores, strict=True)]
     return scores
 
 
@@ -195,10 +199,11 @@ def main() -> None:
     parser.add_argument(
         "--hold-score",
         choices=HOLD_SCORES,
-        default="prefix",
-        help="what the hold compares with the level: the partial answer's score (prefix, as served), or,"
-        " measured and not served, the higher of it and the look-ahead's own score (window) or the score"
-        " one more check would reach if it rose as much again (rising)",
+        default="rising",
+        help="what the hold compares with the level: the higher of the partial answer's score and the score"
+        " one more check would reach if it rose as much again (rising, as served), the score alone (prefix, as"
+        " served until 2026-12-06), or, measured and not served, the higher of the score and the look-ahead's"
+        " own score (window)",
     )
     args = parser.parse_args()
     threshold = LocalChecks.load().answer.threshold
@@ -213,11 +218,13 @@ def main() -> None:
             if part is not None and n not in part:
                 continue
             text, prompt = str(r["text"]).strip(), r.get("prompt") or None
-            ends = range(args.lookahead + max(1, args.chunk // 4), len(text), args.chunk)
+            ends = range(first_check_chars(args.lookahead, args.chunk), len(text), args.chunk)
             if not ends:
                 continue
             *scores, whole = scorer([(text[:end], prompt) for end in ends] + [(text, prompt)])
-            holds = hold_scores(args.hold_score, scores, text, prompt, list(ends), args.lookahead, scorer)
+            holds = hold_scores(
+                args.hold_score, scores, text, prompt, list(ends), args.lookahead, args.chunk, scorer
+            )
             if r["unsafe"]:
                 if whole >= threshold:
                     harmful.append((list(ends), scores, holds, len(text)))
