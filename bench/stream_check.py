@@ -18,7 +18,8 @@ Two configurations:
   measures the streaming, not a guard's accuracy.
 
 For harmful answers that end blocked: the share of the answer that was visible before the block (mean,
-p50, max, and how many showed more than 10%). For safe answers: delivered whole, and the added delay from
+p50, max, and how many showed more than 10%; in strict mode each of those is listed with its checks: the
+characters each saw, whether it held, and which layer blocked, partial or whole). For safe answers: delivered whole, and the added delay from
 the model's first token to the first visible text and from its last token to the final text. The
 suspicion hold (strict only): how many blocked harmful and safe answers a partial check held, and for a
 held safe answer the seconds from its first held check to its next visible text (`--hold LEVEL|off`).
@@ -74,6 +75,7 @@ from core.settings import (
     RedisSettings,
     TGISettings,
 )
+from core.streaming import first_check_chars
 
 CORPUS = ROOT.parent / "shared" / "alignment" / "corpus" / "output_train.jsonl"
 FALLBACK = sorted((ROOT / "tests" / "data" / "alignment").glob("answers*.jsonl"))
@@ -128,28 +130,52 @@ class OracleGuard(GuardModel):
         return GuardVerdict(False, (), 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check of an answer: when, how many characters it saw, and its verdict."""
+
+    at: float
+    chars: int
+    final: bool
+    hold: bool
+    layer: str | None  # the layer that blocked; None when allowed
+
+    def __str__(self) -> str:
+        verdict = f"blocked ({self.layer})" if self.layer else "held" if self.hold else "ok"
+        return f"{'whole ' if self.final else ''}{self.chars}: {verdict}"
+
+
 class OutputOnly(Moderator):
-    """The moderator with every request allowed (the bench measures the answers). Records when each
-    partial answer's check asked to hold (the suspicion hold) and when it did not."""
+    """The moderator with every request allowed (the bench measures the answers). Records each check of an
+    answer: partial or whole, its length, whether it held (the suspicion hold) and which layer blocked."""
 
     def __init__(self, inner: PolicyModerator) -> None:
         self._inner = inner
-        self.partial: dict[str, list[tuple[float, bool]]] = {}  # message id: (time, hold) per partial check
+        self.checks: dict[str, list[Check]] = {}  # message id: its checks in order
 
     async def check_input(self, msg: IncomingMessage) -> Verdict:
         return ALLOW
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
         verdict = await self._inner.check_output(msg, text, final=final)
-        if not final:
-            self.partial.setdefault(msg.message_id, []).append((time.perf_counter(), verdict.hold))
+        layer = verdict.layer if verdict.blocked else None
+        check = Check(time.perf_counter(), len(text), final, verdict.hold, layer)
+        self.checks.setdefault(msg.message_id, []).append(check)
         return verdict
 
 
-def hold_time(checks: list[tuple[float, bool]], sink: TimelineSink) -> float | None:
-    """Seconds from the first check that held to the next visible text (an update, or the final text);
-    None when no check held."""
-    start = next((t for t, hold in checks if hold), None)
+def explain(n: int, length: int, shown: int, checks: list[Check]) -> str:
+    """How a harmful answer came to show `shown` of its `length` characters: its checks in order (characters
+    checked: ok, held or blocked and by which layer). Lengths only: never the answer's text."""
+    return f"answer {n}: {length} characters, {shown} shown ({shown / length:.1%}); checks " + ", ".join(
+        map(str, checks)
+    )
+
+
+def hold_time(checks: list[Check], sink: TimelineSink) -> float | None:
+    """Seconds from the first partial check that held to the next visible text (an update, or the final
+    text); None when no check held."""
+    start = next((c.at for c in checks if c.hold and not c.final), None)
     if start is None:
         return None
     shown = [t for t, _ in sink.updates if t > start] + ([sink.finished[0]] if sink.finished else [])
@@ -222,6 +248,7 @@ class Figures:
     hold_s: list[float] = field(default_factory=list)  # per safe answer held: the hold_time
     harmful_held: int = 0  # blocked harmful answers a partial check held before the block
     guard_calls: int = 0
+    leaks: list[str] = field(default_factory=list)  # per blocked harmful answer showing > 10 %: `explain`
 
 
 async def run(
@@ -253,6 +280,10 @@ async def run(
                 guard=guard,
                 audit=AuditLog(redis=redis, keys=keys, audit=policy.audit),
                 guard_partial=mode == "strict",
+                # as build_moderator does: the hold on a rising score measures over strict mode's chunk
+                hold_rise=(args.chunk, first_check_chars(args.lookahead, args.chunk))
+                if mode == "strict" and args.hold_rise == "on"
+                else (0, 0),
             )
             settings = code_settings(
                 redis=RedisSettings(key_prefix="streambench"),
@@ -285,15 +316,16 @@ async def run(
                     result = await service.handle(msg, sink)
                 shown = max((len(t) for _, t in sink.updates), default=0)
                 # the hold applies in strict mode only (relaxed checks ignore it)
-                held = (
-                    hold_time(output_only.partial.get(msg.message_id, []), sink) if mode == "strict" else None
-                )
+                checks = output_only.checks.get(msg.message_id, [])
+                held = hold_time(checks, sink) if mode == "strict" else None
                 if answer.unsafe:
                     figures.harmful += 1
                     if result.outcome is Outcome.BLOCKED_OUTPUT:
                         figures.blocked += 1
                         figures.shares.append(shown / len(answer.text))
                         figures.harmful_held += held is not None
+                        if shown > 0.10 * len(answer.text):
+                            figures.leaks.append(explain(n, len(answer.text), shown, checks))
                     return
                 if held is not None:
                     figures.hold_s.append(held)
@@ -403,7 +435,7 @@ async def main_async(args: argparse.Namespace) -> int:
             f"fake TGI: {args.token_delay:g} s per token (about one word), edit interval {args.interval:g} s,"
             f" {args.concurrency} answers at once; strict: look-ahead {args.lookahead}, chunk {args.chunk},"
             f" suspicion hold {args.hold or policy_mod.policy.layers.classifier.output_hold_threshold}"
-            f" (for at most {args.hold_max_chars} characters)\n"
+            f" (rising: {args.hold_rise}; for at most {args.hold_max_chars} characters)\n"
             f"stand-in guard: {args.guard_latency:g} s per verdict, recognizes a harmful answer after"
             f" {args.guard_detects_after} characters",
             flush=True,
@@ -436,6 +468,9 @@ async def main_async(args: argparse.Namespace) -> int:
                     )
                     rows.append(row(config, mode, figures))
                     print(f"  {config}/{mode}: {time.perf_counter() - started:.0f} s", flush=True)
+                    if mode == "strict":  # relaxed shows most answers by design: nothing to explain
+                        for leak in sorted(figures.leaks):
+                            print(f"    > 10 %: {leak}", flush=True)
     print()
     print(table(rows))
     print(
@@ -472,6 +507,12 @@ def main() -> None:
         help="the suspicion hold's level, or `off` (default: the policy's output_hold_threshold)",
     )
     parser.add_argument("--hold-max-chars", type=int, default=AlignmentSettings().stream_hold_max_chars)
+    parser.add_argument(
+        "--hold-rise",
+        choices=["on", "off"],
+        default="on",
+        help="the hold also on a rising score (on, as served) or on the partial answer's score only (off)",
+    )
     parser.add_argument(
         "--guard-latency", type=float, default=0.15, help="stand-in guard seconds per verdict"
     )

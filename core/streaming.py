@@ -140,7 +140,8 @@ class CheckAhead:
         self._latest = ""
         self._checked = ""  # the newest text a check allowed
         self._shown = ""
-        self._next_at = lookahead_chars + max(1, chunk_chars // 4)  # length that makes the next check due
+        # the length that makes the next check due
+        self._next_at = first_check_chars(lookahead_chars, chunk_chars)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._hold_max = hold_max_chars
@@ -205,6 +206,11 @@ class CheckAhead:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
+
+
+def first_check_chars(lookahead_chars: int, chunk_chars: int) -> int:
+    """How long an answer is at `CheckAhead`'s first check: a quarter chunk longer than the look-ahead."""
+    return lookahead_chars + max(1, chunk_chars // 4)
 
 
 _SENTENCE_END = re.compile(r"(?:[.!?…:;]|[。！？])(?=\s)|\n")

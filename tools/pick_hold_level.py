@@ -2,7 +2,8 @@
 (policy `layers.classifier.output_hold_threshold`, docs/moderation.md "The suspicion hold").
 
 Strict streaming checks a partial answer at look-ahead + a quarter chunk characters, then every chunk; the
-hold shows nothing more while the answer check scores the text so far at or above the level. The level is
+hold shows nothing more while the answer check scores the text so far at or above the level, or (from the
+second check on) would if the score rose once more as much as over the last chunk (`--hold-score`). The level is
 picked on the training corpus (`output_train.jsonl`), never on a judged set. `--oof` (what the shipped
 level was picked with): each answer's prefixes are scored by a model trained as the shipped one was
 (tools/train_checks.py's answer recipe and training sources, never a held-out file) on the other four of
@@ -28,6 +29,7 @@ import numpy as np
 from core.alignment.classifier import LocalChecks
 from core.alignment.policy import load_policy
 from core.settings import AlignmentSettings
+from core.streaming import first_check_chars
 
 Scorer = Callable[[list[tuple[str, str | None]]], list[float]]
 
@@ -102,6 +104,32 @@ def oof_scorers(data: Path) -> Iterator[tuple[set[int] | None, Scorer]]:
         yield held, score
 
 
+HOLD_SCORES = ("prefix", "window", "rising")
+
+
+def hold_scores(
+    kind: str,
+    scores: list[float],
+    text: str,
+    prompt: str | None,
+    ends: list[int],
+    lookahead: int,
+    chunk: int,
+    scorer: Scorer,
+) -> list[float]:
+    """What the hold compares with its level at each check (docs/moderation.md "The suspicion hold"):
+    `rising` (served), the higher of the partial answer's score and the score a check one chunk on would
+    reach if it rose as much again (core/alignment/moderator.py `hold_rise`; not at the first check);
+    `prefix`, the score alone; `window` (measured, not served), the higher of the score and the score of
+    the look-ahead alone (the text the check saw beyond what it would show)."""
+    if kind == "window":
+        tails = scorer([(text[max(0, end - lookahead) : end], prompt) for end in ends])
+        return [max(a, b) for a, b in zip(scores, tails, strict=True)]
+    if kind == "rising":  # from the second check on: the text a chunk shorter is the previous check's
+        return [max(s, 2 * s - before) for before, s in zip([1.0, *scores[:-1]], scores, strict=True)]
+    return scores
+
+
 def held_chars(runs: list[tuple[list[int], list[float], int]], level: float, cap: int) -> str:
     """Per answer held: the characters that streamed while nothing more was shown (core/streaming.py
     `CheckAhead`: from the first check that holds to the next that does not, the cap, or the end)."""
@@ -132,18 +160,21 @@ def held_chars(runs: list[tuple[list[int], list[float], int]], level: float, cap
 
 
 def shown_before_block(
-    runs: list[tuple[list[int], list[float], int]], level: float, threshold: float, args: argparse.Namespace
+    runs: list[tuple[list[int], list[float], list[float], int]],
+    level: float,
+    threshold: float,
+    args: argparse.Namespace,
 ) -> str:
     """Harmful answers the answer check blocks whole, streamed through strict mode with the check alone (no
     rules): how many showed more than 10 % before the check that blocked (a check shows its text minus the
-    look-ahead unless it holds)."""
+    look-ahead unless it holds). Per answer: check ends, the scores that block, those that hold, length."""
     over = 0
-    for ends, scores, length in runs:
+    for ends, scores, holds, length in runs:
         shown, since, capped = 0, None, False
-        for end, score in zip(ends, scores, strict=True):
+        for end, score, hold in zip(ends, scores, holds, strict=True):
             if score >= threshold:
                 break
-            if score >= level and not capped:
+            if hold >= level and not capped:
                 since = end if since is None else since
                 if not args.hold_max_chars or end - since < args.hold_max_chars:
                     continue
@@ -165,29 +196,42 @@ def main() -> None:
     parser.add_argument("--max-held", type=float, default=0.20, help="share of safe answers held (0.20)")
     parser.add_argument("--hold-max-chars", type=int, default=defaults.stream_hold_max_chars)
     parser.add_argument("--oof", action="store_true", help="out-of-fold scores (5 fold models; minutes)")
+    parser.add_argument(
+        "--hold-score",
+        choices=HOLD_SCORES,
+        default="rising",
+        help="what the hold compares with the level: the higher of the partial answer's score and the score"
+        " one more check would reach if it rose as much again (rising, as served), the score alone (prefix, as"
+        " served until 2026-12-06), or, measured and not served, the higher of the score and the look-ahead's"
+        " own score (window)",
+    )
     args = parser.parse_args()
     threshold = LocalChecks.load().answer.threshold
     rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
     peaks: list[float] = []  # per safe answer checked while streaming: its highest partial score
     prefixes: list[float] = []
-    runs: list[tuple[list[int], list[float], int]] = []  # per such answer: check ends, their scores, length
-    harmful: list[tuple[list[int], list[float], int]] = []  # the same for harmful answers the check blocks
+    runs: list[tuple[list[int], list[float], int]] = []  # per such answer: check ends, hold scores, length
+    # per harmful answer the check blocks: check ends, the scores that block, those that hold, length
+    harmful: list[tuple[list[int], list[float], list[float], int]] = []
     for part, scorer in oof_scorers(args.data) if args.oof else shipped_scorer():
         for n, r in enumerate(rows):
             if part is not None and n not in part:
                 continue
             text, prompt = str(r["text"]).strip(), r.get("prompt") or None
-            ends = range(args.lookahead + max(1, args.chunk // 4), len(text), args.chunk)
+            ends = range(first_check_chars(args.lookahead, args.chunk), len(text), args.chunk)
             if not ends:
                 continue
             *scores, whole = scorer([(text[:end], prompt) for end in ends] + [(text, prompt)])
+            holds = hold_scores(
+                args.hold_score, scores, text, prompt, list(ends), args.lookahead, args.chunk, scorer
+            )
             if r["unsafe"]:
                 if whole >= threshold:
-                    harmful.append((list(ends), scores, len(text)))
+                    harmful.append((list(ends), scores, holds, len(text)))
             elif whole < threshold:  # an answer blocked whole is blocked anyway
-                peaks.append(max(scores))
-                prefixes.extend(scores)
-                runs.append((list(ends), scores, len(text)))
+                peaks.append(max(holds))
+                prefixes.extend(holds)
+                runs.append((list(ends), holds, len(text)))
     peak, prefix = np.array(peaks), np.array(prefixes)
     print(f"{args.data}: {len(peaks)} safe answers checked while streaming, {len(prefixes)} partial checks")
     for share in sorted({0.01, 0.02, 0.05, args.max_held, 0.10, 0.20, 0.30}):

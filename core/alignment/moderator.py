@@ -58,6 +58,7 @@ from core.llm import TextGenerator
 from core.models import ALLOW, Action, IncomingMessage, Stage, Verdict
 from core.redact import redact_url
 from core.settings import AlignmentSettings
+from core.streaming import first_check_chars
 
 log = structlog.get_logger(__name__)
 _SEVERITY = {Action.ALLOW: 0, Action.FLAG: 1, Action.BLOCK: 2}
@@ -83,9 +84,15 @@ class PolicyModerator(Moderator):
         feeds: Sequence[ModFeed] = (),
         guard_partial: bool = False,
         checks: LocalChecks | None = None,
+        hold_rise: tuple[int, int] = (0, 0),
     ) -> None:
+        """`hold_rise` (strict streaming's chunk and the length of its first check; 0: off): the
+        suspicion hold also holds a partial answer whose score would reach the hold level if it rose once
+        more as much as it did since the text a chunk shorter, when that text was checked too (at least
+        the first check's length; docs/moderation.md "The suspicion hold")."""
         self.policy = policy
         self._guard_partial = guard_partial
+        self._hold_rise, self._hold_rise_from = hold_rise
         self._checks = (
             checks if checks is not None or not policy.layers.classifier.enabled else load_checks(policy)
         )
@@ -133,7 +140,7 @@ class PolicyModerator(Moderator):
 
     async def check_output(self, msg: IncomingMessage, text: str, *, final: bool) -> Verdict:
         language = detect_language(text)
-        verdict = self._local(msg, text, Stage.OUTPUT)
+        verdict = self._local(msg, text, Stage.OUTPUT, partial=not final)
         route = self._route(msg, language, Stage.OUTPUT)
         if route == "flag" and not self._covered(detect_language(msg.text)):
             route = "local"  # the request in that language was flagged already: one record per exchange
@@ -191,16 +198,17 @@ class PolicyModerator(Moderator):
         """The local layers only (used by `policy check` / `policy eval`)."""
         return self._local(msg, text, stage)
 
-    def _local(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
+    def _local(self, msg: IncomingMessage, text: str, stage: Stage, *, partial: bool = False) -> Verdict:
         verdict = self._rules(msg, text, stage)
         if verdict.action is Action.BLOCK:
             return verdict
-        learned = self._classifier(msg, text, stage)
+        learned = self._classifier(msg, text, stage, partial=partial)
         worse = _worse(verdict, learned)
         return replace(worse, hold=True) if learned.hold and not worse.hold else worse
 
-    def _classifier(self, msg: IncomingMessage, text: str, stage: Stage) -> Verdict:
-        """The learned check; for an answer, `msg.text` (the user's request) is its context."""
+    def _classifier(self, msg: IncomingMessage, text: str, stage: Stage, *, partial: bool = False) -> Verdict:
+        """The learned check; for an answer, `msg.text` (the user's request) is its context. On a partial
+        answer it may ask to hold (strict streaming's suspicion hold)."""
         layer = self.policy.layers.classifier
         checks = self._checks
         if checks is None or not (layer.check_input if stage is Stage.INPUT else layer.check_output):
@@ -229,7 +237,13 @@ class PolicyModerator(Moderator):
                 )
             if score < threshold:
                 hold = layer.output_hold_threshold if stage is Stage.OUTPUT else None
-                return HOLD if hold is not None and score >= hold else ALLOW
+                if hold is None or score >= hold:
+                    return ALLOW if hold is None else HOLD
+                if partial and self._hold_rise and len(text) - self._hold_rise >= self._hold_rise_from:
+                    # Rising: what one more chunk would score if it rose as much as the last one did.
+                    before = checks.score_answer(text[: -self._hold_rise], prompt)
+                    return HOLD if 2 * score - before >= hold else ALLOW
+                return ALLOW
             category = checks.category(text, prompt, request) or FALLBACK_CATEGORY
         except Exception as exc:  # a broken model must not silently decide for everyone
             return self._layer_failed("classifier", layer.failure_mode, exc)
@@ -531,7 +545,14 @@ def build_moderator(
         strikes=strikes,
         feeds=feeds,
         guard_partial=settings.stream_mode == "strict",
+        hold_rise=hold_rise(settings) if settings.stream_mode == "strict" else (0, 0),
     )
+
+
+def hold_rise(settings: AlignmentSettings) -> tuple[int, int]:
+    """The suspicion hold on a rising score measures over strict streaming's chunk, from its first check."""
+    chunk = settings.stream_chunk_chars
+    return chunk, first_check_chars(settings.stream_lookahead_chars, chunk)
 
 
 def _failure_reason(exc: BaseException) -> str | None:

@@ -119,10 +119,11 @@ class ClassifierLayer(_Model):
     model_dir: str | None = None  # None: the weights that ship with the project
     input_threshold: float | None = Field(None, ge=0, le=1)  # None: the threshold shipped with the weights
     output_threshold: float | None = Field(None, ge=0, le=1)
-    # Strict streaming: a partial answer scoring at least this (below the block threshold) is held, nothing
-    # more shown, until its score falls back, the answer ends or ALIGNMENT_STREAM_HOLD_MAX_CHARS more arrived.
-    # Picked for the shipped answer weights (docs/moderation.md "The suspicion hold"); null: no hold.
-    output_hold_threshold: float | None = Field(0.683, ge=0, le=1)
+    # Strict streaming: a partial answer scoring at least this (below the block threshold), or whose score
+    # would reach it if it rose once more as much as over the last chunk, is held, nothing more shown, until
+    # neither holds, the answer ends or ALIGNMENT_STREAM_HOLD_MAX_CHARS more arrived. Picked for the shipped
+    # answer weights (docs/moderation.md "The suspicion hold"); null: no hold.
+    output_hold_threshold: float | None = Field(0.771, ge=0, le=1)
     check_input: bool = True
     check_output: bool = True
     # Requests in the languages the multilingual check lists (ja, zh, es, fr, de) are read by it instead of

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from core.alignment.audit import AuditLog
 from core.alignment.classifier import LocalChecks
 from core.alignment.guard import LlamaGuardClient
-from core.alignment.moderator import PolicyModerator
+from core.alignment.moderator import PolicyModerator, hold_rise
 from core.alignment.policy import Audit, GuardLayer, load_policy
 from core.builder import build_service, code_settings
 from core.keys import KeySpace
@@ -81,10 +81,13 @@ async def run(
     replies: list[FakeReply] | None = None,
     checks: LocalChecks | None = None,
     hold: bool = False,
+    rising: bool = True,
+    guarded: bool = True,
 ) -> Run:
-    """`hold`: with the suspicion hold at its shipped level; else without it (the shipped answer check
-    scores these repetitive rock sentences 0.70-0.80, around the hold level: these tests are about the
-    look-ahead and the guard)."""
+    """`hold`: with the suspicion hold at its shipped level (and, unless not `rising`, on a rising score,
+    as served); else without it (the shipped answer check scores these repetitive rock sentences
+    0.70-0.80, around the hold level: these tests are about the look-ahead and the guard). Not `guarded`:
+    the local layers only."""
     guard_tgi, recorder = guard
     for reply in replies or []:
         guard_tgi.enqueue(reply)
@@ -105,12 +108,16 @@ async def run(
             policy = policy.model_copy(
                 update={"layers": policy.layers.model_copy(update={"classifier": classifier})}
             )
+        guard_client = LlamaGuardClient(
+            http=gh, url=guard_tgi.url, layer=layer, categories={"S9": "Weapons."}
+        )
         moderator = PolicyModerator(
             policy=policy,
-            guard=LlamaGuardClient(http=gh, url=guard_tgi.url, layer=layer, categories={"S9": "Weapons."}),
+            guard=guard_client if guarded else None,
             audit=AuditLog(redis=redis_client, keys=KEYS, audit=Audit()),
             guard_partial=True,
             checks=checks,
+            hold_rise=hold_rise(alignment) if hold and rising else (0, 0),
         )
         service = build_service(
             code_settings(tgi=cfg, alignment=alignment, redis=RedisSettings(key_prefix="test")),
@@ -257,3 +264,42 @@ async def test_a_safe_answer_briefly_suspicious_is_held_then_streams_and_arrives
     # The first check held: the first visible text is more than it could have let through.
     assert len(r.judged[0]) < first_check + CHUNK
     assert len(updates[0]) > len(r.judged[0]) - LOOKAHEAD
+
+
+class Turning(WordDensity):
+    """The stand-in above, and the score at which the answer check blocks once `yellowcake` appears (the
+    local layers alone block it, so that no guard's timing is involved)."""
+
+    def score_answer(self, text: str, prompt: str | None) -> float:
+        return 0.99 if "yellowcake" in text else super().score_answer(text, prompt)
+
+
+def turning() -> Turning:
+    shipped = LocalChecks.load()
+    return Turning(request=shipped.request, answer=shipped.answer, multilingual=shipped.multilingual)
+
+
+async def test_an_answer_turning_harmful_is_held_while_its_score_rises_before_it_reaches_the_level(
+    redis_client: aioredis.Redis, guard: tuple[FakeTGI, GuardRecorder]
+) -> None:
+    """A harmless opening, then steps that mention uranium more and more (the score climbs with them, as
+    a linear check's does once an answer turns), then the block. Holding only at the level shows the
+    opening up to the check that reaches it; holding also while the score rises stops a chunk earlier."""
+    steps = " ".join(f"Step {i}: the uranium ore is crushed." for i in range(12))
+    answer = sentences(10) + " " + steps + " Then you refine the yellowcake into metal. " + sentences(10, 100)
+    shown = {}
+    for rising in (False, True):
+        r = await run(
+            redis_client,
+            guard,
+            answer,
+            checks=turning(),
+            hold=True,
+            rising=rising,
+            guarded=False,
+            mid=str(rising),
+        )
+        assert r.result.outcome is Outcome.BLOCKED_OUTPUT and r.sink.of("finish") == []
+        assert r.sink.events[-1][0] == "fail"
+        shown[rising] = max((len(t) for t in r.sink.of("update")), default=0)
+    assert 0 < shown[True] < shown[False]

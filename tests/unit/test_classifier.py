@@ -222,3 +222,40 @@ async def test_the_hold_level_marks_an_allowed_answer_suspicious(
 def test_the_shipped_policy_holds_below_the_block_threshold(checks: LocalChecks) -> None:
     hold = load_policy().layers.classifier.output_hold_threshold
     assert hold is not None and 0 < hold < checks.answer.threshold
+
+
+class Rising(LocalChecks):
+    """A stand-in answer check scoring 0.2 until `turn` appears, then 0.6 — below the hold level, but risen
+    by 0.4 over the last chunk."""
+
+    def score_answer(self, text: str, prompt: str | None) -> float:
+        return 0.6 if "turn" in text else 0.2
+
+
+@pytest.mark.parametrize(("mode", "held"), [("strict", True), ("relaxed", False)])
+async def test_the_served_strict_moderator_holds_a_partial_answer_whose_score_rises_towards_the_hold_level(
+    checks: LocalChecks, monkeypatch: pytest.MonkeyPatch, mode: str, held: bool
+) -> None:
+    """Built as the service builds it: in strict mode a partial answer whose score rose over the last chunk
+    (200 characters) as far again would reach the hold level is held, though its score is below it; the
+    same answer whole is not (nothing to hold), and relaxed mode has no hold."""
+    from core.alignment import moderator as module
+    from core.settings import AlignmentSettings
+
+    stand_in = Rising(request=checks.request, answer=checks.answer, multilingual=checks.multilingual)
+    monkeypatch.setattr(module, "load_checks", lambda policy: stand_in)
+    built = module.build_moderator(
+        settings=AlignmentSettings(stream_mode=mode),  # type: ignore[arg-type]
+        redis=None,
+        http=None,
+        key_prefix="t",
+        mute=None,
+    )
+    hold = built.policy.layers.classifier.output_hold_threshold
+    assert hold is not None and 0.6 < hold <= 2 * 0.6 - 0.2  # below the level, rising past it
+    answer = "Plain words about gardens. " * 40 + "And here the answer takes its turn."
+    assert len(answer) - 200 >= 650  # the text a chunk shorter was checked too (the second check on)
+    request = msg("Tell me about gardens.")
+    assert (await built.check_output(request, answer, final=False)).hold is held
+    steady = "Plain words about gardens. " * 40 + "Then more of the same words again."
+    assert (await built.check_output(request, steady, final=False)).hold is False
