@@ -10,7 +10,7 @@
                               (core/prompt.py)
     5 generate                stream from the model server; updates at the sink's cadence, each checked first
                               (ALIGNMENT_STREAM_MODE: `strict` shows only text every output layer checked,
-                              with a look-ahead; `relaxed` checks the rules and holds back 80 characters)
+                              with a look-ahead; `relaxed` checks the local layers and holds back 80 characters)
     6 output check            on the whole answer; a blocked answer is replaced by the notice
     7 deliver + persist       the exchange's tokens charged to the budgets (the answer that goes past one
                               ends with a warning), sink.finish(answer), then one atomic append of the exchange

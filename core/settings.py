@@ -313,7 +313,8 @@ class AlignmentSettings(_Group):
         "strict",
         description="While an answer streams: `strict` shows text only after every output layer (the guard"
         " model too, on the partial answer) checked it and the look-ahead after it; `relaxed` checks the"
-        " rules only before each update and holds back the newest 80 characters (docs/moderation.md).",
+        " local layers (rules, answer classifier) before each update and holds back the newest 80 characters;"
+        " the guard judges the whole answer only (docs/moderation.md).",
     )
     stream_lookahead_chars: int = Field(
         600,
