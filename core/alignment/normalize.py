@@ -63,7 +63,8 @@ _CONFUSABLES = str.maketrans(
 )
 # Both are searched for before a pass over the text (one C-level scan; most text has neither). The
 # combining marks of the Basic Multilingual Plane as one class (a bitmap for the regex engine), read from
-# unicodedata so that it is exactly `unicodedata.combining`; text beyond that plane takes the plain loop.
+# unicodedata so that it is exactly `unicodedata.combining`; a character beyond that plane (an emoji) is
+# asked on its own.
 _CONFUSABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
 _COMBINING = re.compile(
     "[" + "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.combining(chr(c))) + "]"
@@ -250,16 +251,22 @@ def _hidden_text(text: str) -> list[str]:
     return found
 
 
+def _drop_combining(match: re.Match[str]) -> str:
+    return "" if unicodedata.combining(match.group(0)) else match.group(0)
+
+
+def _plain_quote(match: re.Match[str]) -> str:
+    return _QUOTES[ord(match.group(0))]
+
+
 def fold_unicode(text: str) -> str:
     """NFKC, invisible characters and combining marks dropped, casefolded, confusable letters folded to
     Latin. For ASCII text this is exactly `text.lower()`."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    decomposed = unicodedata.normalize("NFD", text)
-    if _ASTRAL.search(decomposed):
-        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    else:
-        text = _COMBINING.sub("", decomposed)
+    text = _COMBINING.sub("", unicodedata.normalize("NFD", text))
+    if _ASTRAL.search(text):  # beyond the Basic Multilingual Plane: each such character asked (an emoji)
+        text = _ASTRAL.sub(_drop_combining, text)
     text = text.casefold()
     return text.translate(_CONFUSABLES) if _CONFUSABLE.search(text) else text
 
@@ -267,8 +274,10 @@ def fold_unicode(text: str) -> str:
 def _fold(text: str) -> str:
     # Most chat text and model answers are ASCII: skip the per-character Unicode work (~30 µs a check).
     text = text.lower() if text.isascii() else fold_unicode(text)
-    if _QUOTE.search(text):  # str.translate costs about 40 ns a character outside ASCII, for nothing
-        text = text.translate(_QUOTES)
+    if _QUOTE.search(text):
+        # str.translate costs about 40 ns a character outside ASCII, for nothing: such text has each
+        # quote replaced where it is
+        text = text.translate(_QUOTES) if text.isascii() else _QUOTE.sub(_plain_quote, text)
     # Each substitution runs only where it can match (the same text, without scanning it for nothing).
     if any(d in text for d in _CHAT_DIGIT_CHARS):
         text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
