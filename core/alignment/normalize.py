@@ -177,7 +177,27 @@ _CHAT_LETTERS = re.compile(
     + "|".join(w for w in _CHAT_WORDS if w.isalpha())
     + r")(?![\w.'])"
 )
-_TWO = re.compile(r"\b(how|want|wants|ways?|need|needs|going|trying|try|able|like|easy|hard|where|what) 2\b")
+_TWO_AFTER = [
+    "how",
+    "want",
+    "wants",
+    "way",
+    "ways",
+    "need",
+    "needs",
+    "going",
+    "trying",
+    "try",
+    "able",
+    "like",
+    "easy",
+    "hard",
+    "where",
+    "what",
+]
+# "how 2" → "how to": led by " 2" (a literal the engine finds with a fast string search), the word before
+# checked by a look-behind, rather than the words tried at every position (the same replacements).
+_TWO = re.compile(r" 2\b(?:" + "|".join(rf"(?<=\b{w} 2)" for w in _TWO_AFTER) + ")")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _ROT13 = re.compile(r"\brot[ -]?13\b")
 _MAX_DECODED = 4
@@ -193,10 +213,8 @@ _HAS_LEET = re.compile(r"[0134578@$!]")
 # A word for leetspeak is a whole run of [a-z0-9@$!] with a letter in it; only the runs that also hold a
 # leet character are matched (the others `_fold_leet` would leave as they are): a word costs no Python call.
 _LEET_RUN = re.compile(r"(?<![a-z0-9@$!])(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[0134578@$!])[a-z0-9@$!]+")
-# Every chat word with a digit has one of these (`_CHAT_DIGITS` cannot match without).
-_CHAT_DIGIT_CHARS = frozenset("".join(w for w in _CHAT_WORDS if not w.isalpha())) - frozenset(
-    "abcdefghijklmnopqrstuvwxyz"
-)
+# `_CHAT_DIGITS` cannot match a text that holds none of these words (a few fast string searches).
+_CHAT_DIGIT_WORDS = tuple(w for w in _CHAT_WORDS if not w.isalpha())
 _SPACED = re.compile(r"(?<!')\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")  # not after an apostrophe: "i'm a …"
 _SEPARATORS = re.compile(r"[\s.\-_*·]")
 _SEPARATOR_RUN = re.compile(r"[\s.\-_*·]+")
@@ -279,10 +297,10 @@ def _fold(text: str) -> str:
         # quote replaced where it is
         text = text.translate(_QUOTES) if text.isascii() else _QUOTE.sub(_plain_quote, text)
     # Each substitution runs only where it can match (the same text, without scanning it for nothing).
-    if any(d in text for d in _CHAT_DIGIT_CHARS):
+    if any(w in text for w in _CHAT_DIGIT_WORDS):
         text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
     if " 2" in text:
-        text = _TWO.sub(r"\1 to", text)
+        text = _TWO.sub(" to", text)
     if "how too" in text:
         text = _HOW_TOO.sub("how to", text)
     if _HAS_LEET.search(text):

@@ -138,6 +138,12 @@ _INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+[:)]")
 _GAP = re.compile(r"\.\{\d*,\d+\}\??")  # `.{0,80}`, `.{0,150}?`: a window of any characters
 
 
+def has_inline_flags(pattern: str) -> bool:
+    """Whether `pattern` sets flags of its own (`(?i)`, `(?i:…)`): the strings read from it may then be too
+    narrow (`(?i)BOMB` matches "bomb"), and it cannot be nested in another pattern (`(?i)` must lead)."""
+    return bool(_INLINE_FLAGS.search(pattern))
+
+
 def _syntax(pattern: str) -> list[tuple[int, str]]:
     """The characters of `pattern` that are syntax, with their index: not escaped, not in a class."""
     out, i, in_class = [], 0, False
@@ -176,8 +182,8 @@ def gap_followers(pattern: str, flags: int = 0) -> list[tuple[int, frozenset[str
     group at every character of the window; a look-ahead for the strings there rules most of them out with
     a character test, and changes no match (it is a necessary condition of what follows)."""
     found: list[tuple[int, frozenset[str]]] = []
-    if _INLINE_FLAGS.search(pattern):
-        return found  # `(?i:…)` would make the strings read here too narrow
+    if has_inline_flags(pattern):
+        return found
     syntax = _syntax(pattern)
     dots = {i for i, c in syntax if c == "."}  # `\.{2,3}` is a run of dots, `[.{]` a class
     for gap in _GAP.finditer(pattern):

@@ -48,6 +48,7 @@ from core.alignment.prefilter import (
     PREFIX_LIMIT,
     Prefilter,
     gap_followers,
+    has_inline_flags,
     required_literals,
     required_prefixes,
     starts_at_word,
@@ -206,7 +207,8 @@ class Searched:
         prefixes = required_prefixes(pattern, _FLAGS)
         led = _lead_gaps(pattern)
         self._at = _compile(f"(?={_trie(sorted(prefixes))})(?:{led})" if prefixes else led, name)
-        self._after = _compile(rf"\W{self._at.pattern}", name) if starts_at_word(pattern, _FLAGS) else None
+        word = starts_at_word(pattern, _FLAGS) and not has_inline_flags(pattern)
+        self._after = _compile(rf"\W{self._at.pattern}", name) if word else None
 
     def search(self, text: str) -> bool:
         if self._after is None:
@@ -432,13 +434,13 @@ class RuleSet:
                 needs = required_literals(p, _FLAGS) or frozenset({""})  # "" is in every text
                 led = _lead_gaps(p)
                 if prefilter.non_ascii_only:
-                    self._non_ascii.append((key, re.compile(led, _FLAGS), needs))
+                    self._non_ascii.append((key, _found_anywhere(led, p), needs))
                 elif prefilter.prefixes is not None and p.startswith("\\b"):
                     regex = re.compile("(?<![a-z0-9_])" + led, _FLAGS)
                     for prefix in prefilter.prefixes:
                         self._by_prefix.setdefault(prefix, []).append((key, regex))
                 else:
-                    self._searched.append((key, re.compile(led, _FLAGS), needs))
+                    self._searched.append((key, _found_anywhere(led, p), needs))
         # The word starts where one of the prefixes begins, found in one C-level scan (the prefixes as a
         # trie): the other word starts have nothing to try, and were most of the work. Every prefix begins
         # with [a-z0-9_], so a word start is the text's first character or one after another character:
@@ -476,6 +478,18 @@ class RuleSet:
                 if key not in hit and regex.match(normalized, i):
                     hit.add(key)
         return [RuleMatch(self.rules[k].category, self.rules[k].tier, self.rules[k].id) for k in sorted(hit)]
+
+
+def _found_anywhere(led: str, pattern: str) -> re.Pattern[str]:
+    """A pattern searched in full, of which only whether it is found counts. When its matches start with
+    known strings it is led by a class of their first characters, which the engine scans for in a tight
+    loop (a pattern led by a look-ahead or by `#{2,}` is tried at every position), and asserts the
+    pattern from the character found: `[<#](?<=(?=pattern).)`, found exactly where `pattern` is."""
+    prefixes = required_prefixes(pattern, _FLAGS)
+    if not prefixes or has_inline_flags(pattern):
+        return re.compile(led, _FLAGS)
+    first = "".join(sorted({p[0] for p in prefixes}))
+    return re.compile(f"[{re.escape(first)}](?<=(?=(?:{led})).)", _FLAGS)
 
 
 def _trie(words: list[str]) -> str:
