@@ -5,7 +5,7 @@ alternation (it cannot use its first-character scan there), so one alternation o
 costs about 1.5 µs per character — several milliseconds on a long message — and, at each word, tries its
 patterns one after the other. Most patterns, however, must start with one of a known set of literal
 strings ("kill", "murder", "poison", …). `required_prefixes` reads that set from the parsed pattern (up to
-four characters); the rule set indexes its patterns by those prefixes and, at each word start of a
+six characters); the rule set indexes its patterns by those prefixes and, at each word start of a
 text, tries only the patterns that can start there. It is a necessary condition only: a pattern whose
 start cannot be read (`\\w+`, `.`) is searched in full, so the prefilter never changes a verdict.
 `needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text).
@@ -22,7 +22,7 @@ from typing import Any
 _PARSER: Any = importlib.import_module("re._parser")
 _C: Any = importlib.import_module("re._constants")
 
-PREFIX_LIMIT = 4
+PREFIX_LIMIT = 6  # not 4: "the " and "you " begin many patterns, which "the us", "you ar" tell apart
 _MAX_CHARSET = 10
 _MAX_PREFIXES = 4096
 
