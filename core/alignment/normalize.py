@@ -213,8 +213,10 @@ _HAS_LEET = re.compile(r"[0134578@$!]")
 # A word for leetspeak is a whole run of [a-z0-9@$!] with a letter in it; only the runs that also hold a
 # leet character are matched (the others `_fold_leet` would leave as they are): a word costs no Python call.
 _LEET_RUN = re.compile(r"(?<![a-z0-9@$!])(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[0134578@$!])[a-z0-9@$!]+")
-# `_CHAT_DIGITS` cannot match a text that holds none of these words (a few fast string searches).
+# `_CHAT_DIGITS` cannot match a text that holds none of these words (a few fast string searches), and each
+# holds one of these digits (one search each: a word searched for in text beyond ASCII costs more).
 _CHAT_DIGIT_WORDS = tuple(w for w in _CHAT_WORDS if not w.isalpha())
+_CHAT_DIGIT_CHARS = frozenset("".join(_CHAT_DIGIT_WORDS)) - frozenset("abcdefghijklmnopqrstuvwxyz")
 _SPACED = re.compile(r"(?<!')\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")  # not after an apostrophe: "i'm a …"
 _SEPARATORS = re.compile(r"[\s.\-_*·]")
 _SEPARATOR_RUN = re.compile(r"[\s.\-_*·]+")
@@ -297,7 +299,7 @@ def _fold(text: str) -> str:
         # quote replaced where it is
         text = text.translate(_QUOTES) if text.isascii() else _QUOTE.sub(_plain_quote, text)
     # Each substitution runs only where it can match (the same text, without scanning it for nothing).
-    if any(w in text for w in _CHAT_DIGIT_WORDS):
+    if any(d in text for d in _CHAT_DIGIT_CHARS) and any(w in text for w in _CHAT_DIGIT_WORDS):
         text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
     if " 2" in text:
         text = _TWO.sub(" to", text)

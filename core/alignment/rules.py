@@ -447,7 +447,7 @@ class RuleSet:
         # the scan looks for that character (a class, which the engine scans for in a tight loop).
         prefixes = _trie(sorted(self._by_prefix)) if self._by_prefix else "(?!)"
         self._first = re.compile(f"(?={prefixes})")
-        self._starts = re.compile(f"[^a-z0-9_](?={prefixes})")
+        self._starts = re.compile(f"[^a-z0-9_](?=[a-z0-9_])(?={prefixes})")  # one test rules out 日本語
 
     def _candidates(self, head: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
         """The patterns that can start at a word beginning with `head` (its first `PREFIX_LIMIT`
