@@ -8,7 +8,10 @@ strings ("kill", "murder", "poison", …). `required_prefixes` reads that set fr
 six characters); the rule set indexes its patterns by those prefixes and, at each word start of a
 text, tries only the patterns that can start there. It is a necessary condition only: a pattern whose
 start cannot be read (`\\w+`, `.`) is searched in full, so the prefilter never changes a verdict.
-`needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text).
+`needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text);
+`starts_at_word` the patterns that can only start after a non-word character (searched from those), and
+`gap_followers` the strings that what follows a window of any characters must start with (a look-ahead
+for them spares trying the rest at every character of the window).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The rules' normalizer after its speed-up gives the text it gave before: `_fold` as it was (commit
-7836de2, below, frozen) against `core.alignment.normalize._fold` on the project's request and answer sets,
+7836de2, below, frozen, with the "how 2" pattern as it was before it was led by its " 2") against `core.alignment.normalize._fold` on the project's request and answer sets,
 on text dense in what each substitution acts on (leetspeak, chat words with digits, "how 2", "how too",
 whitespace of every kind) and on generated hostile text."""
 
