@@ -63,7 +63,8 @@ _CONFUSABLES = str.maketrans(
 )
 # Both are searched for before a pass over the text (one C-level scan; most text has neither). The
 # combining marks of the Basic Multilingual Plane as one class (a bitmap for the regex engine), read from
-# unicodedata so that it is exactly `unicodedata.combining`; text beyond that plane takes the plain loop.
+# unicodedata so that it is exactly `unicodedata.combining`; a character beyond that plane (an emoji) is
+# asked on its own.
 _CONFUSABLE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
 _COMBINING = re.compile(
     "[" + "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.combining(chr(c))) + "]"
@@ -176,7 +177,27 @@ _CHAT_LETTERS = re.compile(
     + "|".join(w for w in _CHAT_WORDS if w.isalpha())
     + r")(?![\w.'])"
 )
-_TWO = re.compile(r"\b(how|want|wants|ways?|need|needs|going|trying|try|able|like|easy|hard|where|what) 2\b")
+_TWO_AFTER = [
+    "how",
+    "want",
+    "wants",
+    "way",
+    "ways",
+    "need",
+    "needs",
+    "going",
+    "trying",
+    "try",
+    "able",
+    "like",
+    "easy",
+    "hard",
+    "where",
+    "what",
+]
+# "how 2" → "how to": led by " 2" (a literal the engine finds with a fast string search), the word before
+# checked by a look-behind, rather than the words tried at every position (the same replacements).
+_TWO = re.compile(r" 2\b(?:" + "|".join(rf"(?<=\b{w} 2)" for w in _TWO_AFTER) + ")")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _ROT13 = re.compile(r"\brot[ -]?13\b")
 _MAX_DECODED = 4
@@ -192,10 +213,10 @@ _HAS_LEET = re.compile(r"[0134578@$!]")
 # A word for leetspeak is a whole run of [a-z0-9@$!] with a letter in it; only the runs that also hold a
 # leet character are matched (the others `_fold_leet` would leave as they are): a word costs no Python call.
 _LEET_RUN = re.compile(r"(?<![a-z0-9@$!])(?=[a-z0-9@$!]*[a-z])(?=[a-z0-9@$!]*[0134578@$!])[a-z0-9@$!]+")
-# Every chat word with a digit has one of these (`_CHAT_DIGITS` cannot match without).
-_CHAT_DIGIT_CHARS = frozenset("".join(w for w in _CHAT_WORDS if not w.isalpha())) - frozenset(
-    "abcdefghijklmnopqrstuvwxyz"
-)
+# `_CHAT_DIGITS` cannot match a text that holds none of these words (a few fast string searches), and each
+# holds one of these digits (one search each: a word searched for in text beyond ASCII costs more).
+_CHAT_DIGIT_WORDS = tuple(w for w in _CHAT_WORDS if not w.isalpha())
+_CHAT_DIGIT_CHARS = frozenset("".join(_CHAT_DIGIT_WORDS)) - frozenset("abcdefghijklmnopqrstuvwxyz")
 _SPACED = re.compile(r"(?<!')\b(?:[a-z][\s.\-_*·]{1,3}){2,}[a-z]\b")  # not after an apostrophe: "i'm a …"
 _SEPARATORS = re.compile(r"[\s.\-_*·]")
 _SEPARATOR_RUN = re.compile(r"[\s.\-_*·]+")
@@ -250,16 +271,22 @@ def _hidden_text(text: str) -> list[str]:
     return found
 
 
+def _drop_combining(match: re.Match[str]) -> str:
+    return "" if unicodedata.combining(match.group(0)) else match.group(0)
+
+
+def _plain_quote(match: re.Match[str]) -> str:
+    return _QUOTES[ord(match.group(0))]
+
+
 def fold_unicode(text: str) -> str:
     """NFKC, invisible characters and combining marks dropped, casefolded, confusable letters folded to
     Latin. For ASCII text this is exactly `text.lower()`."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    decomposed = unicodedata.normalize("NFD", text)
-    if _ASTRAL.search(decomposed):
-        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    else:
-        text = _COMBINING.sub("", decomposed)
+    text = _COMBINING.sub("", unicodedata.normalize("NFD", text))
+    if _ASTRAL.search(text):  # beyond the Basic Multilingual Plane: each such character asked (an emoji)
+        text = _ASTRAL.sub(_drop_combining, text)
     text = text.casefold()
     return text.translate(_CONFUSABLES) if _CONFUSABLE.search(text) else text
 
@@ -267,13 +294,15 @@ def fold_unicode(text: str) -> str:
 def _fold(text: str) -> str:
     # Most chat text and model answers are ASCII: skip the per-character Unicode work (~30 µs a check).
     text = text.lower() if text.isascii() else fold_unicode(text)
-    if _QUOTE.search(text):  # str.translate costs about 40 ns a character outside ASCII, for nothing
-        text = text.translate(_QUOTES)
+    if _QUOTE.search(text):
+        # str.translate costs about 40 ns a character outside ASCII, for nothing: such text has each
+        # quote replaced where it is
+        text = text.translate(_QUOTES) if text.isascii() else _QUOTE.sub(_plain_quote, text)
     # Each substitution runs only where it can match (the same text, without scanning it for nothing).
-    if any(d in text for d in _CHAT_DIGIT_CHARS):
+    if any(d in text for d in _CHAT_DIGIT_CHARS) and any(w in text for w in _CHAT_DIGIT_WORDS):
         text = _CHAT_DIGITS.sub(lambda m: _CHAT_WORDS[m.group(0)], text)  # before leet: "sum1", not "sumi"
     if " 2" in text:
-        text = _TWO.sub(r"\1 to", text)
+        text = _TWO.sub(" to", text)
     if "how too" in text:
         text = _HOW_TOO.sub("how to", text)
     if _HAS_LEET.search(text):

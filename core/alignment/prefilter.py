@@ -5,15 +5,19 @@ alternation (it cannot use its first-character scan there), so one alternation o
 costs about 1.5 µs per character — several milliseconds on a long message — and, at each word, tries its
 patterns one after the other. Most patterns, however, must start with one of a known set of literal
 strings ("kill", "murder", "poison", …). `required_prefixes` reads that set from the parsed pattern (up to
-four characters); the rule set indexes its patterns by those prefixes and, at each word start of a
+six characters); the rule set indexes its patterns by those prefixes and, at each word start of a
 text, tries only the patterns that can start there. It is a necessary condition only: a pattern whose
 start cannot be read (`\\w+`, `.`) is searched in full, so the prefilter never changes a verdict.
-`needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text).
+`needs_non_ascii` tells the patterns that only another script can match (skipped for ASCII text);
+`starts_at_word` the patterns that can only start after a non-word character (searched from those), and
+`gap_followers` the strings that what follows a window of any characters must start with (a look-ahead
+for them spares trying the rest at every character of the window).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,9 +25,11 @@ from typing import Any
 _PARSER: Any = importlib.import_module("re._parser")
 _C: Any = importlib.import_module("re._constants")
 
-PREFIX_LIMIT = 4
+PREFIX_LIMIT = 6  # not 4: "the " and "you " begin many patterns, which "the us", "you ar" tell apart
 _MAX_CHARSET = 10
 _MAX_PREFIXES = 4096
+
+_WORD_CHAR = re.compile(r"\w")
 
 Prefixes = set[tuple[str, bool]]  # (prefix, whether the prefix is the whole of what it stands for)
 
@@ -102,6 +108,98 @@ def required_prefixes(pattern: str, flags: int = 0) -> frozenset[str] | None:
     if found is None or any(p == "" for p, _ in found):
         return None
     return frozenset(p for p, _ in found)
+
+
+def _at_word_boundary(seq: Any) -> bool:
+    """Whether every match of `seq` begins with `\\b` or `^` (alone, in a group, or in every alternative)."""
+    if not seq:
+        return False
+    op, av = seq[0]
+    if op is _C.AT:
+        return av in (_C.AT_BOUNDARY, _C.AT_BEGINNING, _C.AT_BEGINNING_STRING)
+    if op is _C.SUBPATTERN:
+        return _at_word_boundary(av[-1])
+    if op is _C.BRANCH:
+        return all(_at_word_boundary(alternative) for alternative in av[1])
+    return False
+
+
+def starts_at_word(pattern: str, flags: int = 0) -> bool:
+    """True when every match of `pattern` starts with a word character at a word boundary or at the start
+    of a line: it can then only start at the beginning of the text or after a non-word character (a line
+    break is one)."""
+    prefixes = required_prefixes(pattern, flags)
+    if prefixes is None or not all(_WORD_CHAR.match(p[0]) for p in prefixes):
+        return False
+    try:
+        return _at_word_boundary(_PARSER.parse(pattern, flags).data)
+    except Exception:
+        return False
+
+
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+[:)]")
+_GAP = re.compile(r"\.\{\d*,\d+\}\??")  # `.{0,80}`, `.{0,150}?`: a window of any characters
+
+
+def has_inline_flags(pattern: str) -> bool:
+    """Whether `pattern` sets flags of its own (`(?i)`, `(?i:…)`): the strings read from it may then be too
+    narrow (`(?i)BOMB` matches "bomb"), and it cannot be nested in another pattern (`(?i)` must lead)."""
+    return bool(_INLINE_FLAGS.search(pattern))
+
+
+def _syntax(pattern: str) -> list[tuple[int, str]]:
+    """The characters of `pattern` that are syntax, with their index: not escaped, not in a class."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += pattern.startswith("^", i + 1)
+            i += pattern.startswith("]", i + 1)  # a leading `]` is a member
+        else:
+            out.append((i, c))
+        i += 1
+    return out
+
+
+def _group_end(syntax: list[tuple[int, str]], start: int) -> int | None:
+    """The index just past the group that opens at `start`."""
+    depth = 0
+    for i, c in syntax:
+        if i < start or c not in "()":
+            continue
+        depth += 1 if c == "(" else -1
+        if depth == 0:
+            return i + 1
+    return None
+
+
+def gap_followers(pattern: str, flags: int = 0) -> list[tuple[int, frozenset[str]]]:
+    """Where a window of any characters (`.{0,80}`) is followed by a group whose matches must start with
+    one of a few strings: (the index just after the window, those strings). Python's engine tries the
+    group at every character of the window; a look-ahead for the strings there rules most of them out with
+    a character test, and changes no match (it is a necessary condition of what follows)."""
+    found: list[tuple[int, frozenset[str]]] = []
+    if has_inline_flags(pattern):
+        return found
+    syntax = _syntax(pattern)
+    dots = {i for i, c in syntax if c == "."}  # `\.{2,3}` is a run of dots, `[.{]` a class
+    for gap in _GAP.finditer(pattern):
+        after = gap.end() + (2 if pattern.startswith("\\b", gap.end()) else 0)
+        if gap.start() not in dots or not pattern.startswith("(?:", after):
+            continue
+        end = _group_end(syntax, after)
+        if end is None or pattern[end : end + 1] in ("?", "*", "{"):
+            continue  # an optional group tells nothing of what must follow
+        prefixes = required_prefixes(pattern[gap.end() : end], flags)
+        if prefixes:
+            found.append((gap.end(), prefixes))
+    return found
 
 
 def _needs_non_ascii(seq: Any) -> bool:

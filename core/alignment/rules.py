@@ -44,7 +44,15 @@ from typing import Any
 import yaml
 
 from core.alignment.normalize import fold_unicode, normalize
-from core.alignment.prefilter import PREFIX_LIMIT, Prefilter, required_literals, required_prefixes
+from core.alignment.prefilter import (
+    PREFIX_LIMIT,
+    Prefilter,
+    gap_followers,
+    has_inline_flags,
+    required_literals,
+    required_prefixes,
+    starts_at_word,
+)
 from core.errors import ConfigurationError
 
 CATEGORY_CODES = (*(f"S{i}" for i in range(1, 15)), "JB", "JM")
@@ -90,7 +98,7 @@ class Rule:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Frame:
     name: str
-    regex: re.Pattern[str]
+    regex: Searched
     relieves: frozenset[str]
     cancelled_by: tuple[str, ...] = ()
     relieves_content: bool = True  # fiction and games do not relieve content whose making is the harm
@@ -103,7 +111,7 @@ class Frame:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Frames:
     frames: tuple[Frame, ...]
-    conditions: Mapping[str, re.Pattern[str]]  # "seeks", "evasion", "instructions", …
+    conditions: Mapping[str, Searched]  # "seeks", "evasion", "instructions", …
     examples: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]  # condition → (match, no_match)
 
 
@@ -166,6 +174,14 @@ def _expand(pattern: str, fragments: Mapping[str, str], rule: str) -> str:
     return _NON_ASCII_RUN.sub(lambda m: fold_unicode(m.group(0)), pattern)
 
 
+def _lead_gaps(pattern: str) -> str:
+    """`pattern` with a look-ahead after each window of any characters (`.{0,80}`) for the strings that
+    what follows must start with (`gap_followers`): the same matches, far fewer attempts in the window."""
+    for at, prefixes in reversed(gap_followers(pattern, _FLAGS)):
+        pattern = f"{pattern[:at]}(?={_trie(sorted(prefixes))}){pattern[at:]}"
+    return pattern
+
+
 def _compile(pattern: str, rule: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern, _FLAGS)
@@ -173,12 +189,31 @@ def _compile(pattern: str, rule: str) -> re.Pattern[str]:
         raise _Invalid(rule, f"pattern does not compile: {exc}") from None
 
 
-def _compile_searched(pattern: str, name: str) -> re.Pattern[str]:
-    """A pattern that is searched through a whole text (a frame, a condition), led by a look-ahead for the
-    strings its matches start with when they can be told: the engine then rules out most positions with a
-    few character tests instead of trying the whole pattern there (the same matches in about 60 % of the time)."""
-    prefixes = required_prefixes(pattern, _FLAGS)
-    return _compile(f"(?={_trie(sorted(prefixes))})(?:{pattern})" if prefixes else pattern, name)
+class Searched:
+    """A frame's or a condition's pattern, searched through a whole text (`search` says whether it is found).
+
+    It is compiled behind a look-ahead for the strings its matches start with, when they can be told: the
+    engine then rules out most positions with a few character tests instead of trying the whole pattern
+    there. When every match also starts at a word boundary with a word character (`starts_at_word`), it
+    can only start at the beginning of the text or after a non-word character, so the text is searched
+    for a non-word character followed by it: a pattern that begins with a character class lets the engine
+    scan for that class in a tight loop and try the rest only there, about one position in five of prose
+    (the same answer in about half the time on 4,000 characters)."""
+
+    __slots__ = ("_after", "_at", "pattern")
+
+    def __init__(self, pattern: str, name: str) -> None:
+        self.pattern = pattern
+        prefixes = required_prefixes(pattern, _FLAGS)
+        led = _lead_gaps(pattern)
+        self._at = _compile(f"(?={_trie(sorted(prefixes))})(?:{led})" if prefixes else led, name)
+        word = starts_at_word(pattern, _FLAGS) and not has_inline_flags(pattern)
+        self._after = _compile(rf"\W{self._at.pattern}", name) if word else None
+
+    def search(self, text: str) -> bool:
+        if self._after is None:
+            return self._at.search(text) is not None
+        return self._at.match(text) is not None or self._after.search(text) is not None
 
 
 def load_fragments(path: Path | None = None, setting: str = "core/alignment/rulefiles") -> dict[str, str]:
@@ -270,12 +305,12 @@ def load_frames(path: Path | None = None, fragments: Mapping[str, str] | None = 
     data = _read_yaml(path, setting)
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise _fail(path, "", "needs `conditions:` and `frames:`", setting)
-    conditions: dict[str, re.Pattern[str]] = {}
+    conditions: dict[str, Searched] = {}
     examples: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     frames: list[Frame] = []
     try:
         for name, spec in (data.get("conditions") or {}).items():
-            conditions[name] = _compile_searched(_expand(spec["pattern"], fragments, name), name)
+            conditions[name] = Searched(_expand(spec["pattern"], fragments, name), name)
             examples[name] = (
                 _strings(spec.get("match"), "match", name, required=True),
                 _strings(spec.get("no_match"), "no_match", name, required=True),
@@ -292,7 +327,7 @@ def load_frames(path: Path | None = None, fragments: Mapping[str, str] | None = 
             frames.append(
                 Frame(
                     name=name,
-                    regex=_compile_searched(_expand(spec["pattern"], fragments, name), name),
+                    regex=Searched(_expand(spec["pattern"], fragments, name), name),
                     relieves=relieves,
                     cancelled_by=cancelled,
                     relieves_content=bool(spec.get("relieves_content", True)),
@@ -397,21 +432,22 @@ class RuleSet:
             for p in rule.patterns:
                 prefilter = Prefilter([p], _FLAGS)
                 needs = required_literals(p, _FLAGS) or frozenset({""})  # "" is in every text
+                led = _lead_gaps(p)
                 if prefilter.non_ascii_only:
-                    self._non_ascii.append((key, re.compile(p, _FLAGS), needs))
+                    self._non_ascii.append((key, _found_anywhere(led, p), needs))
                 elif prefilter.prefixes is not None and p.startswith("\\b"):
-                    regex = re.compile("(?<![a-z0-9_])" + p, _FLAGS)
+                    regex = re.compile("(?<![a-z0-9_])" + led, _FLAGS)
                     for prefix in prefilter.prefixes:
                         self._by_prefix.setdefault(prefix, []).append((key, regex))
                 else:
-                    self._searched.append((key, re.compile(p, _FLAGS), needs))
+                    self._searched.append((key, _found_anywhere(led, p), needs))
         # The word starts where one of the prefixes begins, found in one C-level scan (the prefixes as a
-        # trie): the other word starts have nothing to try, and were most of the work.
-        self._starts = re.compile(
-            r"(?<![a-z0-9_])(?=[a-z0-9_])(?=" + _trie(sorted(self._by_prefix)) + ")"
-            if self._by_prefix
-            else "(?!)"
-        )
+        # trie): the other word starts have nothing to try, and were most of the work. Every prefix begins
+        # with [a-z0-9_], so a word start is the text's first character or one after another character:
+        # the scan looks for that character (a class, which the engine scans for in a tight loop).
+        prefixes = _trie(sorted(self._by_prefix)) if self._by_prefix else "(?!)"
+        self._first = re.compile(f"(?={prefixes})")
+        self._starts = re.compile(f"[^a-z0-9_](?=[a-z0-9_])(?={prefixes})")  # one test rules out 日本語
 
     def _candidates(self, head: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
         """The patterns that can start at a word beginning with `head` (its first `PREFIX_LIMIT`
@@ -430,8 +466,10 @@ class RuleSet:
             if key not in hit and any(s in normalized for s in needs) and regex.search(normalized):
                 hit.add(key)
         heads = self._heads
-        for word in self._starts.finditer(normalized):
-            i = word.start()
+        starts = [m.end() for m in self._starts.finditer(normalized)]
+        if self._first.match(normalized):
+            starts.insert(0, 0)
+        for i in starts:
             head = normalized[i : i + PREFIX_LIMIT]
             candidates = heads.get(head)
             if candidates is None:
@@ -440,6 +478,18 @@ class RuleSet:
                 if key not in hit and regex.match(normalized, i):
                     hit.add(key)
         return [RuleMatch(self.rules[k].category, self.rules[k].tier, self.rules[k].id) for k in sorted(hit)]
+
+
+def _found_anywhere(led: str, pattern: str) -> re.Pattern[str]:
+    """A pattern searched in full, of which only whether it is found counts. When its matches start with
+    known strings it is led by a class of their first characters, which the engine scans for in a tight
+    loop (a pattern led by a look-ahead or by `#{2,}` is tried at every position), and asserts the
+    pattern from the character found: `[<#](?<=(?=pattern).)`, found exactly where `pattern` is."""
+    prefixes = required_prefixes(pattern, _FLAGS)
+    if not prefixes or has_inline_flags(pattern):
+        return re.compile(led, _FLAGS)
+    first = "".join(sorted({p[0] for p in prefixes}))
+    return re.compile(f"[{re.escape(first)}](?<=(?=(?:{led})).)", _FLAGS)
 
 
 def _trie(words: list[str]) -> str:

@@ -296,3 +296,44 @@ def test_the_rules_latency_bench_compares_two_rule_folders(capsys: pytest.Captur
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["built-in", str(rules.rules_dir())] * 2
     assert all("messages n=2 p50" in line and "4,000 chars n=1 p50" in line for line in lines)
+
+
+def test_a_frame_searched_after_a_non_word_character_finds_what_the_plain_pattern_finds() -> None:
+    """A frame whose matches start at a word (or a line) is looked for at the text's start and after a
+    non-word character only; at the start, after punctuation, a line break, a letter of another script."""
+    frame = rules.Searched(r"\b(?:history of|histories)\b|^what is\b", "test")
+    assert frame._after is not None  # the fast form is the one tested
+    plain = re.compile(frame.pattern, re.DOTALL | re.MULTILINE)
+    texts = [
+        "history of x", "the history of x", "(history of x)", "ahistory of x", "éhistory of x", "日history of",
+        "what is it", "so what is it", "x\nwhat is it", "x\n\nhistories", "_histories", "", " ", "history",
+    ]  # fmt: skip
+    for text in texts:
+        assert frame.search(text) == bool(plain.search(text)), text
+
+
+def test_only_patterns_that_start_at_a_word_are_searched_after_non_word_characters() -> None:
+    from core.alignment.prefilter import starts_at_word
+
+    flags = re.DOTALL | re.MULTILINE
+    assert starts_at_word(r"\b(?:kill|murder)", flags)
+    assert starts_at_word(r"(?:^so |\bwhat )is", flags)
+    assert not starts_at_word(r"(?:\bkill|murder)", flags)  # one alternative may start inside a word
+    assert not starts_at_word(r"\b(?:-x|kill)", flags)  # `\b-` is the end of a word
+    assert not starts_at_word(r"\b\w+", flags)  # the start cannot be read
+
+
+def test_a_window_is_led_only_by_what_must_follow_it() -> None:
+    """The look-ahead after `.{0,N}` is a necessary condition: never for an optional group, an escaped dot,
+    a class or a pattern with inline flags."""
+    led = rules._lead_gaps(r"\bsay .{0,80}\b(?:bomb|gun)\b")
+    assert led.startswith(r"\bsay .{0,80}(?=b") and led.endswith(r")\b(?:bomb|gun)\b")
+    assert re.search(led, "say a bomb") and not re.search(led, "say a bombay") and re.search(led, "say gun")
+    for unchanged in (
+        r"\bsay .{0,80}(?:bomb|gun)?x",
+        r"\bsay \.{0,80}(?:bomb|gun)",
+        r"\bsay [.{0,80}(?:bomb|gun)]",
+        r"(?i)\bsay .{0,80}(?:bomb|gun)",
+        r"\bsay .{0,80}(?:\w+|gun)",
+    ):
+        assert rules._lead_gaps(unchanged) == unchanged
