@@ -50,7 +50,7 @@ from core.alignment.audit import AuditLog
 from core.alignment.base import Moderator
 from core.alignment.guard import GuardModel, GuardVerdict
 from core.alignment.language import load_detector
-from core.alignment.moderator import PolicyModerator
+from core.alignment.moderator import PolicyModerator, hold_rise
 from core.alignment.policy import GuardLayer, load_policy
 from core.builder import build_service, code_settings
 from core.keys import KeySpace
@@ -75,7 +75,6 @@ from core.settings import (
     RedisSettings,
     TGISettings,
 )
-from core.streaming import first_check_chars
 
 CORPUS = ROOT.parent / "shared" / "alignment" / "corpus" / "output_train.jsonl"
 FALLBACK = sorted((ROOT / "tests" / "data" / "alignment").glob("answers*.jsonl"))
@@ -275,16 +274,6 @@ async def run(
     try:
         async with build_model_session(cfg) as http:
             generator = TimedGenerator(TGIClient(http=http, settings=cfg, base_url=tgi_url))
-            moderator = PolicyModerator(
-                policy=policy,
-                guard=guard,
-                audit=AuditLog(redis=redis, keys=keys, audit=policy.audit),
-                guard_partial=mode == "strict",
-                # as build_moderator does: the hold on a rising score measures over strict mode's chunk
-                hold_rise=(args.chunk, first_check_chars(args.lookahead, args.chunk))
-                if mode == "strict" and args.hold_rise == "on"
-                else (0, 0),
-            )
             settings = code_settings(
                 redis=RedisSettings(key_prefix="streambench"),
                 limits=LimitSettings(user_per_minute=0, channel_per_minute=0),
@@ -296,6 +285,16 @@ async def run(
                     stream_chunk_chars=args.chunk,
                     stream_hold_max_chars=args.hold_max_chars,
                 ),
+            )
+            moderator = PolicyModerator(
+                policy=policy,
+                guard=guard,
+                audit=AuditLog(redis=redis, keys=keys, audit=policy.audit),
+                guard_partial=mode == "strict",
+                # as build_moderator does: the hold on a rising score measures over strict mode's chunk
+                hold_rise=hold_rise(settings.alignment)
+                if mode == "strict" and args.hold_rise == "on"
+                else (0, 0),
             )
             output_only = OutputOnly(moderator)
             service = build_service(settings, redis=redis, generator=generator, moderator=output_only)
