@@ -237,8 +237,10 @@ class PolicyModerator(Moderator):
                 )
             if score < threshold:
                 hold = layer.output_hold_threshold if stage is Stage.OUTPUT else None
-                if hold is None or score >= hold:
-                    return ALLOW if hold is None else HOLD
+                if hold is None:
+                    return ALLOW
+                if score >= hold:
+                    return HOLD
                 if partial and self._hold_rise and len(text) - self._hold_rise >= self._hold_rise_from:
                     # Rising: what one more chunk would score if it rose as much as the last one did.
                     before = checks.score_answer(text[: -self._hold_rise], prompt)
