@@ -57,7 +57,14 @@ _CACHE_ENTRIES = 4096
 
 
 class GuardError(Exception):
-    """The guard model could not give a verdict (timeout, HTTP error, an answer not in the format)."""
+    """The guard model could not give a verdict (timeout, HTTP error, an answer not in the format).
+
+    `reason`: what an operator's log line may say of it (the message, unless the message quotes an error
+    body or an answer, which may quote the judged text: then the part before that)."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
 
 
 class GuardAnswerError(GuardError):
@@ -258,7 +265,7 @@ class LlamaGuardClient(GuardModel):
             generated = str(data["generated_text"])
             top = _first_top_tokens(data.get("details"))
         except (ValueError, KeyError, TypeError) as exc:
-            raise GuardError(f"unreadable answer: {exc}") from None
+            raise GuardError(f"unreadable answer: {exc}", reason="unreadable answer") from None
         return parse_answer(generated, top, allowed=listed)
 
 

@@ -564,7 +564,4 @@ def _failure_reason(exc: BaseException) -> str | None:
         return "an answer not in the model's format"
     if not isinstance(exc, GuardError):
         return None
-    reason = str(exc)
-    if reason.startswith(("HTTP ", "unreadable answer")):
-        return reason.split(":", 1)[0]
-    return redact_url(reason)[:160]  # a connection error's own words, or "no verdict within 3 s"
+    return redact_url(exc.reason)[:160]  # e.g. a connection error's own words, or "no verdict within 3 s"

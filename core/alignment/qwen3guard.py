@@ -184,12 +184,14 @@ class Qwen3GuardClient(GuardModel):
         except httpx.HTTPError as exc:
             raise GuardError(f"{type(exc).__name__}: {exc}") from None
         if resp.status_code != 200:
-            raise GuardError(f"HTTP {resp.status_code}: {_error_message(resp)}")
+            raise GuardError(
+                f"HTTP {resp.status_code}: {_error_message(resp)}", reason=f"HTTP {resp.status_code}"
+            )
         try:
             choice = resp.json()["choices"][0]
             text, finish = str(choice["text"]), choice.get("finish_reason")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise GuardError(f"unreadable answer: {type(exc).__name__}") from None
+            raise GuardError(f"unreadable answer: {type(exc).__name__}", reason="unreadable answer") from None
         if finish == "length":
             raise GuardAnswerError(f"Qwen3Guard answer cut at {MAX_TOKENS} tokens: {text[:60]!r}")
         return parse_answer(text, response=agent is not None)
